@@ -1,0 +1,189 @@
+# od: top-level Makefile.
+#
+#   autoreconf -fi && ./configure    writes config.mk (compilers, libraries, prefix)
+#   make                             library, tools, and the CUDA plugin when configured
+#   make check                       the test suite (TAP, run by prove)
+#   make check-sanitize              the test suite under AddressSanitizer + UBSan
+#   make fuzz FUZZ_SECONDS=N         every fuzz target for N seconds each (clang, libFuzzer)
+#   make bench                       benchmarks (bench/README.md); not part of check
+#   make install [DESTDIR=...]       tools, libod.a, headers, man pages, od.pc, share/
+#
+# Objects go to $(B) (default build/), so several builds can share one tree:
+# `make B=build-asan SANITIZE=1 check`.
+
+ifeq ($(wildcard config.mk),)
+$(error config.mk is missing: run `autoreconf -fi && ./configure` first)
+endif
+include config.mk
+
+B ?= build
+ifeq ($(V),1)
+Q =
+msg = @true
+else
+Q = @
+msg = @printf '  %-6s %s\n'
+endif
+SANITIZE ?=
+ifeq ($(CI),true)
+PROVE_FLAGS ?= -j2 --timer
+endif
+PROVE_FLAGS ?= -j2
+
+OD_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wno-format-truncation \
+	-fno-strict-aliasing -pthread -Ilib $(PNG_CFLAGS) $(JPEG_CFLAGS) $(BLAS_CFLAGS) $(JANSSON_CFLAGS) \
+	-DOD_VERSION='"$(VERSION)"' -DOD_LIBDIR='"$(libdir)"' -DOD_DATADIR='"$(datadir)"'
+ifneq ($(SANITIZE),)
+OD_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+SAN_LDFLAGS = -fsanitize=address,undefined
+endif
+OD_LIBS = $(PNG_LIBS) $(JPEG_LIBS) $(BLAS_LIBS) $(JANSSON_LIBS) $(LIBS) -lm -lpthread -ldl
+
+LIB_SRC := $(sort $(wildcard lib/*.c))
+LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
+LIB_HDR := $(sort $(wildcard lib/*.h))
+TOOL_SRC := $(sort $(wildcard bin/od-*.c))
+TOOLS := $(TOOL_SRC:bin/%.c=$(B)/bin/%)
+TOOL_COMMON_SRC := $(filter-out bin/od-%.c,$(wildcard bin/*.c))
+TOOL_COMMON_OBJ := $(TOOL_COMMON_SRC:%.c=$(B)/%.o)
+TEST_UNIT_SRC := $(sort $(wildcard tests/unit/*.c))
+TEST_UNITS := $(TEST_UNIT_SRC:tests/unit/%.c=$(B)/tests/unit/%)
+TEST_TOOL_SRC := $(sort $(wildcard tests/tools/*.c))
+TEST_TOOLS := $(TEST_TOOL_SRC:tests/tools/%.c=$(B)/tests/tools/%)
+BENCH_SRC := $(sort $(wildcard bench/*.c))
+BENCH_TOOLS := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
+MAN1 := $(sort $(wildcard man/*.1))
+MAN5 := $(sort $(wildcard man/*.5))
+
+CUDA_SRC := $(sort $(wildcard lib/cuda/*.cu))
+CUDA_OBJ := $(CUDA_SRC:%.cu=$(B)/%.o)
+ifeq ($(CUDA)$(if $(CUDA_SRC),,-nosrc),yes)
+CUDA_PLUGIN := $(B)/lib/od-cuda.so
+NVCC_FLAGS = -O3 -std=c++17 $(CUDA_ARCH) -Xcompiler -fPIC,-Wall -Ilib -Ilib/cuda --expt-relaxed-constexpr
+endif
+
+all: $(B)/libod.a $(TOOLS) $(CUDA_PLUGIN)
+
+$(B)/lib/%.o: lib/%.c
+	@mkdir -p $(@D)
+	$(msg) CC $<
+	$(Q)$(CC) $(CPPFLAGS) $(OD_CFLAGS) $(CFLAGS) -fPIC -MMD -MP -c -o $@ $<
+
+$(B)/bin/%.o: bin/%.c
+	@mkdir -p $(@D)
+	$(msg) CC $<
+	$(Q)$(CC) $(CPPFLAGS) $(OD_CFLAGS) $(CFLAGS) -Ibin -MMD -MP -c -o $@ $<
+
+$(B)/tests/%.o: tests/%.c
+	@mkdir -p $(@D)
+	$(msg) CC $<
+	$(Q)$(CC) $(CPPFLAGS) $(OD_CFLAGS) $(CFLAGS) -Itests -MMD -MP -c -o $@ $<
+
+$(B)/bench/%.o: bench/%.c
+	@mkdir -p $(@D)
+	$(msg) CC $<
+	$(Q)$(CC) $(CPPFLAGS) $(OD_CFLAGS) $(CFLAGS) -Ibin -MMD -MP -c -o $@ $<
+
+$(B)/libod.a: $(LIB_OBJ)
+	@rm -f $@
+	$(msg) AR $@
+	$(Q)$(AR) rcs $@ $^
+
+$(B)/bin/od-%: $(B)/bin/od-%.o $(TOOL_COMMON_OBJ) $(B)/libod.a
+	$(msg) LD $@
+	$(Q)$(CC) $(LDFLAGS) $(SAN_LDFLAGS) -pthread -o $@ $< $(TOOL_COMMON_OBJ) $(B)/libod.a $(OD_LIBS)
+
+$(B)/tests/unit/%: $(B)/tests/unit/%.o $(B)/libod.a
+	$(msg) LD $@
+	$(Q)$(CC) $(LDFLAGS) $(SAN_LDFLAGS) -pthread -o $@ $< $(B)/libod.a $(OD_LIBS)
+
+$(B)/tests/tools/%: $(B)/tests/tools/%.o $(B)/libod.a
+	$(msg) LD $@
+	$(Q)$(CC) $(LDFLAGS) $(SAN_LDFLAGS) -pthread -o $@ $< $(B)/libod.a $(OD_LIBS)
+
+$(B)/bench/%: $(B)/bench/%.o $(TOOL_COMMON_OBJ) $(B)/libod.a
+	$(msg) LD $@
+	$(Q)$(CC) $(LDFLAGS) $(SAN_LDFLAGS) -pthread -o $@ $< $(TOOL_COMMON_OBJ) $(B)/libod.a $(OD_LIBS)
+
+# The CUDA backend: a plugin loaded with dlopen (lib/backend.c), so that a build with
+# CUDA still runs where no CUDA runtime is installed. cudart is linked statically.
+$(B)/lib/cuda/%.o: lib/cuda/%.cu $(wildcard lib/cuda/*.cuh) lib/backend.h lib/tensor.h
+	@mkdir -p $(@D)
+	$(msg) NVCC $<
+	$(Q)$(NVCC) $(NVCC_FLAGS) -c -o $@ $<
+
+$(B)/lib/od-cuda.so: $(CUDA_OBJ)
+	$(msg) LD $@
+	$(Q)$(NVCC) $(CUDA_ARCH) -shared -o $@ $^ -L$(CUDA_HOME)/lib64 -lcublasLt -lcublas -lcudart_static -ldl -lrt \
+		-Xlinker -rpath=$(CUDA_HOME)/lib64
+
+# ---------------------------------------------------------------- tests
+TEST_ENV = OD_BIN=$(abspath $(B)/bin) OD_TESTBIN=$(abspath $(B)/tests) OD_SRCDIR=$(CURDIR) \
+	OD_MODEL=$(CURDIR)/share/tiny-onediffusion OD_GOLDEN=$(CURDIR)/tests/golden \
+	OD_CUDA_PLUGIN=$(abspath $(B)/lib/od-cuda.so) TMPDIR=$(abspath $(B)/tmp)
+
+check: all $(TEST_UNITS) $(TEST_TOOLS)
+	@mkdir -p $(B)/tmp
+	$(TEST_ENV) prove $(PROVE_FLAGS) --exec '' $(TEST_UNITS) $(sort $(wildcard tests/t*.sh))
+
+check-sanitize:
+	$(MAKE) B=$(B)-sanitize SANITIZE=1 check
+
+# Man pages must be clean under mandoc's linter.
+check-man:
+	mandoc -Tlint -Wwarning $(MAN1) $(MAN5)
+
+# ---------------------------------------------------------------- fuzzing (clang + libFuzzer)
+FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
+FUZZ_BINS := $(FUZZ_SRC:fuzz/%.c=$(B)-fuzz/%)
+FUZZ_SECONDS ?= 30
+FUZZ_LIB_SRC := $(filter-out lib/backend_cuda_stub.c,$(LIB_SRC))
+
+$(B)-fuzz/%: fuzz/%.c $(LIB_SRC) $(LIB_HDR)
+	@mkdir -p $(@D)
+	clang -g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -Ilib $(PNG_CFLAGS) $(JPEG_CFLAGS) \
+		$(BLAS_CFLAGS) $(JANSSON_CFLAGS) -DOD_VERSION='"$(VERSION)"' -DOD_LIBDIR='"$(libdir)"' -DOD_DATADIR='"$(datadir)"' \
+		-o $@ $< $(FUZZ_LIB_SRC) $(OD_LIBS)
+
+fuzz: $(FUZZ_BINS)
+	@set -e; for f in $(FUZZ_BINS); do n=$$(basename $$f); \
+	  mkdir -p $(B)-fuzz/corpus-$$n; \
+	  seeds=fuzz/seeds/$$n; test -d $$seeds || seeds=; \
+	  echo "fuzz: $$n for $(FUZZ_SECONDS)s"; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=2048 -print_final_stats=1 \
+	    $(B)-fuzz/corpus-$$n $$seeds 2>&1 | tail -n 3; done
+
+# ---------------------------------------------------------------- benchmarks
+bench: all $(BENCH_TOOLS)
+	OD_BIN=$(abspath $(B)/bin) OD_BENCHBIN=$(abspath $(B)/bench) B=$(abspath $(B)) sh bench/run
+
+# ---------------------------------------------------------------- install
+INSTALL ?= install
+install: all
+	$(INSTALL) -d $(DESTDIR)$(bindir) $(DESTDIR)$(libdir)/pkgconfig $(DESTDIR)$(includedir)/od \
+		$(DESTDIR)$(mandir)/man1 $(DESTDIR)$(mandir)/man5 $(DESTDIR)$(datadir)/od
+	$(INSTALL) -m 755 $(TOOLS) $(DESTDIR)$(bindir)
+	$(INSTALL) -m 644 $(B)/libod.a $(DESTDIR)$(libdir)
+	$(INSTALL) -m 644 $(LIB_HDR) $(DESTDIR)$(includedir)/od
+	$(INSTALL) -m 644 od.pc $(DESTDIR)$(libdir)/pkgconfig
+	$(INSTALL) -m 644 $(MAN1) $(DESTDIR)$(mandir)/man1
+	$(INSTALL) -m 644 $(MAN5) $(DESTDIR)$(mandir)/man5
+	cp -R share/tiny-onediffusion $(DESTDIR)$(datadir)/od/
+	$(if $(CUDA_PLUGIN),$(INSTALL) -d $(DESTDIR)$(libdir)/od && $(INSTALL) -m 755 $(CUDA_PLUGIN) $(DESTDIR)$(libdir)/od)
+
+uninstall:
+	rm -f $(TOOLS:$(B)/bin/%=$(DESTDIR)$(bindir)/%) $(DESTDIR)$(libdir)/libod.a $(DESTDIR)$(libdir)/pkgconfig/od.pc
+	rm -rf $(DESTDIR)$(includedir)/od $(DESTDIR)$(datadir)/od $(DESTDIR)$(libdir)/od
+	rm -f $(MAN1:man/%=$(DESTDIR)$(mandir)/man1/%) $(MAN5:man/%=$(DESTDIR)$(mandir)/man5/%)
+
+clean:
+	rm -rf $(B) $(B)-sanitize $(B)-fuzz
+
+distclean: clean
+	rm -rf config.mk config.log config.status configure autom4te.cache aclocal.m4 od.pc
+
+.PHONY: all check check-sanitize check-man fuzz bench install uninstall clean distclean
+.SECONDARY:
+.DELETE_ON_ERROR:
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -1,0 +1,185 @@
+/* od-model: describe, check and synthesise OneDiffusion checkpoints (od-model(1)). */
+#include "od.h"
+#include "components.h"
+#include "tool.h"
+
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(void)
+{
+	printf("Usage: od-model info [--check] [--params] MODEL\n"
+	       "       od-model random [--dtype f32|f16|bf16] [--seed N] CONFIGS OUT\n"
+	       "Describe a checkpoint in the Hugging Face layout (transformer/, vae/, text_encoder/,\n"
+	       "tokenizer/, scheduler/): each component's configuration and parameter count,\n"
+	       "counted from config.json alone; --check also maps the weights and validates\n"
+	       "every tensor's name, dtype and shape against the config. --params prints only\n"
+	       "'COMPONENT PARAMETERS' lines.\n"
+	       "'random' writes OUT with random weights for every component of CONFIGS that has\n"
+	       "a config.json (for benchmarks), copying the other files.\n"
+	       "See od-model(1).\n");
+}
+
+static void describe(int k, const union od_any_config *c)
+{
+	switch (k) {
+	case 0:
+		printf("NextDiT hidden %d, depth %d, heads %d (kv %d), head dim %d, ffn %d, adaLN %d, caption %d",
+		       c->nextdit.hidden, c->nextdit.depth, c->nextdit.heads, c->nextdit.kv_heads, c->nextdit.head_dim,
+		       c->nextdit.ffn_hidden, c->nextdit.adaln, c->nextdit.caption_channels);
+		break;
+	case 1:
+		printf("AutoencoderKL %d blocks (", c->vae.n_blocks);
+		for (int i = 0; i < c->vae.n_blocks; i++)
+			printf("%s%d", i ? "," : "", c->vae.block_out[i]);
+		printf("), %d latent channels, scaling_factor %g", c->vae.latent_channels, c->vae.scaling_factor);
+		break;
+	default:
+		printf("T5 encoder d_model %d, %d layers, %d heads x %d, d_ff %d, %s%s", c->t5.d_model, c->t5.layers,
+		       c->t5.heads, c->t5.d_kv, c->t5.d_ff, c->t5.gated ? "gated-" : "",
+		       c->t5.act == OD_T5_GELU_NEW ? "gelu_new" : c->t5.act == OD_T5_RELU ? "relu" : "gelu");
+		break;
+	}
+}
+
+static int cmd_info(int argc, char **argv)
+{
+	static const struct option opts[] = { { "check", no_argument, 0, 'c' }, { "params", no_argument, 0, 'p' },
+					      { "help", no_argument, 0, 'h' }, { 0 } };
+	int check = 0, params_only = 0, c;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (c == 'c')
+			check = 1;
+		else if (c == 'p')
+			params_only = 1;
+		else if (c == 'h')
+			usage(), exit(0);
+		else
+			od_usage_error("info: unknown option");
+	}
+	if (optind != argc - 1)
+		od_usage_error("info: give one MODEL folder");
+	const char *model = argv[optind];
+	if (!od_is_dir(model))
+		od_die(OD_EMODEL, "'%s': no such model folder", model);
+	int found = 0, status = 0;
+	for (int k = 0; k < 3; k++) {
+		const struct od_component_kind *kind = &od_component_kinds[k];
+		char *dir = od_path_join(model, kind->name);
+		int present = dir && od_is_dir(dir);
+		free(dir);
+		if (!present)
+			continue;
+		found++;
+		union od_any_config cfg;
+		int rc = od_component_config(kind, model, &cfg);
+		if (rc)
+			od_fail(rc);
+		int64_t params;
+		int tensors;
+		od_spec_count(kind->spec, &cfg, &params, &tensors);
+		if (params_only) {
+			printf("%s %" PRId64 "\n", kind->name, params);
+		} else {
+			printf("%s: ", kind->name);
+			describe(k, &cfg);
+			printf("\n  %" PRId64 " parameters in %d tensors\n", params, tensors);
+		}
+		if (check) {
+			struct od_component comp;
+			const struct od_tensor **list;
+			int n;
+			rc = od_component_open(&comp, model, kind->name, "config.json", 1, NULL);
+			if (!rc)
+				rc = od_component_resolve(&comp, kind->spec, &cfg, &list, &n);
+			if (rc) {
+				fprintf(stderr, "%s: %s\n", od_prog, od_errmsg());
+				status = status ? status : od_exit_status(rc);
+			} else {
+				int counts[OD_DTYPE_COUNT] = { 0 };
+				for (int i = 0; i < n; i++)
+					counts[list[i]->dtype]++;
+				if (!params_only) {
+					printf("  weights: %d file%s; all %d tensors match the config (", comp.n_files,
+					       comp.n_files == 1 ? "" : "s", n);
+					for (int d = 0, first = 1; d < OD_DTYPE_COUNT; d++)
+						if (counts[d])
+							printf("%s%d %s", first ? "" : ", ", counts[d], od_dtype_name(d)), first = 0;
+					printf(")\n");
+				}
+				free(list);
+				od_component_close(&comp);
+			}
+		}
+	}
+	if (!params_only) {
+		char *tok = od_path_join(model, "tokenizer/spiece.model");
+		if (tok && od_is_file(tok))
+			printf("tokenizer: SentencePiece model tokenizer/spiece.model\n");
+		free(tok);
+		char *sch = od_path_join(model, "scheduler/scheduler_config.json");
+		json_t *j = NULL;
+		if (sch && od_is_file(sch) && !od_json_load(sch, &j)) {
+			json_t *dyn = json_object_get(j, "use_dynamic_shifting");
+			printf("scheduler: %s, %s\n", od_cfg_str(j, "_class_name", "?"),
+			       json_is_true(dyn) ? "dynamic shift" : "static shift");
+			json_decref(j);
+		}
+		free(sch);
+	}
+	if (!found)
+		od_die(OD_EMODEL, "'%s': no transformer/, vae/ or text_encoder/ folder", model);
+	if (fflush(stdout) != 0)
+		od_die(OD_EIO, "<stdout>: write failed");
+	return status;
+}
+
+static int cmd_random(int argc, char **argv)
+{
+	static const struct option opts[] = { { "dtype", required_argument, 0, 'd' }, { "seed", required_argument, 0, 's' },
+					      { "help", no_argument, 0, 'h' }, { 0 } };
+	enum od_dtype dtype = OD_BF16;
+	uint64_t seed = 0;
+	int c;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (c == 'd') {
+			if (od_float_dtype_parse(optarg, &dtype))
+				od_usage_error("--dtype: '%s' is not f32, f16 or bf16", optarg);
+		} else if (c == 's') {
+			seed = (uint64_t)od_opt_int("--seed", optarg, 0, INT64_MAX);
+		} else if (c == 'h') {
+			usage(), exit(0);
+		} else {
+			od_usage_error("random: unknown option");
+		}
+	}
+	if (optind != argc - 2)
+		od_usage_error("random: give CONFIGS and OUT folders");
+	int rc = od_model_write_random(argv[optind], argv[optind + 1], dtype, seed);
+	if (rc)
+		od_fail(rc);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	od_tool_init(argc, argv, "od-model");
+	if (argc < 2)
+		od_usage_error("give a command: info or random");
+	const char *cmd = argv[1];
+	if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help")) {
+		usage();
+		return 0;
+	}
+	if (!strcmp(cmd, "-V") || !strcmp(cmd, "--version"))
+		od_version();
+	argv[1] = argv[0];
+	if (!strcmp(cmd, "info"))
+		return cmd_info(argc - 1, argv + 1);
+	if (!strcmp(cmd, "random"))
+		return cmd_random(argc - 1, argv + 1);
+	od_usage_error("unknown command '%s'", cmd);
+}
