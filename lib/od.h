@@ -12,6 +12,7 @@
  *   frame.h        the od frame stream (od-frame(5)): what tools exchange
  *   backend.h      compute contexts (CPU, CUDA plugin) and the kernel table
  *   parallel.h     the CPU thread pool
+ *   rng.h          seeds to N(0,1) noise, matching torch.randn on the CPU
  *   blas.h         choosing OpenBLAS kernels for this CPU
  *   nextdit_config.h, t5_config.h, vae_config.h
  *                  model configurations and the tensors they imply
@@ -38,6 +39,7 @@
 #include "io.h"
 #include "nextdit_config.h"
 #include "parallel.h"
+#include "rng.h"
 #include "safetensors.h"
 #include "t5_config.h"
 #include "tensor.h"

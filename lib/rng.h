@@ -1,0 +1,38 @@
+/*
+ * rng.h: seeds to noise, matching PyTorch's CPU generator.
+ *
+ * od draws N(0,1) noise the way torch.randn does on the CPU with
+ * torch.Generator("cpu").manual_seed(seed): an MT19937 stream of 32-bit words,
+ * one word per element turned into a uniform in [0, 1) with 24 bits, and
+ * Box-Muller over blocks of 16 (elements j and j+8 of a block share a pair);
+ * when the count is not a multiple of 16 the last 16 elements are drawn again.
+ * So a seed gives the same noise as the Python pipeline (to the last bit of
+ * float rounding in log/sin/cos: within 1e-6), which lets `--seed` reproduce
+ * upstream runs (upstream.md §5.5).
+ *
+ * A pipeline draws several tensors from one generator in turn; od_randn()
+ * takes the number of 32-bit words drawn before (skip) so each tool can
+ * start where upstream's call would.
+ */
+#ifndef OD_RNG_H
+#define OD_RNG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* out[0..n) = torch.randn(n) after `skip` 32-bit words of the seed's stream. */
+void od_randn(uint64_t seed, uint64_t skip, size_t n, float *out);
+
+/* The number of 32-bit words torch.randn(n) consumes (n rounded for the
+ * redraw of the last block: n + 16 when n % 16 != 0 and n > 16). */
+uint64_t od_randn_words(size_t n);
+
+/* A raw MT19937 stream, for callers that need uniform words. */
+struct od_mt19937 {
+	uint32_t s[624];
+	int i;
+};
+void od_mt_seed(struct od_mt19937 *g, uint64_t seed);
+uint32_t od_mt_next(struct od_mt19937 *g);
+
+#endif
