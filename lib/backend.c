@@ -11,8 +11,17 @@
 #include <string.h>
 #include <unistd.h>
 
+/* The cache is keyed by the tensor's data address and checked against its
+ * dtype and size: tensor structs may be copies or reused stack variables, the
+ * data they view is what identifies them. */
+struct param_key {
+	const void *data;
+	enum od_dtype dtype;
+	size_t nbytes;
+};
+
 struct od_param_cache {
-	const struct od_tensor **keys;
+	struct param_key *keys;
 	float **vals;
 	size_t cap, n;
 };
@@ -105,17 +114,25 @@ int od_ctx_create(struct od_ctx **out, enum od_device dev, int threads)
 	return OD_OK;
 }
 
+void od_ctx_clear_params(struct od_ctx *c)
+{
+	struct od_param_cache *pc = c->params;
+	for (size_t i = 0; i < pc->cap; i++)
+		if (pc->keys[i].data && pc->vals[i])
+			c->k->free(c, pc->vals[i]);
+	free(pc->keys);
+	free(pc->vals);
+	pc->keys = NULL;
+	pc->vals = NULL;
+	pc->cap = pc->n = 0;
+}
+
 void od_ctx_destroy(struct od_ctx *c)
 {
 	if (!c)
 		return;
-	struct od_param_cache *pc = c->params;
-	for (size_t i = 0; i < pc->cap; i++)
-		if (pc->keys[i] && pc->vals[i])
-			c->k->free(c, pc->vals[i]);
-	free(pc->keys);
-	free(pc->vals);
-	free(pc);
+	od_ctx_clear_params(c);
+	free(c->params);
 	if (c->k->release)
 		c->k->release(c);
 	if (c->plugin)
@@ -154,55 +171,80 @@ const float *od_param(struct od_ctx *c, const struct od_tensor *t)
 {
 	if (!t)
 		return NULL;
+	if (!t->data) {
+		od_error(OD_EMODEL, "tensor '%s' has no data", t->name ? t->name : "?");
+		return NULL;
+	}
 	/* On the CPU a float32 tensor is used in place (it is a view into the map). */
 	if (c->device == OD_DEVICE_CPU && t->dtype == OD_F32)
 		return t->data;
 	struct od_param_cache *pc = c->params;
+	size_t slot = 0;
 	if (pc->cap) {
-		for (size_t i = hash_ptr(t, pc->cap);; i = (i + 1) & (pc->cap - 1)) {
-			if (!pc->keys[i])
+		for (slot = hash_ptr(t->data, pc->cap);; slot = (slot + 1) & (pc->cap - 1)) {
+			if (!pc->keys[slot].data)
 				break;
-			if (pc->keys[i] == t)
-				return pc->vals[i];
+			if (pc->keys[slot].data == t->data) {
+				if (pc->keys[slot].dtype == t->dtype && pc->keys[slot].nbytes == t->nbytes)
+					return pc->vals[slot];
+				break; /* same address, different tensor: replace the entry */
+			}
 		}
 	}
-	if (2 * (pc->n + 1) > pc->cap) {
-		size_t cap = pc->cap ? 2 * pc->cap : 256;
-		const struct od_tensor **nk = calloc(cap, sizeof *nk);
-		float **nv = calloc(cap, sizeof *nv);
-		if (!nk || !nv) {
-			free(nk);
-			free(nv);
-			od_error(OD_ENOMEM, "out of memory");
-			return NULL;
-		}
-		for (size_t i = 0; i < pc->cap; i++)
-			if (pc->keys[i]) {
-				size_t j = hash_ptr(pc->keys[i], cap);
-				while (nk[j])
-					j = (j + 1) & (cap - 1);
-				nk[j] = pc->keys[i];
-				nv[j] = pc->vals[i];
+	if (!pc->cap || !pc->keys[slot].data) {
+		if (2 * (pc->n + 1) > pc->cap) {
+			size_t cap = pc->cap ? 2 * pc->cap : 256;
+			struct param_key *nk = calloc(cap, sizeof *nk);
+			float **nv = calloc(cap, sizeof *nv);
+			if (!nk || !nv) {
+				free(nk);
+				free(nv);
+				od_error(OD_ENOMEM, "out of memory");
+				return NULL;
 			}
-		free(pc->keys);
-		free(pc->vals);
-		pc->keys = nk;
-		pc->vals = nv;
-		pc->cap = cap;
+			for (size_t i = 0; i < pc->cap; i++)
+				if (pc->keys[i].data) {
+					size_t j = hash_ptr(pc->keys[i].data, cap);
+					while (nk[j].data)
+						j = (j + 1) & (cap - 1);
+					nk[j] = pc->keys[i];
+					nv[j] = pc->vals[i];
+				}
+			free(pc->keys);
+			free(pc->vals);
+			pc->keys = nk;
+			pc->vals = nv;
+			pc->cap = cap;
+		}
+		slot = hash_ptr(t->data, pc->cap);
+		while (pc->keys[slot].data)
+			slot = (slot + 1) & (pc->cap - 1);
+		pc->n++;
+	} else {
+		c->k->free(c, pc->vals[slot]);
 	}
 	size_t n = (size_t)od_tensor_numel(t);
 	float *d = od_alloc(c, n);
-	if (!d)
-		return NULL;
-	if (c->k->param(c, d, t)) {
+	if (d && c->k->param(c, d, t)) {
 		od_free(c, d);
-		return NULL;
+		d = NULL;
 	}
-	size_t i = hash_ptr(t, pc->cap);
-	while (pc->keys[i])
-		i = (i + 1) & (pc->cap - 1);
-	pc->keys[i] = t;
-	pc->vals[i] = d;
-	pc->n++;
+	pc->keys[slot] = (struct param_key){ t->data, t->dtype, t->nbytes };
+	pc->vals[slot] = d;
+	if (!d) { /* keep the table consistent: drop the entry */
+		pc->keys[slot].data = NULL;
+		pc->n--;
+		/* re-insert any entries of this probe run that followed it */
+		for (size_t i = (slot + 1) & (pc->cap - 1); pc->keys[i].data; i = (i + 1) & (pc->cap - 1)) {
+			struct param_key k = pc->keys[i];
+			float *v = pc->vals[i];
+			pc->keys[i].data = NULL;
+			size_t j = hash_ptr(k.data, pc->cap);
+			while (pc->keys[j].data)
+				j = (j + 1) & (pc->cap - 1);
+			pc->keys[j] = k;
+			pc->vals[j] = v;
+		}
+	}
 	return d;
 }

@@ -172,8 +172,13 @@ float *od_alloc(struct od_ctx *c, size_t n_floats);
 void *od_alloc_bytes(struct od_ctx *c, size_t bytes);
 void od_free(struct od_ctx *c, void *p);
 
-/* A cached float32 device copy of a (small) tensor: norm gains, biases, gates. */
+/* A cached float32 device copy of a (small) tensor: norm gains, biases, gates.
+ * Entries are keyed by the tensor's data address (and checked against its dtype
+ * and size); a caller that unmaps weights and keeps using the context must call
+ * od_ctx_clear_params() first. On the CPU a float32 tensor is returned in place. */
 const float *od_param(struct od_ctx *c, const struct od_tensor *t);
+/* Drop every cached parameter copy. */
+void od_ctx_clear_params(struct od_ctx *c);
 
 /* CPU-side helpers for kernels (backend_cpu.c). */
 extern const struct od_kernels od_cpu_kernels;

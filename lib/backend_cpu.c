@@ -57,36 +57,20 @@ static int cpu_param(struct od_ctx *c, float *dst, const struct od_tensor *t)
 
 static void cpu_release(struct od_ctx *c)
 {
-	struct od_cpu_state *s = c->dev;
-	if (!s)
-		return;
-	for (int i = 0; i < 2; i++)
-		free(s->scratch[i]);
-	free(s);
-	c->dev = NULL;
 }
 
-float *od_cpu_scratch(struct od_ctx *c, int slot, size_t n)
+static _Thread_local float *tls_buf[3];
+static _Thread_local size_t tls_len[3];
+
+float *od_cpu_thread_scratch(int slot, size_t n)
 {
-	struct od_cpu_state *s = c->dev;
-	if (!s) {
-		s = calloc(1, sizeof *s);
-		if (!s) {
-			od_error(OD_ENOMEM, "out of memory");
-			return NULL;
-		}
-		c->dev = s;
+	if (tls_len[slot] < n) {
+		free(tls_buf[slot]);
+		size_t bytes = (n * sizeof(float) + 63) & ~(size_t)63;
+		tls_buf[slot] = aligned_alloc(64, bytes);
+		tls_len[slot] = tls_buf[slot] ? n : 0;
 	}
-	if (s->scratch_len[slot] < n) {
-		free(s->scratch[slot]);
-		s->scratch[slot] = aligned_alloc(64, ((n * sizeof(float)) + 63) & ~(size_t)63);
-		s->scratch_len[slot] = s->scratch[slot] ? n : 0;
-		if (!s->scratch[slot]) {
-			od_error(OD_ENOMEM, "out of memory for %zu bytes of scratch", n * sizeof(float));
-			return NULL;
-		}
-	}
-	return s->scratch[slot];
+	return tls_buf[slot];
 }
 
 const struct od_kernels od_cpu_kernels = {

@@ -8,14 +8,10 @@
 
 #include "backend.h"
 
-/* Per-context CPU state: reusable scratch buffers. */
-struct od_cpu_state {
-	float *scratch[2];
-	size_t scratch_len[2];
-};
-
-/* Scratch slot i of at least n floats (kept for reuse); NULL on OOM. */
-float *od_cpu_scratch(struct od_ctx *c, int slot, size_t n);
+/* The calling thread's scratch buffer number slot (0..2) of at least n
+ * floats, kept for reuse by later calls on the same thread; NULL on OOM.
+ * Kernels run tiles on the pool's threads, each with its own scratch. */
+float *od_cpu_thread_scratch(int slot, size_t n);
 
 int od_cpu_linear(struct od_ctx *c, float *y, const float *x, int64_t M, const struct od_tensor *w,
 		  const struct od_tensor *bias);

@@ -87,7 +87,10 @@ void od_set_threads(int n)
 	n_threads = n_workers + 1 < n ? n_workers + 1 : n;
 	pthread_mutex_unlock(&lock);
 	pthread_mutex_unlock(&call_lock);
-	openblas_set_num_threads(n);
+	/* OpenBLAS's own threads would make results depend on the thread count:
+	 * every sgemm runs single-threaded and the kernels tile the work (see
+	 * cpu_linear.c). */
+	openblas_set_num_threads(1);
 }
 
 int od_threads(void)

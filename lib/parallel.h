@@ -13,9 +13,11 @@
 
 #include <stdint.h>
 
-/* Number of threads used by od_parallel_for and OpenBLAS. */
+/* Number of threads used by od_parallel_for. */
 int od_threads(void);
-/* Set it (n <= 0: all online CPUs); also sets OpenBLAS's thread count. */
+/* Set it (n <= 0: all online CPUs). OpenBLAS itself is kept to one thread:
+ * the CPU kernels split their work into shape-determined tiles instead, which
+ * keeps results identical for every thread count. */
 void od_set_threads(int n);
 /* Online CPUs available to this process. */
 int od_cpu_count(void);
