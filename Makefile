@@ -134,16 +134,28 @@ check-man:
 	mandoc -Tlint -Wwarning $(MAN1) $(MAN5)
 
 # ---------------------------------------------------------------- fuzzing (clang + libFuzzer)
+# The library is rebuilt with clang, coverage instrumentation and ASan+UBSan
+# into $(B)-fuzz/libod.a; each fuzz/fuzz_*.c links against it.
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
 FUZZ_BINS := $(FUZZ_SRC:fuzz/%.c=$(B)-fuzz/%)
 FUZZ_SECONDS ?= 30
-FUZZ_LIB_SRC := $(filter-out lib/backend_cuda_stub.c,$(LIB_SRC))
+FUZZ_CC = clang
+FUZZ_CFLAGS = -g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined \
+	-Ilib $(PNG_CFLAGS) $(JPEG_CFLAGS) $(BLAS_CFLAGS) $(JANSSON_CFLAGS) \
+	-DOD_VERSION='"$(VERSION)"' -DOD_LIBDIR='"$(libdir)"' -DOD_DATADIR='"$(datadir)"'
+FUZZ_LIB_OBJ := $(LIB_SRC:lib/%.c=$(B)-fuzz/lib/%.o)
 
-$(B)-fuzz/%: fuzz/%.c $(LIB_SRC) $(LIB_HDR)
+$(B)-fuzz/lib/%.o: lib/%.c
 	@mkdir -p $(@D)
-	clang -g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -Ilib $(PNG_CFLAGS) $(JPEG_CFLAGS) \
-		$(BLAS_CFLAGS) $(JANSSON_CFLAGS) -DOD_VERSION='"$(VERSION)"' -DOD_LIBDIR='"$(libdir)"' -DOD_DATADIR='"$(datadir)"' \
-		-o $@ $< $(FUZZ_LIB_SRC) $(OD_LIBS)
+	$(msg) FUZZCC $<
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(B)-fuzz/libod.a: $(FUZZ_LIB_OBJ)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+$(B)-fuzz/fuzz_%: fuzz/fuzz_%.c $(B)-fuzz/libod.a
+	$(msg) FUZZLD $@
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(B)-fuzz/libod.a $(OD_LIBS)
 
 fuzz: $(FUZZ_BINS)
 	@set -e; for f in $(FUZZ_BINS); do n=$$(basename $$f); \
@@ -151,7 +163,8 @@ fuzz: $(FUZZ_BINS)
 	  seeds=fuzz/seeds/$$n; test -d $$seeds || seeds=; \
 	  echo "fuzz: $$n for $(FUZZ_SECONDS)s"; \
 	  $$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=2048 -print_final_stats=1 \
-	    $(B)-fuzz/corpus-$$n $$seeds 2>&1 | tail -n 3; done
+	    $(B)-fuzz/corpus-$$n $$seeds > $(B)-fuzz/$$n.log 2>&1 || { tail -n 40 $(B)-fuzz/$$n.log; exit 1; }; \
+	  grep -E 'stat::number_of_executed_units|Done' $(B)-fuzz/$$n.log | tr '\n' ' '; echo; done
 
 # ---------------------------------------------------------------- benchmarks
 bench: all $(BENCH_TOOLS)
@@ -186,4 +199,4 @@ distclean: clean
 .SECONDARY:
 .DELETE_ON_ERROR:
 
--include $(shell find $(B) -name '*.d' 2>/dev/null)
+-include $(shell find $(B) $(B)-fuzz -name '*.d' 2>/dev/null)
