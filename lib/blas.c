@@ -16,8 +16,12 @@ const char *od_blas_advice(void)
 	const char *env = getenv("OPENBLAS_CORETYPE");
 	if (env && *env)
 		return NULL;
+	return od_blas_advice_for(od_blas_corename());
+}
+
+const char *od_blas_advice_for(const char *cur)
+{
 	static const char *const fast[] = { "Haswell", "Zen", "SkylakeX", "Cooperlake", "SapphireRapids" };
-	const char *cur = od_blas_corename();
 	for (unsigned i = 0; i < sizeof fast / sizeof *fast; i++)
 		if (!strcasecmp(cur, fast[i]))
 			return NULL;

@@ -19,4 +19,8 @@ const char *od_blas_corename(void);
  * choice is already a fast one for this CPU or the user set the variable. */
 const char *od_blas_advice(void);
 
+/* The same decision for a given kernel family name on this CPU, ignoring the
+ * environment (for tests). */
+const char *od_blas_advice_for(const char *corename);
+
 #endif
