@@ -1,0 +1,504 @@
+/* od-plucker: cameras -> Plücker ray frames, and (--invert) ray frames -> cameras
+ * (od-plucker(1); upstream.md §7). The work is in lib/camera*.c and
+ * lib/rays_to_cameras.c. */
+#include "od.h"
+#include "camera.h"
+#include "camera_json.h"
+#include "rays_to_cameras.h"
+#include "tool.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(void)
+{
+	printf("Usage: od-plucker [-a AZ,...] [-e EL,...] [-d DIST,...] [-f FOCAL,...] [-s SIZE]\n"
+	       "                  [-t VIEWS] [--skip VIEWS] [--normalize[=D]] [-o OUT]\n"
+	       "       od-plucker -c CAMERAS.json [--select VIEWS] [-f FOCAL] [-s SIZE] [-t VIEWS] ... [-o OUT]\n"
+	       "       od-plucker --invert [-f FOCAL,... | -c CAMERAS.json] [--channels average|first]\n"
+	       "                  [-o CAMERAS.json] [FILE...]\n"
+	       "Make the Plücker ray frames of multiview OneDiffusion from cameras: one ray frame\n"
+	       "(16, S, S), S = SIZE/8, per view, relative to the first view whose rays are given.\n"
+	       "With --invert, recover the cameras of ray frames (generated ones, for pose\n"
+	       "estimation) and write them as od-cameras JSON.\n"
+	       "  -a, --azimuth LIST     azimuths in degrees, one per view (default 0,30,60,90);\n"
+	       "                         'none': the view's camera is unknown (its rays a target)\n"
+	       "  -e, --elevation LIST   elevations in degrees (default 0)\n"
+	       "  -d, --distance LIST    distances from the origin (default 1.7; upstream's demo uses 1.5)\n"
+	       "  -f, --focal LIST       focal length in units of the image size (default 1.3887)\n"
+	       "                         A LIST has one value per view, or one value for all.\n"
+	       "  -c, --cameras FILE     cameras from an od-cameras JSON file or a nerfstudio\n"
+	       "                         transforms.json instead of angles\n"
+	       "      --select LIST      use these cameras of FILE, in this order (e.g. 0,12,40)\n"
+	       "  -s, --size N           square image size in pixels, a multiple of 16 (default 512)\n"
+	       "  -t, --target LIST      emit these views as target placeholders (rays to generate)\n"
+	       "      --skip LIST        emit nothing for these views\n"
+	       "      --normalize[=D]    rescale the scene as upstream training does: the first\n"
+	       "                         camera at distance D (default 1.7) from where the optical axes meet\n"
+	       "      --invert           ray frames -> cameras JSON\n"
+	       "      --channels MODE    --invert: average the duplicate ray channels (default) or\n"
+	       "                         read the first six only\n"
+	       "  -o, --output OUT       write to OUT instead of stdout\n"
+	       "  -h, --help             this help;  -V, --version  the version\n"
+	       "View LISTs are indices from 0 like 1,2 or 1-3.\n"
+	       "Exit status: 0 ok, 1 failure, 2 usage, 3 bad input, 5 I/O. See od-plucker(1).\n");
+}
+
+/* ---------------------------------------------------------------- option lists */
+
+struct numlist {
+	double *v;
+	unsigned char *none; /* 'none' entries (only where allowed) */
+	int n;
+};
+
+/* "0,30,none,90" -> numbers; "none" only when allow_none. Values must lie in
+ * (lo, hi] when positive is set, else be finite. */
+static struct numlist parse_numlist(const char *opt, const char *s, int allow_none, int positive)
+{
+	struct numlist l = { 0 };
+	char *dup = strdup(s), *save = NULL;
+	if (!dup)
+		od_die(OD_ENOMEM, "out of memory");
+	size_t cap = strlen(s) / 2 + 2;
+	l.v = calloc(cap, sizeof *l.v);
+	l.none = calloc(cap, 1);
+	if (!l.v || !l.none)
+		od_die(OD_ENOMEM, "out of memory");
+	if (!*s || s[strlen(s) - 1] == ',' || s[0] == ',' || strstr(s, ",,"))
+		od_usage_error("%s: '%s' is not a comma-separated list of numbers", opt, s);
+	for (char *tok = strtok_r(dup, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (allow_none && !strcmp(tok, "none")) {
+			l.none[l.n] = 1;
+			l.v[l.n++] = 0;
+			continue;
+		}
+		char *end;
+		errno = 0;
+		double x = strtod(tok, &end);
+		if (errno || end == tok || *end || !isfinite(x))
+			od_usage_error("%s: '%s' is not a number%s", opt, tok, allow_none ? " or 'none'" : "");
+		if (positive && !(x > 0))
+			od_usage_error("%s: %g must be positive", opt, x);
+		l.v[l.n++] = x;
+	}
+	free(dup);
+	return l;
+}
+
+/* "1,2,5-7" -> the indices in order (ranges expanded), each < limit. */
+static int *parse_indices(const char *opt, const char *s, int limit, const char *what, int *n_out)
+{
+	int cap = 16, n = 0;
+	int *v = malloc(cap * sizeof *v);
+	if (!v)
+		od_die(OD_ENOMEM, "out of memory");
+	const char *p = s;
+	if (!*p)
+		od_usage_error("%s: empty list", opt);
+	while (*p) {
+		char *end;
+		errno = 0;
+		long a = strtol(p, &end, 10), b;
+		if (end == p || errno || a < 0)
+			od_usage_error("%s: '%s' is not a list of indices like 1,2 or 1-3", opt, s);
+		b = a;
+		if (*end == '-') {
+			p = end + 1;
+			b = strtol(p, &end, 10);
+			if (end == p || errno || b < a)
+				od_usage_error("%s: '%s' is not a list of indices like 1,2 or 1-3", opt, s);
+		}
+		if (b >= limit)
+			od_usage_error("%s: %s %ld does not exist (there are %d)", opt, what, b, limit);
+		for (long i = a; i <= b; i++) {
+			if (n == cap) {
+				cap *= 2;
+				int *nv = realloc(v, cap * sizeof *v);
+				if (!nv)
+					od_die(OD_ENOMEM, "out of memory");
+				v = nv;
+			}
+			v[n++] = (int)i;
+		}
+		if (*end == ',' && end[1])
+			p = end + 1;
+		else if (*end)
+			od_usage_error("%s: '%s' is not a list of indices like 1,2 or 1-3", opt, s);
+		else
+			p = end;
+	}
+	*n_out = n;
+	return v;
+}
+
+/* One value per view, or one for all. */
+static double list_at(const struct numlist *l, int i)
+{
+	return l->n == 1 ? l->v[0] : l->v[i];
+}
+
+static void check_count(const char *opt, const struct numlist *l, int n, const char *first)
+{
+	if (l->n != 1 && l->n != n)
+		od_usage_error("%s has %d values but %s has %d: give one per view or one for all", opt, l->n, first, n);
+}
+
+/* ---------------------------------------------------------------- reading frames */
+
+struct inputs {
+	char **paths;
+	int n, i;
+	struct od_reader r;
+	int open;
+};
+
+static int next_frame(struct inputs *in, struct od_frame *f)
+{
+	for (;;) {
+		if (!in->open) {
+			if (in->i >= in->n)
+				return 0;
+			int rc = od_reader_open(&in->r, in->paths[in->i++]);
+			if (rc)
+				return rc;
+			in->open = 1;
+		}
+		int rc = od_reader_next(&in->r, f);
+		if (rc != 0)
+			return rc;
+		od_reader_close(&in->r);
+		in->open = 0;
+	}
+}
+
+/* ---------------------------------------------------------------- --invert */
+
+static int run_invert(char **files, int n_files, const char *out_path, const struct numlist *focal,
+		      struct od_camera *intr, int n_intr, enum od_rays_channels mode)
+{
+	char *dash[] = { "-" };
+	struct inputs in = { n_files ? files : dash, n_files ? n_files : 1, 0, { 0 }, 0 };
+	struct od_camera *cams = NULL;
+	struct od_rays_fit *fits = NULL;
+	int n = 0, cap = 0, rc;
+	long index = 0;
+	struct od_frame f;
+	while ((rc = next_frame(&in, &f)) > 0) {
+		long idx = index++;
+		if (f.kind != OD_KIND_RAYS) {
+			/* od-denoise's output holds the image latents too: not ours */
+			od_frame_free(&f);
+			continue;
+		}
+		if (n == cap) {
+			cap = cap ? cap * 2 : 8;
+			struct od_camera *nc = realloc(cams, cap * sizeof *nc);
+			struct od_rays_fit *nf = nc ? realloc(fits, cap * sizeof *nf) : NULL;
+			if (nc)
+				cams = nc;
+			if (!nc || !nf)
+				od_die(OD_ENOMEM, "out of memory");
+			fits = nf;
+		}
+		struct od_camera K, *use = NULL;
+		if (intr) {
+			if (n >= n_intr)
+				od_die(OD_EINVAL, "--cameras has %d cameras but the input has more ray frames", n_intr);
+			use = &intr[n];
+		} else if (focal) {
+			if (focal->n != 1 && n >= focal->n)
+				od_die(OD_EINVAL, "--focal has %d values but the input has more ray frames", focal->n);
+			od_camera_init(&K, list_at(focal, n));
+			K.has_intrinsics = 1;
+			use = &K;
+		}
+		char label[1024];
+		snprintf(label, sizeof label, "'%s': frame %ld", in.r.label ? in.r.label : "<stdin>", idx);
+		rc = od_rays_frame_to_camera(&f, mode, use, &cams[n], &fits[n], label);
+		od_frame_free(&f);
+		if (rc)
+			od_fail(rc);
+		if (cams[n].view < 0)
+			cams[n].view = n;
+		n++;
+	}
+	if (rc < 0)
+		od_fail(rc);
+	if (n == 0)
+		od_die(OD_EFORMAT, "no ray frames in the input");
+	if (intr && n != n_intr)
+		od_die(OD_EINVAL, "--cameras has %d cameras but the input has %d ray frames", n_intr, n);
+	if (focal && focal->n != 1 && n != focal->n)
+		od_die(OD_EINVAL, "--focal has %d values but the input has %d ray frames", focal->n, n);
+	struct od_out out;
+	if ((rc = od_out_open(&out, out_path)))
+		od_fail(rc);
+	rc = od_camera_json_write(&out, cams, fits, n);
+	if (!rc)
+		rc = od_out_commit(&out);
+	if (rc) {
+		od_out_abort(&out);
+		od_fail(rc);
+	}
+	free(cams);
+	free(fits);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- cameras -> rays */
+
+static int write_views(struct od_camera *cams, int n, const unsigned char *role, int size, const char *out_path,
+		       double normalize)
+{
+	int S = size / 8, rc, ref = -1;
+	if (normalize > 0) {
+		/* over the views that are emitted */
+		struct od_camera *sub = malloc(n * sizeof *sub);
+		int *map = malloc(n * sizeof *map), k = 0;
+		if (!sub || !map)
+			od_die(OD_ENOMEM, "out of memory");
+		for (int i = 0; i < n; i++)
+			if (role[i])
+				map[k] = i, sub[k++] = cams[i];
+		if ((rc = od_cameras_normalize(sub, k, normalize)))
+			od_die(rc, "--normalize: %s", od_errmsg());
+		for (int i = 0; i < k; i++)
+			cams[map[i]] = sub[i];
+		free(sub);
+		free(map);
+	}
+	/* Rays are relative to the first view whose rays are given: upstream drops the
+	 * None views before first_camera_transform (pipe:724-749). */
+	for (int i = 0; i < n && ref < 0; i++)
+		if (role[i] == OD_ROLE_CONDITION)
+			ref = i;
+	size_t plane = (size_t)S * S;
+	double *rays6 = malloc(plane * 6 * sizeof *rays6);
+	if (!rays6)
+		od_die(OD_ENOMEM, "out of memory");
+	struct od_out out;
+	if ((rc = od_out_open(&out, out_path)))
+		od_fail(rc);
+	for (int i = 0; i < n && !rc; i++) {
+		if (!role[i])
+			continue;
+		struct od_frame f;
+		int64_t shape[3] = { 16, S, S };
+		int cond = role[i] == OD_ROLE_CONDITION;
+		if ((rc = od_frame_init(&f, OD_KIND_RAYS, role[i], OD_F32, 3, shape, cond)))
+			break;
+		if (cond && !(rc = od_camera_rays(&cams[ref], &cams[i], S, rays6)))
+			od_rays_pack(rays6, S, f.data);
+		/* the camera as the frame's metadata: pose relative to the reference view */
+		struct od_camera m = cams[i];
+		m.view = i;
+		if (m.has_pose && ref >= 0)
+			od_camera_relative(&cams[ref], &cams[i], m.c2w);
+		else
+			m.has_pose = 0;
+		char *json = od_camera_json_object(&m);
+		if (!rc && !json)
+			rc = od_error(OD_ENOMEM, "out of memory");
+		if (!rc)
+			rc = od_frame_setf(&f, "view", "%d", i);
+		if (!rc && ref >= 0)
+			rc = od_frame_setf(&f, "reference_view", "%d", ref);
+		if (!rc)
+			rc = od_frame_setf(&f, "size", "%d", size);
+		if (!rc && m.has_orbit)
+			rc = od_frame_setf(&f, "azimuth", "%.12g", m.azimuth);
+		if (!rc && m.has_orbit)
+			rc = od_frame_setf(&f, "elevation", "%.12g", m.elevation);
+		if (!rc && m.has_orbit)
+			rc = od_frame_setf(&f, "distance", "%.12g", m.distance);
+		if (!rc && normalize > 0)
+			rc = od_frame_setf(&f, "normalize", "%.12g", normalize);
+		if (!rc)
+			rc = od_frame_set(&f, "camera", json);
+		free(json);
+		if (!rc)
+			rc = od_frame_write(&out, &f);
+		od_frame_free(&f);
+	}
+	free(rays6);
+	if (!rc)
+		rc = od_out_commit(&out);
+	if (rc) {
+		od_out_abort(&out);
+		od_fail(rc);
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	od_tool_init(argc, argv, "od-plucker");
+	enum { O_SKIP = 256, O_SELECT, O_NORMALIZE, O_INVERT, O_CHANNELS };
+	static const struct option opts[] = {
+		{ "azimuth", required_argument, 0, 'a' },     { "elevation", required_argument, 0, 'e' },
+		{ "distance", required_argument, 0, 'd' },    { "focal", required_argument, 0, 'f' },
+		{ "cameras", required_argument, 0, 'c' },     { "size", required_argument, 0, 's' },
+		{ "target", required_argument, 0, 't' },      { "skip", required_argument, 0, O_SKIP },
+		{ "select", required_argument, 0, O_SELECT }, { "normalize", optional_argument, 0, O_NORMALIZE },
+		{ "invert", no_argument, 0, O_INVERT },       { "channels", required_argument, 0, O_CHANNELS },
+		{ "output", required_argument, 0, 'o' },      { "help", no_argument, 0, 'h' },
+		{ "version", no_argument, 0, 'V' },           { 0 }
+	};
+	const char *az_s = NULL, *el_s = NULL, *dist_s = NULL, *focal_s = NULL, *cam_path = NULL, *target_s = NULL,
+		   *skip_s = NULL, *select_s = NULL, *out_path = "-", *size_s = NULL;
+	int invert = 0, c;
+	double normalize = 0;
+	enum od_rays_channels mode = OD_RAYS_AVERAGE;
+	opterr = 0; /* our own one-line messages */
+	while ((c = getopt_long(argc, argv, ":a:e:d:f:c:s:t:o:hV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'a': az_s = optarg; break;
+		case 'e': el_s = optarg; break;
+		case 'd': dist_s = optarg; break;
+		case 'f': focal_s = optarg; break;
+		case 'c': cam_path = optarg; break;
+		case 's': size_s = optarg; break;
+		case 't': target_s = optarg; break;
+		case 'o': out_path = optarg; break;
+		case O_SKIP: skip_s = optarg; break;
+		case O_SELECT: select_s = optarg; break;
+		case O_NORMALIZE:
+			normalize = optarg ? od_opt_num("--normalize", optarg, 1e-9, 1e9) : OD_TRAIN_SCALE;
+			break;
+		case O_INVERT: invert = 1; break;
+		case O_CHANNELS:
+			if (!strcmp(optarg, "average"))
+				mode = OD_RAYS_AVERAGE;
+			else if (!strcmp(optarg, "first"))
+				mode = OD_RAYS_FIRST;
+			else
+				od_usage_error("--channels: '%s' is not average or first", optarg);
+			break;
+		case 'h': usage(); return 0;
+		case 'V': od_version();
+		case ':': od_usage_error("option '%s' needs a value", argv[optind - 1]);
+		default: od_usage_error("unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (cam_path && (az_s || el_s || dist_s))
+		od_usage_error("give cameras either as angles (--azimuth ...) or as a file (--cameras), not both");
+	if (select_s && !cam_path)
+		od_usage_error("--select picks cameras of a --cameras file");
+	struct numlist focal = { 0 };
+	if (focal_s)
+		focal = parse_numlist("--focal", focal_s, 0, 1);
+	struct od_camera *cams = NULL;
+	int n = 0, rc;
+	if (cam_path) {
+		if ((rc = od_camera_json_read(cam_path, &cams, &n)))
+			od_fail(rc);
+		if (select_s) {
+			int n_sel, *sel = parse_indices("--select", select_s, n, "camera", &n_sel);
+			struct od_camera *picked = malloc(n_sel * sizeof *picked);
+			if (!picked)
+				od_die(OD_ENOMEM, "out of memory");
+			for (int i = 0; i < n_sel; i++)
+				picked[i] = cams[sel[i]];
+			free(cams);
+			free(sel);
+			cams = picked;
+			n = n_sel;
+		}
+		if (focal_s && focal.n != 1)
+			od_usage_error("--focal: with --cameras give one value (for cameras without intrinsics)");
+		for (int i = 0; i < n; i++)
+			if (focal_s && !cams[i].has_intrinsics)
+				cams[i].fx = cams[i].fy = focal.v[0];
+	}
+
+	if (invert) {
+		if (az_s || el_s || dist_s || target_s || skip_s || size_s || normalize > 0)
+			od_usage_error("--invert takes only --focal, --cameras, --select, --channels and --output");
+		if (focal_s && cam_path)
+			od_usage_error("--invert: give the intrinsics by --focal or by --cameras, not both");
+		rc = run_invert(argv + optind, argc - optind, out_path, focal_s ? &focal : NULL, cam_path ? cams : NULL,
+				n, mode);
+		free(focal.v), free(focal.none), free(cams);
+		return rc;
+	}
+	if (optind < argc)
+		od_usage_error("unexpected argument '%s' (cameras come from options; --invert reads frames)",
+			       argv[optind]);
+
+	int size = 512;
+	if (size_s) {
+		int w, h;
+		od_opt_size("--size", size_s, &w, &h);
+		if (w != h)
+			od_usage_error("--size: %dx%d is not square: multiview rays need a square image", w, h);
+		if (w % 16 || w < 16 || w > 2048)
+			od_usage_error("--size: %d is not a multiple of 16 from 16 to 2048", w);
+		size = w;
+	}
+	if (!cam_path) {
+		struct numlist az = parse_numlist("--azimuth", az_s ? az_s : "0,30,60,90", 1, 0);
+		struct numlist el = parse_numlist("--elevation", el_s ? el_s : "0", 0, 0);
+		struct numlist dist = parse_numlist("--distance", dist_s ? dist_s : "1.7", 0, 1);
+		if (!focal_s)
+			focal = parse_numlist("--focal", "1.3887", 0, 1);
+		n = az.n;
+		check_count("--elevation", &el, n, "--azimuth");
+		check_count("--distance", &dist, n, "--azimuth");
+		check_count("--focal", &focal, n, "--azimuth");
+		cams = calloc(n, sizeof *cams);
+		if (!cams)
+			od_die(OD_ENOMEM, "out of memory");
+		for (int i = 0; i < n; i++) {
+			od_camera_init(&cams[i], list_at(&focal, i));
+			cams[i].has_intrinsics = focal_s != NULL;
+			char what[64];
+			snprintf(what, sizeof what, "view %d", i);
+			if (!az.none[i] &&
+			    (rc = od_camera_set_orbit(&cams[i], az.v[i], list_at(&el, i), list_at(&dist, i), what)))
+				od_die(OD_EINVAL, "%s", od_errmsg());
+		}
+		free(az.v), free(az.none), free(el.v), free(el.none), free(dist.v), free(dist.none);
+	}
+	free(focal.v), free(focal.none);
+
+	/* roles: condition, target (asked for, or no pose), 0 = skipped */
+	unsigned char *role = malloc(n);
+	if (!role)
+		od_die(OD_ENOMEM, "out of memory");
+	for (int i = 0; i < n; i++)
+		role[i] = cams[i].has_pose ? OD_ROLE_CONDITION : OD_ROLE_TARGET;
+	int k, *idx;
+	unsigned char *asked = calloc(n, 1);
+	if (!asked)
+		od_die(OD_ENOMEM, "out of memory");
+	if (target_s) {
+		idx = parse_indices("--target", target_s, n, "view", &k);
+		for (int i = 0; i < k; i++)
+			role[idx[i]] = OD_ROLE_TARGET, asked[idx[i]] = 1;
+		free(idx);
+	}
+	if (skip_s) {
+		idx = parse_indices("--skip", skip_s, n, "view", &k);
+		for (int i = 0; i < k; i++) {
+			if (asked[idx[i]])
+				od_usage_error("view %d is both in --target and in --skip", idx[i]);
+			role[idx[i]] = 0;
+		}
+		free(idx);
+	}
+	free(asked);
+	int emitted = 0;
+	for (int i = 0; i < n; i++)
+		emitted += role[i] != 0;
+	if (!emitted)
+		od_usage_error("every view is skipped: nothing to emit");
+	write_views(cams, n, role, size, out_path, normalize);
+	free(role);
+	free(cams);
+	return 0;
+}
