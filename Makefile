@@ -124,7 +124,7 @@ TEST_ENV = OD_BIN=$(abspath $(B)/bin) OD_TESTBIN=$(abspath $(B)/tests) OD_SRCDIR
 
 check: all $(TEST_UNITS) $(TEST_TOOLS)
 	@mkdir -p $(B)/tmp
-	$(TEST_ENV) prove $(PROVE_FLAGS) --exec '' $(TEST_UNITS) $(sort $(wildcard tests/t*.sh))
+	$(TEST_ENV) prove $(PROVE_FLAGS) --exec 'sh tests/run' $(TEST_UNITS) $(sort $(wildcard tests/t*.sh))
 
 check-sanitize:
 	$(MAKE) B=$(B)-sanitize SANITIZE=1 check
