@@ -66,7 +66,9 @@ static int load_cuda(struct od_ctx *c)
 	for (int i = 0; i < n; i++) {
 		if (access(cand[i], R_OK) != 0)
 			continue;
-		void *h = dlopen(cand[i], RTLD_NOW | RTLD_LOCAL);
+		/* RTLD_NODELETE: CUDA's libraries never unload cleanly (static
+		 * initialisers, the C++ runtime's pools; LeakSanitizer reports them) */
+		void *h = dlopen(cand[i], RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
 		if (!h) {
 			snprintf(why, sizeof why, "%s", dlerror());
 			continue;
@@ -102,6 +104,7 @@ int od_ctx_create(struct od_ctx **out, enum od_device dev, int threads)
 	c->threads = od_threads();
 	c->device = dev;
 	c->k = &od_cpu_kernels;
+	c->error = od_error;
 	if (dev == OD_DEVICE_CUDA) {
 		int rc = load_cuda(c);
 		if (rc) {

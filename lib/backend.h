@@ -154,6 +154,9 @@ struct od_ctx {
 	struct od_param_cache *params;
 	size_t bytes_now, bytes_peak; /* device memory allocated through od_alloc */
 	void *plugin;                 /* dlopen handle of od-cuda.so */
+	/* od_error(), for the CUDA plugin: it is dlopen'ed and cannot link libod,
+	 * whose symbols the tools do not export. */
+	int (*error)(int code, const char *fmt, ...);
 };
 
 /* Parse "cpu" / "cuda"; returns 0 or -1. */

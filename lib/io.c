@@ -20,6 +20,20 @@ int od_out_open(struct od_out *o, const char *path)
 		o->label = "<stdout>";
 		return OD_OK;
 	}
+	/* Only a regular file (or a new one) can be replaced atomically; a device,
+	 * FIFO or socket (/dev/null, a named pipe) is written in place: renaming a
+	 * temporary file over it would replace the device itself. */
+	struct stat st;
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		if (S_ISDIR(st.st_mode))
+			return od_error(OD_EIO, "'%s': is a directory", path);
+		o->fd = open(path, O_WRONLY | O_CLOEXEC);
+		if (o->fd < 0)
+			return od_error(OD_EIO, "'%s': cannot open: %s", path, strerror(errno));
+		o->label = path;
+		o->direct = 1;
+		return OD_OK;
+	}
 	size_t n = strlen(path);
 	o->path = strdup(path);
 	o->tmp = malloc(n + 16);
@@ -51,6 +65,12 @@ int od_out_write(struct od_out *o, const void *buf, size_t n)
 
 int od_out_commit(struct od_out *o)
 {
+	if (o->direct) {
+		int rc = close(o->fd) == 0 ? OD_OK : od_error(OD_EIO, "'%s': write failed: %s", o->label, strerror(errno));
+		o->fd = -1;
+		o->direct = 0;
+		return rc;
+	}
 	if (!o->tmp) {
 		o->fd = -1;
 		return OD_OK;
@@ -80,6 +100,10 @@ int od_out_commit(struct od_out *o)
 
 void od_out_abort(struct od_out *o)
 {
+	if (o->direct) {
+		close(o->fd);
+		o->direct = 0;
+	}
 	if (o->tmp) {
 		if (o->fd >= 0)
 			close(o->fd);

@@ -4,7 +4,8 @@
  * Outputs are never left half-written: od_out_open() on a path creates a
  * temporary file beside it (same directory, so rename is atomic), and only
  * od_out_commit() renames it into place. od_out_abort() removes it. The path
- * "-" means standard output, where nothing can be taken back.
+ * "-" means standard output, where nothing can be taken back; so is an
+ * existing device or FIFO such as /dev/null, which is written in place.
  *
  * Inputs: "-" means standard input. od_read_exact() tells a clean end of file
  * (before the first byte) from a truncation (after some bytes).
@@ -21,6 +22,7 @@ struct od_out {
 	char *path;     /* final path, NULL for stdout */
 	char *tmp;      /* temporary path, NULL for stdout */
 	const char *label; /* for messages: the path or "<stdout>" */
+	int direct;     /* an existing non-regular file (/dev/null, a FIFO): written in place */
 };
 
 /* Open an output ("-" for stdout). */

@@ -43,4 +43,9 @@ t_fails 2 "unknown command" od-frame frobnicate
 t_fails 2 "bad --kind" od-frame from-safetensors "$V" --tensor image --kind bogus
 t_fails 3 "unknown tensor" od-frame from-safetensors "$V" --tensor nope -o x.odf
 t_ok "no output for unknown tensor" test ! -e x.odf
+t_ok "-o /dev/null writes in place" od-frame select -o /dev/null img.odf
+t_ok "/dev/null is still a device" test -c /dev/null
+mkfifo fifo
+( cat fifo > from-fifo & od-frame select -o fifo img.odf; wait )
+t_ok "-o FIFO writes into the pipe" cmp from-fifo img.odf
 t_done
