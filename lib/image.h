@@ -23,7 +23,8 @@
  *
  * Writing: PNG (grey or RGB, 8-bit) with the frame's metadata as text chunks
  * (tEXt when the value is ASCII, iTXt UTF-8 otherwise), and JPEG (quality
- * 1..100) with the metadata as "key=value" lines in a COM marker.
+ * 1..100; 4:4:4 chroma from quality 90 up, 4:2:0 below) with the metadata as
+ * "key=value" lines in a COM marker.
  */
 #ifndef OD_IMAGE_H
 #define OD_IMAGE_H

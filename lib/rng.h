@@ -6,9 +6,10 @@
  * one word per element turned into a uniform in [0, 1) with 24 bits, and
  * Box-Muller over blocks of 16 (elements j and j+8 of a block share a pair);
  * when the count is not a multiple of 16 the last 16 elements are drawn again.
- * So a seed gives the same noise as the Python pipeline (to the last bit of
- * float rounding in log/sin/cos: within 1e-6), which lets `--seed` reproduce
- * upstream runs (upstream.md §5.5).
+ * log, sin and cos are those of torch 1.13's AVX2 path (avx_mathfun, with the
+ * fused multiply-adds GCC makes of it), so a seed gives the same noise as the
+ * Python float32 pipeline bit for bit (all of the golden runs' draws), which
+ * lets `--seed` reproduce upstream runs (upstream.md §5.5).
  *
  * A pipeline draws several tensors from one generator in turn; od_randn()
  * takes the number of 32-bit words drawn before (skip) so each tool can
@@ -22,6 +23,13 @@
 
 /* out[0..n) = torch.randn(n) after `skip` 32-bit words of the seed's stream. */
 void od_randn(uint64_t seed, uint64_t skip, size_t n, float *out);
+
+/* out[0..n) = torch.randn(n) drawn from g where it stands; g then stands after
+ * the od_randn_words(n) words it consumed. Lets a tool that draws many tensors
+ * in turn (one per condition image) keep one generator instead of skipping
+ * from the seed each time. */
+struct od_mt19937;
+void od_randn_next(struct od_mt19937 *g, size_t n, float *out);
 
 /* The number of 32-bit words torch.randn(n) consumes (n rounded for the
  * redraw of the last block: n + 16 when n % 16 != 0 and n > 16). */

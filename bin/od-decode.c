@@ -1,0 +1,398 @@
+/* od-decode: latent frames -> PNG/JPEG pictures with the VAE decoder
+ * (od-decode(1); upstream.md §4.3, §6.4). */
+#include "od.h"
+#include "decode.h"
+#include "image.h"
+#include "postprocess.h"
+#include "tool.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(void)
+{
+	printf("Usage: od-decode [OPTION]... [FILE]...\n"
+	       "Decode latent frames into pictures with the AutoencoderKL (SD3 VAE) decoder, as\n"
+	       "the OneDiffusion pipeline does: divide by scaling_factor, decode, clamp(x/2 + 0.5),\n"
+	       "round to 8 bits. Image frames are written as they are. FILE is a frame stream\n"
+	       "('-' or none: standard input).\n"
+	       "  -o, --output NAME        a file for one picture, a pattern with a printf number\n"
+	       "                           for several (out_%%03d.png), or '-' (standard output,\n"
+	       "                           the default; several pictures follow each other)\n"
+	       "  -f, --format FMT         png or jpeg (default: from NAME's extension, else png)\n"
+	       "  -q, --quality N          JPEG quality 1-100 (default 95)\n"
+	       "      --start N            the number of the first picture in a pattern (default 0)\n"
+	       "      --colormap MAP       none (default), gray (PIL luma) or spectral (the demo's\n"
+	       "                           depth display: luma, min-max, inverted, Spectral)\n"
+	       "      --grid COLSxROWS     put all pictures on one contact sheet ('auto': square-ish)\n"
+	       "      --frames             write the decoded image frames (float32, unclamped)\n"
+	       "                           instead of pictures\n"
+	       "      --role ROLE          decode only frames of this role (condition, target)\n"
+	       "      --skip-rays          pass over ray frames (else they are an error)\n"
+	       "  -m, --model DIR          the OneDiffusion checkpoint (default: $OD_MODEL)\n"
+	       "      --device cpu|cuda    compute device (default: $OD_DEVICE, else cpu)\n"
+	       "  -j, --threads N          CPU threads (default: all)\n"
+	       "      --progress=MODE      auto (default), none or machine\n"
+	       "  -h, --help               this help;  -V, --version  the version\n"
+	       "Exit status: 0 ok, 1 failure, 2 usage, 3 bad input, 4 model, 5 I/O, 6 no device.\n"
+	       "See od-decode(1).\n");
+}
+
+enum colormap { MAP_NONE, MAP_GRAY, MAP_SPECTRAL };
+
+/* Where pictures go. */
+struct sink {
+	const char *name;          /* output name or pattern; "-" = stdout */
+	int pattern;               /* name holds one %d conversion */
+	enum od_image_format fmt;
+	int quality;
+	long next;                 /* number of the next picture in the pattern */
+	int grid, cols, rows;      /* contact sheet */
+	struct od_image *held;     /* pictures kept for the sheet, or the single picture */
+	struct od_meta_entry **held_meta;
+	int *held_n_meta;
+	int n_held;
+	long written;
+};
+
+/* Accept exactly one %d-style conversion (flags 0, width digits) besides %%. */
+static int check_pattern(const char *s)
+{
+	int n = 0;
+	for (const char *p = s; *p; p++) {
+		if (*p != '%')
+			continue;
+		if (p[1] == '%') {
+			p++;
+			continue;
+		}
+		p++;
+		while (*p == '0')
+			p++;
+		while (*p >= '0' && *p <= '9')
+			p++;
+		if (*p != 'd')
+			od_usage_error("--output: '%s' may only hold a %%d conversion (like %%03d)", s);
+		n++;
+	}
+	if (n > 1)
+		od_usage_error("--output: '%s' holds more than one %%d conversion", s);
+	return n == 1;
+}
+
+static int write_picture(struct sink *k, const struct od_image *img, const struct od_meta_entry *meta, int n_meta,
+			 const char *name)
+{
+	struct od_out out;
+	int rc = od_out_open(&out, name);
+	if (!rc)
+		rc = od_image_write(&out, img, k->fmt, k->quality, meta, n_meta);
+	if (!rc)
+		rc = od_out_commit(&out);
+	if (rc)
+		od_out_abort(&out);
+	else
+		k->written++;
+	return rc;
+}
+
+static int hold(struct sink *k, struct od_image *img, const struct od_frame *f)
+{
+	int n = k->n_held + 1;
+	struct od_image *h = realloc(k->held, (size_t)n * sizeof *h);
+	if (h)
+		k->held = h;
+	struct od_meta_entry **m = realloc(k->held_meta, (size_t)n * sizeof *m);
+	if (m)
+		k->held_meta = m;
+	int *nm = realloc(k->held_n_meta, (size_t)n * sizeof *nm);
+	if (nm)
+		k->held_n_meta = nm;
+	if (!h || !m || !nm)
+		return od_error(OD_ENOMEM, "out of memory");
+	k->held[k->n_held] = *img;
+	memset(img, 0, sizeof *img);
+	/* the metadata travels with the picture (a sheet gets the first one's) */
+	k->held_meta[k->n_held] = calloc((size_t)f->n_meta + 1, sizeof **m);
+	if (!k->held_meta[k->n_held])
+		return od_error(OD_ENOMEM, "out of memory");
+	for (int i = 0; i < f->n_meta; i++) {
+		k->held_meta[k->n_held][i].key = strdup(f->meta[i].key);
+		k->held_meta[k->n_held][i].value = strdup(f->meta[i].value);
+		if (!k->held_meta[k->n_held][i].key || !k->held_meta[k->n_held][i].value)
+			return od_error(OD_ENOMEM, "out of memory");
+	}
+	k->held_n_meta[k->n_held] = f->n_meta;
+	k->n_held++;
+	return OD_OK;
+}
+
+/* One finished picture: write it now (pattern, stdout) or keep it (sheet,
+ * single named file). */
+static int sink_put(struct sink *k, struct od_image *img, const struct od_frame *f)
+{
+	if (k->grid)
+		return hold(k, img, f);
+	if (k->pattern) {
+		char name[4096];
+		snprintf(name, sizeof name, k->name, k->next++);
+		return write_picture(k, img, f->meta, f->n_meta, name);
+	}
+	if (!strcmp(k->name, "-"))
+		return write_picture(k, img, f->meta, f->n_meta, "-");
+	/* a plain file name holds one picture: keep it until the input ends, so
+	 * that a second one is an error before anything is written */
+	if (k->n_held)
+		return od_error(OD_EINVAL, "'%s' names one file but the input has several pictures (use a pattern "
+					   "like out_%%03d.png, or --grid)", k->name);
+	return hold(k, img, f);
+}
+
+static int sink_finish(struct sink *k)
+{
+	int rc = OD_OK;
+	if (k->grid && k->n_held) {
+		int cols = k->cols, rows = k->rows;
+		if (!cols)
+			od_grid_auto(k->n_held, &cols, &rows);
+		struct od_image sheet;
+		if (!(rc = od_contact_sheet(k->held, k->n_held, cols, rows, &sheet))) {
+			char name[4096];
+			snprintf(name, sizeof name, k->name, k->next);
+			rc = write_picture(k, &sheet, k->held_meta[0], k->held_n_meta[0], k->pattern ? name : k->name);
+			od_image_free(&sheet);
+		}
+	} else if (k->n_held) {
+		rc = write_picture(k, &k->held[0], k->held_meta[0], k->held_n_meta[0], k->name);
+	}
+	return rc;
+}
+
+static void sink_free(struct sink *k)
+{
+	for (int i = 0; i < k->n_held; i++) {
+		od_image_free(&k->held[i]);
+		for (int j = 0; j < k->held_n_meta[i]; j++) {
+			free(k->held_meta[i][j].key);
+			free(k->held_meta[i][j].value);
+		}
+		free(k->held_meta[i]);
+	}
+	free(k->held);
+	free(k->held_meta);
+	free(k->held_n_meta);
+}
+
+/* The frames of several inputs in order, with each frame's file and index. */
+struct inputs {
+	char **paths;
+	int n, i;
+	struct od_reader r;
+	int open;
+	const char *label;
+	long index;
+};
+
+static int next_frame(struct inputs *in, struct od_frame *f)
+{
+	for (;;) {
+		if (!in->open) {
+			if (in->i >= in->n)
+				return 0;
+			int rc = od_reader_open(&in->r, in->paths[in->i++]);
+			if (rc)
+				return rc;
+			in->open = 1;
+		}
+		int rc = od_reader_next(&in->r, f);
+		if (rc > 0) {
+			in->label = in->r.label;
+			in->index = (long)in->r.index - 1;
+		}
+		if (rc != 0)
+			return rc;
+		od_reader_close(&in->r);
+		in->open = 0;
+	}
+}
+
+int main(int argc, char **argv)
+{
+	od_tool_init(argc, argv, "od-decode");
+	enum { O_START = 256, O_COLORMAP, O_GRID, O_FRAMES, O_ROLE, O_SKIP_RAYS, O_DEVICE, O_PROGRESS };
+	static const struct option lopts[] = {
+		{ "output", required_argument, 0, 'o' }, { "format", required_argument, 0, 'f' },
+		{ "quality", required_argument, 0, 'q' }, { "start", required_argument, 0, O_START },
+		{ "colormap", required_argument, 0, O_COLORMAP }, { "grid", required_argument, 0, O_GRID },
+		{ "frames", no_argument, 0, O_FRAMES }, { "role", required_argument, 0, O_ROLE },
+		{ "skip-rays", no_argument, 0, O_SKIP_RAYS }, { "model", required_argument, 0, 'm' },
+		{ "device", required_argument, 0, O_DEVICE }, { "threads", required_argument, 0, 'j' },
+		{ "progress", optional_argument, 0, O_PROGRESS }, { "help", no_argument, 0, 'h' },
+		{ "version", no_argument, 0, 'V' }, { 0 }
+	};
+	struct sink k = { .name = "-", .quality = 95 };
+	const char *model = getenv("OD_MODEL"), *dev_name = getenv("OD_DEVICE"), *fmt_name = NULL;
+	enum colormap cmap = MAP_NONE;
+	int frames = 0, role = -1, skip_rays = 0, threads = 0;
+	enum od_progress_mode pmode = OD_PROGRESS_AUTO;
+	int c;
+	opterr = 0; /* one line of our own for a bad option */
+	while ((c = getopt_long(argc, argv, ":o:f:q:m:j:hV", lopts, NULL)) != -1) {
+		switch (c) {
+		case 'o': k.name = optarg; break;
+		case 'f': fmt_name = optarg; break;
+		case 'q': k.quality = (int)od_opt_int("--quality", optarg, 1, 100); break;
+		case O_START: k.next = (long)od_opt_int("--start", optarg, 0, 1000000000); break;
+		case O_COLORMAP:
+			if (!strcmp(optarg, "none"))
+				cmap = MAP_NONE;
+			else if (!strcmp(optarg, "gray") || !strcmp(optarg, "grey"))
+				cmap = MAP_GRAY;
+			else if (!strcmp(optarg, "spectral"))
+				cmap = MAP_SPECTRAL;
+			else
+				od_usage_error("--colormap: '%s' is not none, gray or spectral", optarg);
+			break;
+		case O_GRID:
+			k.grid = 1;
+			if (strcmp(optarg, "auto"))
+				od_opt_size("--grid", optarg, &k.cols, &k.rows);
+			break;
+		case O_FRAMES: frames = 1; break;
+		case O_ROLE:
+			if ((role = od_role_parse(optarg)) < 0)
+				od_usage_error("--role: '%s' is not none, condition, target or negative", optarg);
+			break;
+		case O_SKIP_RAYS: skip_rays = 1; break;
+		case 'm': model = optarg; break;
+		case O_DEVICE: dev_name = optarg; break;
+		case 'j': threads = (int)od_opt_int("--threads", optarg, 1, 1024); break;
+		case O_PROGRESS: pmode = od_opt_progress(optarg); break;
+		case 'h': usage(); return 0;
+		case 'V': od_version();
+		case ':': od_usage_error("%s needs a value", argv[optind - 1]);
+		default: od_usage_error("unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	enum od_device dev = OD_DEVICE_CPU;
+	if (dev_name && *dev_name && od_device_parse(dev_name, &dev))
+		od_usage_error("--device: '%s' is not cpu or cuda", dev_name);
+	if (frames && (k.grid || cmap != MAP_NONE || fmt_name))
+		od_usage_error("--frames writes a frame stream: it does not take --grid, --colormap or --format");
+	if (!frames) {
+		k.pattern = check_pattern(k.name);
+		if (fmt_name) {
+			if (!(k.fmt = od_image_format_parse(fmt_name)))
+				od_usage_error("--format: '%s' is not png or jpeg", fmt_name);
+		} else if (strcmp(k.name, "-")) {
+			if (!(k.fmt = od_image_format_from_name(k.name)))
+				od_usage_error("--output: cannot tell the format of '%s' (name it .png or .jpg, or give "
+					       "--format)", k.name);
+		} else {
+			k.fmt = OD_IMAGE_PNG;
+		}
+	}
+	char *dash[] = { "-" };
+	struct inputs in = { optind < argc ? argv + optind : dash, optind < argc ? argc - optind : 1, 0, { 0 }, 0,
+			     "", 0 };
+	int n_stdin = 0;
+	for (int i = 0; i < in.n; i++)
+		n_stdin += !strcmp(in.paths[i], "-");
+	if (n_stdin > 1)
+		od_usage_error("standard input can be read only once");
+
+	struct od_ctx *ctx = NULL;
+	struct od_vae vae;
+	int have_vae = 0, rc = OD_OK, got, warned_text = 0;
+	struct od_out fout;
+	if (frames && (rc = od_out_open(&fout, k.name)))
+		od_fail(rc);
+	struct od_progress prog;
+	od_progress_begin(&prog, pmode, "decode");
+	long n_in = 0;
+	struct od_frame f;
+	while (!rc && (got = next_frame(&in, &f)) != 0) {
+		if (got < 0) {
+			rc = got;
+			break;
+		}
+		if (role >= 0 && (int)f.role != role) {
+			od_frame_free(&f);
+			continue;
+		}
+		struct od_frame img = { 0 };
+		const struct od_frame *pix = NULL;
+		switch (f.kind) {
+		case OD_KIND_LATENT:
+			if (!have_vae) {
+				/* the model is loaded at the first latent frame, so that
+				 * image frames alone need none */
+				if (!model || !*model)
+					od_usage_error("no model: give --model DIR or set OD_MODEL");
+				if ((rc = od_ctx_create(&ctx, dev, threads)) || (rc = od_vae_open(&vae, ctx, model)))
+					break;
+				have_vae = 1;
+			}
+			if (!(rc = od_decode_frame(&vae, &f, in.label, in.index, &img)))
+				pix = &img;
+			od_progress_step(&prog, n_in++, 1, 1);
+			break;
+		case OD_KIND_IMAGE:
+			pix = &f;
+			break;
+		case OD_KIND_RAYS:
+			/* NEEDSWORK: ray frames become cameras (a camera JSON, upstream.md
+			 * §7.5) through the rays->cameras library call; until it is wired
+			 * here they are refused unless --skip-rays passes over them. */
+			if (!skip_rays)
+				rc = od_error(OD_EFORMAT, "'%s': frame %ld is a ray frame: rays are decoded to cameras by a "
+							  "separate path (give --skip-rays to pass over them)", in.label,
+					      in.index);
+			break;
+		default: /* text and noise frames hold no picture */
+			if (!warned_text++)
+				od_warn("'%s': frame %ld is a %s frame; text and noise frames are passed over", in.label,
+					in.index, od_kind_name(f.kind));
+			break;
+		}
+		if (!rc && pix && frames) {
+			int H, W;
+			if (!(rc = od_image_frame_check(pix, in.label, in.index, &H, &W)))
+				rc = od_frame_write(&fout, pix);
+		} else if (!rc && pix) {
+			struct od_image pic, mapped;
+			if (!(rc = od_image_from_frame(pix, in.label, in.index, &pic))) {
+				if (cmap == MAP_GRAY || cmap == MAP_SPECTRAL) {
+					rc = cmap == MAP_GRAY ? od_image_luma(&pic, &mapped) : od_depth_colorize(&pic, &mapped);
+					od_image_free(&pic);
+					pic = mapped;
+				}
+				if (!rc)
+					rc = sink_put(&k, &pic, pix);
+				od_image_free(&pic);
+			}
+		}
+		od_frame_free(&img);
+		od_frame_free(&f);
+	}
+	od_progress_end(&prog);
+	if (!rc && !frames)
+		rc = sink_finish(&k);
+	if (!rc && frames)
+		rc = od_out_commit(&fout);
+	if (rc) {
+		if (frames)
+			od_out_abort(&fout);
+		od_fail(rc);
+	}
+	if (!frames && !k.written && !k.n_held)
+		od_warn("no pictures in the input");
+	sink_free(&k);
+	if (have_vae)
+		od_vae_close(&vae);
+	if (ctx)
+		od_ctx_destroy(ctx);
+	return 0;
+}

@@ -1,0 +1,114 @@
+#!/bin/sh
+# od-decode: the golden VAE decodes (README §6) and the pipelines' output
+# pictures (README §8) through the real binary; output names, formats,
+# metadata, colour maps, contact sheets; bad input.
+. "$OD_SRCDIR/tests/lib.sh"
+cd "$T_TMP"
+VAE=$OD_GOLDEN/cases/vae
+PIPE=$OD_GOLDEN/cases/pipeline
+
+for c in dec_8x8 dec_6x10 dec_b2_8x8; do
+	F=$VAE/$c.safetensors
+	t_ok "$c: latents as frames" od-frame from-safetensors "$F" --tensor z_model --split -o $c.odf
+	t_ok "$c: decoded (atol 1e-4)" sh -c "od-decode --frames $c.odf | odcmp --atol 1e-4 - $F:decoded"
+	t_ok "$c: pictures" od-decode -o $c-%d.png $c.odf
+	t_ok "$c: picture 0 within 1 level of image_uint8" odimg cmp --max 1 $c-0.png "$F:image_uint8[0]"
+done
+t_ok "dec_b2_8x8: picture 1 within 1 level" odimg cmp --max 1 dec_b2_8x8-1.png "$VAE/dec_b2_8x8.safetensors:image_uint8[1]"
+t_ok "the two pictures differ (the comparison can fail)" sh -c \
+	"! odimg cmp --max 1 dec_b2_8x8-1.png '$VAE/dec_b2_8x8.safetensors:image_uint8[0]' >/dev/null"
+t_ok "the same bytes with 1 and 2 threads" sh -c "od-decode -j 1 --frames dec_b2_8x8.odf > j1.odf && od-decode -j 2 --frames dec_b2_8x8.odf | cmp - j1.odf"
+t_ok "dec_6x10 is 80x48" sh -c "odimg info dec_6x10-0.png | grep -qx '80 48'"
+t_ok "image frames are written directly, as the latents' pictures" sh -c \
+	"od-decode --frames dec_b2_8x8.odf | od-decode -o img-%d.png && cmp img-0.png dec_b2_8x8-0.png && cmp img-1.png dec_b2_8x8-1.png"
+
+# the pipelines: final latents -> the generated frames' pictures (images_uint8 and the PNGs, ±2 levels)
+for r in t2i:0 depth2image_mask10:0 image2depth_mask01:1 multiview_mask001010:2,4; do
+	run=${r%%:*}
+	idx=${r#*:}
+	for v in nocap softcap; do
+		P=$PIPE/${run}_$v.safetensors
+		if [ "$run" = t2i ]; then
+			t_ok "$run ($v): final latents" od-frame from-safetensors "$P" --tensor final_latents --squeeze -o fl.odf
+		else
+			t_ok "$run ($v): final latents, generated frames $idx" sh -c \
+				"od-frame from-safetensors $P --tensor final_latents --squeeze --split | od-frame select --index $idx > fl.odf"
+		fi
+		t_ok "$run ($v): decoder output (atol 1e-4)" sh -c "od-decode --frames fl.odf | odcmp --atol 1e-4 - $P:vae_decode_out"
+		rm -f out-*.png
+		t_ok "$run ($v): pictures" od-decode -o out-%d.png fl.odf
+		k=0
+		for i in $(echo "$idx" | tr , ' '); do
+			t_ok "$run ($v): picture $k vs images_uint8 (±2)" odimg cmp --max 2 out-$k.png "$P:images_uint8[$k]"
+			t_ok "$run ($v): picture $k vs ${run}_${v}_out$k.png (±2)" odimg cmp --max 2 out-$k.png "$PIPE/${run}_${v}_out$k.png"
+			k=$((k + 1))
+		done
+	done
+done
+
+F=$VAE/dec_b2_8x8.safetensors
+# output names and formats
+t_ok "one picture to stdout (PNG)" sh -c "od-decode dec_8x8.odf > one.png && cmp one.png dec_8x8-0.png"
+t_ok "several pictures on stdout follow each other" sh -c "od-decode dec_b2_8x8.odf > two.bin && cat dec_b2_8x8-0.png dec_b2_8x8-1.png | cmp - two.bin"
+t_ok "--start and a %03d pattern" sh -c "od-decode --start 5 -o 'p_%03d.png' dec_b2_8x8.odf && test -s p_005.png && test -s p_006.png"
+t_ok "%% is a percent sign" sh -c "od-decode -o 'a%%_%d.png' dec_8x8.odf && test -s 'a%_0.png'"
+t_ok "JPEG from the extension" sh -c "od-decode -q 100 -o j.jpg dec_8x8.odf && file j.jpg | grep -q JPEG"
+t_ok "JPEG q100 within 8 levels of the PNG" odimg cmp --max 8 j.jpg dec_8x8-0.png
+t_ok "--format jpeg on stdout" sh -c "od-decode -f jpeg dec_8x8.odf | head -c 3 | od -An -tx1 | grep -q 'ff d8 ff'"
+t_ok "metadata in PNG text chunks" sh -c \
+	"od-frame select --set prompt='a cat' --set seed=42 dec_8x8.odf | od-decode -o meta.png && grep -aq 'prompt.a cat' meta.png && grep -aq 'seed.42' meta.png"
+t_ok "non-ASCII metadata in an iTXt chunk" sh -c \
+	"od-frame select --set prompt='café' dec_8x8.odf | od-decode -o u.png && grep -aq iTXt u.png && grep -aq 'café' u.png"
+t_ok "metadata in a JPEG comment" sh -c \
+	"od-frame select --set prompt='a dog' dec_8x8.odf | od-decode -o meta.jpg && grep -aq 'prompt=a dog' meta.jpg"
+# contact sheets
+t_ok "--grid auto" sh -c "od-decode --grid auto -o sheet.png dec_b2_8x8.odf && odimg info sheet.png | grep -qx '128 64'"
+t_ok "--grid 1x2" sh -c "od-decode --grid 1x2 -o sheet2.png dec_b2_8x8.odf && odimg info sheet2.png | grep -qx '64 128'"
+t_ok "sheet cell 0 is picture 0" sh -c \
+	"test \"\$(odimg pixel sheet2.png 10 20)\" = \"\$(odimg pixel dec_b2_8x8-0.png 10 20)\""
+t_ok "sheet cell 1 is picture 1" sh -c \
+	"test \"\$(odimg pixel sheet2.png 10 84)\" = \"\$(odimg pixel dec_b2_8x8-1.png 10 20)\""
+t_fails 2 "--grid too small" od-decode --grid 1x1 -o s.png dec_b2_8x8.odf
+# colour maps
+t_ok "--colormap gray: one channel" sh -c "od-decode --colormap gray -o g.png dec_8x8.odf && file g.png | grep -q grayscale"
+odimg make png-gray8 grey.png
+t_ok "a grey picture's luma is itself" sh -c \
+	"od-encode --pixels -s 48x32 grey.png | od-decode --colormap gray -o g2.png && odimg cmp g2.png grey.png"
+t_ok "--colormap spectral" sh -c "od-encode --pixels -s 48x32 grey.png | od-decode --colormap spectral -o sp.png"
+t_ok "spectral: the brightest pixel (255, the marker) is Spectral's red end" sh -c "test \"\$(odimg pixel sp.png 0 0)\" = '158 1 66'"
+t_ok "spectral: the darkest (0, the bar's start) is its blue end" sh -c "test \"\$(odimg pixel sp.png 0 12)\" = '94 79 162'"
+
+# roles, rays, other kinds
+t_ok "--role target keeps only targets" sh -c \
+	"od-frame select --index 1 --set-role target dec_b2_8x8.odf > t1.odf && cat dec_8x8.odf t1.odf | od-decode --role target > r.png && cmp r.png dec_b2_8x8-1.png"
+od-frame from-safetensors "$OD_GOLDEN/cases/rays/gradio_3v.safetensors" --tensor S8.rays16 --kind rays --split -o rays.odf
+t_fails 3 "a ray frame without --skip-rays" od-decode -o x.png rays.odf
+t_grep "frame 0 is a ray frame: rays are decoded to cameras by a separate path" "$T_ERR" "ray message"
+t_ok "--skip-rays passes over them" sh -c "cat dec_8x8.odf rays.odf | od-decode --skip-rays -o sk.png && cmp sk.png dec_8x8-0.png"
+t_ok "image frames need no model" sh -c "od-decode --frames dec_8x8.odf > img.odf && env -u OD_MODEL od-decode img.odf > nomodel.png && cmp nomodel.png dec_8x8-0.png"
+
+# bad input: one line, documented status, no output
+t_fails 2 "two pictures for one file name" od-decode -o single.png dec_b2_8x8.odf
+t_grep "names one file but the input has several pictures" "$T_ERR" "message says what to do"
+t_ok "nothing written" test ! -e single.png
+t_fails 2 "unknown extension" od-decode -o x.bmp dec_8x8.odf
+t_fails 2 "two conversions in the pattern" od-decode -o '%d_%d.png' dec_8x8.odf
+t_fails 2 "%s in the pattern" od-decode -o '%s.png' dec_8x8.odf
+t_fails 2 "bad --colormap" od-decode --colormap jet dec_8x8.odf
+t_fails 2 "bad --quality" od-decode -q 0 dec_8x8.odf
+t_fails 2 "--frames with --grid" od-decode --frames --grid auto dec_8x8.odf
+t_fails 2 "a latent without a model" env -u OD_MODEL od-decode dec_8x8.odf
+t_fails 2 "unknown option" od-decode --frobnicate
+mkdir -p bad/vae
+cp "$OD_MODEL/vae/config.json" bad/vae/
+head -c 5000 "$OD_MODEL/vae/diffusion_pytorch_model.safetensors" > bad/vae/diffusion_pytorch_model.safetensors
+t_fails 4 "truncated VAE weights" od-decode -m bad -o x.png dec_8x8.odf
+t_ok "no output" test ! -e x.png
+od-frame from-safetensors "$OD_GOLDEN/cases/rays/gradio_3v.safetensors" --tensor S8.rays6 --kind latent --split -o six.odf
+t_fails 3 "a latent frame of the wrong shape" od-decode -o x.png six.odf
+t_grep "'six.odf': frame 0 is latent f32 (8, 8, 6)" "$T_ERR" "names file, frame and shape"
+t_ok "no output" test ! -e x.png
+t_fails 3 "a truncated stream" sh -c "head -c 3000 dec_b2_8x8.odf | od-decode -o 'y_%d.png'"
+t_fails 3 "an image frame of the wrong shape" sh -c \
+	"od-frame from-safetensors $OD_GOLDEN/cases/rays/gradio_3v.safetensors --tensor S8.rays6 --kind image --split | od-decode --frames"
+t_done
