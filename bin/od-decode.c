@@ -1,9 +1,11 @@
 /* od-decode: latent frames -> PNG/JPEG pictures with the VAE decoder
  * (od-decode(1); upstream.md §4.3, §6.4). */
 #include "od.h"
+#include "camera_json.h"
 #include "decode.h"
 #include "image.h"
 #include "postprocess.h"
+#include "rays_to_cameras.h"
 #include "tool.h"
 
 #include <getopt.h>
@@ -16,8 +18,9 @@ static void usage(void)
 	printf("Usage: od-decode [OPTION]... [FILE]...\n"
 	       "Decode latent frames into pictures with the AutoencoderKL (SD3 VAE) decoder, as\n"
 	       "the OneDiffusion pipeline does: divide by scaling_factor, decode, clamp(x/2 + 0.5),\n"
-	       "round to 8 bits. Image frames are written as they are. FILE is a frame stream\n"
-	       "('-' or none: standard input).\n"
+	       "round to 8 bits. Image frames are written as they are. Ray frames are turned\n"
+	       "into cameras (least-squares centre and Kabsch rotation, upstream.md §7.5),\n"
+	       "written as JSON to --cameras. FILE is a frame stream ('-' or none: stdin).\n"
 	       "  -o, --output NAME        a file for one picture, a pattern with a printf number\n"
 	       "                           for several (out_%%03d.png), or '-' (standard output,\n"
 	       "                           the default; several pictures follow each other)\n"
@@ -30,7 +33,13 @@ static void usage(void)
 	       "      --frames             write the decoded image frames (float32, unclamped)\n"
 	       "                           instead of pictures\n"
 	       "      --role ROLE          decode only frames of this role (condition, target)\n"
-	       "      --skip-rays          pass over ray frames (else they are an error)\n"
+	       "      --cameras FILE       write the cameras of the ray frames as JSON to FILE\n"
+	       "                           ('-': standard output, when no pictures go there)\n"
+	       "      --focal F            NDC-normalised focal of the ray frames (default: the\n"
+	       "                           frame's camera metadata, else 1.3887)\n"
+	       "      --channels MODE      average (default) the duplicate ray channels, or read\n"
+	       "                           the first copy only (first)\n"
+	       "      --skip-rays          pass over ray frames\n"
 	       "  -m, --model DIR          the OneDiffusion checkpoint (default: $OD_MODEL)\n"
 	       "      --device cpu|cuda    compute device (default: $OD_DEVICE, else cpu)\n"
 	       "  -j, --threads N          CPU threads (default: all)\n"
@@ -221,13 +230,16 @@ static int next_frame(struct inputs *in, struct od_frame *f)
 int main(int argc, char **argv)
 {
 	od_tool_init(argc, argv, "od-decode");
-	enum { O_START = 256, O_COLORMAP, O_GRID, O_FRAMES, O_ROLE, O_SKIP_RAYS, O_DEVICE, O_PROGRESS };
+	enum { O_START = 256, O_COLORMAP, O_GRID, O_FRAMES, O_ROLE, O_SKIP_RAYS, O_DEVICE, O_PROGRESS, O_CAMERAS,
+	       O_FOCAL, O_CHANNELS };
 	static const struct option lopts[] = {
 		{ "output", required_argument, 0, 'o' }, { "format", required_argument, 0, 'f' },
 		{ "quality", required_argument, 0, 'q' }, { "start", required_argument, 0, O_START },
 		{ "colormap", required_argument, 0, O_COLORMAP }, { "grid", required_argument, 0, O_GRID },
 		{ "frames", no_argument, 0, O_FRAMES }, { "role", required_argument, 0, O_ROLE },
 		{ "skip-rays", no_argument, 0, O_SKIP_RAYS }, { "model", required_argument, 0, 'm' },
+		{ "cameras", required_argument, 0, O_CAMERAS }, { "focal", required_argument, 0, O_FOCAL },
+		{ "channels", required_argument, 0, O_CHANNELS },
 		{ "device", required_argument, 0, O_DEVICE }, { "threads", required_argument, 0, 'j' },
 		{ "progress", optional_argument, 0, O_PROGRESS }, { "help", no_argument, 0, 'h' },
 		{ "version", no_argument, 0, 'V' }, { 0 }
@@ -236,6 +248,9 @@ int main(int argc, char **argv)
 	const char *model = getenv("OD_MODEL"), *dev_name = getenv("OD_DEVICE"), *fmt_name = NULL;
 	enum colormap cmap = MAP_NONE;
 	int frames = 0, role = -1, skip_rays = 0, threads = 0;
+	const char *cameras_path = NULL;
+	double focal = 0;
+	enum od_rays_channels channels = OD_RAYS_AVERAGE;
 	enum od_progress_mode pmode = OD_PROGRESS_AUTO;
 	int c;
 	opterr = 0; /* one line of our own for a bad option */
@@ -266,6 +281,16 @@ int main(int argc, char **argv)
 				od_usage_error("--role: '%s' is not none, condition, target or negative", optarg);
 			break;
 		case O_SKIP_RAYS: skip_rays = 1; break;
+		case O_CAMERAS: cameras_path = optarg; break;
+		case O_FOCAL: focal = od_opt_num("--focal", optarg, 1e-6, 1e6); break;
+		case O_CHANNELS:
+			if (!strcmp(optarg, "average"))
+				channels = OD_RAYS_AVERAGE;
+			else if (!strcmp(optarg, "first"))
+				channels = OD_RAYS_FIRST;
+			else
+				od_usage_error("--channels: '%s' is not average or first", optarg);
+			break;
 		case 'm': model = optarg; break;
 		case O_DEVICE: dev_name = optarg; break;
 		case 'j': threads = (int)od_opt_int("--threads", optarg, 1, 1024); break;
@@ -294,6 +319,12 @@ int main(int argc, char **argv)
 			k.fmt = OD_IMAGE_PNG;
 		}
 	}
+	if (cameras_path && skip_rays)
+		od_usage_error("--cameras and --skip-rays contradict each other");
+	/* pictures and cameras cannot share standard output */
+	int cameras_on_stdout = cameras_path && !strcmp(cameras_path, "-");
+	if (cameras_on_stdout && frames && !strcmp(k.name, "-"))
+		od_usage_error("--cameras - and --frames both write to standard output; give -o");
 	char *dash[] = { "-" };
 	struct inputs in = { optind < argc ? argv + optind : dash, optind < argc ? argc - optind : 1, 0, { 0 }, 0,
 			     "", 0 };
@@ -309,6 +340,9 @@ int main(int argc, char **argv)
 	struct od_out fout;
 	if (frames && (rc = od_out_open(&fout, k.name)))
 		od_fail(rc);
+	struct od_camera *cams = NULL;
+	struct od_rays_fit *fits = NULL;
+	int n_cams = 0;
 	struct od_progress prog;
 	od_progress_begin(&prog, pmode, "decode");
 	long n_in = 0;
@@ -342,21 +376,47 @@ int main(int argc, char **argv)
 		case OD_KIND_IMAGE:
 			pix = &f;
 			break;
-		case OD_KIND_RAYS:
-			/* NEEDSWORK: ray frames become cameras (a camera JSON, upstream.md
-			 * §7.5) through the rays->cameras library call; until it is wired
-			 * here they are refused unless --skip-rays passes over them. */
-			if (!skip_rays)
-				rc = od_error(OD_EFORMAT, "'%s': frame %ld is a ray frame: rays are decoded to cameras by a "
-							  "separate path (give --skip-rays to pass over them)", in.label,
-					      in.index);
+		case OD_KIND_RAYS: {
+			if (skip_rays)
+				break;
+			if (!cameras_path) {
+				rc = od_error(OD_EINVAL, "'%s': frame %ld is a ray frame: give --cameras FILE for its "
+							 "camera, or --skip-rays", in.label, in.index);
+				break;
+			}
+			struct od_camera *nc = realloc(cams, (size_t)(n_cams + 1) * sizeof *nc);
+			struct od_rays_fit *nf = nc ? realloc(fits, (size_t)(n_cams + 1) * sizeof *nf) : NULL;
+			if (nc)
+				cams = nc;
+			if (!nf) {
+				rc = od_error(OD_ENOMEM, "out of memory");
+				break;
+			}
+			fits = nf;
+			struct od_camera K;
+			if (focal > 0) {
+				od_camera_init(&K, focal);
+				K.has_intrinsics = 1;
+			}
+			char label[1100];
+			snprintf(label, sizeof label, "'%s': frame %ld", in.label, in.index);
+			rc = od_rays_frame_to_camera(&f, channels, focal > 0 ? &K : NULL, &cams[n_cams], &fits[n_cams],
+						     label);
+			if (!rc && cams[n_cams].view < 0)
+				cams[n_cams].view = n_cams;
+			if (!rc)
+				n_cams++;
 			break;
+		}
 		default: /* text and noise frames hold no picture */
 			if (!warned_text++)
 				od_warn("'%s': frame %ld is a %s frame; text and noise frames are passed over", in.label,
 					in.index, od_kind_name(f.kind));
 			break;
 		}
+		if (!rc && pix && cameras_on_stdout && !strcmp(k.name, "-"))
+			rc = od_error(OD_EINVAL, "'%s': frame %ld is a picture, but --cameras - already claims standard "
+						 "output: give -o for the pictures", in.label, in.index);
 		if (!rc && pix && frames) {
 			int H, W;
 			if (!(rc = od_image_frame_check(pix, in.label, in.index, &H, &W)))
@@ -382,12 +442,26 @@ int main(int argc, char **argv)
 		rc = sink_finish(&k);
 	if (!rc && frames)
 		rc = od_out_commit(&fout);
+	if (!rc && cameras_path) {
+		struct od_out cout;
+		if (n_cams == 0)
+			rc = od_error(OD_EFORMAT, "--cameras: the input has no ray frames");
+		else if (!(rc = od_out_open(&cout, cameras_path))) {
+			rc = od_camera_json_write(&cout, cams, fits, n_cams);
+			if (!rc)
+				rc = od_out_commit(&cout);
+			else
+				od_out_abort(&cout);
+		}
+	}
+	free(cams);
+	free(fits);
 	if (rc) {
 		if (frames)
 			od_out_abort(&fout);
 		od_fail(rc);
 	}
-	if (!frames && !k.written && !k.n_held)
+	if (!frames && !k.written && !k.n_held && !n_cams)
 		od_warn("no pictures in the input");
 	sink_free(&k);
 	if (have_vae)
