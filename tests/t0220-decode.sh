@@ -83,7 +83,7 @@ t_ok "--role target keeps only targets" sh -c \
 	"od-frame select --index 1 --set-role target dec_b2_8x8.odf > t1.odf && cat dec_8x8.odf t1.odf | od-decode --role target > r.png && cmp r.png dec_b2_8x8-1.png"
 od-frame from-safetensors "$OD_GOLDEN/cases/rays/gradio_3v.safetensors" --tensor S8.rays16 --kind rays --split -o rays.odf
 t_fails 2 "a ray frame without --cameras or --skip-rays is a usage error" od-decode -o x.png rays.odf
-t_grep "frame 0 is a ray frame: rays are decoded to cameras by a separate path" "$T_ERR" "ray message"
+t_grep "frame 0 is a ray frame: give --cameras FILE" "$T_ERR" "ray message says what to do"
 t_ok "--skip-rays passes over them" sh -c "cat dec_8x8.odf rays.odf | od-decode --skip-rays -o sk.png && cmp sk.png dec_8x8-0.png"
 t_ok "image frames need no model" sh -c "od-decode --frames dec_8x8.odf > img.odf && env -u OD_MODEL od-decode img.odf > nomodel.png && cmp nomodel.png dec_8x8-0.png"
 
