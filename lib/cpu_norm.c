@@ -178,15 +178,29 @@ int od_cpu_layernorm_modulate(struct od_ctx *c, float *y, const float *x, int64_
 	return OD_OK;
 }
 
+/* The gate is one vector per group (a frame: 1024 rows at 512²), so its tanh
+ * is taken once per group rather than once per element (it was 2% of a
+ * NextDiT forward). */
+#define GATE_CACHE 8192
+
 static void rms_gate_rows(void *p, int64_t r0, int64_t r1)
 {
 	const struct norm_job *j = p;
+	float tg[GATE_CACHE];
+	int64_t cur = -1;
+	const int cache = j->D <= GATE_CACHE;
 	for (int64_t r = r0; r < r1; r++) {
-		const float *a = j->x + r * j->D, *g = j->gate + (r / j->group) * j->ld;
+		const int64_t grp = r / j->group;
+		const float *a = j->x + r * j->D, *g = j->gate + grp * j->ld;
 		float *x = j->y + r * j->D;
+		if (cache && grp != cur) {
+			for (int d = 0; d < j->D; d++)
+				tg[d] = tanhf(g[d]);
+			cur = grp;
+		}
 		float f = rms_factor(a, j->D, j->eps);
 		for (int d = 0; d < j->D; d++)
-			x[d] += tanhf(g[d]) * ((a[d] * f) * j->w[d]);
+			x[d] += (cache ? tg[d] : tanhf(g[d])) * ((a[d] * f) * j->w[d]);
 	}
 }
 
