@@ -93,8 +93,8 @@ static int cmd_info(int argc, char **argv)
 			const struct od_tensor **list;
 			int n;
 			rc = od_component_open(&comp, model, kind->name, "config.json", 1, NULL);
-			if (!rc)
-				rc = od_component_resolve(&comp, kind->spec, &cfg, &list, &n);
+			if (!rc && (rc = od_component_resolve(&comp, kind->spec, &cfg, &list, &n)))
+				od_component_close(&comp);
 			if (rc) {
 				fprintf(stderr, "%s: %s\n", od_prog, od_errmsg());
 				status = status ? status : od_exit_status(rc);
