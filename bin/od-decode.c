@@ -402,8 +402,15 @@ int main(int argc, char **argv)
 			snprintf(label, sizeof label, "'%s': frame %ld", in.label, in.index);
 			rc = od_rays_frame_to_camera(&f, channels, focal > 0 ? &K : NULL, &cams[n_cams], &fits[n_cams],
 						     label);
-			if (!rc && cams[n_cams].view < 0)
-				cams[n_cams].view = n_cams;
+			if (!rc && cams[n_cams].view < 0) {
+				/* a generated ray frame knows its place in the sequence: in the
+				 * multiview layout [img0, ray0, img1, ray1, ...] (upstream.md §7.4)
+				 * the rays at index 2k+1 are view k */
+				const char *ix = od_frame_get(&f, "index");
+				char *end;
+				long v = ix ? strtol(ix, &end, 10) : -1;
+				cams[n_cams].view = ix && !*end && v >= 1 && v % 2 == 1 ? (int)(v / 2) : n_cams;
+			}
 			if (!rc)
 				n_cams++;
 			break;
