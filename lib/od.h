@@ -14,8 +14,17 @@
  *   parallel.h     the CPU thread pool
  *   rng.h          seeds to N(0,1) noise, matching torch.randn on the CPU
  *   blas.h         choosing OpenBLAS kernels for this CPU
- *   nextdit_config.h, t5_config.h, vae_config.h
- *                  model configurations and the tensors they imply
+ *   nextdit_config.h, t5_config.h, vae_config.h, components.h
+ *                  model configurations, the tensors they imply, random weights
+ *   frame_safetensors.h  frame streams to and from .safetensors
+ *
+ * Text (od-tag):   spm.h (SentencePiece), t5_tokenizer.h, t5.h (encoder),
+ *                  prompt.h (task tags and prompt formats)
+ * Images (od-encode, od-decode): image.h (PNG/JPEG), preprocess.h,
+ *                  postprocess.h, vae.h (AutoencoderKL), encode.h, decode.h
+ * Generation (od-denoise): nextdit.h (the transformer), rope.h, schedule.h,
+ *                  sampler.h (flow-matching Euler with guidance), job.h
+ * Cameras (od-plucker, od-decode): camera.h, rays_to_cameras.h, camera_json.h
  *
  * Data flow (each arrow is a frame stream):
  *
@@ -44,5 +53,25 @@
 #include "t5_config.h"
 #include "tensor.h"
 #include "vae_config.h"
+#include "components.h"
+#include "frame_safetensors.h"
+#include "spm.h"
+#include "t5_tokenizer.h"
+#include "t5.h"
+#include "prompt.h"
+#include "image.h"
+#include "preprocess.h"
+#include "postprocess.h"
+#include "vae.h"
+#include "encode.h"
+#include "decode.h"
+#include "nextdit.h"
+#include "rope.h"
+#include "schedule.h"
+#include "sampler.h"
+#include "job.h"
+#include "camera.h"
+#include "rays_to_cameras.h"
+#include "camera_json.h"
 
 #endif
