@@ -41,7 +41,7 @@ OD_LIBS = $(PNG_LIBS) $(JPEG_LIBS) $(BLAS_LIBS) $(JANSSON_LIBS) $(LIBS) -lm -lpt
 
 LIB_SRC := $(sort $(wildcard lib/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
-LIB_HDR := $(sort $(wildcard lib/*.h))
+LIB_HDR := $(sort $(filter-out lib/cpu_kernels.h,$(wildcard lib/*.h)))
 TOOL_SRC := $(sort $(wildcard bin/od-*.c))
 TOOLS := $(TOOL_SRC:bin/%.c=$(B)/bin/%)
 TOOL_COMMON_SRC := $(filter-out bin/od-%.c,$(wildcard bin/*.c))
