@@ -194,39 +194,6 @@ static void sink_free(struct sink *k)
 	free(k->held_n_meta);
 }
 
-/* The frames of several inputs in order, with each frame's file and index. */
-struct inputs {
-	char **paths;
-	int n, i;
-	struct od_reader r;
-	int open;
-	const char *label;
-	long index;
-};
-
-static int next_frame(struct inputs *in, struct od_frame *f)
-{
-	for (;;) {
-		if (!in->open) {
-			if (in->i >= in->n)
-				return 0;
-			int rc = od_reader_open(&in->r, in->paths[in->i++]);
-			if (rc)
-				return rc;
-			in->open = 1;
-		}
-		int rc = od_reader_next(&in->r, f);
-		if (rc > 0) {
-			in->label = in->r.label;
-			in->index = (long)in->r.index - 1;
-		}
-		if (rc != 0)
-			return rc;
-		od_reader_close(&in->r);
-		in->open = 0;
-	}
-}
-
 int main(int argc, char **argv)
 {
 	od_tool_init(argc, argv, "od-decode");
@@ -325,9 +292,8 @@ int main(int argc, char **argv)
 	int cameras_on_stdout = cameras_path && !strcmp(cameras_path, "-");
 	if (cameras_on_stdout && frames && !strcmp(k.name, "-"))
 		od_usage_error("--cameras - and --frames both write to standard output; give -o");
-	char *dash[] = { "-" };
-	struct inputs in = { optind < argc ? argv + optind : dash, optind < argc ? argc - optind : 1, 0, { 0 }, 0,
-			     "", 0 };
+	struct od_inputs in;
+	od_inputs_init(&in, argv + optind, argc - optind);
 	int n_stdin = 0;
 	for (int i = 0; i < in.n; i++)
 		n_stdin += !strcmp(in.paths[i], "-");
@@ -347,7 +313,7 @@ int main(int argc, char **argv)
 	od_progress_begin(&prog, pmode, "decode");
 	long n_in = 0;
 	struct od_frame f;
-	while (!rc && (got = next_frame(&in, &f)) != 0) {
+	while (!rc && (got = od_inputs_next(&in, &f)) != 0) {
 		if (got < 0) {
 			rc = got;
 			break;

@@ -24,33 +24,6 @@ static void usage(void)
 	       "See od-frame(1) and od-frame(5).\n");
 }
 
-/* Iterate the frames of several inputs in order. */
-struct inputs {
-	char **paths;
-	int n, i;
-	struct od_reader r;
-	int open;
-};
-
-static int next_frame(struct inputs *in, struct od_frame *f)
-{
-	for (;;) {
-		if (!in->open) {
-			if (in->i >= in->n)
-				return 0;
-			int rc = od_reader_open(&in->r, in->paths[in->i++]);
-			if (rc)
-				return rc;
-			in->open = 1;
-		}
-		int rc = od_reader_next(&in->r, f);
-		if (rc != 0)
-			return rc;
-		od_reader_close(&in->r);
-		in->open = 0;
-	}
-}
-
 static void print_value(const char *v)
 {
 	putchar('"');
@@ -79,12 +52,12 @@ static int cmd_show(int argc, char **argv)
 		else
 			od_usage_error("show: unknown option");
 	}
-	char *dash[] = { "-" };
-	struct inputs in = { optind < argc ? argv + optind : dash, optind < argc ? argc - optind : 1, 0, { 0 }, 0 };
+	struct od_inputs in;
+	od_inputs_init(&in, argv + optind, argc - optind);
 	struct od_frame f;
 	int rc;
 	long idx = 0;
-	while ((rc = next_frame(&in, &f)) > 0) {
+	while ((rc = od_inputs_next(&in, &f)) > 0) {
 		char d[256];
 		printf("%ld: %s", idx++, od_frame_describe(&f, d, sizeof d));
 		if (f.mask) {
@@ -137,8 +110,8 @@ static int cmd_to_st(int argc, char **argv)
 		else
 			od_usage_error("to-safetensors: unknown option");
 	}
-	char *dash[] = { "-" };
-	struct inputs in = { optind < argc ? argv + optind : dash, optind < argc ? argc - optind : 1, 0, { 0 }, 0 };
+	struct od_inputs in;
+	od_inputs_init(&in, argv + optind, argc - optind);
 	struct od_frame *frames = NULL;
 	int n = 0, rc;
 	for (;;) {
@@ -146,7 +119,7 @@ static int cmd_to_st(int argc, char **argv)
 		if (!nf)
 			od_die(OD_ENOMEM, "out of memory");
 		frames = nf;
-		rc = next_frame(&in, &frames[n]);
+		rc = od_inputs_next(&in, &frames[n]);
 		if (rc <= 0)
 			break;
 		n++;
@@ -340,8 +313,8 @@ static int cmd_select(int argc, char **argv)
 		default: od_usage_error("select: unknown option");
 		}
 	}
-	char *dash[] = { "-" };
-	struct inputs in = { optind < argc ? argv + optind : dash, optind < argc ? argc - optind : 1, 0, { 0 }, 0 };
+	struct od_inputs in;
+	od_inputs_init(&in, argv + optind, argc - optind);
 	struct od_out out;
 	int rc = od_out_open(&out, out_path);
 	if (rc)
@@ -349,7 +322,7 @@ static int cmd_select(int argc, char **argv)
 	struct od_frame f;
 	long i = 0;
 	int got;
-	while ((got = next_frame(&in, &f)) > 0) {
+	while ((got = od_inputs_next(&in, &f)) > 0) {
 		int keep = (kind < 0 || (int)f.kind == kind) && (role < 0 || (int)f.role == role) &&
 			   (!index || in_list(index, i));
 		i++;

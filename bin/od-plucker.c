@@ -148,48 +148,18 @@ static void check_count(const char *opt, const struct numlist *l, int n, const c
 		od_usage_error("%s has %d values but %s has %d: give one per view or one for all", opt, l->n, first, n);
 }
 
-/* ---------------------------------------------------------------- reading frames */
-
-struct inputs {
-	char **paths;
-	int n, i;
-	struct od_reader r;
-	int open;
-};
-
-static int next_frame(struct inputs *in, struct od_frame *f)
-{
-	for (;;) {
-		if (!in->open) {
-			if (in->i >= in->n)
-				return 0;
-			int rc = od_reader_open(&in->r, in->paths[in->i++]);
-			if (rc)
-				return rc;
-			in->open = 1;
-		}
-		int rc = od_reader_next(&in->r, f);
-		if (rc != 0)
-			return rc;
-		od_reader_close(&in->r);
-		in->open = 0;
-	}
-}
-
 /* ---------------------------------------------------------------- --invert */
 
 static int run_invert(char **files, int n_files, const char *out_path, const struct numlist *focal,
 		      struct od_camera *intr, int n_intr, enum od_rays_channels mode)
 {
-	char *dash[] = { "-" };
-	struct inputs in = { n_files ? files : dash, n_files ? n_files : 1, 0, { 0 }, 0 };
+	struct od_inputs in;
+	od_inputs_init(&in, files, n_files);
 	struct od_camera *cams = NULL;
 	struct od_rays_fit *fits = NULL;
 	int n = 0, cap = 0, rc;
-	long index = 0;
 	struct od_frame f;
-	while ((rc = next_frame(&in, &f)) > 0) {
-		long idx = index++;
+	while ((rc = od_inputs_next(&in, &f)) > 0) {
 		if (f.kind != OD_KIND_RAYS) {
 			/* od-denoise's output holds the image latents too: not ours */
 			od_frame_free(&f);
@@ -218,7 +188,7 @@ static int run_invert(char **files, int n_files, const char *out_path, const str
 			use = &K;
 		}
 		char label[1024];
-		snprintf(label, sizeof label, "'%s': frame %ld", in.r.label ? in.r.label : "<stdin>", idx);
+		snprintf(label, sizeof label, "'%s': frame %ld", in.label, in.index);
 		rc = od_rays_frame_to_camera(&f, mode, use, &cams[n], &fits[n], label);
 		od_frame_free(&f);
 		if (rc)

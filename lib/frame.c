@@ -554,6 +554,48 @@ fail:
 	return rc;
 }
 
+/* ------------------------------------------------------------------ several inputs */
+
+void od_inputs_init(struct od_inputs *in, char *const *paths, int n)
+{
+	static char *const dash[] = { "-" };
+	memset(in, 0, sizeof *in);
+	in->paths = n > 0 ? paths : dash;
+	in->n = n > 0 ? n : 1;
+	in->label = "";
+	in->index = -1;
+}
+
+int od_inputs_next(struct od_inputs *in, struct od_frame *f)
+{
+	for (;;) {
+		if (!in->open) {
+			if (in->i >= in->n)
+				return 0;
+			int rc = od_reader_open(&in->r, in->paths[in->i++]);
+			if (rc)
+				return rc;
+			in->open = 1;
+		}
+		int rc = od_reader_next(&in->r, f);
+		if (rc > 0) {
+			in->label = rlabel(&in->r);
+			in->index = (long)in->r.index - 1;
+		}
+		if (rc != 0)
+			return rc;
+		od_reader_close(&in->r);
+		in->open = 0;
+	}
+}
+
+void od_inputs_close(struct od_inputs *in)
+{
+	if (in->open)
+		od_reader_close(&in->r);
+	in->open = 0;
+}
+
 /* ------------------------------------------------------------------ writing */
 
 int od_frame_write(struct od_out *o, const struct od_frame *f)

@@ -132,6 +132,22 @@ void od_reader_open_mem(struct od_reader *r, const void *buf, size_t len, const 
 int od_reader_next(struct od_reader *r, struct od_frame *f);
 void od_reader_close(struct od_reader *r);
 
+/* ---- several inputs as one stream: what every tool's FILE... arguments mean */
+struct od_inputs {
+	char *const *paths;     /* n paths read in turn; "-" is stdin */
+	int n, i;
+	struct od_reader r;
+	int open;
+	const char *label;      /* the current frame's file, for messages */
+	long index;             /* the current frame's number in that file */
+};
+
+/* Read paths[0..n) in turn; n == 0 means standard input. */
+void od_inputs_init(struct od_inputs *in, char *const *paths, int n);
+/* The next frame: 1, 0 at the end of the last input, or < 0 on error. */
+int od_inputs_next(struct od_inputs *in, struct od_frame *f);
+void od_inputs_close(struct od_inputs *in);
+
 /* ---- writing (validates f first) */
 int od_frame_write(struct od_out *o, const struct od_frame *f);
 

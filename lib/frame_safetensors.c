@@ -155,23 +155,6 @@ int od_frames_read_safetensors(const struct od_safetensors *st, struct od_frame 
 	return OD_OK;
 }
 
-/* Element i of a numeric tensor as double. */
-static double elem(const struct od_tensor *t, size_t i)
-{
-	const char *p = t->data;
-	switch (t->dtype) {
-	case OD_F32: { float v; memcpy(&v, p + 4 * i, 4); return v; }
-	case OD_F64: { double v; memcpy(&v, p + 8 * i, 8); return v; }
-	case OD_F16: { uint16_t v; memcpy(&v, p + 2 * i, 2); return od_f16_to_f32(v); }
-	case OD_BF16: { uint16_t v; memcpy(&v, p + 2 * i, 2); return od_bf16_to_f32(v); }
-	case OD_I64: { int64_t v; memcpy(&v, p + 8 * i, 8); return (double)v; }
-	case OD_I32: { int32_t v; memcpy(&v, p + 4 * i, 4); return v; }
-	case OD_I16: { int16_t v; memcpy(&v, p + 2 * i, 2); return v; }
-	case OD_I8: return (int8_t)p[i];
-	case OD_U8: case OD_BOOL: return (unsigned char)p[i];
-	default: return 0;
-	}
-}
 
 int od_frames_from_tensor(const struct od_safetensors *st, const char *tensor, const char *mask_tensor,
 			  enum od_kind kind, const enum od_role *roles, int n_roles, enum od_dtype dtype,
@@ -220,11 +203,11 @@ int od_frames_from_tensor(const struct od_safetensors *st, const char *tensor, c
 		if (rc)
 			break;
 		for (int64_t e = 0; e < per; e++)
-			buf[e] = (float)elem(t, (size_t)(i * per + e));
+			buf[e] = (float)od_tensor_elem(t, (size_t)(i * per + e));
 		rc = od_frame_from_f32(&fs[i], buf);
 		if (!rc && m) {
 			for (int64_t e = 0; e < shape[off]; e++)
-				mb[e] = elem(m, (size_t)(i * shape[off] + e)) != 0;
+				mb[e] = od_tensor_elem(m, (size_t)(i * shape[off] + e)) != 0;
 			rc = od_frame_set_mask(&fs[i], mb);
 		}
 		if (!rc)

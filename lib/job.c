@@ -10,18 +10,16 @@
 void od_job_reader_init(struct od_job_reader *jr, char **paths, int n, const struct od_job_opts *o)
 {
 	memset(jr, 0, sizeof *jr);
-	jr->paths = paths;
-	jr->n_paths = n;
+	od_inputs_init(&jr->in, paths, n);
 	jr->o = *o;
 }
 
 void od_job_reader_close(struct od_job_reader *jr)
 {
-	if (jr->open)
-		od_reader_close(&jr->r);
+	od_inputs_close(&jr->in);
 	if (jr->have_ahead)
 		od_frame_free(&jr->ahead);
-	jr->open = jr->have_ahead = 0;
+	jr->have_ahead = 0;
 }
 
 /* The next frame of the concatenated inputs, and where it is for messages. */
@@ -33,25 +31,10 @@ static int read_frame(struct od_job_reader *jr, struct od_frame *f, char *where,
 		jr->have_ahead = 0;
 		return 1;
 	}
-	for (;;) {
-		int rc;
-		if (!jr->open) {
-			if (jr->i_path >= jr->n_paths)
-				return 0;
-			if ((rc = od_reader_open(&jr->r, jr->paths[jr->i_path++])))
-				return rc;
-			jr->open = 1;
-		}
-		rc = od_reader_next(&jr->r, f);
-		if (rc > 0) {
-			snprintf(where, wl, "'%s': frame %llu", jr->r.label, (unsigned long long)(jr->r.index - 1));
-			return 1;
-		}
-		if (rc < 0)
-			return rc;
-		od_reader_close(&jr->r);
-		jr->open = 0;
-	}
+	int rc = od_inputs_next(&jr->in, f);
+	if (rc > 0)
+		snprintf(where, wl, "'%s': frame %ld", jr->in.label, jr->in.index);
+	return rc;
 }
 
 static void push_back(struct od_job_reader *jr, struct od_frame *f, const char *where)

@@ -67,10 +67,7 @@ struct od_job {
 };
 
 struct od_job_reader {
-	char **paths;
-	int n_paths, i_path;
-	struct od_reader r;
-	int open;
+	struct od_inputs in;
 	struct od_frame ahead;       /* the first frame of the next job, read ahead */
 	int have_ahead;
 	char ahead_where[320];

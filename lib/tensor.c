@@ -62,6 +62,23 @@ int64_t od_tensor_numel(const struct od_tensor *t)
 	return n;
 }
 
+double od_tensor_elem(const struct od_tensor *t, size_t i)
+{
+	const char *p = t->data;
+	switch (t->dtype) {
+	case OD_F32: { float v; memcpy(&v, p + 4 * i, 4); return v; }
+	case OD_F64: { double v; memcpy(&v, p + 8 * i, 8); return v; }
+	case OD_F16: { uint16_t v; memcpy(&v, p + 2 * i, 2); return od_f16_to_f32(v); }
+	case OD_BF16: { uint16_t v; memcpy(&v, p + 2 * i, 2); return od_bf16_to_f32(v); }
+	case OD_I64: { int64_t v; memcpy(&v, p + 8 * i, 8); return (double)v; }
+	case OD_I32: { int32_t v; memcpy(&v, p + 4 * i, 4); return v; }
+	case OD_I16: { int16_t v; memcpy(&v, p + 2 * i, 2); return v; }
+	case OD_I8: return (int8_t)p[i];
+	case OD_U8: case OD_BOOL: return (unsigned char)p[i];
+	default: return 0;
+	}
+}
+
 char *od_shape_str(char *buf, size_t size, int ndim, const int64_t *shape)
 {
 	size_t k = 0;

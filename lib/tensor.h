@@ -53,6 +53,8 @@ int od_float_dtype_parse(const char *name, enum od_dtype *out);
 int od_dtype_is_float(enum od_dtype t);
 
 int64_t od_tensor_numel(const struct od_tensor *t);
+/* Element i of a tensor of any numeric dtype, as double. */
+double od_tensor_elem(const struct od_tensor *t, size_t i);
 /* "(3840, 64)" into buf; returns buf. */
 char *od_shape_str(char *buf, size_t size, int ndim, const int64_t *shape);
 

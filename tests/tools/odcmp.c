@@ -30,21 +30,6 @@ struct vec {
 	char label[512];
 };
 
-static double elem(const struct od_tensor *t, size_t i)
-{
-	const char *p = t->data;
-	switch (t->dtype) {
-	case OD_F32: { float v; memcpy(&v, p + 4 * i, 4); return v; }
-	case OD_F64: { double v; memcpy(&v, p + 8 * i, 8); return v; }
-	case OD_F16: { uint16_t v; memcpy(&v, p + 2 * i, 2); return od_f16_to_f32(v); }
-	case OD_BF16: { uint16_t v; memcpy(&v, p + 2 * i, 2); return od_bf16_to_f32(v); }
-	case OD_I64: { int64_t v; memcpy(&v, p + 8 * i, 8); return (double)v; }
-	case OD_I32: { int32_t v; memcpy(&v, p + 4 * i, 4); return v; }
-	case OD_I16: { int16_t v; memcpy(&v, p + 2 * i, 2); return v; }
-	case OD_I8: return (int8_t)p[i];
-	default: return (unsigned char)p[i];
-	}
-}
 
 static int in_list(const char *list, long i)
 {
@@ -109,7 +94,7 @@ static void load(const char *arg, struct vec *out)
 		}
 		out->v = malloc((count ? count : 1) * sizeof *out->v);
 		for (size_t i = 0; i < count; i++)
-			out->v[i] = elem(t, first + i);
+			out->v[i] = od_tensor_elem(t, first + i);
 		out->n = count;
 		od_st_close(&st);
 		return;

@@ -27,18 +27,6 @@
 
 /* Compare n doubles with a golden tensor (any float dtype) element by element,
  * printing the worst element on failure. */
-/* Element i of a golden F32 or F64 tensor (the file's data need not be aligned). */
-static double elem(const struct od_tensor *t, size_t i)
-{
-	if (t->dtype == OD_F64) {
-		double d;
-		memcpy(&d, (const char *)t->data + 8 * i, 8);
-		return d;
-	}
-	float f;
-	memcpy(&f, (const char *)t->data + 4 * i, 4);
-	return f;
-}
 
 static int close_t(const double *a, const struct od_tensor *t, size_t n, double atol, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
@@ -55,7 +43,7 @@ static int close_t(const double *a, const struct od_tensor *t, size_t n, double 
 	size_t wi = 0;
 	int bad = 0;
 	for (size_t i = 0; i < n; i++) {
-		double e = elem(t, i);
+		double e = od_tensor_elem(t, i);
 		double d = fabs(a[i] - e);
 		if (!(d <= atol))
 			bad = 1;
@@ -64,7 +52,7 @@ static int close_t(const double *a, const struct od_tensor *t, size_t n, double 
 	}
 	ok(!bad, "%s (max abs diff %.3g, atol %.3g, %zu values)", what, worst, atol, n);
 	if (bad)
-		printf("# worst element %zu: actual %.12g expected %.12g\n", wi, a[wi], elem(t, wi));
+		printf("# worst element %zu: actual %.12g expected %.12g\n", wi, a[wi], od_tensor_elem(t, wi));
 	return !bad;
 }
 
@@ -100,16 +88,16 @@ static void test_set(const char *golden, const char *set)
 		od_camera_init(&cams[v], OD_DEFAULT_FOCAL);
 		if (az) {
 			const struct od_tensor *el = od_st_find(&st, "elevations"), *d = od_st_find(&st, "distances");
-			rc |= od_camera_set_orbit(&cams[v], elem(az, v), elem(el, v), elem(d, v), "orbit");
-			od_orbit_c2w_gl(elem(az, v), elem(el, v), elem(d, v), (double(*)[4])(buf + 16 * v));
+			rc |= od_camera_set_orbit(&cams[v], od_tensor_elem(az, v), od_tensor_elem(el, v), od_tensor_elem(d, v), "orbit");
+			od_orbit_c2w_gl(od_tensor_elem(az, v), od_tensor_elem(el, v), od_tensor_elem(d, v), (double(*)[4])(buf + 16 * v));
 		} else {
 			double m[4][4];
 			for (int i = 0; i < 16; i++)
-				m[i / 4][i % 4] = elem(c2w_in, 16 * v + i);
+				m[i / 4][i % 4] = od_tensor_elem(c2w_in, 16 * v + i);
 			rc |= od_camera_set_c2w(&cams[v], m, 1, "c2w_in");
 			const struct od_tensor *K = od_st_find(&st, "intrinsics_in");
-			rc |= od_camera_set_intrinsics(&cams[v], elem(K, 9 * v), elem(K, 9 * v + 4), elem(K, 9 * v + 2),
-						       elem(K, 9 * v + 5), "intrinsics_in");
+			rc |= od_camera_set_intrinsics(&cams[v], od_tensor_elem(K, 9 * v), od_tensor_elem(K, 9 * v + 4), od_tensor_elem(K, 9 * v + 2),
+						       od_tensor_elem(K, 9 * v + 5), "intrinsics_in");
 		}
 	}
 	ok(rc == 0, "%s: %d cameras built", set, n);
@@ -195,7 +183,7 @@ static void test_set(const char *golden, const char *set)
 			rc = 0;
 			for (int v = 0; v < n; v++) {
 				for (size_t i = 0; i < plane * 6; i++)
-					g6[i] = elem(r6, v * plane * 6 + i);
+					g6[i] = od_tensor_elem(r6, v * plane * 6 + i);
 				struct od_camera intr, cam;
 				od_camera_init(&intr, OD_DEFAULT_FOCAL);
 				if (kind == 0) {
