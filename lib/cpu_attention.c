@@ -11,6 +11,7 @@
  * shape, so results are the same for every thread count.
  */
 #include "cpu_kernels.h"
+#include "fastmath.h"
 #include "error.h"
 #include "parallel.h"
 
@@ -37,56 +38,13 @@
  *   tanh: Cephes tanhf (≤ 2 ulp): x + x·z·P(z) for |x| < 0.625, else
  *        1 − 2/(exp(2|x|) + 1) with the sign; |x| ≥ 20 is ±1.
  */
-#define EXP_LN2U 0.693145751953125f
-#define EXP_LN2L 1.428606765330187045e-06f
-
-static inline float pow2i_f(int q)
-{
-	union { uint32_t u; float f; } v = { .u = (uint32_t)(q + 0x7f) << 23 };
-	return v.f;
-}
-
-static inline float exp_f(float d)
-{
-	if (d < -104.0f)
-		return 0.0f;
-	float qf = rintf(d * 1.442695040888963407359924681001892137426645954152985934135449406931f);
-	int q = (int)qf;
-	float s = fmaf(qf, -EXP_LN2U, d);
-	s = fmaf(qf, -EXP_LN2L, s);
-	float u = 0.000198527617612853646278381f;
-	u = fmaf(u, s, 0.00139304355252534151077271f);
-	u = fmaf(u, s, 0.00833336077630519866943359f);
-	u = fmaf(u, s, 0.0416664853692054748535156f);
-	u = fmaf(u, s, 0.166666671633720397949219f);
-	u = fmaf(u, s, 0.5f);
-	u = 1.0f + fmaf(s * s, u, s);
-	return (u * pow2i_f(q >> 1)) * pow2i_f(q - (q >> 1));
-}
-
-static inline float tanh_f(float x)
-{
-	float a = fabsf(x);
-	if (a >= 0.625f) {
-		float e = exp_f(2.0f * (a < 20.0f ? a : 20.0f));
-		float r = 1.0f - 2.0f / (e + 1.0f);
-		return x < 0 ? -r : r;
-	}
-	float z = x * x;
-	float p = fmaf(-5.70498872745e-3f, z, 2.06390887954e-2f);
-	p = fmaf(p, z, -5.37397155531e-2f);
-	p = fmaf(p, z, 1.33314422036e-1f);
-	p = fmaf(p, z, -3.33332819422e-1f);
-	return fmaf(p * z, x, x);
-}
-
 /* One logit before the softmax (shared by both paths for the tails). */
 static inline float logit_f(float s, const struct od_attention_desc *d, float capmul, const float *bias,
 			    const uint8_t *mask, int i)
 {
 	float v = s * d->scale;
 	if (d->softcap > 0)
-		v = d->softcap * tanh_f(s * capmul);
+		v = d->softcap * od_tanhf(s * capmul);
 	if (bias)
 		v += bias[i];
 	if (mask && !mask[i])
@@ -193,7 +151,7 @@ __attribute__((target("avx2,fma"))) static double exp_sum_avx2(float *row, int L
 	_mm256_storeu_pd(a + 4, acc1);
 	double sum = ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
 	for (; i < L; i++) {
-		row[i] = exp_f(row[i] - mx);
+		row[i] = od_expf(row[i] - mx);
 		sum += row[i];
 	}
 	return sum;
@@ -220,12 +178,12 @@ static double exp_sum_scalar(float *row, int L, float mx)
 	int i = 0;
 	for (; i + 8 <= L; i += 8)
 		for (int k = 0; k < 8; k++) {
-			row[i + k] = exp_f(row[i + k] - mx);
+			row[i + k] = od_expf(row[i + k] - mx);
 			a[k] += row[i + k];
 		}
 	double sum = ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
 	for (; i < L; i++) {
-		row[i] = exp_f(row[i] - mx);
+		row[i] = od_expf(row[i] - mx);
 		sum += row[i];
 	}
 	return sum;

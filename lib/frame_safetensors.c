@@ -155,7 +155,6 @@ int od_frames_read_safetensors(const struct od_safetensors *st, struct od_frame 
 	return OD_OK;
 }
 
-
 int od_frames_from_tensor(const struct od_safetensors *st, const char *tensor, const char *mask_tensor,
 			  enum od_kind kind, const enum od_role *roles, int n_roles, enum od_dtype dtype,
 			  int squeeze, int split, struct od_frame **frames, int *n)

@@ -5,6 +5,7 @@
  * kv_heads·head_dim, A adaLN width, P patch_dim (64), S text length.
  */
 #include "nextdit.h"
+#include "fastmath.h"
 #include "error.h"
 #include "rope.h"
 
@@ -23,26 +24,6 @@
 #define KY_NORM_EPS 1e-6f
 #define Y_NORM_EPS 1e-6f
 #define FINAL_NORM_EPS 1e-6f
-
-/* torch 1.13's float32 exp on AVX2 is SLEEF's expf_u10 with fused multiply-adds;
- * for 15 of the 128 timestep frequencies it differs by one ulp from the
- * correctly rounded value, which shifts t·ω_k near t = 1000 by ~6e-5 (golden
- * README §11.3, `t_omega`). Emulated here operation by operation (fmaf is exact,
- * so this gives the same bits on every machine). */
-static float sleef_expf(float d)
-{
-	int q = (int)rintf(d * 1.442695040888963407359924681001892137426645954152985934135449406931f);
-	float s = fmaf((float)q, -0.693145751953125f, d);
-	s = fmaf((float)q, -1.428606765330187045e-06f, s);
-	float u = 0.000198527617612853646278381f;
-	u = fmaf(u, s, 0.00139304355252534151077271f);
-	u = fmaf(u, s, 0.00833336077630519866943359f);
-	u = fmaf(u, s, 0.0416664853692054748535156f);
-	u = fmaf(u, s, 0.166666671633720397949219f);
-	u = fmaf(u, s, 0.5f);
-	u = 1.0f + fmaf(s * s, u, s);
-	return ldexpf(u, q);
-}
 
 float od_nextdit_t_token(float t, int patch_dim)
 {
@@ -109,10 +90,14 @@ int od_nextdit_open(struct od_nextdit *m, struct od_ctx *ctx, const char *model_
 			m->block[i][j] = t[k++];
 		}
 	m->fin_w = t[k++], m->fin_b = t[k++], m->fin_ada_w = t[k++], m->fin_ada_b = t[k++];
-	/* timestep_embedding (nextdit:21-57): exp(-ln(10000)·k/half) in float32 */
+	/* timestep_embedding (nextdit:21-57): exp(-ln(10000)·k/half) in float32.
+	 * torch 1.13's float32 exp on AVX2 is SLEEF's expf_u10 with fused
+	 * multiply-adds; for 15 of the 128 frequencies it is one ulp off the correctly
+	 * rounded value, which moves t·ω_k near t = 1000 by ~6e-5 (golden README
+	 * §11.3, `t_omega`): od_expf is that same function, operation by operation. */
 	const float nl = (float)-log(10000.0);
 	for (int i = 0; i < 128; i++)
-		m->t_omega[i] = sleef_expf((nl * (float)i) / 128.0f);
+		m->t_omega[i] = od_expf((nl * (float)i) / 128.0f);
 	od_rope_omega(m->cfg.head_dim, OD_ROPE_THETA, m->rope_omega);
 	return OD_OK;
 fail:

@@ -27,7 +27,6 @@
 
 /* Compare n doubles with a golden tensor (any float dtype) element by element,
  * printing the worst element on failure. */
-
 static int close_t(const double *a, const struct od_tensor *t, size_t n, double atol, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 static int close_t(const double *a, const struct od_tensor *t, size_t n, double atol, const char *fmt, ...)
