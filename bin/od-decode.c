@@ -268,9 +268,7 @@ int main(int argc, char **argv)
 		default: od_usage_error("unknown option '%s'", argv[optind - 1]);
 		}
 	}
-	enum od_device dev = OD_DEVICE_CPU;
-	if (dev_name && *dev_name && od_device_parse(dev_name, &dev))
-		od_usage_error("--device: '%s' is not cpu or cuda", dev_name);
+	enum od_device dev = od_opt_device(dev_name);
 	if (frames && (k.grid || cmap != MAP_NONE || fmt_name))
 		od_usage_error("--frames writes a frame stream: it does not take --grid, --colormap or --format");
 	if (!frames) {

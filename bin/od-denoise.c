@@ -128,9 +128,7 @@ int main(int argc, char **argv)
 	}
 	if (!model || !*model)
 		od_usage_error("no model: give --model DIR or set OD_MODEL");
-	enum od_device dev = OD_DEVICE_CPU;
-	if (device && *device && od_device_parse(device, &dev))
-		od_usage_error("--device: '%s' is not cpu or cuda", device);
+	enum od_device dev = od_opt_device(device);
 
 	struct od_ctx *ctx;
 	int rc = od_ctx_create(&ctx, dev, threads);

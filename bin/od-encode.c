@@ -319,9 +319,7 @@ int main(int argc, char **argv)
 	}
 	if (!pixels && (!model || !*model))
 		od_usage_error("no model: give --model DIR or set OD_MODEL");
-	enum od_device dev = OD_DEVICE_CPU;
-	if (dev_name && *dev_name && od_device_parse(dev_name, &dev))
-		od_usage_error("--device: '%s' is not cpu or cuda", dev_name);
+	enum od_device dev = od_opt_device(dev_name);
 	if (o.mode + (noise_path != NULL) + have_seed > 1)
 		od_usage_error("--mode, --seed and --noise exclude each other");
 	if (skip != UINT64_MAX && noise_path)

@@ -386,8 +386,7 @@ int main(int argc, char **argv)
 	}
 	if (modes > 1)
 		od_usage_error("give only one of --ids, --pieces and --print-prompt");
-	if (dev && od_device_parse(dev, &o.device))
-		od_usage_error("--device: '%s' is not cpu or cuda", dev);
+	o.device = od_opt_device(dev);
 	if (std_negative && o.negative)
 		od_usage_error("give --negative or --standard-negative, not both");
 	const char *negative = std_negative ? od_standard_negative : o.negative ? o.negative : "";

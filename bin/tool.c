@@ -122,6 +122,14 @@ void od_opt_size(const char *opt, const char *s, int *w, int *h)
 	*h = (int)b;
 }
 
+enum od_device od_opt_device(const char *s)
+{
+	enum od_device d = OD_DEVICE_CPU;
+	if (s && *s && od_device_parse(s, &d))
+		od_usage_error("--device: '%s' is not cpu or cuda", s);
+	return d;
+}
+
 enum od_progress_mode od_opt_progress(const char *s)
 {
 	if (!s || !strcmp(s, "auto"))

@@ -36,6 +36,11 @@ double od_opt_num(const char *opt, const char *s, double lo, double hi);
 /* Parse "WxH" or "N" (square) into w, h. */
 void od_opt_size(const char *opt, const char *s, int *w, int *h);
 
+/* The compute device from --device or $OD_DEVICE (NULL or "": the CPU); a
+ * usage error for anything but cpu or cuda. */
+#include "backend.h"
+enum od_device od_opt_device(const char *s);
+
 /* Progress on stderr. OD_PROGRESS_AUTO shows a line with an ETA only when
  * stderr is a terminal (and only after a short delay, so quick runs print
  * nothing); OD_PROGRESS_MACHINE prints key=value lines for wrappers. */
