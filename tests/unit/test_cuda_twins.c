@@ -94,30 +94,12 @@ static float *down(struct od_ctx *c, const float *d, size_t n)
  * the worst element (largest excess over its limit) whether it passes or not. */
 static int cmp(const char *what, const float *g, const float *e, size_t n, double rtol, double a)
 {
+	/* the absolute part of the tolerance scales with the data: a·max|cpu| */
 	double mx = 0;
 	for (size_t i = 0; i < n; i++)
 		if (fabs(e[i]) > mx)
 			mx = fabs(e[i]);
-	const double atol = a * (mx > 0 ? mx : 1.0);
-	size_t worst = 0;
-	double worst_ex = -INFINITY, max_d = 0;
-	int bad = 0;
-	for (size_t i = 0; i < n; i++) {
-		double d = fabs((double)g[i] - e[i]), lim = atol + rtol * fabs(e[i]);
-		if (!(d <= lim))
-			bad = 1;
-		double ex = isnan(d) ? INFINITY : d - lim;
-		if (ex > worst_ex)
-			worst_ex = ex, worst = i;
-		if (d > max_d || isnan(d))
-			max_d = d;
-	}
-	ok(!bad, "%s (%zu values, max |diff| %.3g, max |cpu| %.3g, atol %.3g, rtol %.3g)", what, n, max_d, mx, atol,
-	   rtol);
-	if (n)
-		printf("# worst element %zu: gpu %.9g cpu %.9g |diff| %.3g limit %.3g\n", worst, g[worst], e[worst],
-		       fabs((double)g[worst] - e[worst]), atol + rtol * fabs(e[worst]));
-	return !bad;
+	return ok_close(g, e, n, a * (mx > 0 ? mx : 1.0), rtol, what);
 }
 
 static int same_bits(const char *what, const float *a, const float *b, size_t n)
