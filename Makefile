@@ -39,9 +39,11 @@ SAN_LDFLAGS = -fsanitize=address,undefined
 endif
 OD_LIBS = $(PNG_LIBS) $(JPEG_LIBS) $(BLAS_LIBS) $(JANSSON_LIBS) $(LIBS) -lm -lpthread -ldl
 
-LIB_SRC := $(sort $(wildcard lib/*.c))
+# lib/ is one folder per layer (lib/README.md); compute/cuda is the plugin, built apart.
+LIB_SRC := $(sort $(wildcard lib/*/*.c lib/*/*/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
-LIB_HDR := $(sort $(filter-out lib/cpu_kernels.h,$(wildcard lib/*.h)))
+# Public headers: every header but the backends' internals and the inline maths.
+LIB_HDR := $(sort $(filter-out lib/compute/cpu/% lib/compute/cuda/% lib/base/fastmath.h,$(wildcard lib/*.h lib/*/*.h)))
 TOOL_SRC := $(sort $(wildcard bin/od-*.c))
 TOOLS := $(TOOL_SRC:bin/%.c=$(B)/bin/%)
 TOOL_COMMON_SRC := $(filter-out bin/od-%.c,$(wildcard bin/*.c))
@@ -55,11 +57,11 @@ BENCH_TOOLS := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 MAN1 := $(sort $(wildcard man/*.1))
 MAN5 := $(sort $(wildcard man/*.5))
 
-CUDA_SRC := $(sort $(wildcard lib/cuda/*.cu))
+CUDA_SRC := $(sort $(wildcard lib/compute/cuda/*.cu))
 CUDA_OBJ := $(CUDA_SRC:%.cu=$(B)/%.o)
 ifeq ($(CUDA)$(if $(CUDA_SRC),,-nosrc),yes)
 CUDA_PLUGIN := $(B)/lib/od-cuda.so
-NVCC_FLAGS = -O3 -std=c++17 $(CUDA_ARCH) -Xcompiler -fPIC,-Wall -Ilib -Ilib/cuda --expt-relaxed-constexpr
+NVCC_FLAGS = -O3 -std=c++17 $(CUDA_ARCH) -Xcompiler -fPIC,-Wall -Ilib --expt-relaxed-constexpr
 endif
 
 all: $(B)/libod.a $(TOOLS) $(CUDA_PLUGIN)
@@ -105,9 +107,10 @@ $(B)/bench/%: $(B)/bench/%.o $(TOOL_COMMON_OBJ) $(B)/libod.a
 	$(msg) LD $@
 	$(Q)$(CC) $(LDFLAGS) $(SAN_LDFLAGS) -pthread -o $@ $< $(TOOL_COMMON_OBJ) $(B)/libod.a $(OD_LIBS)
 
-# The CUDA backend: a plugin loaded with dlopen (lib/backend.c), so that a build with
+# The CUDA backend: a plugin loaded with dlopen (lib/compute/backend.c), so that a build with
 # CUDA still runs where no CUDA runtime is installed. cudart is linked statically.
-$(B)/lib/cuda/%.o: lib/cuda/%.cu $(wildcard lib/cuda/*.cuh) lib/backend.h lib/tensor.h
+$(B)/lib/compute/cuda/%.o: lib/compute/cuda/%.cu $(wildcard lib/compute/cuda/*.cuh) lib/compute/backend.h \
+		lib/base/tensor.h lib/base/error.h
 	@mkdir -p $(@D)
 	$(msg) NVCC $<
 	$(Q)$(NVCC) $(NVCC_FLAGS) -c -o $@ $<
@@ -120,7 +123,7 @@ $(B)/lib/od-cuda.so: $(CUDA_OBJ)
 # ---------------------------------------------------------------- tests
 TEST_ENV = OD_BIN=$(abspath $(B)/bin) OD_TESTBIN=$(abspath $(B)/tests) OD_SRCDIR=$(CURDIR) \
 	OD_MODEL=$(CURDIR)/share/tiny-onediffusion OD_GOLDEN=$(CURDIR)/tests/golden \
-	OD_CUDA_PLUGIN=$(abspath $(B)/lib/od-cuda.so) TMPDIR=$(abspath $(B)/tmp)
+	OD_CUDA_PLUGIN=$(abspath $(B)/lib/od-cuda.so) TMPDIR=$(abspath $(B)/tmp) OD_BUILD=$(B) OD_SANITIZE=$(SANITIZE)
 
 check: all $(TEST_UNITS) $(TEST_TOOLS)
 	@mkdir -p $(B)/tmp
@@ -177,7 +180,7 @@ install: all
 		$(DESTDIR)$(mandir)/man1 $(DESTDIR)$(mandir)/man5 $(DESTDIR)$(datadir)/od
 	$(INSTALL) -m 755 $(TOOLS) $(DESTDIR)$(bindir)
 	$(INSTALL) -m 644 $(B)/libod.a $(DESTDIR)$(libdir)
-	$(INSTALL) -m 644 $(LIB_HDR) $(DESTDIR)$(includedir)/od
+	for h in $(LIB_HDR:lib/%=%); do $(INSTALL) -D -m 644 lib/$$h $(DESTDIR)$(includedir)/od/$$h || exit 1; done
 	$(INSTALL) -m 644 od.pc $(DESTDIR)$(libdir)/pkgconfig
 	$(INSTALL) -m 644 $(MAN1) $(DESTDIR)$(mandir)/man1
 	$(INSTALL) -m 644 $(MAN5) $(DESTDIR)$(mandir)/man5

@@ -1,11 +1,11 @@
 /* od-decode: latent frames -> PNG/JPEG pictures with the VAE decoder
  * (od-decode(1); upstream.md §4.3, §6.4). */
 #include "od.h"
-#include "camera_json.h"
-#include "decode.h"
-#include "image.h"
-#include "postprocess.h"
-#include "rays_to_cameras.h"
+#include "camera/camera_json.h"
+#include "pipeline/decode.h"
+#include "formats/image.h"
+#include "pipeline/postprocess.h"
+#include "camera/rays_to_cameras.h"
 #include "tool.h"
 
 #include <getopt.h>

@@ -2,10 +2,10 @@
  * flow-matching sampler (od-denoise(1)). Jobs come from a frame stream
  * (lib/job.h); the weights are loaded once for all of them. */
 #include "od.h"
-#include "job.h"
-#include "nextdit.h"
-#include "sampler.h"
-#include "schedule.h"
+#include "pipeline/job.h"
+#include "model/nextdit.h"
+#include "pipeline/sampler.h"
+#include "pipeline/schedule.h"
 #include "tool.h"
 
 #include <getopt.h>

@@ -1,9 +1,9 @@
 /* od-encode: pictures -> VAE latent frames, as OneDiffusion encodes its
  * condition images (od-encode(1); upstream.md §4, §6.3). */
 #include "od.h"
-#include "encode.h"
-#include "image.h"
-#include "preprocess.h"
+#include "pipeline/encode.h"
+#include "formats/image.h"
+#include "pipeline/preprocess.h"
 #include "tool.h"
 
 #include <dirent.h>

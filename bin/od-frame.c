@@ -1,6 +1,6 @@
 /* od-frame: inspect, convert and select frame streams (od-frame(1), od-frame(5)). */
 #include "od.h"
-#include "frame_safetensors.h"
+#include "formats/frame_safetensors.h"
 #include "tool.h"
 
 #include <getopt.h>

@@ -1,6 +1,6 @@
 /* od-model: describe, check and synthesise OneDiffusion checkpoints (od-model(1)). */
 #include "od.h"
-#include "components.h"
+#include "model/components.h"
 #include "tool.h"
 
 #include <getopt.h>

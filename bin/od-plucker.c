@@ -2,9 +2,9 @@
  * (od-plucker(1); upstream.md §7). The work is in lib/camera*.c and
  * lib/rays_to_cameras.c. */
 #include "od.h"
-#include "camera.h"
-#include "camera_json.h"
-#include "rays_to_cameras.h"
+#include "camera/camera.h"
+#include "camera/camera_json.h"
+#include "camera/rays_to_cameras.h"
 #include "tool.h"
 
 #include <errno.h>

@@ -1,8 +1,8 @@
 /* od-tag: prompts -> T5 text-embedding frames, prompt and negative (od-tag(1)). */
 #include "od.h"
-#include "prompt.h"
-#include "t5.h"
-#include "t5_tokenizer.h"
+#include "text/prompt.h"
+#include "model/t5.h"
+#include "text/t5_tokenizer.h"
 #include "tool.h"
 
 #include <getopt.h>

@@ -1,8 +1,8 @@
 /* tool.c: shared start-up, messages and progress for the od tools (see tool.h). */
 #include "tool.h"
 
-#include "blas.h"
-#include "error.h"
+#include "base/blas.h"
+#include "base/error.h"
 
 #include <errno.h>
 #include <math.h>

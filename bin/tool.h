@@ -38,7 +38,7 @@ void od_opt_size(const char *opt, const char *s, int *w, int *h);
 
 /* The compute device from --device or $OD_DEVICE (NULL or "": the CPU); a
  * usage error for anything but cpu or cuda. */
-#include "backend.h"
+#include "compute/backend.h"
 enum od_device od_opt_device(const char *s);
 
 /* Progress on stderr. OD_PROGRESS_AUTO shows a line with an ETA only when

@@ -12,9 +12,9 @@
  * orbits, nulls, w2c, the output of od-plucker --invert), nerfstudio and
  * Blender transforms.json files, a camera= metadata object.
  */
-#include "camera.h"
-#include "camera_json.h"
-#include "rays_to_cameras.h"
+#include "camera/camera.h"
+#include "camera/camera_json.h"
+#include "camera/rays_to_cameras.h"
 
 #include <math.h>
 #include <stdint.h>

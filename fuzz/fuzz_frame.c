@@ -1,8 +1,8 @@
 /* fuzz_frame: the frame stream reader (frame.h) on arbitrary bytes. Every
  * input must be either read as frames or refused with an error; the frames
  * read must write back and re-read identically. */
-#include "frame.h"
-#include "error.h"
+#include "formats/frame.h"
+#include "base/error.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -9,7 +9,7 @@
  * every colour type and bit depth, interlaced, with eXIf; baseline,
  * progressive, grey and EXIF JPEGs; a CMYK JPEG).
  */
-#include "image.h"
+#include "formats/image.h"
 
 #include <stdint.h>
 #include <stdlib.h>

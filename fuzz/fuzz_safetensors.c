@@ -1,7 +1,7 @@
 /* fuzz_safetensors: the safetensors header parser on arbitrary bytes. Accepted
  * files must have every tensor inside the buffer with a consistent size. */
-#include "safetensors.h"
-#include "error.h"
+#include "formats/safetensors.h"
+#include "base/error.h"
 
 #include <stdint.h>
 #include <stdlib.h>

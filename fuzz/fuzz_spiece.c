@@ -10,8 +10,8 @@
  * "fi", U+200B -> nothing); user-defined pieces with byte fallback; the first
  * 2000 pieces of T5's model with that charsmap.
  */
-#include "spm.h"
-#include "t5_tokenizer.h"
+#include "text/spm.h"
+#include "text/t5_tokenizer.h"
 
 #include <stdint.h>
 #include <stdlib.h>

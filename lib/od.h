@@ -1,30 +1,34 @@
 /*
- * od.h: libod, OneDiffusion inference in C. Include this one header.
+ * od.h: libod, OneDiffusion in C. Include this one header; it is also the map
+ * of the library (lib/README.md says the same in prose).
  *
- * The library does the work; the tools in bin/ only parse options and wire
- * files and pipes. Every module is one idea:
+ * lib/ has one folder per layer, lowest first. A file includes headers of its
+ * own layer and of the layers listed before it, never after, and every include
+ * names its layer ("model/nextdit.h"), so the dependencies can be read off the
+ * include lines.
  *
- *   error.h        status codes and the thread's last error message
- *   tensor.h       element types (F32/F16/BF16/...), tensor views, conversions
- *   io.h           atomic output files, exact reads, maps
- *   safetensors.h  .safetensors reading (mmap, validated) and writing
- *   checkpoint.h   Hugging Face component folders, configs, tensor specs
- *   frame.h        the od frame stream (od-frame(5)): what tools exchange
- *   backend.h      compute contexts (CPU, CUDA plugin) and the kernel table
- *   parallel.h     the CPU thread pool
- *   rng.h          seeds to N(0,1) noise, matching torch.randn on the CPU
- *   blas.h         choosing OpenBLAS kernels for this CPU
- *   nextdit_config.h, t5_config.h, vae_config.h, components.h
- *                  model configurations, the tensors they imply, random weights
- *   frame_safetensors.h  frame streams to and from .safetensors
- *
- * Text (od-tag):   spm.h (SentencePiece), t5_tokenizer.h, t5.h (encoder),
- *                  prompt.h (task tags and prompt formats)
- * Images (od-encode, od-decode): image.h (PNG/JPEG), preprocess.h,
- *                  postprocess.h, vae.h (AutoencoderKL), encode.h, decode.h
- * Generation (od-denoise): nextdit.h (the transformer), rope.h, schedule.h,
- *                  sampler.h (flow-matching Euler with guidance), job.h
- * Cameras (od-plucker, od-decode): camera.h, rays_to_cameras.h, camera_json.h
+ *   base/       error.h (status codes, the thread's last message), tensor.h
+ *               (element types, views, conversions), io.h (atomic outputs,
+ *               exact reads, maps), parallel.h (thread pool), rng.h (torch's
+ *               CPU normal noise), blas.h (OpenBLAS kernel choice), linalg3.h
+ *               (3x3 SVD and friends); fastmath.h is private
+ *   formats/    what crosses the process boundary: frame.h (the frame stream,
+ *               od-frame(5)), frame_safetensors.h, safetensors.h,
+ *               checkpoint.h (Hugging Face component folders), config.h (JSON
+ *               files and typed getters), image.h (PNG/JPEG)
+ *   compute/    backend.h: compute contexts and the kernel table. Behind it
+ *               compute/cpu/ (the reference kernels over OpenBLAS) and
+ *               compute/cuda/ (their twins, built as the od-cuda.so plugin);
+ *               files pair by name: cpu_linear.c <-> cuda_linear.cu
+ *   model/      the networks, written once against the kernel table:
+ *               nextdit.h + nextdit_config.h + rope.h, t5.h + t5_config.h,
+ *               vae.h + vae_config.h, components.h (random weights, sizes)
+ *   text/       spm.h (SentencePiece), t5_tokenizer.h, prompt.h (task tags)
+ *   camera/     camera.h (conventions, Plücker rays), camera_json.h,
+ *               rays_to_cameras.h
+ *   pipeline/   what the tools run: preprocess.h, encode.h, decode.h,
+ *               postprocess.h (od-encode, od-decode), schedule.h, sampler.h,
+ *               job.h (od-denoise)
  *
  * Data flow (each arrow is a frame stream):
  *
@@ -34,44 +38,52 @@
  *
  * Conventions: functions return OD_OK (0) or a negative od_status and leave a
  * message in od_errmsg(); nothing here prints or exits. Shapes are PyTorch
- * order, row-major. Section references (upstream.md §x) point to the upstream
- * specification the numerics follow.
+ * order, row-major. Comments cite doc/numerics.md (numerics.md §x) where a line
+ * follows a formula or reproduces an upstream quirk.
  */
 #ifndef OD_H
 #define OD_H
 
-#include "backend.h"
-#include "blas.h"
-#include "checkpoint.h"
-#include "error.h"
-#include "frame.h"
-#include "io.h"
-#include "nextdit_config.h"
-#include "parallel.h"
-#include "rng.h"
-#include "safetensors.h"
-#include "t5_config.h"
-#include "tensor.h"
-#include "vae_config.h"
-#include "components.h"
-#include "frame_safetensors.h"
-#include "spm.h"
-#include "t5_tokenizer.h"
-#include "t5.h"
-#include "prompt.h"
-#include "image.h"
-#include "preprocess.h"
-#include "postprocess.h"
-#include "vae.h"
-#include "encode.h"
-#include "decode.h"
-#include "nextdit.h"
-#include "rope.h"
-#include "schedule.h"
-#include "sampler.h"
-#include "job.h"
-#include "camera.h"
-#include "rays_to_cameras.h"
-#include "camera_json.h"
+#include "base/error.h"
+#include "base/tensor.h"
+#include "base/io.h"
+#include "base/parallel.h"
+#include "base/rng.h"
+#include "base/blas.h"
+#include "base/linalg3.h"
+
+#include "formats/frame.h"
+#include "formats/frame_safetensors.h"
+#include "formats/safetensors.h"
+#include "formats/config.h"
+#include "formats/checkpoint.h"
+#include "formats/image.h"
+
+#include "compute/backend.h"
+
+#include "model/nextdit_config.h"
+#include "model/nextdit.h"
+#include "model/rope.h"
+#include "model/t5_config.h"
+#include "model/t5.h"
+#include "model/vae_config.h"
+#include "model/vae.h"
+#include "model/components.h"
+
+#include "text/spm.h"
+#include "text/t5_tokenizer.h"
+#include "text/prompt.h"
+
+#include "camera/camera.h"
+#include "camera/camera_json.h"
+#include "camera/rays_to_cameras.h"
+
+#include "pipeline/preprocess.h"
+#include "pipeline/postprocess.h"
+#include "pipeline/encode.h"
+#include "pipeline/decode.h"
+#include "pipeline/schedule.h"
+#include "pipeline/sampler.h"
+#include "pipeline/job.h"
 
 #endif

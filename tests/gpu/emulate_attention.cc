@@ -1,10 +1,10 @@
 /*
- * emulate_attention.cc: run the CUDA attention kernels (lib/cuda/
+ * emulate_attention.cc: run the CUDA attention kernels (lib/compute/cuda/
  * attention_kernels.cuh, the same source the plugin compiles) on the CPU, to
  * check their index arithmetic, tiling, masking and online softmax where no
  * GPU is at hand. A developer tool, not part of make check:
  *
- *   g++ -std=c++20 -O1 -pthread -Ilib -Ilib/cuda tests/gpu/emulate_attention.cc -o /tmp/emu && /tmp/emu [CASE]
+ *   g++ -std=c++20 -O1 -pthread -Ilib tests/gpu/emulate_attention.cc -o /tmp/emu && /tmp/emu [CASE]
  *
  * (a few minutes for all cases: thousands of OS threads.)
  *
@@ -146,7 +146,7 @@ static void mma16816(float c[4], const uint32_t a[4], const uint32_t b[2])
 		c[i] = d[i];
 }
 
-#include "attention_kernels.cuh"
+#include "compute/cuda/attention_kernels.cuh"
 
 /* Run fn() as a grid of blocks of nthreads threads each. */
 template <typename F> static void launch(emu_dim3 grid, emu_dim3 block, size_t smem, F fn)

@@ -30,9 +30,9 @@
  *   + 2·M·(64·D + D·64)                         x_embedder, final linear
  * (adaLN, timestep and text projections are per frame or per job: < 0.1%).
  */
-#include "backend.h"
-#include "error.h"
-#include "nextdit.h"
+#include "compute/backend.h"
+#include "base/error.h"
+#include "model/nextdit.h"
 
 #include <dlfcn.h>
 #include <math.h>

@@ -34,7 +34,7 @@
  * Exit 0 ok, 1 mismatch, 2 usage or unreadable input.
  */
 #include "od.h"
-#include "image.h"
+#include "formats/image.h"
 
 #include <jpeglib.h>
 #include <png.h>

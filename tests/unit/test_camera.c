@@ -14,9 +14,9 @@
  * .centers (read with jansson directly, not with camera_json.c).
  */
 #include "od.h"
-#include "camera.h"
-#include "camera_json.h"
-#include "rays_to_cameras.h"
+#include "camera/camera.h"
+#include "camera/camera_json.h"
+#include "camera/rays_to_cameras.h"
 #include "tap.h"
 
 #include <jansson.h>

@@ -4,8 +4,8 @@
  * focal <= 0, ...) with its message, and writer -> reader round trips.
  */
 #include "od.h"
-#include "camera.h"
-#include "camera_json.h"
+#include "camera/camera.h"
+#include "camera/camera_json.h"
 #include "tap.h"
 
 #include <math.h>

@@ -27,10 +27,10 @@
  * A bug in an index or a fragment layout gives errors of the data's own size,
  * far outside all of these.
  */
-#include "backend.h"
-#include "error.h"
+#include "compute/backend.h"
+#include "base/error.h"
 #include "tap.h"
-#include "tensor.h"
+#include "base/tensor.h"
 
 #include <math.h>
 #include <stdint.h>

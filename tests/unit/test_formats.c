@@ -3,7 +3,7 @@
  * writer, the frame stream reader and writer, and the parameter cache.
  */
 #include "od.h"
-#include "frame_safetensors.h"
+#include "formats/frame_safetensors.h"
 #include "tap.h"
 
 #include <math.h>

@@ -8,9 +8,9 @@
  * conversion.
  */
 #include "od.h"
-#include "image.h"
-#include "postprocess.h"
-#include "preprocess.h"
+#include "formats/image.h"
+#include "pipeline/postprocess.h"
+#include "pipeline/preprocess.h"
 #include "tap.h"
 
 #include <stdlib.h>

@@ -6,8 +6,8 @@
  * final layer) with the tolerances of README §10.
  */
 #include "od.h"
-#include "nextdit.h"
-#include "rope.h"
+#include "model/nextdit.h"
+#include "model/rope.h"
 #include "tap.h"
 
 #include <math.h>

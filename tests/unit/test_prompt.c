@@ -5,7 +5,7 @@
  * tests/t0330-prompts.sh.
  */
 #include "od.h"
-#include "prompt.h"
+#include "text/prompt.h"
 #include "tap.h"
 
 #include <stdlib.h>

@@ -6,8 +6,8 @@
  * normalisation.
  */
 #include "od.h"
-#include "camera.h"
-#include "rays_to_cameras.h"
+#include "camera/camera.h"
+#include "camera/rays_to_cameras.h"
 #include "tap.h"
 
 #include <math.h>

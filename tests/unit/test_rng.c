@@ -7,7 +7,7 @@
  * emulates torch's AVX2 log/sincos).
  */
 #include "od.h"
-#include "job.h"
+#include "pipeline/job.h"
 #include "tap.h"
 
 #include <stdlib.h>

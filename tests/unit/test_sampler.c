@@ -11,8 +11,8 @@
  *    timesteps[N-1]).
  */
 #include "od.h"
-#include "sampler.h"
-#include "schedule.h"
+#include "pipeline/sampler.h"
+#include "pipeline/schedule.h"
 #include "tap.h"
 
 #include <stdlib.h>

@@ -7,8 +7,8 @@
  * UTF-8 replacement, and refusal of broken model files.
  */
 #include "od.h"
-#include "spm.h"
-#include "t5_tokenizer.h"
+#include "text/spm.h"
+#include "text/t5_tokenizer.h"
 #include "tap.h"
 
 #include <jansson.h>

@@ -10,7 +10,7 @@
  *  - bad ids and an all-pad row are refused.
  */
 #include "od.h"
-#include "t5.h"
+#include "model/t5.h"
 #include "tap.h"
 
 #include <stdlib.h>

@@ -8,11 +8,11 @@
  * (moments atol 5e-5, decoded atol 1e-4, uint8 ±1).
  */
 #include "od.h"
-#include "decode.h"
-#include "encode.h"
-#include "postprocess.h"
+#include "pipeline/decode.h"
+#include "pipeline/encode.h"
+#include "pipeline/postprocess.h"
 #include "tap.h"
-#include "vae.h"
+#include "model/vae.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,0 +1,245 @@
+/*
+ * backend.h: compute contexts and the kernel table.
+ *
+ * Models never call BLAS or CUDA directly. They hold a struct od_ctx (one device:
+ * the CPU, or a CUDA GPU through the od-cuda.so plugin) and call the od_*()
+ * wrappers below on *device pointers* it allocated. Every kernel has the same
+ * contract on both devices, so one forward pass per model runs anywhere and the
+ * CPU kernels are the reference the CUDA ones are tested against
+ * (tests/unit/test_cuda_twins.c).
+ *
+ * Conventions shared by all kernels:
+ *  - activations are float32, row-major; "M rows of D" means x[m*D + d];
+ *  - weights are struct od_tensor views (F32, F16 or BF16) straight from a
+ *    checkpoint; each backend turns them into what it computes with (the CPU
+ *    converts BF16/F16 in row chunks on the fly, CUDA keeps one BF16 copy per
+ *    tensor on the GPU) so model code never cares about the stored dtype;
+ *  - small per-channel parameters (norm gains, biases, gates) are fetched once
+ *    with od_param(), which returns a cached float32 device copy;
+ *  - output may alias input where a kernel says "in place is fine";
+ *  - a kernel returns OD_OK or an error status with a message (od_errmsg()).
+ *
+ * Determinism: every kernel computes each output element with a fixed order of
+ * operations that does not depend on the thread count.
+ */
+#ifndef OD_BACKEND_H
+#define OD_BACKEND_H
+
+#include "base/tensor.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum od_device { OD_DEVICE_CPU = 0, OD_DEVICE_CUDA = 1 };
+
+enum od_act { OD_ACT_SILU = 0, OD_ACT_GELU_TANH = 1, OD_ACT_GELU = 2, OD_ACT_RELU = 3, OD_ACT_IDENTITY = 4 };
+enum od_binop { OD_OP_ADD = 0, OD_OP_MUL = 1 };
+
+/* Which key/value head a query head h reads (upstream.md §2.6, item 2). */
+enum od_kv_map {
+	OD_KV_GROUPED = 0, /* h / (q_heads / kv_heads): torch repeat_interleave (NextDiT self-attention) */
+	OD_KV_TILED = 1,   /* h % kv_heads: einops "(repeat h)" (NextDiT cross-attention) */
+};
+
+/*
+ * One multi-head attention call. q is (batch, q_len) rows of q_stride floats,
+ * query head h occupying floats [h*head_dim, (h+1)*head_dim); k and v are
+ * (batch, kv_len) rows of kv_stride floats with kv_heads heads; o gets
+ * (batch, q_len) rows of o_stride floats, head h at h*head_dim. Scores are
+ *   s = (q·k)·scale;  if softcap > 0: s = softcap·tanh(s/softcap);
+ *   s += bias[h][i][j] (if bias);  keys with key_mask[b][j] == 0 get weight 0;
+ * softmax over keys in float32, then o = Σ p·v. A query row whose keys are all
+ * masked gets o = 0. Implementations never hold a (q_len × kv_len) matrix for
+ * more than a block of query rows.
+ */
+struct od_attention_desc {
+	int batch, q_len, kv_len, q_heads, kv_heads, head_dim;
+	int q_stride, kv_stride, o_stride;
+	enum od_kv_map kv_map;
+	float scale;
+	float softcap;            /* 0: none */
+	const uint8_t *key_mask;  /* device (batch, kv_len) of 0/1, or NULL */
+	const float *bias;        /* device (q_heads, q_len, kv_len), same for every batch entry, or NULL */
+};
+
+struct od_ctx;
+
+/* The kernel table. Each backend fills every entry. */
+struct od_kernels {
+	const char *name;
+
+	/* ---- memory (bytes; device pointers) */
+	void *(*alloc)(struct od_ctx *c, size_t bytes);
+	void (*free)(struct od_ctx *c, void *p);
+	int (*upload)(struct od_ctx *c, void *dst, const void *src, size_t bytes);
+	int (*download)(struct od_ctx *c, void *dst, const void *src, size_t bytes);
+	int (*copy)(struct od_ctx *c, void *dst, const void *src, size_t bytes);
+	int (*sync)(struct od_ctx *c);
+	/* Convert a host tensor to a float32 device buffer of numel floats. */
+	int (*param)(struct od_ctx *c, float *dst, const struct od_tensor *t);
+	/* Release backend state (weight caches, handles). */
+	void (*release)(struct od_ctx *c);
+
+	/* ---- dense algebra */
+	/* y (M, N) = x (M, K) · Wᵀ + bias; W is (N, K); bias (N) or NULL. */
+	int (*linear)(struct od_ctx *c, float *y, const float *x, int64_t M, const struct od_tensor *w,
+		      const struct od_tensor *bias);
+	int (*attention)(struct od_ctx *c, float *o, const float *q, const float *k, const float *v,
+			 const struct od_attention_desc *d);
+
+	/* ---- normalisation (per row of D; w, b device float32 or NULL) */
+	/* y = x·rsqrt(mean(x²) + eps)·w (upstream.md §2.4; in place is fine) */
+	int (*rmsnorm)(struct od_ctx *c, float *y, const float *x, int64_t M, int D, const float *w, float eps);
+	/* y = (x − mean)·rsqrt(var + eps)·w + b (in place is fine) */
+	int (*layernorm)(struct od_ctx *c, float *y, const float *x, int64_t M, int D, const float *w,
+			 const float *b, float eps);
+	/* NCHW group norm over (C/groups)·HW values per (n, group), then ·w + b per
+	 * channel, then SiLU when silu is set (in place is fine). */
+	int (*groupnorm)(struct od_ctx *c, float *y, const float *x, int N, int C, int64_t HW, int groups,
+			 const float *w, const float *b, float eps, int silu);
+
+	/* ---- elementwise */
+	int (*act)(struct od_ctx *c, float *y, const float *x, int64_t n, enum od_act a);
+	/* y = act(a)·b (gated feed-forward: SwiGLU, T5 gated-gelu) */
+	int (*act_mul)(struct od_ctx *c, float *y, const float *a, const float *b, int64_t n, enum od_act act);
+	/* y = a (op) b */
+	int (*binary)(struct od_ctx *c, float *y, const float *a, const float *b, int64_t n, enum od_binop op);
+	/* y = alpha·x + beta·y */
+	int (*axpby)(struct od_ctx *c, float *y, const float *x, int64_t n, float alpha, float beta);
+	/* y (cols, rows) = xᵀ for x (rows, cols); batch matrices back to back */
+	int (*transpose)(struct od_ctx *c, float *y, const float *x, int batch, int64_t rows, int64_t cols);
+
+	/* ---- NextDiT (upstream.md §2.4-§2.7). "Per group" vectors: row m uses row
+	 * m / group of a (M/group, ld) array, i.e. one vector per frame. */
+	/* y = rmsnorm(x)·w·(1 + scale) */
+	int (*rmsnorm_modulate)(struct od_ctx *c, float *y, const float *x, int64_t M, int D, const float *w,
+				float eps, const float *scale, int ld, int64_t group);
+	/* y = layernorm_noaffine(x)·(1 + scale) (final layer) */
+	int (*layernorm_modulate)(struct od_ctx *c, float *y, const float *x, int64_t M, int D, float eps,
+				  const float *scale, int ld, int64_t group);
+	/* x += tanh(gate)·(rmsnorm(a)·w) (sandwich post-norm with tanh gate) */
+	int (*rmsnorm_gate_add)(struct od_ctx *c, float *x, const float *a, int64_t M, int D, const float *w,
+				float eps, const float *gate, int ld, int64_t group);
+	/* Rotate interleaved pairs of each head in place: for token m, pair p of
+	 * every head, (a, b) -> (a·cos − b·sin, a·sin + b·cos) with
+	 * cos_sin[(m·(head_dim/2) + p)·2 + {0,1}]. Rows are ld floats apart. */
+	int (*rope)(struct od_ctx *c, float *x, int64_t M, int heads, int head_dim, int ld, const float *cos_sin);
+	/* o[m, h, :] += tanh(gate[h])·y[m, h, :] */
+	int (*head_gate_add)(struct od_ctx *c, float *o, const float *y, int64_t M, int heads, int head_dim,
+			     const float *gate);
+
+	/* ---- VAE (upstream.md §4.1) */
+	/* 2-D convolution, NCHW, weight (Cout, Cin, kh, kw), bias (Cout) or NULL,
+	 * zero padding pad = {top, bottom, left, right}, stride s. y is
+	 * (N, Cout, Hout, Wout) with Hout = (H + top + bottom − kh)/s + 1. */
+	int (*conv2d)(struct od_ctx *c, float *y, const float *x, int N, int Cin, int H, int W,
+		      const struct od_tensor *w, const struct od_tensor *bias, int stride, const int pad[4]);
+	/* Nearest-neighbour ×2: x (planes, H, W) -> y (planes, 2H, 2W). */
+	int (*upsample2x)(struct od_ctx *c, float *y, const float *x, int64_t planes, int H, int W);
+};
+
+#define OD_KERNELS_ABI 1
+
+struct od_param_cache;
+
+struct od_ctx {
+	enum od_device device;
+	const struct od_kernels *k;
+	void *dev;                    /* backend state */
+	int threads;                  /* CPU threads */
+	struct od_param_cache *params;
+	size_t bytes_now, bytes_peak; /* device memory allocated through od_alloc */
+	void *plugin;                 /* dlopen handle of od-cuda.so */
+	/* od_error(), for the CUDA plugin: it is dlopen'ed and cannot link libod,
+	 * whose symbols the tools do not export. */
+	int (*error)(int code, const char *fmt, ...);
+};
+
+/* Parse "cpu" / "cuda"; returns 0 or -1. */
+int od_device_parse(const char *name, enum od_device *out);
+const char *od_device_name(enum od_device d);
+
+/* Create a context. threads <= 0 means all online CPUs. For CUDA the plugin is
+ * found through $OD_CUDA_PLUGIN, next to the executable (../lib/od-cuda.so,
+ * ../lib/od/od-cuda.so) or in the installed libdir; a missing plugin, driver or
+ * GPU is an OD_EDEVICE error. */
+int od_ctx_create(struct od_ctx **out, enum od_device dev, int threads);
+void od_ctx_destroy(struct od_ctx *c);
+
+/* Device float buffers. NULL with an error set on failure. */
+float *od_alloc(struct od_ctx *c, size_t n_floats);
+void *od_alloc_bytes(struct od_ctx *c, size_t bytes);
+void od_free(struct od_ctx *c, void *p);
+
+/* A cached float32 device copy of a (small) tensor: norm gains, biases, gates.
+ * Entries are keyed by the tensor's data address (and checked against its dtype
+ * and size); a caller that unmaps weights and keeps using the context must call
+ * od_ctx_clear_params() first. On the CPU a float32 tensor is returned in place. */
+const float *od_param(struct od_ctx *c, const struct od_tensor *t);
+/* Drop every cached parameter copy. */
+void od_ctx_clear_params(struct od_ctx *c);
+
+/* CPU-side helpers for kernels (backend_cpu.c). */
+extern const struct od_kernels od_cpu_kernels;
+
+/* ---- thin wrappers used by model code */
+static inline int od_upload(struct od_ctx *c, void *dst, const void *src, size_t bytes)
+{ return c->k->upload(c, dst, src, bytes); }
+static inline int od_download(struct od_ctx *c, void *dst, const void *src, size_t bytes)
+{ return c->k->download(c, dst, src, bytes); }
+static inline int od_copy(struct od_ctx *c, void *dst, const void *src, size_t bytes)
+{ return c->k->copy(c, dst, src, bytes); }
+static inline int od_sync(struct od_ctx *c) { return c->k->sync(c); }
+static inline int od_linear(struct od_ctx *c, float *y, const float *x, int64_t M, const struct od_tensor *w,
+			    const struct od_tensor *b)
+{ return c->k->linear(c, y, x, M, w, b); }
+static inline int od_attention(struct od_ctx *c, float *o, const float *q, const float *k, const float *v,
+			       const struct od_attention_desc *d)
+{ return c->k->attention(c, o, q, k, v, d); }
+static inline int od_rmsnorm(struct od_ctx *c, float *y, const float *x, int64_t M, int D, const float *w, float eps)
+{ return c->k->rmsnorm(c, y, x, M, D, w, eps); }
+static inline int od_layernorm(struct od_ctx *c, float *y, const float *x, int64_t M, int D, const float *w,
+			       const float *b, float eps)
+{ return c->k->layernorm(c, y, x, M, D, w, b, eps); }
+static inline int od_groupnorm(struct od_ctx *c, float *y, const float *x, int N, int C, int64_t HW, int groups,
+			       const float *w, const float *b, float eps, int silu)
+{ return c->k->groupnorm(c, y, x, N, C, HW, groups, w, b, eps, silu); }
+static inline int od_act(struct od_ctx *c, float *y, const float *x, int64_t n, enum od_act a)
+{ return c->k->act(c, y, x, n, a); }
+static inline int od_act_mul(struct od_ctx *c, float *y, const float *a, const float *b, int64_t n, enum od_act act)
+{ return c->k->act_mul(c, y, a, b, n, act); }
+static inline int od_binary(struct od_ctx *c, float *y, const float *a, const float *b, int64_t n, enum od_binop op)
+{ return c->k->binary(c, y, a, b, n, op); }
+static inline int od_axpby(struct od_ctx *c, float *y, const float *x, int64_t n, float alpha, float beta)
+{ return c->k->axpby(c, y, x, n, alpha, beta); }
+static inline int od_transpose(struct od_ctx *c, float *y, const float *x, int batch, int64_t rows, int64_t cols)
+{ return c->k->transpose(c, y, x, batch, rows, cols); }
+static inline int od_rmsnorm_modulate(struct od_ctx *c, float *y, const float *x, int64_t M, int D, const float *w,
+				      float eps, const float *scale, int ld, int64_t group)
+{ return c->k->rmsnorm_modulate(c, y, x, M, D, w, eps, scale, ld, group); }
+static inline int od_layernorm_modulate(struct od_ctx *c, float *y, const float *x, int64_t M, int D, float eps,
+					const float *scale, int ld, int64_t group)
+{ return c->k->layernorm_modulate(c, y, x, M, D, eps, scale, ld, group); }
+static inline int od_rmsnorm_gate_add(struct od_ctx *c, float *x, const float *a, int64_t M, int D, const float *w,
+				      float eps, const float *gate, int ld, int64_t group)
+{ return c->k->rmsnorm_gate_add(c, x, a, M, D, w, eps, gate, ld, group); }
+static inline int od_rope(struct od_ctx *c, float *x, int64_t M, int heads, int head_dim, int ld, const float *cs)
+{ return c->k->rope(c, x, M, heads, head_dim, ld, cs); }
+static inline int od_head_gate_add(struct od_ctx *c, float *o, const float *y, int64_t M, int heads, int head_dim,
+				   const float *gate)
+{ return c->k->head_gate_add(c, o, y, M, heads, head_dim, gate); }
+static inline int od_conv2d(struct od_ctx *c, float *y, const float *x, int N, int Cin, int H, int W,
+			    const struct od_tensor *w, const struct od_tensor *b, int stride, const int pad[4])
+{ return c->k->conv2d(c, y, x, N, Cin, H, W, w, b, stride, pad); }
+static inline int od_upsample2x(struct od_ctx *c, float *y, const float *x, int64_t planes, int H, int W)
+{ return c->k->upsample2x(c, y, x, planes, H, W); }
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,115 @@
+/*
+ * cpu_conv.c: 2-D convolution as im2col + sgemm, tiled over bands of output
+ * rows.
+ *
+ * The column matrix for a whole 1024² image with 128 input channels and a 3×3
+ * kernel would be 4.5 GB; each band's is built in a per-thread scratch of at
+ * most COL_FLOATS floats, whatever the image size. Bands are cut from the
+ * shape alone (at least four per image when it is tall enough) and each is
+ * one single-threaded sgemm, so results are identical for every thread count.
+ * 1×1 convolutions with stride 1 and no padding skip im2col: each band of
+ * pixels is a single sgemm on the input as it is.
+ */
+#include "compute/cpu/cpu_kernels.h"
+#include "base/error.h"
+#include "base/parallel.h"
+
+#include <cblas.h>
+#include <string.h>
+
+#define COL_FLOATS ((size_t)4 << 20)
+
+struct conv_job {
+	float *y;
+	const float *x, *w, *b;
+	int Cin, H, W, Cout, kh, kw, stride, pt, pl, Hout, Wout, rows, bands, direct;
+	int failed;
+};
+
+static void im2col(const struct conv_job *j, const float *x, float *col, int oy0, int rows)
+{
+	const int64_t K = (int64_t)j->Cin * j->kh * j->kw, ncol = (int64_t)rows * j->Wout;
+	for (int64_t r = 0; r < K; r++) { /* r = (ci·kh + ky)·kw + kx */
+		int kx = (int)(r % j->kw), ky = (int)((r / j->kw) % j->kh), ci = (int)(r / (j->kw * j->kh));
+		float *dst = col + r * ncol;
+		const float *src = x + (int64_t)ci * j->H * j->W;
+		for (int oy = 0; oy < rows; oy++) {
+			int iy = (oy0 + oy) * j->stride + ky - j->pt;
+			float *d = dst + (int64_t)oy * j->Wout;
+			if (iy < 0 || iy >= j->H) {
+				memset(d, 0, (size_t)j->Wout * sizeof *d);
+				continue;
+			}
+			const float *s = src + (int64_t)iy * j->W;
+			for (int ox = 0; ox < j->Wout; ox++) {
+				int ix = ox * j->stride + kx - j->pl;
+				d[ox] = ix >= 0 && ix < j->W ? s[ix] : 0.0f;
+			}
+		}
+	}
+}
+
+static void conv_bands(void *p, int64_t t0, int64_t t1)
+{
+	struct conv_job *j = p;
+	const int64_t K = (int64_t)j->Cin * j->kh * j->kw, plane = (int64_t)j->Hout * j->Wout;
+	for (int64_t t = t0; t < t1; t++) {
+		int n = (int)(t / j->bands), band = (int)(t % j->bands);
+		int oy0 = band * j->rows, rows = j->Hout - oy0 < j->rows ? j->Hout - oy0 : j->rows;
+		const float *xn = j->x + (int64_t)n * j->Cin * j->H * j->W;
+		float *yn = j->y + (int64_t)n * j->Cout * plane + (int64_t)oy0 * j->Wout;
+		const int ncol = rows * j->Wout;
+		if (j->direct) {
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, j->Cout, ncol, j->Cin, 1.0f, j->w, j->Cin,
+				    xn + (int64_t)oy0 * j->Wout, (int)plane, 0.0f, yn, (int)plane);
+		} else {
+			float *col = od_cpu_thread_scratch(2, (size_t)(K * ncol));
+			if (!col) {
+				__atomic_store_n(&j->failed, 1, __ATOMIC_RELAXED);
+				return;
+			}
+			im2col(j, xn, col, oy0, rows);
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, j->Cout, ncol, (int)K, 1.0f, j->w, (int)K, col,
+				    ncol, 0.0f, yn, (int)plane);
+		}
+		if (j->b)
+			for (int co = 0; co < j->Cout; co++) {
+				float *yc = yn + (int64_t)co * plane, bc = j->b[co];
+				for (int i = 0; i < ncol; i++)
+					yc[i] += bc;
+			}
+	}
+}
+
+int od_cpu_conv2d(struct od_ctx *c, float *y, const float *x, int N, int Cin, int H, int W,
+		  const struct od_tensor *w, const struct od_tensor *bias, int stride, const int pad[4])
+{
+	if (w->ndim != 4 || w->shape[1] != Cin)
+		return od_error(OD_EINVAL, "conv2d: weight '%s' does not take %d channels", w->name ? w->name : "?", Cin);
+	if (stride < 1)
+		return od_error(OD_EINVAL, "conv2d: stride %d", stride);
+	struct conv_job j = { .y = y, .x = x, .Cin = Cin, .H = H, .W = W, .Cout = (int)w->shape[0],
+			      .kh = (int)w->shape[2], .kw = (int)w->shape[3], .stride = stride, .pt = pad[0], .pl = pad[2] };
+	j.Hout = (H + pad[0] + pad[1] - j.kh) / stride + 1;
+	j.Wout = (W + pad[2] + pad[3] - j.kw) / stride + 1;
+	if (j.Hout <= 0 || j.Wout <= 0)
+		return od_error(OD_EINVAL, "conv2d: %dx%d input is too small", H, W);
+	j.w = od_param(c, w);
+	j.b = bias ? od_param(c, bias) : NULL;
+	if (!j.w || (bias && !j.b))
+		return OD_ENOMEM;
+	j.direct = j.kh == 1 && j.kw == 1 && stride == 1 && !pad[0] && !pad[1] && !pad[2] && !pad[3];
+	const int64_t K = (int64_t)Cin * j.kh * j.kw;
+	int rows = (int)(COL_FLOATS / (size_t)(K * j.Wout));
+	int quarter = (j.Hout + 3) / 4;
+	if (rows > quarter)
+		rows = quarter;
+	if (rows < 1)
+		rows = 1;
+	j.rows = rows;
+	j.bands = (j.Hout + rows - 1) / rows;
+	od_parallel_for((int64_t)N * j.bands, conv_bands, &j);
+	if (j.failed)
+		return od_error(OD_ENOMEM, "conv2d: out of memory for the column buffer");
+	return OD_OK;
+}

@@ -1,0 +1,110 @@
+/*
+ * cpu_linear.c: y = x·Wᵀ + b over OpenBLAS sgemm.
+ *
+ * Determinism: OpenBLAS's own threading does not give the same bits for 1 and 2
+ * threads, so every sgemm here is single-threaded and the parallelism is ours:
+ * the output is cut into tiles whose sizes depend only on the problem's shape
+ * (never on the thread count), and each tile is one sgemm computed by whichever
+ * thread takes it. Same shape, same tiles, same bits, for any thread count.
+ *
+ * Memory: float32 weights are used in place (views into the mapped
+ * checkpoint). BF16/F16 weights are widened one tile's rows at a time into a
+ * per-thread scratch buffer, so a 2.8B-parameter BF16 checkpoint never needs
+ * a float32 copy of itself (11 GB).
+ */
+#include "compute/cpu/cpu_kernels.h"
+#include "base/error.h"
+#include "base/parallel.h"
+
+#include <cblas.h>
+#include <stdlib.h>
+
+/* Tiles: N is cut into about 8 slices of 32..512 columns; when that gives
+ * fewer than 4 slices, M is cut into 4 row blocks too, so that small layers
+ * still use every core. */
+static void tiling(int64_t M, int64_t N, int64_t *mb, int64_t *nb)
+{
+	int64_t n = (N / 8 + 31) / 32 * 32;
+	if (n < 32)
+		n = 32;
+	if (n > 512)
+		n = 512;
+	if (n > N)
+		n = N;
+	*nb = n;
+	int64_t slices = (N + n - 1) / n;
+	*mb = M;
+	if (slices < 4) {
+		int64_t m = (M / 4 + 63) / 64 * 64;
+		*mb = m < 64 ? 64 : m;
+		if (*mb > M)
+			*mb = M;
+	}
+}
+
+struct linear_job {
+	float *y;
+	const float *x;
+	const struct od_tensor *w;
+	const float *bias;
+	int64_t M, N, K, mb, nb, mtiles;
+	int failed;
+};
+
+static void linear_tiles(void *p, int64_t t0, int64_t t1)
+{
+	const struct linear_job *j = p;
+	const size_t es = od_dtype_size(j->w->dtype);
+	int64_t widened = -1; /* the N slice currently in scratch */
+	for (int64_t t = t0; t < t1; t++) {
+		int64_t ns = t / j->mtiles, ms = t % j->mtiles;
+		int64_t n0 = ns * j->nb, m0 = ms * j->mb;
+		int64_t nc = j->N - n0 < j->nb ? j->N - n0 : j->nb, mc = j->M - m0 < j->mb ? j->M - m0 : j->mb;
+		const float *wf;
+		if (j->w->dtype == OD_F32) {
+			wf = (const float *)j->w->data + n0 * j->K;
+		} else {
+			float *s = od_cpu_thread_scratch(0, (size_t)(j->nb * j->K));
+			if (!s) {
+				__atomic_store_n(&((struct linear_job *)p)->failed, 1, __ATOMIC_RELAXED);
+				return;
+			}
+			if (widened != ns)
+				od_to_f32(s, (const char *)j->w->data + (size_t)(n0 * j->K) * es, j->w->dtype, (size_t)(nc * j->K));
+			widened = ns;
+			wf = s;
+		}
+		float *y = j->y + m0 * j->N + n0;
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)mc, (int)nc, (int)j->K, 1.0f, j->x + m0 * j->K,
+			    (int)j->K, wf, (int)j->K, 0.0f, y, (int)j->N);
+		if (j->bias)
+			for (int64_t r = 0; r < mc; r++)
+				for (int64_t c = 0; c < nc; c++)
+					y[r * j->N + c] += j->bias[n0 + c];
+	}
+}
+
+int od_cpu_linear(struct od_ctx *c, float *y, const float *x, int64_t M, const struct od_tensor *w,
+		  const struct od_tensor *bias)
+{
+	if (w->ndim != 2)
+		return od_error(OD_EINVAL, "linear: weight '%s' is not 2-D", w->name ? w->name : "?");
+	int64_t N = w->shape[0], K = w->shape[1];
+	if (M <= 0 || N <= 0 || K <= 0)
+		return OD_OK;
+	if (M > INT32_MAX || N > INT32_MAX || K > INT32_MAX)
+		return od_error(OD_ENOMEM, "linear: %lld×%lld×%lld exceeds the BLAS integer range", (long long)M,
+				(long long)N, (long long)K);
+	if (w->dtype != OD_F32 && w->dtype != OD_BF16 && w->dtype != OD_F16)
+		return od_error(OD_EMODEL, "linear: weight '%s' is %s", w->name ? w->name : "?", od_dtype_name(w->dtype));
+	struct linear_job j = { y, x, w, NULL, M, N, K, 0, 0, 0, 0 };
+	if (bias && !(j.bias = od_param(c, bias)))
+		return OD_ENOMEM;
+	tiling(M, N, &j.mb, &j.nb);
+	j.mtiles = (M + j.mb - 1) / j.mb;
+	int64_t tiles = j.mtiles * ((N + j.nb - 1) / j.nb);
+	od_parallel_for(tiles, linear_tiles, &j);
+	if (j.failed)
+		return od_error(OD_ENOMEM, "linear: out of memory for %lld bytes of scratch", (long long)(j.nb * K * 4));
+	return OD_OK;
+}

@@ -1,0 +1,213 @@
+/*
+ * cpu_norm.c: RMSNorm, LayerNorm and GroupNorm, and the NextDiT variants that
+ * fuse them with adaLN modulation and tanh gates (upstream.md §2.4, §2.7, §4.1).
+ *
+ * Statistics are accumulated in double and the normalised value is formed in
+ * float32 in the order upstream uses: (x·rsqrt(ms + eps))·w, then ·(1 + scale).
+ */
+#include "compute/cpu/cpu_kernels.h"
+#include "base/error.h"
+#include "base/parallel.h"
+
+#include <math.h>
+
+struct norm_job {
+	float *y;
+	const float *x, *w, *b, *scale, *gate;
+	int D, ld;
+	int64_t group;
+	float eps;
+};
+
+static inline float rms_factor(const float *x, int D, float eps)
+{
+	double ss = 0;
+	for (int d = 0; d < D; d++)
+		ss += (double)x[d] * x[d];
+	return 1.0f / sqrtf((float)(ss / D) + eps);
+}
+
+static void rms_rows(void *p, int64_t r0, int64_t r1)
+{
+	const struct norm_job *j = p;
+	for (int64_t r = r0; r < r1; r++) {
+		const float *x = j->x + r * j->D;
+		float *y = j->y + r * j->D;
+		float f = rms_factor(x, j->D, j->eps);
+		for (int d = 0; d < j->D; d++)
+			y[d] = j->w ? (x[d] * f) * j->w[d] : x[d] * f;
+	}
+}
+
+int od_cpu_rmsnorm(struct od_ctx *c, float *y, const float *x, int64_t M, int D, const float *w, float eps)
+{
+	struct norm_job j = { .y = y, .x = x, .w = w, .D = D, .eps = eps };
+	od_parallel_for(M, rms_rows, &j);
+	return OD_OK;
+}
+
+static inline void mean_rstd(const float *x, int D, float eps, float *mean, float *rstd)
+{
+	double s = 0, ss = 0;
+	for (int d = 0; d < D; d++)
+		s += x[d];
+	double m = s / D;
+	for (int d = 0; d < D; d++) {
+		double t = x[d] - m;
+		ss += t * t;
+	}
+	*mean = (float)m;
+	*rstd = (float)(1.0 / sqrt(ss / D + eps));
+}
+
+static void ln_rows(void *p, int64_t r0, int64_t r1)
+{
+	const struct norm_job *j = p;
+	for (int64_t r = r0; r < r1; r++) {
+		const float *x = j->x + r * j->D;
+		float *y = j->y + r * j->D;
+		float m, rs;
+		mean_rstd(x, j->D, j->eps, &m, &rs);
+		for (int d = 0; d < j->D; d++) {
+			float v = (x[d] - m) * rs;
+			if (j->w)
+				v *= j->w[d];
+			if (j->b)
+				v += j->b[d];
+			y[d] = v;
+		}
+	}
+}
+
+int od_cpu_layernorm(struct od_ctx *c, float *y, const float *x, int64_t M, int D, const float *w, const float *b,
+		     float eps)
+{
+	struct norm_job j = { .y = y, .x = x, .w = w, .b = b, .D = D, .eps = eps };
+	od_parallel_for(M, ln_rows, &j);
+	return OD_OK;
+}
+
+struct gn_job {
+	float *y;
+	const float *x, *w, *b;
+	int C, groups, silu;
+	int64_t HW;
+	float eps;
+};
+
+static void gn_groups(void *p, int64_t g0, int64_t g1)
+{
+	const struct gn_job *j = p;
+	int cpg = j->C / j->groups;
+	for (int64_t ng = g0; ng < g1; ng++) {
+		int64_t n = ng / j->groups;
+		int g = (int)(ng % j->groups);
+		const float *x = j->x + (n * j->C + (int64_t)g * cpg) * j->HW;
+		float *y = j->y + (n * j->C + (int64_t)g * cpg) * j->HW;
+		int64_t cnt = (int64_t)cpg * j->HW;
+		double s = 0, ss = 0;
+		for (int64_t i = 0; i < cnt; i++)
+			s += x[i];
+		double m = s / (double)cnt;
+		for (int64_t i = 0; i < cnt; i++) {
+			double t = x[i] - m;
+			ss += t * t;
+		}
+		float mean = (float)m, rstd = (float)(1.0 / sqrt(ss / (double)cnt + j->eps));
+		for (int ci = 0; ci < cpg; ci++) {
+			int ch = g * cpg + ci;
+			float wc = j->w ? j->w[ch] : 1.0f, bc = j->b ? j->b[ch] : 0.0f;
+			const float *xc = x + ci * j->HW;
+			float *yc = y + ci * j->HW;
+			for (int64_t i = 0; i < j->HW; i++) {
+				float v = (xc[i] - mean) * rstd * wc + bc;
+				yc[i] = j->silu ? od_silu_f(v) : v;
+			}
+		}
+	}
+}
+
+int od_cpu_groupnorm(struct od_ctx *c, float *y, const float *x, int N, int C, int64_t HW, int groups,
+		     const float *w, const float *b, float eps, int silu)
+{
+	if (groups <= 0 || C % groups)
+		return od_error(OD_EINVAL, "groupnorm: %d channels in %d groups", C, groups);
+	struct gn_job j = { y, x, w, b, C, groups, silu, HW, eps };
+	od_parallel_for((int64_t)N * groups, gn_groups, &j);
+	return OD_OK;
+}
+
+static void rms_mod_rows(void *p, int64_t r0, int64_t r1)
+{
+	const struct norm_job *j = p;
+	for (int64_t r = r0; r < r1; r++) {
+		const float *x = j->x + r * j->D, *s = j->scale + (r / j->group) * j->ld;
+		float *y = j->y + r * j->D;
+		float f = rms_factor(x, j->D, j->eps);
+		for (int d = 0; d < j->D; d++)
+			y[d] = ((x[d] * f) * j->w[d]) * (1.0f + s[d]);
+	}
+}
+
+int od_cpu_rmsnorm_modulate(struct od_ctx *c, float *y, const float *x, int64_t M, int D, const float *w,
+			    float eps, const float *scale, int ld, int64_t group)
+{
+	struct norm_job j = { .y = y, .x = x, .w = w, .scale = scale, .D = D, .ld = ld, .group = group, .eps = eps };
+	od_parallel_for(M, rms_mod_rows, &j);
+	return OD_OK;
+}
+
+static void ln_mod_rows(void *p, int64_t r0, int64_t r1)
+{
+	const struct norm_job *j = p;
+	for (int64_t r = r0; r < r1; r++) {
+		const float *x = j->x + r * j->D, *s = j->scale + (r / j->group) * j->ld;
+		float *y = j->y + r * j->D;
+		float m, rs;
+		mean_rstd(x, j->D, j->eps, &m, &rs);
+		for (int d = 0; d < j->D; d++)
+			y[d] = ((x[d] - m) * rs) * (1.0f + s[d]);
+	}
+}
+
+int od_cpu_layernorm_modulate(struct od_ctx *c, float *y, const float *x, int64_t M, int D, float eps,
+			      const float *scale, int ld, int64_t group)
+{
+	struct norm_job j = { .y = y, .x = x, .scale = scale, .D = D, .ld = ld, .group = group, .eps = eps };
+	od_parallel_for(M, ln_mod_rows, &j);
+	return OD_OK;
+}
+
+/* The gate is one vector per group (a frame: 1024 rows at 512²), so its tanh
+ * is taken once per group rather than once per element (it was 2% of a
+ * NextDiT forward). */
+#define GATE_CACHE 8192
+
+static void rms_gate_rows(void *p, int64_t r0, int64_t r1)
+{
+	const struct norm_job *j = p;
+	float tg[GATE_CACHE];
+	int64_t cur = -1;
+	const int cache = j->D <= GATE_CACHE;
+	for (int64_t r = r0; r < r1; r++) {
+		const int64_t grp = r / j->group;
+		const float *a = j->x + r * j->D, *g = j->gate + grp * j->ld;
+		float *x = j->y + r * j->D;
+		if (cache && grp != cur) {
+			for (int d = 0; d < j->D; d++)
+				tg[d] = tanhf(g[d]);
+			cur = grp;
+		}
+		float f = rms_factor(a, j->D, j->eps);
+		for (int d = 0; d < j->D; d++)
+			x[d] += (cache ? tg[d] : tanhf(g[d])) * ((a[d] * f) * j->w[d]);
+	}
+}
+
+int od_cpu_rmsnorm_gate_add(struct od_ctx *c, float *x, const float *a, int64_t M, int D, const float *w,
+			    float eps, const float *gate, int ld, int64_t group)
+{
+	struct norm_job j = { .y = x, .x = a, .w = w, .gate = gate, .D = D, .ld = ld, .group = group, .eps = eps };
+	od_parallel_for(M, rms_gate_rows, &j);
+	return OD_OK;
+}

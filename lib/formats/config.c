@@ -1,0 +1,103 @@
+/* config.c: JSON configuration files and typed getters (see config.h). */
+#include "formats/config.h"
+#include "base/error.h"
+#include "base/io.h"
+
+#include <stdlib.h>
+
+int od_json_load(const char *path, json_t **out)
+{
+	char *data;
+	size_t len;
+	*out = NULL;
+	if (!od_is_file(path))
+		return od_error(OD_EMODEL, "'%s': no such file", path);
+	int rc = od_read_file(path, 64u << 20, &data, &len);
+	if (rc)
+		return rc == OD_EIO ? OD_EMODEL : rc;
+	json_error_t jerr;
+	json_t *j = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
+	free(data);
+	if (!j)
+		return od_error(OD_EMODEL, "'%s': bad JSON at line %d: %s", path, jerr.line, jerr.text);
+	if (!json_is_object(j)) {
+		json_decref(j);
+		return od_error(OD_EMODEL, "'%s': not a JSON object", path);
+	}
+	*out = j;
+	return OD_OK;
+}
+
+int od_cfg_int(json_t *cfg, const char *key, long long def, int required, long long *out, const char *label)
+{
+	json_t *v = json_object_get(cfg, key);
+	if (!v || json_is_null(v)) {
+		if (required)
+			return od_error(OD_EMODEL, "'%s': missing \"%s\"", label, key);
+		*out = def;
+		return OD_OK;
+	}
+	if (json_is_integer(v)) {
+		*out = json_integer_value(v);
+		return OD_OK;
+	}
+	if (json_is_real(v) && json_real_value(v) == (double)(long long)json_real_value(v)) {
+		*out = (long long)json_real_value(v);
+		return OD_OK;
+	}
+	return od_error(OD_EMODEL, "'%s': \"%s\" is not an integer", label, key);
+}
+
+int od_cfg_num(json_t *cfg, const char *key, double def, int required, double *out, const char *label)
+{
+	json_t *v = json_object_get(cfg, key);
+	if (!v || json_is_null(v)) {
+		if (required)
+			return od_error(OD_EMODEL, "'%s': missing \"%s\"", label, key);
+		*out = def;
+		return OD_OK;
+	}
+	if (!json_is_number(v))
+		return od_error(OD_EMODEL, "'%s': \"%s\" is not a number", label, key);
+	*out = json_number_value(v);
+	return OD_OK;
+}
+
+int od_cfg_bool(json_t *cfg, const char *key, int def, int required, int *out, const char *label)
+{
+	json_t *v = json_object_get(cfg, key);
+	if (!v || json_is_null(v)) {
+		if (required)
+			return od_error(OD_EMODEL, "'%s': missing \"%s\"", label, key);
+		*out = def;
+		return OD_OK;
+	}
+	if (!json_is_boolean(v))
+		return od_error(OD_EMODEL, "'%s': \"%s\" is not true or false", label, key);
+	*out = json_is_true(v);
+	return OD_OK;
+}
+
+int od_cfg_int_array(json_t *cfg, const char *key, long long *out, int max, int *n, const char *label)
+{
+	json_t *v = json_object_get(cfg, key);
+	if (!json_is_array(v))
+		return od_error(OD_EMODEL, "'%s': \"%s\" is missing or not a list", label, key);
+	if ((int)json_array_size(v) > max || json_array_size(v) == 0)
+		return od_error(OD_EMODEL, "'%s': \"%s\" has %zu entries (1 to %d supported)", label, key,
+				json_array_size(v), max);
+	for (size_t i = 0; i < json_array_size(v); i++) {
+		json_t *e = json_array_get(v, i);
+		if (!json_is_integer(e))
+			return od_error(OD_EMODEL, "'%s': \"%s\" holds a non-integer", label, key);
+		out[i] = json_integer_value(e);
+	}
+	*n = (int)json_array_size(v);
+	return OD_OK;
+}
+
+const char *od_cfg_str(json_t *cfg, const char *key, const char *def)
+{
+	json_t *v = json_object_get(cfg, key);
+	return json_is_string(v) ? json_string_value(v) : def;
+}

@@ -1,0 +1,25 @@
+/*
+ * config.h: the JSON files of a checkpoint (config.json, scheduler_config.json,
+ * model_index.json, *.safetensors.index.json), parsed with jansson, and getters
+ * that read one key with a clear error when it is missing or mistyped.
+ */
+#ifndef OD_CONFIG_H
+#define OD_CONFIG_H
+
+#include <jansson.h>
+
+/* Read a key with a clear error when missing or mistyped.
+ * label is used in messages ("transformer/config.json"). A NULL json value or
+ * "null" takes the default where one is given. */
+int od_cfg_int(json_t *cfg, const char *key, long long def, int required, long long *out, const char *label);
+int od_cfg_num(json_t *cfg, const char *key, double def, int required, double *out, const char *label);
+int od_cfg_bool(json_t *cfg, const char *key, int def, int required, int *out, const char *label);
+/* Read an integer array of at most max entries; *n gets its length. */
+int od_cfg_int_array(json_t *cfg, const char *key, long long *out, int max, int *n, const char *label);
+/* String value or def. */
+const char *od_cfg_str(json_t *cfg, const char *key, const char *def);
+
+/* Read and parse a JSON file ("<dir>/<name>"), with a clear error. */
+int od_json_load(const char *path, json_t **out);
+
+#endif

@@ -1,0 +1,218 @@
+/*
+ * image_png.c: PNG reading and writing with libpng (see image.h).
+ *
+ * Reading asks libpng for 8-bit RGB whatever the file holds: palettes are
+ * expanded, low-bit grey widened, 16-bit samples reduced to their high byte,
+ * alpha stripped and grey replicated, which is PIL's convert('RGB')
+ * (upstream.md §6.3 item 2). libpng reports errors through a longjmp; the
+ * message is kept and returned as an OD_EFORMAT error naming the file.
+ */
+#include "formats/image.h"
+#include "base/error.h"
+
+#include <png.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct png_src {
+	const uint8_t *data;
+	size_t len, pos;
+	char msg[200];
+	int truncated;
+};
+
+static void png_err(png_structp png, png_const_charp msg)
+{
+	struct png_src *s = png_get_error_ptr(png);
+	if (s)
+		snprintf(s->msg, sizeof s->msg, "%s", msg);
+	png_longjmp(png, 1);
+}
+
+static void png_warn(png_structp png, png_const_charp msg)
+{
+	(void)png;
+	(void)msg; /* warnings (bad ancillary chunks, ...) are not failures */
+}
+
+static void png_read_mem(png_structp png, png_bytep out, size_t n)
+{
+	struct png_src *s = png_get_io_ptr(png);
+	if (n > s->len - s->pos) {
+		s->truncated = 1;
+		png_error(png, "truncated PNG data");
+	}
+	memcpy(out, s->data + s->pos, n);
+	s->pos += n;
+}
+
+int od_png_read(struct od_image *img, const uint8_t *data, size_t len, const char *label,
+		const struct od_image_opts *opts, int *orientation)
+{
+	struct png_src src = { data, len, 0, "", 0 };
+	png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &src, png_err, png_warn);
+	png_infop info = png ? png_create_info_struct(png) : NULL;
+	png_bytep *volatile rows = NULL;
+	volatile int rc = OD_OK;
+	memset(img, 0, sizeof *img);
+	if (!info) {
+		png_destroy_read_struct(&png, NULL, NULL);
+		return od_error(OD_ENOMEM, "out of memory");
+	}
+	if (setjmp(png_jmpbuf(png))) {
+		if (rc == OD_OK)
+			rc = src.truncated ? od_error(OD_EFORMAT, "'%s': truncated PNG data", label)
+					   : od_error(OD_EFORMAT, "'%s': corrupt PNG: %s", label, src.msg);
+		goto done;
+	}
+	/* our own limit check below gives the message; lift libpng's 1e6 default */
+	png_set_user_limits(png, 0x7fffffff, 0x7fffffff);
+	png_set_read_fn(png, &src, png_read_mem);
+	png_read_info(png, info);
+	png_uint_32 w, h;
+	int depth, ctype, interlace;
+	png_get_IHDR(png, info, &w, &h, &depth, &ctype, &interlace, NULL, NULL);
+	if ((rc = od_image_check_size(w, h, label, opts)))
+		goto done;
+	/* convert('RGB'): expand, 8 bits, no alpha, three channels */
+	if (ctype == PNG_COLOR_TYPE_PALETTE)
+		png_set_palette_to_rgb(png);
+	if (ctype == PNG_COLOR_TYPE_GRAY && depth < 8)
+		png_set_expand_gray_1_2_4_to_8(png);
+	if (depth == 16)
+		png_set_strip_16(png);
+	if ((ctype & PNG_COLOR_MASK_ALPHA) || png_get_valid(png, info, PNG_INFO_tRNS))
+		png_set_strip_alpha(png); /* also the alpha a tRNS palette expands to */
+	if (ctype == PNG_COLOR_TYPE_GRAY || ctype == PNG_COLOR_TYPE_GRAY_ALPHA)
+		png_set_gray_to_rgb(png);
+	png_set_interlace_handling(png);
+	png_read_update_info(png, info);
+	if (png_get_rowbytes(png, info) != (size_t)w * 3) {
+		rc = od_error(OD_EFORMAT, "'%s': unsupported PNG pixel layout", label);
+		goto done;
+	}
+	if ((rc = od_image_alloc(img, (int)w, (int)h, 3)))
+		goto done;
+	rows = malloc((size_t)h * sizeof *rows);
+	if (!rows) {
+		rc = od_error(OD_ENOMEM, "out of memory");
+		goto done;
+	}
+	for (png_uint_32 y = 0; y < h; y++)
+		rows[y] = img->data + (size_t)y * w * 3;
+	png_read_image(png, rows);
+	/* An eXIf chunk may follow the image data; a damaged tail after complete
+	 * pixels is tolerated (PIL does not read past the image either). */
+	png_bytep exif = NULL;
+	png_uint_32 n_exif = 0;
+	if (png_get_eXIf_1(png, info, &n_exif, &exif) && exif)
+		*orientation = od_exif_orientation(exif, n_exif);
+	rc = 1; /* from here on, a libpng error is not a failure */
+	png_read_end(png, info);
+	if (png_get_eXIf_1(png, info, &n_exif, &exif) && exif)
+		*orientation = od_exif_orientation(exif, n_exif);
+	rc = OD_OK;
+done:
+	if (rc == 1)
+		rc = OD_OK;
+	png_destroy_read_struct(&png, &info, NULL);
+	free(rows);
+	if (rc)
+		od_image_free(img);
+	return rc;
+}
+
+/* ---- writing */
+
+struct png_dst {
+	struct od_out *o;
+	int rc;
+	char msg[200];
+};
+
+static void png_write_out(png_structp png, png_bytep buf, size_t n)
+{
+	struct png_dst *d = png_get_io_ptr(png);
+	if (d->rc == OD_OK && (d->rc = od_out_write(d->o, buf, n)))
+		png_error(png, "write failed");
+}
+
+static void png_flush_out(png_structp png)
+{
+	(void)png;
+}
+
+static void png_werr(png_structp png, png_const_charp msg)
+{
+	struct png_dst *d = png_get_error_ptr(png);
+	snprintf(d->msg, sizeof d->msg, "%s", msg);
+	png_longjmp(png, 1);
+}
+
+static int is_ascii(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s >= 0x80)
+			return 0;
+	return 1;
+}
+
+int od_image_write_png(struct od_out *o, const struct od_image *img, const struct od_meta_entry *meta, int n_meta)
+{
+	struct png_dst d = { o, OD_OK, "" };
+	png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &d, png_werr, png_warn);
+	png_infop info = png ? png_create_info_struct(png) : NULL;
+	png_textp volatile text = NULL;
+	volatile int rc = OD_OK;
+	if (!info) {
+		png_destroy_write_struct(&png, NULL);
+		return od_error(OD_ENOMEM, "out of memory");
+	}
+	if (setjmp(png_jmpbuf(png))) {
+		rc = d.rc ? d.rc : od_error(OD_EFAIL, "'%s': PNG encoder: %s", o->label, d.msg);
+		goto done;
+	}
+	png_set_write_fn(png, &d, png_write_out, png_flush_out);
+	png_set_IHDR(png, info, (png_uint_32)img->width, (png_uint_32)img->height, 8,
+		     img->channels == 1 ? PNG_COLOR_TYPE_GRAY : PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
+		     PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+	/* The generation parameters: one text chunk per metadata entry (PNG
+	 * keywords are 1-79 Latin-1 characters; frame keys are ASCII). */
+	text = calloc((size_t)n_meta + 1, sizeof *text);
+	if (!text) {
+		rc = od_error(OD_ENOMEM, "out of memory");
+		goto done;
+	}
+	int nt = 0;
+	text[nt].compression = PNG_TEXT_COMPRESSION_NONE;
+	text[nt].key = "Software";
+	text[nt].text = "od " OD_VERSION;
+	nt++;
+	for (int i = 0; i < n_meta; i++) {
+		size_t kl = strlen(meta[i].key);
+		if (kl < 1 || kl > 79)
+			continue;
+		text[nt].key = meta[i].key;
+		text[nt].text = meta[i].value;
+		if (is_ascii(meta[i].value)) {
+			text[nt].compression = strlen(meta[i].value) > 1024 ? PNG_TEXT_COMPRESSION_zTXt
+									     : PNG_TEXT_COMPRESSION_NONE;
+		} else {
+			text[nt].compression = PNG_ITXT_COMPRESSION_NONE;
+			text[nt].lang = "";
+			text[nt].lang_key = "";
+		}
+		nt++;
+	}
+	png_set_text(png, info, text, nt);
+	png_write_info(png, info);
+	for (int y = 0; y < img->height; y++)
+		png_write_row(png, img->data + (size_t)y * img->width * img->channels);
+	png_write_end(png, info);
+done:
+	png_destroy_write_struct(&png, &info);
+	free(text);
+	return rc;
+}

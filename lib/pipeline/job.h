@@ -1,0 +1,109 @@
+/*
+ * job.h: denoising jobs from a frame stream (od-denoise(1), od-frame(5)).
+ *
+ * One stream carries any number of jobs in a row. The rule that delimits them:
+ *
+ *   1. A job starts with its text frames: the prompt (kind text, role condition)
+ *      and at most one negative prompt (kind text, role negative), adjacent, in
+ *      either order.
+ *   2. Then its image-side frames, in sequence order: latent and rays frames
+ *      with role condition (clean frames to condition on) or target (frames to
+ *      generate; a placeholder without data is enough, a target's data is never
+ *      read), and noise frames (the initial noise, consumed in order).
+ *   3. The job ends where the next text frame cannot join it: a text frame after
+ *      an image-side frame, or one whose role the job already has.
+ *
+ * So "prompt, negative, prompt, negative" is two text-to-image jobs, and
+ * "prompt, negative, latent, latent" one two-frame job.
+ *
+ * Frame layout. Without a mask, the job's latent and rays frames are the
+ * sequence, in stream order; targets are generated, conditions kept. With a
+ * mask (upstream's denoise_mask: "10", "001010"; 1 = generate), the stream
+ * holds only condition frames and the mask places them, as upstream assigns
+ * images to cond_indices in order (§6.1). A job with any rays frame is a
+ * multiview job: frames alternate [image_0, rays_0, image_1, rays_1, ...]
+ * (§7.4), condition latents go to the masked image slots in order and
+ * condition rays to the masked ray slots in order (upstream's
+ * cond_indices_images / cond_indices_rays), and generated ray slots are rays
+ * frames. A job with no latent or rays frame at all is text-to-image: one
+ * target frame of the requested size (upstream __call__).
+ *
+ * Every latent and rays frame of a job must have the same shape (C, h, w),
+ * C = the model's latent channels. Noise frames together hold either
+ * F·C·h·w values (every frame, in sequence order, as upstream draws them) or
+ * n_targets·C·h·w (the generated frames only).
+ */
+#ifndef OD_JOB_H
+#define OD_JOB_H
+
+#include "formats/frame.h"
+
+#include <stdint.h>
+
+struct od_job_opts {
+	const char *mask;  /* "10", "0,0,1,0", or NULL: roles decide */
+	int width, height; /* pixels, text-to-image jobs (multiples of 16) */
+	int channels;      /* the model's latent channels (16) */
+	int text_dim;      /* the model's caption_channels */
+	int vae_scale;     /* pixels per latent (8) */
+};
+
+struct od_job {
+	long index;                  /* job number in the stream, from 0 */
+	char where[320];             /* "'x.odf': frame 3": the job's first frame, for messages */
+	struct od_frame prompt;      /* text, role condition */
+	struct od_frame negative;    /* text, role negative, when has_negative */
+	int has_negative;
+	int F, C, h, w;              /* the sequence: F frames of C × h × w */
+	enum od_kind *kind;          /* (F) OD_KIND_LATENT or OD_KIND_RAYS */
+	uint8_t *denoise;            /* (F) 1 = generate */
+	struct od_frame *meta;       /* (F) the stream frame of each slot, metadata only (no data), or kind 0 */
+	float *clean;                /* (F, C, h, w): condition data at condition frames, 0 elsewhere */
+	float *noise;                /* the noise frames' values back to back, or NULL */
+	size_t n_noise;
+	int n_cond_latents;          /* condition latent frames: upstream encoded that many images */
+	int multiview;
+	int text_to_image;           /* no latent/rays frame: upstream __call__ */
+};
+
+struct od_job_reader {
+	struct od_inputs in;
+	struct od_frame ahead;       /* the first frame of the next job, read ahead */
+	int have_ahead;
+	char ahead_where[320];
+	long jobs;
+	struct od_job_opts o;
+};
+
+/* Read jobs from the frame streams paths[0..n) in turn ("-" is stdin). */
+void od_job_reader_init(struct od_job_reader *jr, char **paths, int n, const struct od_job_opts *o);
+/* The next job: 1 = got one, 0 = end of input, < 0 = error (OD_EFORMAT for a
+ * stream that breaks the rules above, naming the file and frame). */
+int od_job_next(struct od_job_reader *jr, struct od_job *job);
+void od_job_reader_close(struct od_job_reader *jr);
+void od_job_free(struct od_job *job);
+
+/* The initial state x (F, C, h, w): the job's noise frames, or else torch.randn
+ * from the seed in upstream's draw order (§5.5): text-to-image (__call__) draws
+ * the initial noise first; every other job (img2img) first draws an unused
+ * randn(C·h·w) in prepare_latents, then the VAE posterior ε of its condition
+ * images (n_cond_latents·C·h·w), then the noise of all F frames. Then the clean
+ * condition frames overwrite their noise. */
+int od_job_init_latents(const struct od_job *job, int have_seed, uint64_t seed, float *x);
+/* The number of 32-bit generator words drawn before the initial noise. */
+uint64_t od_job_noise_skip(const struct od_job *job);
+
+/* The text of the job as the transformer takes it: (B, S, text_dim) float32 and
+ * (B, S) masks, B = 2 ([negative; prompt]) when guidance, else 1 ([prompt]).
+ * Texts of different lengths are padded with masked rows. */
+int od_job_text(const struct od_job *job, int guidance, float **emb, uint8_t **mask, int *S);
+
+/* Output frames for the final state x: the generated frames (role target), or
+ * with all every frame (conditions keep role condition and their metadata).
+ * Generated frames get task and prompt (from the prompt frame's metadata),
+ * seed (when seed_str is not NULL), steps, guidance, job and index (the frame's
+ * position in the sequence). */
+int od_job_outputs(const struct od_job *job, const float *x, int all, const char *seed_str, int steps,
+		   float guidance, struct od_frame **out, int *n_out);
+
+#endif
