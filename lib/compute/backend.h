@@ -183,7 +183,7 @@ const float *od_param(struct od_ctx *c, const struct od_tensor *t);
 /* Drop every cached parameter copy. */
 void od_ctx_clear_params(struct od_ctx *c);
 
-/* CPU-side helpers for kernels (backend_cpu.c). */
+/* CPU-side helpers for kernels (compute/cpu/cpu_backend.c). */
 extern const struct od_kernels od_cpu_kernels;
 
 /* ---- thin wrappers used by model code */

@@ -1,4 +1,4 @@
-/* backend_cpu.c: the CPU backend's memory functions and kernel table. */
+/* cpu_backend.c: the CPU backend's memory functions and kernel table. */
 #include "compute/cpu/cpu_kernels.h"
 #include "base/error.h"
 

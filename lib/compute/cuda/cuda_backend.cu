@@ -458,18 +458,7 @@ static void destroy_state(struct od_ctx *c, cu_state *s)
 		}
 		s->sizes.clear();
 	}
-	for (auto &kv : s->plans) {
-		cu_gemm_plan &p = kv.second;
-		if (p.desc)
-			cublasLtMatmulDescDestroy(p.desc);
-		if (p.a)
-			cublasLtMatrixLayoutDestroy(p.a);
-		if (p.b)
-			cublasLtMatrixLayoutDestroy(p.b);
-		if (p.c)
-			cublasLtMatrixLayoutDestroy(p.c);
-	}
-	s->plans.clear();
+	cu_gemm_plans_clear(s);
 	if (s->workspace) {
 		cu_dev_free(c, s->workspace);
 		if (s->workspace_counted)

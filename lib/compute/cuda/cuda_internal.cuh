@@ -139,6 +139,8 @@ static inline unsigned cu_blocks(int64_t n, int threads = 256)
 }
 
 /* The kernel table entries, one .cu file each group. */
+/* Destroy every cached cuBLASLt plan (context release). */
+OD_HIDDEN void cu_gemm_plans_clear(cu_state *s);
 OD_HIDDEN int cu_linear(struct od_ctx *c, float *y, const float *x, int64_t M, const struct od_tensor *w,
 			const struct od_tensor *bias);
 OD_HIDDEN int cu_conv2d(struct od_ctx *c, float *y, const float *x, int N, int Cin, int H, int W,
