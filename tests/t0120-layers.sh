@@ -4,7 +4,7 @@
 . "$OD_SRCDIR/tests/lib.sh"
 cd "$OD_SRCDIR" || exit 1
 
-LAYERS="base formats compute model text camera pipeline"
+LAYERS="base formats compute model text camera pipeline train scene eval"
 rank() { n=0; for l in $LAYERS; do [ "$l" = "$1" ] && { echo $n; return; }; n=$((n + 1)); done; echo 99; }
 
 # every folder of lib/ is a known layer
