@@ -121,9 +121,11 @@ $(B)/lib/od-cuda.so: $(CUDA_OBJ)
 		-Xlinker -rpath=$(CUDA_HOME)/lib64
 
 # ---------------------------------------------------------------- tests
+# The golden comparisons run in float32 whatever the CPU (OD_PRECISION=fp32);
+# the BF16 path has its own tests, which ask for it explicitly.
 TEST_ENV = OD_BIN=$(abspath $(B)/bin) OD_TESTBIN=$(abspath $(B)/tests) OD_SRCDIR=$(CURDIR) \
 	OD_MODEL=$(CURDIR)/share/tiny-onediffusion OD_GOLDEN=$(CURDIR)/tests/golden \
-	OD_CUDA_PLUGIN=$(abspath $(B)/lib/od-cuda.so) TMPDIR=$(abspath $(B)/tmp) OD_BUILD=$(B) OD_SANITIZE=$(SANITIZE)
+	OD_PRECISION=fp32 OD_CUDA_PLUGIN=$(abspath $(B)/lib/od-cuda.so) TMPDIR=$(abspath $(B)/tmp) OD_BUILD=$(B) OD_SANITIZE=$(SANITIZE)
 
 check: all $(TEST_UNITS) $(TEST_TOOLS)
 	@mkdir -p $(B)/tmp

@@ -3,6 +3,7 @@
 #include "compute/backend.h"
 #include "base/error.h"
 #include "base/parallel.h"
+#include "compute/cpu/cpu_kernels.h"
 
 #include <dlfcn.h>
 #include <limits.h>
@@ -100,13 +101,19 @@ int od_ctx_create(struct od_ctx **out, enum od_device dev, int threads)
 		free(c);
 		return od_error(OD_ENOMEM, "out of memory");
 	}
+	int rc = od_cpu_env_precision(&c->precision);
+	if (rc) {
+		free(c->params);
+		free(c);
+		return rc;
+	}
 	od_set_threads(threads);
 	c->threads = od_threads();
 	c->device = dev;
 	c->k = &od_cpu_kernels;
 	c->error = od_error;
 	if (dev == OD_DEVICE_CUDA) {
-		int rc = load_cuda(c);
+		rc = load_cuda(c);
 		if (rc) {
 			free(c->params);
 			free(c);

@@ -142,9 +142,52 @@ struct od_kernels {
 	int (*upsample2x)(struct od_ctx *c, float *y, const float *x, int64_t planes, int H, int W);
 };
 
-#define OD_KERNELS_ABI 1
+#define OD_KERNELS_ABI 2
 
 struct od_param_cache;
+
+/*
+ * Precision of the CPU's matrix products (linear layers, attention's Q·Kᵀ and
+ * P·V, the VAE's convolutions; numerics.md §8). FP32: float32 throughout.
+ * BF16: both operands rounded to bfloat16 (weights used as stored when they
+ * are BF16, float32 weights rounded a tile at a time; activations rounded a
+ * tile at a time), products accumulated in float32; everything else (norms,
+ * softmax, RoPE, residual adds, the sampler) stays float32. BF16 needs the
+ * AVX512-BF16 or AMX instructions (od_cpu_isa()); on a CPU without them the
+ * products run in float32 whatever the precision says. The CUDA backend
+ * always multiplies in BF16 and ignores it.
+ */
+enum od_precision { OD_PRECISION_FP32 = 0, OD_PRECISION_BF16 = 1 };
+
+/* Parse "fp32" / "bf16" (also "f32"); returns 0 or -1. */
+int od_precision_parse(const char *name, enum od_precision *out);
+const char *od_precision_name(enum od_precision p);
+/* BF16 where the CPU multiplies BF16 natively (od_cpu_isa() >= AVX512-BF16),
+ * FP32 elsewhere. */
+enum od_precision od_precision_default(void);
+
+/*
+ * The CPU's instruction-set levels the kernels choose from, detected at run
+ * time (cpuid, xgetbv, and for AMX the kernel's permission through
+ * arch_prctl(ARCH_REQ_XCOMP_PERM)); the binary itself runs on any x86-64.
+ *   AMX         BF16 products on the tile unit (TDPBF16PS), packing in AVX-512
+ *   AVX512BF16  BF16 products with VDPBF16PS
+ *   AVX2        no native BF16: products in float32 (OpenBLAS)
+ *   GENERIC     not x86-64, or no AVX2: as AVX2
+ * $OD_CPU_ISA=amx|avx512bf16|avx2 lowers the level (never raises it), so
+ * every path can be exercised on one machine.
+ */
+enum od_cpu_isa { OD_ISA_GENERIC = 0, OD_ISA_AVX2 = 1, OD_ISA_AVX512BF16 = 2, OD_ISA_AMX = 3 };
+/* The level the CPU and the OS support. */
+enum od_cpu_isa od_cpu_isa_supported(void);
+/* The level the kernels use: od_cpu_isa_supported() lowered by $OD_CPU_ISA
+ * and by od_cpu_isa_limit(). */
+enum od_cpu_isa od_cpu_isa(void);
+/* Lower the level for this process (tests); returns the level now in use. */
+enum od_cpu_isa od_cpu_isa_limit(enum od_cpu_isa max);
+/* Parse "amx", "avx512bf16", "avx2" (and "generic"); returns 0 or -1. */
+int od_cpu_isa_parse(const char *name, enum od_cpu_isa *out);
+const char *od_cpu_isa_name(enum od_cpu_isa i);
 
 struct od_ctx {
 	enum od_device device;
@@ -157,13 +200,17 @@ struct od_ctx {
 	/* od_error(), for the CUDA plugin: it is dlopen'ed and cannot link libod,
 	 * whose symbols the tools do not export. */
 	int (*error)(int code, const char *fmt, ...);
+	enum od_precision precision;  /* of the CPU's matrix products (above) */
 };
 
 /* Parse "cpu" / "cuda"; returns 0 or -1. */
 int od_device_parse(const char *name, enum od_device *out);
 const char *od_device_name(enum od_device d);
 
-/* Create a context. threads <= 0 means all online CPUs. For CUDA the plugin is
+/* Create a context. threads <= 0 means all online CPUs. The precision is
+ * $OD_PRECISION when set (fp32 or bf16), else od_precision_default(); callers
+ * may change c->precision at any time. An unknown $OD_PRECISION or
+ * $OD_CPU_ISA is an OD_EINVAL error. For CUDA the plugin is
  * found through $OD_CUDA_PLUGIN, next to the executable (../lib/od-cuda.so,
  * ../lib/od/od-cuda.so) or in the installed libdir; a missing plugin, driver or
  * GPU is an OD_EDEVICE error. */

@@ -352,6 +352,7 @@ static void test_determinism(void)
 {
 	struct od_ctx *c1, *c2;
 	od_ctx_create(&c1, OD_DEVICE_CPU, 1);
+	c1->precision = OD_PRECISION_FP32;
 	const int M = 300, K = 64, N = 80;
 	float *x = rnd((size_t)M * K, 1), *w = rnd((size_t)N * K, 1);
 	int64_t ws[2] = { N, K };
@@ -363,6 +364,7 @@ static void test_determinism(void)
 	od_attention(c1, o1, x, x, x, &d);
 	od_ctx_destroy(c1);
 	od_ctx_create(&c2, OD_DEVICE_CPU, 2);
+	c2->precision = OD_PRECISION_FP32;
 	od_linear(c2, y2, x, M, &tw, NULL);
 	od_attention(c2, o2, x, x, x, &d);
 	od_ctx_destroy(c2);
@@ -378,6 +380,7 @@ int main(void)
 		ok(0, "create a CPU context: %s", od_errmsg());
 		return tap_done();
 	}
+	c->precision = OD_PRECISION_FP32; /* the float32 reference kernels (test_bf16 has the others) */
 	test_linear(c);
 	test_attention(c);
 	test_norms(c);

@@ -242,7 +242,7 @@ static void attn_pairs(void *p, int64_t i0, int64_t i1)
 	struct attn_job *j = p;
 	const struct od_attention_desc *d = j->d;
 	const int rep = d->q_heads / d->kv_heads, qb = d->q_len < QBLOCK ? d->q_len : QBLOCK;
-	float *s = od_cpu_thread_scratch(1, (size_t)qb * (size_t)d->kv_len);
+	float *s = od_cpu_thread_scratch(OD_SCRATCH_SCORES, (size_t)qb * (size_t)d->kv_len);
 	if (!s) {
 		__atomic_store_n(&j->failed, 1, __ATOMIC_RELAXED);
 		return;
@@ -265,6 +265,56 @@ static void attn_pairs(void *p, int64_t i0, int64_t i1)
 	}
 }
 
+/* Score columns per BF16 product call: bounds the float32 accumulators. */
+#define KV_CHUNK 512
+
+static void attn_pairs_bf16(void *p, int64_t i0, int64_t i1)
+{
+	struct attn_job *j = p;
+	const struct od_attention_desc *d = j->d;
+	const int rep = d->q_heads / d->kv_heads, qb = d->q_len < QBLOCK ? d->q_len : QBLOCK;
+	float *s = od_cpu_thread_scratch(OD_SCRATCH_SCORES, (size_t)qb * (size_t)d->kv_len);
+	uint16_t *kp = (uint16_t *)od_cpu_thread_scratch(OD_SCRATCH_PACKED, (od_bf16_packed_len(d->head_dim, d->kv_len) + 1) / 2);
+	uint16_t *vp = (uint16_t *)od_cpu_thread_scratch(OD_SCRATCH_PACKED2, (od_bf16_packed_len(d->kv_len, d->head_dim) + 1) / 2);
+	if (!s || !kp || !vp) {
+		__atomic_store_n(&j->failed, 1, __ATOMIC_RELAXED);
+		return;
+	}
+	int packed_b = -1, packed_kh = -1;
+	for (int64_t i = i0; i < i1; i++) {
+		int b = (int)(i / d->q_heads), h = (int)(i % d->q_heads);
+		int kh = d->kv_map == OD_KV_GROUPED ? h / rep : h % d->kv_heads;
+		const float *Q = j->q + (size_t)b * d->q_len * d->q_stride + (size_t)h * d->head_dim;
+		float *O = j->o + (size_t)b * d->q_len * d->o_stride + (size_t)h * d->head_dim;
+		if (b != packed_b || kh != packed_kh) {
+			const float *K = j->k + (size_t)b * d->kv_len * d->kv_stride + (size_t)kh * d->head_dim;
+			const float *V = j->v + (size_t)b * d->kv_len * d->kv_stride + (size_t)kh * d->head_dim;
+			od_bf16_pack_t(kp, K, d->kv_stride, d->head_dim, d->kv_len, 0, (d->kv_len + 15) / 16);
+			od_bf16_pack_n(vp, V, d->kv_stride, d->kv_len, d->head_dim, 0, (d->head_dim + 15) / 16);
+			packed_b = b, packed_kh = kh;
+		}
+		for (int q0 = 0; q0 < d->q_len; q0 += qb) {
+			int n = d->q_len - q0 < qb ? d->q_len - q0 : qb;
+			/* S (n, kv_len) = Q·Kᵀ */
+			struct od_bf16_a qa = { Q + (size_t)q0 * d->q_stride, OD_F32, d->q_stride, n, d->head_dim };
+			for (int c0 = 0; c0 < d->kv_len; c0 += KV_CHUNK) {
+				int nc = d->kv_len - c0 < KV_CHUNK ? d->kv_len - c0 : KV_CHUNK;
+				if (od_bf16_gemm(&qa, kp, d->kv_len, 0, n, c0, nc, s, d->kv_len, 0))
+					goto oom;
+			}
+			softmax_rows(s, n, d->kv_len, q0, d, h, b);
+			/* O (n, head_dim) = P·V */
+			struct od_bf16_a pa = { s, OD_F32, d->kv_len, n, d->kv_len };
+			if (od_bf16_gemm(&pa, vp, d->head_dim, 0, n, 0, d->head_dim, O + (size_t)q0 * d->o_stride, d->o_stride,
+					 0))
+				goto oom;
+		}
+	}
+	return;
+oom:
+	__atomic_store_n(&j->failed, 1, __ATOMIC_RELAXED);
+}
+
 int od_cpu_attention(struct od_ctx *c, float *o, const float *q, const float *k, const float *v,
 		     const struct od_attention_desc *d)
 {
@@ -273,7 +323,7 @@ int od_cpu_attention(struct od_ctx *c, float *o, const float *q, const float *k,
 	if (d->q_len <= 0 || d->kv_len <= 0 || d->batch <= 0)
 		return OD_OK;
 	struct attn_job j = { o, q, k, v, d, 0 };
-	od_parallel_for((int64_t)d->batch * d->q_heads, attn_pairs, &j);
+	od_parallel_for((int64_t)d->batch * d->q_heads, od_cpu_bf16(c) ? attn_pairs_bf16 : attn_pairs, &j);
 	if (j.failed)
 		return od_error(OD_ENOMEM, "attention: out of memory for the score block");
 	return OD_OK;

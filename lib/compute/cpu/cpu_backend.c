@@ -59,8 +59,8 @@ static void cpu_release(struct od_ctx *c)
 {
 }
 
-static _Thread_local float *tls_buf[3];
-static _Thread_local size_t tls_len[3];
+static _Thread_local float *tls_buf[OD_CPU_SCRATCH_SLOTS];
+static _Thread_local size_t tls_len[OD_CPU_SCRATCH_SLOTS];
 
 float *od_cpu_thread_scratch(int slot, size_t n)
 {

@@ -9,6 +9,10 @@
  * one single-threaded sgemm, so results are identical for every thread count.
  * 1×1 convolutions with stride 1 and no padding skip im2col: each band of
  * pixels is a single sgemm on the input as it is.
+ *
+ * BF16 precision (backend.h): the band's columns (or the input, for 1×1) are
+ * rounded and packed as the B operand of cpu_bf16.c, the weights are the A
+ * operand as stored, float32 accumulation; bias in float32 afterwards.
  */
 #include "compute/cpu/cpu_kernels.h"
 #include "base/error.h"
@@ -22,9 +26,40 @@
 struct conv_job {
 	float *y;
 	const float *x, *w, *b;
+	const struct od_tensor *wt; /* BF16 precision: the weights as stored */
 	int Cin, H, W, Cout, kh, kw, stride, pt, pl, Hout, Wout, rows, bands, direct;
 	int failed;
 };
+
+static void im2col(const struct conv_job *j, const float *x, float *col, int oy0, int rows);
+
+/* Output pixels per BF16 product call: bounds the float32 accumulators. */
+#define PIX_CHUNK 256
+
+static int band_bf16(struct conv_job *j, const float *xn, float *yn, int oy0, int rows)
+{
+	const int64_t K = (int64_t)j->Cin * j->kh * j->kw, plane = (int64_t)j->Hout * j->Wout;
+	const int ncol = rows * j->Wout;
+	uint16_t *bp = (uint16_t *)od_cpu_thread_scratch(OD_SCRATCH_PACKED, (od_bf16_packed_len(K, ncol) + 1) / 2);
+	if (!bp)
+		return OD_ENOMEM;
+	if (j->direct) {
+		od_bf16_pack_n(bp, xn + (int64_t)oy0 * j->Wout, plane, K, ncol, 0, (ncol + 15) / 16);
+	} else {
+		float *col = od_cpu_thread_scratch(OD_SCRATCH_COL, (size_t)(K * ncol));
+		if (!col)
+			return OD_ENOMEM;
+		im2col(j, xn, col, oy0, rows);
+		od_bf16_pack_n(bp, col, ncol, K, ncol, 0, (ncol + 15) / 16);
+	}
+	const struct od_bf16_a a = { j->wt->data, j->wt->dtype, K, j->Cout, K };
+	for (int c0 = 0; c0 < ncol; c0 += PIX_CHUNK) {
+		int nc = ncol - c0 < PIX_CHUNK ? ncol - c0 : PIX_CHUNK;
+		if (od_bf16_gemm(&a, bp, ncol, 0, j->Cout, c0, nc, yn, plane, 0))
+			return OD_ENOMEM;
+	}
+	return OD_OK;
+}
 
 static void im2col(const struct conv_job *j, const float *x, float *col, int oy0, int rows)
 {
@@ -59,11 +94,16 @@ static void conv_bands(void *p, int64_t t0, int64_t t1)
 		const float *xn = j->x + (int64_t)n * j->Cin * j->H * j->W;
 		float *yn = j->y + (int64_t)n * j->Cout * plane + (int64_t)oy0 * j->Wout;
 		const int ncol = rows * j->Wout;
-		if (j->direct) {
+		if (j->wt) {
+			if (band_bf16(j, xn, yn, oy0, rows)) {
+				__atomic_store_n(&j->failed, 1, __ATOMIC_RELAXED);
+				return;
+			}
+		} else if (j->direct) {
 			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, j->Cout, ncol, j->Cin, 1.0f, j->w, j->Cin,
 				    xn + (int64_t)oy0 * j->Wout, (int)plane, 0.0f, yn, (int)plane);
 		} else {
-			float *col = od_cpu_thread_scratch(2, (size_t)(K * ncol));
+			float *col = od_cpu_thread_scratch(OD_SCRATCH_COL, (size_t)(K * ncol));
 			if (!col) {
 				__atomic_store_n(&j->failed, 1, __ATOMIC_RELAXED);
 				return;
@@ -94,9 +134,15 @@ int od_cpu_conv2d(struct od_ctx *c, float *y, const float *x, int N, int Cin, in
 	j.Wout = (W + pad[2] + pad[3] - j.kw) / stride + 1;
 	if (j.Hout <= 0 || j.Wout <= 0)
 		return od_error(OD_EINVAL, "conv2d: %dx%d input is too small", H, W);
-	j.w = od_param(c, w);
+	if (od_cpu_bf16(c)) {
+		if (w->dtype != OD_F32 && w->dtype != OD_BF16 && w->dtype != OD_F16)
+			return od_error(OD_EMODEL, "conv2d: weight '%s' is %s", w->name ? w->name : "?", od_dtype_name(w->dtype));
+		j.wt = w;
+	} else if (!(j.w = od_param(c, w))) {
+		return OD_ENOMEM;
+	}
 	j.b = bias ? od_param(c, bias) : NULL;
-	if (!j.w || (bias && !j.b))
+	if (bias && !j.b)
 		return OD_ENOMEM;
 	j.direct = j.kh == 1 && j.kw == 1 && stride == 1 && !pad[0] && !pad[1] && !pad[2] && !pad[3];
 	const int64_t K = (int64_t)Cin * j.kh * j.kw;

@@ -8,10 +8,63 @@
 
 #include "compute/backend.h"
 
-/* The calling thread's scratch buffer number slot (0..2) of at least n
- * floats, kept for reuse by later calls on the same thread; NULL on OOM.
- * Kernels run tiles on the pool's threads, each with its own scratch. */
+/* The calling thread's scratch buffer number slot of at least n floats, kept
+ * for reuse by later calls on the same thread; NULL on OOM. Kernels run tiles
+ * on the pool's threads, each with its own scratch. Slots: */
+enum {
+	OD_SCRATCH_WIDEN = 0,   /* cpu_linear.c: BF16/F16 weights widened for sgemm */
+	OD_SCRATCH_SCORES = 1,  /* cpu_attention.c: a block of scores */
+	OD_SCRATCH_COL = 2,     /* cpu_conv.c: im2col */
+	OD_SCRATCH_PACKED = 3,  /* a packed BF16 operand shared by one call's tiles (the caller's) */
+	OD_SCRATCH_PACKED2 = 4, /* a second one (attention: V) */
+	OD_SCRATCH_ASTAGE = 5,  /* cpu_bf16.c: a staged BF16 A block */
+	OD_SCRATCH_CTILE = 6,   /* cpu_bf16.c: float32 accumulators of a tile */
+	OD_CPU_SCRATCH_SLOTS = 7
+};
 float *od_cpu_thread_scratch(int slot, size_t n);
+
+/* Precision (cpu_isa.c): the context's starting precision from $OD_PRECISION
+ * or the CPU (an error for a bad $OD_PRECISION or $OD_CPU_ISA); and whether
+ * this context's matrix products run in BF16 now. */
+int od_cpu_env_precision(enum od_precision *out);
+int od_cpu_bf16(const struct od_ctx *c);
+
+/*
+ * BF16 matrix products (cpu_bf16.c), C = A·B with float32 accumulation, on the
+ * AMX or AVX512-BF16 level (od_cpu_isa() >= OD_ISA_AVX512BF16 only).
+ *
+ * B is packed: K × N logical, columns in blocks of 16, K padded with zeros to
+ * a multiple of 32, each pair of k values of one column side by side (the
+ * operand layout of TDPBF16PS and VDPBF16PS): element (k, n) at
+ *   [(n/16)·(Kp/2) + k/2]·32 + (n%16)·2 + k%2,   Kp = od_bf16_kpad(K).
+ * A is read row by row as stored (BF16 rows in place, F32/F16 rounded to BF16
+ * a block at a time).
+ *
+ * Determinism: each element of C is the sum over k in 32-wide steps in
+ * increasing k, whatever the tile it falls in, so the result depends on the
+ * shapes and the ISA level, never on the thread count or the tiling.
+ */
+static inline int64_t od_bf16_kpad(int64_t K) { return (K + 31) & ~(int64_t)31; }
+/* uint16 elements of a packed B of K × N. */
+static inline size_t od_bf16_packed_len(int64_t K, int64_t N) { return (size_t)((N + 15) / 16) * 16 * od_bf16_kpad(K); }
+/* Pack column blocks [jb0, jb1) of B(k, n) = src[n·ld + k] (src rows are B's
+ * columns: activations for x·Wᵀ, keys for Q·Kᵀ); n >= N is zero. */
+void od_bf16_pack_t(uint16_t *dst, const float *src, int64_t ld, int64_t K, int64_t N, int64_t jb0, int64_t jb1);
+/* Pack column blocks [jb0, jb1) of B(k, n) = src[k·ld + n] (values for P·V, im2col columns). */
+void od_bf16_pack_n(uint16_t *dst, const float *src, int64_t ld, int64_t K, int64_t N, int64_t jb0, int64_t jb1);
+
+/* The A operand: rows × K of dtype F32, BF16 or F16, row i at data + i·ld elements. */
+struct od_bf16_a {
+	const void *data;
+	enum od_dtype dtype;
+	int64_t ld, rows, K;
+};
+/* C rows [i0, i0 + ni) × columns [j0, j0 + nj) (i0, j0 multiples of 16) of
+ * A·B for B packed with N valid columns; element (i, j) stored at c[i·ldc + j],
+ * or at c[j·ldc + i] when trans (x·Wᵀ computed as W·xᵀ), for i < A rows and
+ * j < N only. Single-threaded; OD_ENOMEM when scratch fails. */
+int od_bf16_gemm(const struct od_bf16_a *a, const uint16_t *bp, int64_t N, int64_t i0, int64_t ni, int64_t j0,
+		 int64_t nj, float *c, int64_t ldc, int trans);
 
 int od_cpu_linear(struct od_ctx *c, float *y, const float *x, int64_t M, const struct od_tensor *w,
 		  const struct od_tensor *bias);

@@ -11,6 +11,13 @@
  * checkpoint). BF16/F16 weights are widened one tile's rows at a time into a
  * per-thread scratch buffer, so a 2.8B-parameter BF16 checkpoint never needs
  * a float32 copy of itself (11 GB).
+ *
+ * BF16 precision (backend.h, od_cpu_bf16()): y = W·xᵀ by cpu_bf16.c, the
+ * weights as the A operand read as stored (BF16 rows in place; F32 and F16
+ * rounded to BF16 a tile at a time), x rounded and packed once per call as
+ * the B operand, tiles of TILE_N weight rows × TILE_M tokens fixed by the
+ * shape, float32 accumulation in a fixed K order, and the bias added in
+ * float32 afterwards.
  */
 #include "compute/cpu/cpu_kernels.h"
 #include "base/error.h"
@@ -84,6 +91,65 @@ static void linear_tiles(void *p, int64_t t0, int64_t t1)
 	}
 }
 
+/* BF16 tiles: TILE_N weight rows by TILE_M tokens (BF16 weights, read in
+ * place: the tile's weight rows stay in L2 across its tokens) or by up to
+ * TILE_M_STAGED tokens (weights rounded to BF16 in the tile: as few roundings
+ * of each weight per call as memory allows). */
+#define TILE_N 128
+#define TILE_M 256
+#define TILE_M_STAGED 2048
+
+struct bf16_job {
+	float *y;
+	const float *x;
+	uint16_t *xp;
+	struct od_bf16_a a;
+	const float *bias;
+	int64_t M, N, K, mb, mtiles;
+	int failed;
+};
+
+static void bf16_pack(void *p, int64_t b0, int64_t b1)
+{
+	const struct bf16_job *j = p;
+	od_bf16_pack_t(j->xp, j->x, j->K, j->K, j->M, b0, b1);
+}
+
+static void bf16_tiles(void *p, int64_t t0, int64_t t1)
+{
+	struct bf16_job *j = p;
+	for (int64_t t = t0; t < t1; t++) {
+		int64_t n0 = t / j->mtiles * TILE_N, m0 = t % j->mtiles * j->mb;
+		int64_t nc = j->N - n0 < TILE_N ? j->N - n0 : TILE_N, mc = j->M - m0 < j->mb ? j->M - m0 : j->mb;
+		if (od_bf16_gemm(&j->a, j->xp, j->M, n0, nc, m0, mc, j->y, j->N, 1)) {
+			__atomic_store_n(&j->failed, 1, __ATOMIC_RELAXED);
+			return;
+		}
+		if (j->bias)
+			for (int64_t r = m0; r < m0 + mc; r++)
+				for (int64_t col = n0; col < n0 + nc; col++)
+					j->y[r * j->N + col] += j->bias[col];
+	}
+}
+
+static int linear_bf16(float *y, const float *x, int64_t M, const struct od_tensor *w, const float *bias)
+{
+	const int64_t N = w->shape[0], K = w->shape[1];
+	struct bf16_job j = { .y = y, .x = x, .bias = bias, .M = M, .N = N, .K = K };
+	j.a = (struct od_bf16_a){ w->data, w->dtype, K, N, K };
+	size_t len = od_bf16_packed_len(K, M);
+	if (!(j.xp = (uint16_t *)od_cpu_thread_scratch(OD_SCRATCH_PACKED, (len + 1) / 2)))
+		return od_error(OD_ENOMEM, "linear: out of memory for %zu bytes of packed activations", len * 2);
+	od_parallel_for((M + 15) / 16, bf16_pack, &j);
+	const int64_t M16 = (M + 15) / 16 * 16;
+	j.mb = w->dtype == OD_BF16 ? TILE_M : M16 < TILE_M_STAGED ? M16 : TILE_M_STAGED;
+	j.mtiles = (M + j.mb - 1) / j.mb;
+	od_parallel_for(j.mtiles * ((N + TILE_N - 1) / TILE_N), bf16_tiles, &j);
+	if (j.failed)
+		return od_error(OD_ENOMEM, "linear: out of memory for the BF16 tiles");
+	return OD_OK;
+}
+
 int od_cpu_linear(struct od_ctx *c, float *y, const float *x, int64_t M, const struct od_tensor *w,
 		  const struct od_tensor *bias)
 {
@@ -100,6 +166,8 @@ int od_cpu_linear(struct od_ctx *c, float *y, const float *x, int64_t M, const s
 	struct linear_job j = { y, x, w, NULL, M, N, K, 0, 0, 0, 0 };
 	if (bias && !(j.bias = od_param(c, bias)))
 		return OD_ENOMEM;
+	if (od_cpu_bf16(c))
+		return linear_bf16(y, x, M, w, j.bias);
 	tiling(M, N, &j.mb, &j.nb);
 	j.mtiles = (M + j.mb - 1) / j.mb;
 	int64_t tiles = j.mtiles * ((N + j.nb - 1) / j.nb);
