@@ -43,6 +43,7 @@ static void usage(void)
 	       "  -m, --model DIR          the OneDiffusion checkpoint (default: $OD_MODEL)\n"
 	       "      --device cpu|cuda    compute device (default: $OD_DEVICE, else cpu)\n"
 	       "  -j, --threads N          CPU threads (default: all)\n"
+	       OD_PRECISION_HELP
 	       "      --progress=MODE      auto (default), none or machine\n"
 	       "  -h, --help               this help;  -V, --version  the version\n"
 	       "Exit status: 0 ok, 1 failure, 2 usage, 3 bad input, 4 model, 5 I/O, 6 no device.\n"
@@ -197,7 +198,7 @@ static void sink_free(struct sink *k)
 int main(int argc, char **argv)
 {
 	od_tool_init(argc, argv, "od-decode");
-	enum { O_START = 256, O_COLORMAP, O_GRID, O_FRAMES, O_ROLE, O_SKIP_RAYS, O_DEVICE, O_PROGRESS, O_CAMERAS,
+	enum { O_START = 256, O_COLORMAP, O_GRID, O_FRAMES, O_ROLE, O_SKIP_RAYS, O_DEVICE, O_PROGRESS, O_PRECISION, O_CAMERAS,
 	       O_FOCAL, O_CHANNELS };
 	static const struct option lopts[] = {
 		{ "output", required_argument, 0, 'o' }, { "format", required_argument, 0, 'f' },
@@ -209,10 +210,12 @@ int main(int argc, char **argv)
 		{ "channels", required_argument, 0, O_CHANNELS },
 		{ "device", required_argument, 0, O_DEVICE }, { "threads", required_argument, 0, 'j' },
 		{ "progress", optional_argument, 0, O_PROGRESS }, { "help", no_argument, 0, 'h' },
+		{ "precision", required_argument, 0, O_PRECISION },
 		{ "version", no_argument, 0, 'V' }, { 0 }
 	};
 	struct sink k = { .name = "-", .quality = 95 };
 	const char *model = getenv("OD_MODEL"), *dev_name = getenv("OD_DEVICE"), *fmt_name = NULL;
+	int precision = -1;
 	enum colormap cmap = MAP_NONE;
 	int frames = 0, role = -1, skip_rays = 0, threads = 0;
 	const char *cameras_path = NULL;
@@ -261,6 +264,7 @@ int main(int argc, char **argv)
 		case 'm': model = optarg; break;
 		case O_DEVICE: dev_name = optarg; break;
 		case 'j': threads = (int)od_opt_int("--threads", optarg, 1, 1024); break;
+		case O_PRECISION: precision = (int)od_opt_precision(optarg); break;
 		case O_PROGRESS: pmode = od_opt_progress(optarg); break;
 		case 'h': usage(); return 0;
 		case 'V': od_version();
@@ -329,7 +333,9 @@ int main(int argc, char **argv)
 				 * image frames alone need none */
 				if (!model || !*model)
 					od_usage_error("no model: give --model DIR or set OD_MODEL");
-				if ((rc = od_ctx_create(&ctx, dev, threads)) || (rc = od_vae_open(&vae, ctx, model)))
+				if (!(rc = od_ctx_create(&ctx, dev, threads)) && precision >= 0)
+					ctx->precision = (enum od_precision)precision;
+				if (rc || (rc = od_vae_open(&vae, ctx, model)))
 					break;
 				have_vae = 1;
 			}

@@ -36,6 +36,7 @@ static void usage(void)
 	       "      --trace FILE      write every step's raw model outputs to FILE (frames)\n"
 	       "      --device D        cpu or cuda (default $OD_DEVICE, else cpu)\n"
 	       "  -j, --threads N       CPU threads (default: all)\n"
+	       OD_PRECISION_HELP
 	       "      --progress=MODE   auto (terminal only), none or machine (key=value lines)\n"
 	       "  -h, --help            this help;  -V, --version  the version\n");
 }
@@ -78,7 +79,7 @@ static int on_trace(void *user, int step, const float *v, int batch)
 int main(int argc, char **argv)
 {
 	od_tool_init(argc, argv, "od-denoise");
-	enum { O_MASK = 256, O_SIZE, O_NOCAP, O_TRACE, O_DEVICE, O_PROGRESS };
+	enum { O_MASK = 256, O_SIZE, O_NOCAP, O_TRACE, O_DEVICE, O_PROGRESS, O_PRECISION };
 	static const struct option opts[] = {
 		{ "model", required_argument, 0, 'm' }, { "output", required_argument, 0, 'o' },
 		{ "steps", required_argument, 0, 'n' }, { "guidance", required_argument, 0, 'g' },
@@ -87,10 +88,12 @@ int main(int argc, char **argv)
 		{ "no-softcap", no_argument, 0, O_NOCAP }, { "trace", required_argument, 0, O_TRACE },
 		{ "device", required_argument, 0, O_DEVICE }, { "threads", required_argument, 0, 'j' },
 		{ "progress", required_argument, 0, O_PROGRESS }, { "help", no_argument, 0, 'h' },
+		{ "precision", required_argument, 0, O_PRECISION },
 		{ "version", no_argument, 0, 'V' }, { 0 }
 	};
 	const char *model = getenv("OD_MODEL"), *out_path = "-", *mask = NULL, *trace_path = NULL;
 	const char *device = getenv("OD_DEVICE");
+	int precision = -1;
 	int steps = 50, all = 0, nocap = 0, threads = 0, width = 0, height = 0, c;
 	double guidance = 5.0;
 	uint64_t seed = 0;
@@ -120,6 +123,7 @@ int main(int argc, char **argv)
 		case O_TRACE: trace_path = optarg; break;
 		case O_DEVICE: device = optarg; break;
 		case 'j': threads = (int)od_opt_int("--threads", optarg, 1, 1024); break;
+		case O_PRECISION: precision = (int)od_opt_precision(optarg); break;
 		case O_PROGRESS: pmode = od_opt_progress(optarg); break;
 		case 'h': usage(); return 0;
 		case 'V': od_version();
@@ -132,6 +136,8 @@ int main(int argc, char **argv)
 
 	struct od_ctx *ctx;
 	int rc = od_ctx_create(&ctx, dev, threads);
+	if (!rc && precision >= 0)
+		ctx->precision = (enum od_precision)precision;
 	if (rc)
 		od_fail(rc);
 	struct od_nextdit m;

@@ -46,6 +46,7 @@ static void usage(void)
 	       "  -m, --model DIR          the OneDiffusion checkpoint (default: $OD_MODEL)\n"
 	       "      --device cpu|cuda    compute device (default: $OD_DEVICE, else cpu)\n"
 	       "  -j, --threads N          CPU threads (default: all)\n"
+	       OD_PRECISION_HELP
 	       "      --progress=MODE      auto (default), none or machine\n"
 	       "  -h, --help               this help;  -V, --version  the version\n"
 	       "Exit status: 0 ok, 1 failure, 2 usage, 3 bad input, 4 model, 5 I/O, 6 no device.\n"
@@ -244,7 +245,7 @@ int main(int argc, char **argv)
 {
 	od_tool_init(argc, argv, "od-encode");
 	enum { O_LIST = 256, O_NOCROP, O_NODN, O_NOORIENT, O_MODE, O_SEED, O_SKIP, O_NOISE, O_ROLE, O_TASK, O_SET, O_PIXELS,
-	       O_DEVICE, O_PROGRESS };
+	       O_DEVICE, O_PROGRESS, O_PRECISION };
 	static const struct option lopts[] = {
 		{ "output", required_argument, 0, 'o' }, { "list", required_argument, 0, O_LIST },
 		{ "size", required_argument, 0, 's' }, { "no-crop", no_argument, 0, O_NOCROP },
@@ -255,11 +256,13 @@ int main(int argc, char **argv)
 		{ "set", required_argument, 0, O_SET }, { "pixels", no_argument, 0, O_PIXELS }, { "model", required_argument, 0, 'm' },
 		{ "device", required_argument, 0, O_DEVICE }, { "threads", required_argument, 0, 'j' },
 		{ "progress", optional_argument, 0, O_PROGRESS }, { "help", no_argument, 0, 'h' },
+		{ "precision", required_argument, 0, O_PRECISION },
 		{ "version", no_argument, 0, 'V' }, { 0 }
 	};
 	struct opts o = { .crop = 1, .double_norm = 1, .role = OD_ROLE_CONDITION };
 	const char *out_path = "-", *model = getenv("OD_MODEL"), *noise_path = NULL, *lists[16];
 	const char *dev_name = getenv("OD_DEVICE");
+	int precision = -1;
 	int n_lists = 0, threads = 0, have_seed = 0, pixels = 0;
 	uint64_t seed = 0, skip = UINT64_MAX;
 	enum od_progress_mode pmode = OD_PROGRESS_AUTO;
@@ -310,6 +313,7 @@ int main(int argc, char **argv)
 		case 'm': model = optarg; break;
 		case O_DEVICE: dev_name = optarg; break;
 		case 'j': threads = (int)od_opt_int("--threads", optarg, 1, 1024); break;
+		case O_PRECISION: precision = (int)od_opt_precision(optarg); break;
 		case O_PROGRESS: pmode = od_opt_progress(optarg); break;
 		case 'h': usage(); return 0;
 		case 'V': od_version();
@@ -403,7 +407,9 @@ int main(int argc, char **argv)
 	struct od_encoder enc;
 	struct od_reader noise;
 	if (!pixels) {
-		if ((rc = od_ctx_create(&ctx, dev, threads)) || (rc = od_vae_open(&vae, ctx, model)))
+		if (!(rc = od_ctx_create(&ctx, dev, threads)) && precision >= 0)
+			ctx->precision = (enum od_precision)precision;
+		if (rc || (rc = od_vae_open(&vae, ctx, model)))
 			od_fail(rc);
 		od_encoder_init(&enc, &vae);
 		if (noise_path) {

@@ -49,6 +49,7 @@ static void usage(void)
 	       "      --list-colors        the region colours OneDiffusion knows\n"
 	       "      --device DEV         cpu or cuda (default $OD_DEVICE, else cpu)\n"
 	       "      --threads N          CPU threads (default: all)\n"
+	       OD_PRECISION_HELP
 	       "      --progress MODE      auto, none or machine\n"
 	       "  -h, --help               this help;  -V, --version  the version\n"
 	       "Examples:\n"
@@ -307,7 +308,7 @@ int main(int argc, char **argv)
 	od_tool_init(argc, argv, "od-tag");
 	enum {
 		O_MASK = 256, O_BOX, O_RAW, O_DTYPE, O_IDS, O_PIECES, O_PRINT, O_LIST_TAGS, O_LIST_COLORS, O_DEVICE,
-		O_THREADS, O_PROGRESS
+		O_THREADS, O_PROGRESS, O_PRECISION
 	};
 	static const struct option lopts[] = {
 		{ "model", required_argument, 0, 'm' },       { "task", required_argument, 0, 't' },
@@ -321,6 +322,7 @@ int main(int argc, char **argv)
 		{ "list-tags", no_argument, 0, O_LIST_TAGS }, { "list-colors", no_argument, 0, O_LIST_COLORS },
 		{ "device", required_argument, 0, O_DEVICE }, { "threads", required_argument, 0, O_THREADS },
 		{ "progress", required_argument, 0, O_PROGRESS }, { "help", no_argument, 0, 'h' },
+		{ "precision", required_argument, 0, O_PRECISION },
 		{ "version", no_argument, 0, 'V' },           { 0 }
 	};
 	struct opts o = { .model = getenv("OD_MODEL"), .out = "-", .dtype = OD_F32, .mode = OUT_FRAMES,
@@ -328,6 +330,7 @@ int main(int argc, char **argv)
 	if (o.model && !*o.model)
 		o.model = NULL;
 	const char *dev = getenv("OD_DEVICE");
+	int precision = -1;
 	int std_negative = 0, modes = 0, c;
 	opterr = 0; /* our own one-line messages */
 	while ((c = getopt_long(argc, argv, ":m:t:c:r:i:f:n:No:hV", lopts, NULL)) != -1) {
@@ -377,6 +380,7 @@ int main(int argc, char **argv)
 		case O_LIST_COLORS: list_colors(); return 0;
 		case O_DEVICE: dev = optarg; break;
 		case O_THREADS: o.threads = (int)od_opt_int("--threads", optarg, 0, 4096); break;
+		case O_PRECISION: precision = (int)od_opt_precision(optarg); break;
 		case O_PROGRESS: o.progress = od_opt_progress(optarg); break;
 		case 'h': usage(); return 0;
 		case 'V': od_version();
@@ -510,6 +514,8 @@ int main(int argc, char **argv)
 	struct od_ctx *ctx;
 	if ((rc = od_ctx_create(&ctx, o.device, o.threads)))
 		od_fail(rc);
+	if (precision >= 0)
+		ctx->precision = (enum od_precision)precision;
 	struct od_t5 *t5;
 	if ((rc = od_t5_open(&t5, ctx, o.model)))
 		od_fail(rc);

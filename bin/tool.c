@@ -130,6 +130,14 @@ enum od_device od_opt_device(const char *s)
 	return d;
 }
 
+enum od_precision od_opt_precision(const char *s)
+{
+	enum od_precision p = OD_PRECISION_FP32;
+	if (od_precision_parse(s, &p))
+		od_usage_error("--precision: '%s' is not fp32 or bf16", s);
+	return p;
+}
+
 enum od_progress_mode od_opt_progress(const char *s)
 {
 	if (!s || !strcmp(s, "auto"))

@@ -41,6 +41,14 @@ void od_opt_size(const char *opt, const char *s, int *w, int *h);
 #include "compute/backend.h"
 enum od_device od_opt_device(const char *s);
 
+/* --precision fp32|bf16 (a usage error otherwise). $OD_PRECISION is read by
+ * od_ctx_create() itself; the option overrides it. */
+enum od_precision od_opt_precision(const char *s);
+#define OD_PRECISION_HELP                                                       \
+	"      --precision P        fp32 or bf16 matrix products on the CPU (default:\n" \
+	"                           $OD_PRECISION, else bf16 if the CPU has AVX512-BF16\n" \
+	"                           or AMX, else fp32; without them bf16 runs as fp32)\n"
+
 /* Progress on stderr. OD_PROGRESS_AUTO shows a line with an ETA only when
  * stderr is a terminal (and only after a short delay, so quick runs print
  * nothing); OD_PROGRESS_MACHINE prints key=value lines for wrappers. */

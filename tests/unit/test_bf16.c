@@ -301,36 +301,44 @@ static void test_pack(const char *isa)
 	free(src), free(pt), free(pn);
 }
 
-/* 1 and 2 threads: identical bytes for every BF16 kernel. */
+/* 1 and 2 threads: identical bytes for every BF16 kernel. The thread count is
+ * the process's (od_set_threads), so each context runs before the next exists. */
+struct det_out {
+	float *y, *f, *o, *v;
+};
+
+static void det_run(int threads, struct det_out *r, const float *x, const struct od_tensor *tw,
+		    const struct od_tensor *tf, const struct od_tensor *tc, int M, int K, int N)
+{
+	struct od_ctx *c = ctx(threads, OD_PRECISION_BF16);
+	struct od_attention_desc d = { 1, M, M, 4, 2, 64, 256, 256, 256, OD_KV_GROUPED, 0.125f, 30, NULL, NULL };
+	const int pad[4] = { 1, 1, 1, 1 };
+	r->y = malloc(sizeof(float) * M * N);
+	r->f = malloc(sizeof(float) * M * N);
+	r->o = malloc(sizeof(float) * M * K);
+	r->v = malloc(sizeof(float) * 16 * 40 * 60);
+	od_linear(c, r->y, x, M, tw, NULL);
+	od_linear(c, r->f, x, M, tf, NULL);
+	od_attention(c, r->o, x, x, x, &d);
+	od_conv2d(c, r->v, x, 1, 32, 40, 60, tc, NULL, 1, pad);
+	od_ctx_destroy(c);
+}
+
 static void test_determinism(const char *isa)
 {
-	struct od_ctx *c1 = ctx(1, OD_PRECISION_BF16), *c2 = ctx(2, OD_PRECISION_BF16);
 	const int M = 600, K = 256, N = 272;
 	float *x = rnd((size_t)M * K, 1), *w = rnd((size_t)N * K, 1);
 	int64_t ws[2] = { N, K }, cs[4] = { 16, 32, 3, 3 };
 	struct od_tensor tw = tensor("w", OD_BF16, 2, ws, w), tf = tensor("w", OD_F32, 2, ws, w),
 			 tc = tensor("c", OD_BF16, 4, cs, w);
-	float *y1 = malloc(sizeof(float) * M * N), *y2 = malloc(sizeof(float) * M * N);
-	float *f1 = malloc(sizeof(float) * M * N), *f2 = malloc(sizeof(float) * M * N);
-	float *o1 = malloc(sizeof(float) * M * K), *o2 = malloc(sizeof(float) * M * K);
-	float *v1 = malloc(sizeof(float) * 16 * 40 * 60), *v2 = malloc(sizeof(float) * 16 * 40 * 60);
-	struct od_attention_desc d = { 1, M, M, 4, 2, 64, 256, 256, 256, OD_KV_GROUPED, 0.125f, 30, NULL, NULL };
-	const int pad[4] = { 1, 1, 1, 1 };
-	od_linear(c1, y1, x, M, &tw, NULL);
-	od_linear(c1, f1, x, M, &tf, NULL);
-	od_attention(c1, o1, x, x, x, &d);
-	od_conv2d(c1, v1, x, 1, 32, 40, 60, &tc, NULL, 1, pad);
-	od_linear(c2, y2, x, M, &tw, NULL);
-	od_linear(c2, f2, x, M, &tf, NULL);
-	od_attention(c2, o2, x, x, x, &d);
-	od_conv2d(c2, v2, x, 1, 32, 40, 60, &tc, NULL, 1, pad);
-	ok(!memcmp(y1, y2, sizeof(float) * M * N), "%s linear, BF16 weights: 1 and 2 threads give identical bits", isa);
-	ok(!memcmp(f1, f2, sizeof(float) * M * N), "%s linear, F32 weights: 1 and 2 threads give identical bits", isa);
-	ok(!memcmp(o1, o2, sizeof(float) * M * K), "%s attention: 1 and 2 threads give identical bits", isa);
-	ok(!memcmp(v1, v2, sizeof(float) * 16 * 40 * 60), "%s conv2d: 1 and 2 threads give identical bits", isa);
-	od_ctx_destroy(c1);
-	od_ctx_destroy(c2);
-	free(x), free(w), free(y1), free(y2), free(f1), free(f2), free(o1), free(o2), free(v1), free(v2);
+	struct det_out a, b;
+	det_run(1, &a, x, &tw, &tf, &tc, M, K, N);
+	det_run(2, &b, x, &tw, &tf, &tc, M, K, N);
+	ok(!memcmp(a.y, b.y, sizeof(float) * M * N), "%s linear, BF16 weights: 1 and 2 threads give identical bits", isa);
+	ok(!memcmp(a.f, b.f, sizeof(float) * M * N), "%s linear, F32 weights: 1 and 2 threads give identical bits", isa);
+	ok(!memcmp(a.o, b.o, sizeof(float) * M * K), "%s attention: 1 and 2 threads give identical bits", isa);
+	ok(!memcmp(a.v, b.v, sizeof(float) * 16 * 40 * 60), "%s conv2d: 1 and 2 threads give identical bits", isa);
+	free(x), free(w), free(a.y), free(a.f), free(a.o), free(a.v), free(b.y), free(b.f), free(b.o), free(b.v);
 	free((void *)tw.data), free((void *)tf.data), free((void *)tc.data);
 }
 
