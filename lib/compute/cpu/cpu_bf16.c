@@ -150,8 +150,14 @@ struct tilecfg {
  * (ia, jb) at cb + (ia·nj16 + jb)·256); A rows lda apart starting at the
  * chunk; B blocks bstride elements apart starting at the chunk. */
 TGT static void chunk_amx(float *cb, int64_t ni16, int64_t nj16, const uint16_t *A, int64_t lda, const uint16_t *B,
-			  int64_t bstride, int64_t kc, int first)
+			  int64_t bstride, int64_t kc, int first, const uint16_t *next, int64_t next_kc)
 {
+	/* The next chunk's A rows, when A is read in place (weights in the mapped
+	 * checkpoint: rows far apart, which the hardware prefetchers do not
+	 * follow), are prefetched a few lines per block of this chunk. */
+	const int64_t lines_per_row = next ? (next_kc * 2 + 63) / 64 : 0, lines = ni16 * 16 * lines_per_row;
+	const int64_t blocks = ((ni16 + 1) / 2) * ((nj16 + 1) / 2), per = blocks ? (lines + blocks - 1) / blocks : 0;
+	int64_t pf = 0;
 	for (int64_t ia = 0; ia < ni16; ia += 2) {
 		const int two_i = ia + 1 < ni16;
 		const uint16_t *a0 = A + ia * 16 * lda, *a1 = a0 + 16 * lda;
@@ -160,6 +166,8 @@ TGT static void chunk_amx(float *cb, int64_t ni16, int64_t nj16, const uint16_t 
 			float *c00 = cb + (ia * nj16 + jb) * 256, *c01 = c00 + 256, *c10 = c00 + nj16 * 256,
 			      *c11 = c10 + 256;
 			const uint16_t *b0 = B + jb * bstride, *b1 = b0 + bstride;
+			for (int64_t e = pf + per; pf < e && pf < lines; pf++)
+				_mm_prefetch((const char *)(next + (pf / lines_per_row) * lda) + (pf % lines_per_row) * 64, _MM_HINT_T1);
 			if (first) {
 				_tile_zero(0);
 				_tile_zero(1);
@@ -298,8 +306,9 @@ TGT int od_bf16_gemm(const struct od_bf16_a *a, const uint16_t *bp, int64_t N, i
 			lda = kc;
 		}
 		const uint16_t *B = bp + (j0 / 16) * bstride + k0 * 16;
+		const int64_t k1 = k0 + KC, kc1 = Kp - k1 < KC ? Kp - k1 : KC;
 		if (amx)
-			chunk_amx(cb, ni16, nj16, A, lda, B, bstride, kc, k0 == 0);
+			chunk_amx(cb, ni16, nj16, A, lda, B, bstride, kc, k0 == 0, direct && k1 < Kp ? A + KC : NULL, kc1);
 		else
 			chunk_avx512(cb, ni16, nj16, A, lda, B, bstride, kc, k0 == 0);
 	}
