@@ -46,16 +46,18 @@ flops() {
 cores=$(nproc)
 core_sgemm() { awk -v g="$(sgemm --threads 1 --reps 5 | sed 's/.*median_gflops=\([0-9.]*\).*/\1/')" -v c="$cores" 'BEGIN { print g * c }'; }
 s1=$(core_sgemm)
-flock /tmp/od-bench.lock runstat -n "$reps" -- od-decode -m "$OD_BENCH_MODEL" --progress=none \
+for prec in ${BENCH_PRECISIONS:-fp32 bf16}; do
+flock /tmp/od-bench.lock runstat -n "$reps" -- od-decode -m "$OD_BENCH_MODEL" --precision "$prec" --progress=none \
 	-o "$tmp/out.png" "$tmp/lat.odf" > "$tmp/stat.txt"
 s2=$(core_sgemm)
 f=$(flops 128 128)
-awk -v s1="$s1" -v s2="$s2" -v f="$f" -v cores="$cores" '
+awk -v prec="$prec" -v s1="$s1" -v s2="$s2" -v f="$f" -v cores="$cores" '
 	{ for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] } }
 	END {
 		t = v["median_s"]; sg = (s1 + s2) / 2; g = f / t / 1e9
-		printf "decode 1024x1024 (latent 128x128), full SD3 VAE, BF16 weights: median %.1f s over %d runs (min %.1f, max %.1f), %.2f TFLOP\n", t, v["reps"], v["min_s"], v["max_s"], f / 1e12
+		printf "%s: decode 1024x1024 (latent 128x128), full SD3 VAE, BF16 weights: median %.1f s over %d runs (min %.1f, max %.1f), %.2f TFLOP\n", prec, t, v["reps"], v["min_s"], v["max_s"], f / 1e12
 		printf "achieved %.1f GFLOP/s = %.0f%% of the machine'"'"'s sgemm %.1f GFLOP/s (%d cores x 1-core sgemm; before %.1f, after %.1f)\n", g, 100 * g / sg, sg, cores, s1, s2
 		printf "peak RSS %d MB (limit 4096 MB): %s\n", v["peak_rss_mb"], v["peak_rss_mb"] < 4096 ? "ok" : "OVER"
 		exit v["peak_rss_mb"] < 4096 ? 0 : 1
 	}' "$tmp/stat.txt"
+done

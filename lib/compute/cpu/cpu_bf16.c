@@ -36,7 +36,7 @@
 #define KC 512
 
 /* 16 × 16 transpose of 32-bit elements: r[i] holds row i; afterwards column i. */
-TGT static inline void tr16(__m512i *r)
+TGT __attribute__((always_inline)) static inline void tr16(__m512i *r)
 {
 	__m512i t[16], u[16];
 	for (int i = 0; i < 8; i++) {

@@ -96,7 +96,7 @@ static void linear_tiles(void *p, int64_t t0, int64_t t1)
  * TILE_M_STAGED tokens (weights rounded to BF16 in the tile: as few roundings
  * of each weight per call as memory allows). */
 #define TILE_N 128
-#define TILE_M 256
+#define TILE_M 512
 #define TILE_M_STAGED 2048
 
 struct bf16_job {
