@@ -8,14 +8,15 @@
 # Contenders (one process each, every round):
 #   od fp32  / f32 weights     od fp32  / bf16 weights (widened a tile at a time)
 #   od bf16  / f32 weights (rounded a tile at a time)   od bf16 / bf16 weights
-#   torch fp32 (f32 weights)   torch autocast bf16 (f32 weights)
-#   torch cast to bf16 (bf16 weights)
+#   torch fp32                 torch autocast bf16        torch cast to bf16
+# PyTorch loads the BF16 checkpoint (widened to float32 for fp32 and
+# autocast), so its check against od runs on exactly od's weights.
 # od runs bench/dit-step.c; PyTorch runs bench/step_torch.py, the same forward
 # FLOP for FLOP, which first checks its output against od's on the same inputs
-# (dit-step --dump): max |torch − od| / max |od| within 1e-3 for fp32 against od
-# fp32, within 6e-2 for each BF16 mode against od bf16 with the same weights
-# (two independent BF16 roundings of a 16-layer network). A failed check stops
-# the benchmark.
+# (dit-step --dump, BF16 weights): max |torch − od| / max |od| within 1e-3 for
+# fp32 against od fp32, within 6e-2 for each BF16 mode against od bf16 (two
+# independent BF16 roundings of a 16-layer network). A failed check stops the
+# benchmark.
 #
 # Prints per contender: median seconds per step over the rounds (each round's
 # value is the median of STEP_REPS steps after one untimed step), GFLOP/s,
@@ -24,7 +25,8 @@
 #
 # Environment:
 #   OD_BENCH_MODEL      full-size BF16 checkpoint (made when missing; bench/common.sh)
-#   OD_BENCH_MODEL_F32  full-size F32 transformer (made when missing; 11 GB)
+#   OD_BENCH_MODEL_F32  full-size F32 transformer (made when missing; 11 GB) for od's
+#                       f32-weight contenders; STEP_F32=0 leaves them out
 #   OD_BENCH_VENV       the PyTorch virtual environment (default /work/venv-bench;
 #                       created with `python3 -m venv` and `pip install torch` when missing)
 #   STEP_SIZES (256 512), STEP_ROUNDS (3), STEP_REPS (3), BENCH_THREADS (all CPUs),
@@ -51,7 +53,8 @@ transformer_model() { # OUT DTYPE
 	od-model random --dtype "$2" --seed 1 "$tmp/cfg" "$1"
 }
 [ -f "$M16/transformer/config.json" ] || transformer_model "$M16" bf16
-transformer_model "$M32" f32
+f32=${STEP_F32:-1}
+[ "$f32" = 1 ] && transformer_model "$M32" f32
 
 torch=${STEP_SKIP_TORCH:-0}
 if [ "$torch" != 1 ] && [ ! -x "$venv/bin/python" ]; then
@@ -65,9 +68,10 @@ grep -m1 'model name' /proc/cpuinfo | sed 's/^[^:]*: */CPU: /'
 echo "threads $threads, $rounds rounds of $reps steps (after one untimed step) per contender"
 for size in $sizes; do
 	# agreement: od's outputs, then PyTorch's on the same inputs and weights
-	dit-step --precision fp32 --threads "$threads" --reps 1 --dump "$tmp/o32.st" "$M32" "$size" > /dev/null
-	dit-step --precision bf16 --threads "$threads" --reps 1 --dump "$tmp/o16w32.st" "$M32" "$size" > /dev/null
-	dit-step --precision bf16 --threads "$threads" --reps 1 --dump "$tmp/o16.st" "$M16" "$size" > /dev/null
+	if [ "$torch" != 1 ]; then
+		dit-step --precision fp32 --threads "$threads" --reps 1 --dump "$tmp/o32.st" "$M16" "$size" > /dev/null
+		dit-step --precision bf16 --threads "$threads" --reps 1 --dump "$tmp/o16.st" "$M16" "$size" > /dev/null
+	fi
 	: > "$tmp/res.$size"
 	for r in $(seq "$rounds"); do
 		for c in od:fp32:f32 torch:fp32 od:fp32:bf16 od:bf16:bf16 torch:cast od:bf16:f32 torch:autocast; do
@@ -75,16 +79,16 @@ for size in $sizes; do
 			prec=${rest%%:*} wt=${rest#*:}
 			if [ "$eng" = od ]; then
 				m=$M16
-				[ "$wt" = f32 ] && m=$M32
+				if [ "$wt" = f32 ]; then
+					[ "$f32" = 1 ] || continue
+					m=$M32
+				fi
 				line=$(flock /tmp/od-bench.lock dit-step --precision "$prec" --threads "$threads" --reps "$reps" "$m" "$size")
 				name="od $prec/${wt}w"
 			else
 				[ "$torch" = 1 ] && continue
-				case $prec in
-				fp32) m=$M32 ref=$tmp/o32.st lim=1e-3 ;;
-				autocast) m=$M32 ref=$tmp/o16w32.st lim=6e-2 ;;
-				cast) m=$M16 ref=$tmp/o16.st lim=6e-2 ;;
-				esac
+				m=$M16 ref=$tmp/o16.st lim=6e-2
+				[ "$prec" = fp32 ] && ref=$tmp/o32.st lim=1e-3
 				line=$(flock /tmp/od-bench.lock "$venv/bin/python" "$OD_SRCDIR/bench/step_torch.py" --threads "$threads" \
 					--mode "$prec" --reps "$reps" --inputs "$ref" "$m/transformer")
 				d=$(echo "$line" | kv max_rel_diff_vs_od)
