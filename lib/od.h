@@ -27,8 +27,9 @@
  *   camera/     camera.h (conventions, Plücker rays), camera_json.h,
  *               rays_to_cameras.h
  *   pipeline/   what the tools run: preprocess.h, encode.h, decode.h,
- *               postprocess.h (od-encode, od-decode), schedule.h, sampler.h,
- *               job.h (od-denoise)
+ *               postprocess.h (od-encode, od-decode), draws.h (upstream's
+ *               order of random draws), schedule.h, sampler.h, job.h
+ *               (od-denoise)
  *
  * Data flow (each arrow is a frame stream):
  *
@@ -82,6 +83,7 @@
 #include "pipeline/postprocess.h"
 #include "pipeline/encode.h"
 #include "pipeline/decode.h"
+#include "pipeline/draws.h"
 #include "pipeline/schedule.h"
 #include "pipeline/sampler.h"
 #include "pipeline/job.h"

@@ -2,6 +2,7 @@
 #include "pipeline/job.h"
 #include "base/error.h"
 #include "base/rng.h"
+#include "pipeline/draws.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -342,15 +343,8 @@ int od_job_next(struct od_job_reader *jr, struct od_job *job)
 
 uint64_t od_job_noise_skip(const struct od_job *job)
 {
-	if (job->text_to_image)
-		return 0; /* __call__: the initial noise is the first draw */
-	/* img2img (§5.5): an unused randn(B, C, h, w) in prepare_latents, then the
-	 * posterior ε of the condition images */
-	const size_t fsz = (size_t)job->C * job->h * job->w;
-	uint64_t skip = od_randn_words(fsz);
-	if (job->n_cond_latents)
-		skip += od_randn_words((size_t)job->n_cond_latents * fsz);
-	return skip;
+	return od_draw_offset(OD_DRAW_INIT_NOISE, job->text_to_image, (size_t)job->C * job->h * job->w,
+			      job->n_cond_latents);
 }
 
 int od_job_init_latents(const struct od_job *job, int have_seed, uint64_t seed, float *x)

@@ -84,13 +84,14 @@ void od_job_reader_close(struct od_job_reader *jr);
 void od_job_free(struct od_job *job);
 
 /* The initial state x (F, C, h, w): the job's noise frames, or else torch.randn
- * from the seed in upstream's draw order (§5.5): text-to-image (__call__) draws
- * the initial noise first; every other job (img2img) first draws an unused
- * randn(C·h·w) in prepare_latents, then the VAE posterior ε of its condition
- * images (n_cond_latents·C·h·w), then the noise of all F frames. Then the clean
- * condition frames overwrite their noise. */
+ * from the seed where upstream's call draws its initial noise (draws.h,
+ * numerics.md §5.5): first for text-to-image (__call__); for every other job
+ * (img2img) after prepare_latents' unused randn(C·h·w) and the VAE posterior ε
+ * of its n_cond_latents condition images. Then the clean condition frames
+ * overwrite their noise. */
 int od_job_init_latents(const struct od_job *job, int have_seed, uint64_t seed, float *x);
-/* The number of 32-bit generator words drawn before the initial noise. */
+/* The number of 32-bit generator words drawn before the initial noise
+ * (od_draw_offset(OD_DRAW_INIT_NOISE, ...)). */
 uint64_t od_job_noise_skip(const struct od_job *job);
 
 /* The text of the job as the transformer takes it: (B, S, text_dim) float32 and
