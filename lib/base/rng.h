@@ -9,7 +9,7 @@
  * log, sin and cos are those of torch 1.13's AVX2 path (avx_mathfun, with the
  * fused multiply-adds GCC makes of it), so a seed gives the same noise as the
  * Python float32 pipeline bit for bit (all of the golden runs' draws), which
- * lets `--seed` reproduce upstream runs (upstream.md §5.5).
+ * lets `--seed` reproduce upstream runs (numerics.md §5.5).
  *
  * A pipeline draws several tensors from one generator in turn; od_randn()
  * takes the number of 32-bit words drawn before (skip) so each tool can

@@ -1,5 +1,5 @@
 /*
- * rays_to_cameras.h: recover a camera from a Plücker ray frame (upstream.md §7.5;
+ * rays_to_cameras.h: recover a camera from a Plücker ray frame (numerics.md §7.5;
  * upstream's raydiff_utils.rays_to_cameras, which the released pipeline never
  * calls: od-decode(1) and `od-plucker --invert` do).
  *

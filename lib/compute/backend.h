@@ -39,7 +39,7 @@ enum od_device { OD_DEVICE_CPU = 0, OD_DEVICE_CUDA = 1 };
 enum od_act { OD_ACT_SILU = 0, OD_ACT_GELU_TANH = 1, OD_ACT_GELU = 2, OD_ACT_RELU = 3, OD_ACT_IDENTITY = 4 };
 enum od_binop { OD_OP_ADD = 0, OD_OP_MUL = 1 };
 
-/* Which key/value head a query head h reads (upstream.md §2.6, item 2). */
+/* Which key/value head a query head h reads (numerics.md §2.6, item 2). */
 enum od_kv_map {
 	OD_KV_GROUPED = 0, /* h / (q_heads / kv_heads): torch repeat_interleave (NextDiT self-attention) */
 	OD_KV_TILED = 1,   /* h % kv_heads: einops "(repeat h)" (NextDiT cross-attention) */
@@ -92,7 +92,7 @@ struct od_kernels {
 			 const struct od_attention_desc *d);
 
 	/* ---- normalisation (per row of D; w, b device float32 or NULL) */
-	/* y = x·rsqrt(mean(x²) + eps)·w (upstream.md §2.4; in place is fine) */
+	/* y = x·rsqrt(mean(x²) + eps)·w (numerics.md §2.4; in place is fine) */
 	int (*rmsnorm)(struct od_ctx *c, float *y, const float *x, int64_t M, int D, const float *w, float eps);
 	/* y = (x − mean)·rsqrt(var + eps)·w + b (in place is fine) */
 	int (*layernorm)(struct od_ctx *c, float *y, const float *x, int64_t M, int D, const float *w,
@@ -113,7 +113,7 @@ struct od_kernels {
 	/* y (cols, rows) = xᵀ for x (rows, cols); batch matrices back to back */
 	int (*transpose)(struct od_ctx *c, float *y, const float *x, int batch, int64_t rows, int64_t cols);
 
-	/* ---- NextDiT (upstream.md §2.4-§2.7). "Per group" vectors: row m uses row
+	/* ---- NextDiT (numerics.md §2.4-§2.7). "Per group" vectors: row m uses row
 	 * m / group of a (M/group, ld) array, i.e. one vector per frame. */
 	/* y = rmsnorm(x)·w·(1 + scale) */
 	int (*rmsnorm_modulate)(struct od_ctx *c, float *y, const float *x, int64_t M, int D, const float *w,
@@ -132,7 +132,7 @@ struct od_kernels {
 	int (*head_gate_add)(struct od_ctx *c, float *o, const float *y, int64_t M, int heads, int head_dim,
 			     const float *gate);
 
-	/* ---- VAE (upstream.md §4.1) */
+	/* ---- VAE (numerics.md §4.1) */
 	/* 2-D convolution, NCHW, weight (Cout, Cin, kh, kw), bias (Cout) or NULL,
 	 * zero padding pad = {top, bottom, left, right}, stride s. y is
 	 * (N, Cout, Hout, Wout) with Hout = (H + top + bottom − kh)/s + 1. */

@@ -2,7 +2,7 @@
  * image.h: reading and writing PNG and JPEG pictures.
  *
  * Reading gives what upstream's PIL `Image.open(f).convert('RGB')` gives
- * (upstream.md §6.3 item 2): 8-bit RGB, alpha *dropped* (not composited),
+ * (numerics.md §6.3 item 2): 8-bit RGB, alpha *dropped* (not composited),
  * grey replicated to three channels, palettes expanded. The readers:
  *
  *   PNG   (libpng) 1/2/4/8/16-bit grey, grey+alpha, palette (with or without

@@ -4,7 +4,7 @@
  * Reading asks libpng for 8-bit RGB whatever the file holds: palettes are
  * expanded, low-bit grey widened, 16-bit samples reduced to their high byte,
  * alpha stripped and grey replicated, which is PIL's convert('RGB')
- * (upstream.md §6.3 item 2). libpng reports errors through a longjmp; the
+ * (numerics.md §6.3 item 2). libpng reports errors through a longjmp; the
  * message is kept and returned as an OD_EFORMAT error naming the file.
  */
 #include "formats/image.h"

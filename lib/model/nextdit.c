@@ -1,6 +1,6 @@
 /*
  * nextdit.c: the NextDiT forward pass over the kernel table (see nextdit.h;
- * upstream.md §2). Shapes in comments use B batch, F frames, T tokens per
+ * numerics.md §2). Shapes in comments use B batch, F frames, T tokens per
  * frame, L = F·T, M = B·L token rows, G = B·F frame rows, D hidden, KV =
  * kv_heads·head_dim, A adaLN width, P patch_dim (64), S text length.
  */
@@ -19,7 +19,7 @@
 #define FFN_CHUNK 4096
 
 /* LayerNorm eps of q_norm/k_norm (nn.LayerNorm's default), ky_norm, y_embedder.0
- * and the final layer (upstream.md §2.3, §2.6, §2.7). */
+ * and the final layer (numerics.md §2.3, §2.6, §2.7). */
 #define QK_NORM_EPS 1e-5f
 #define KY_NORM_EPS 1e-6f
 #define Y_NORM_EPS 1e-6f
@@ -90,10 +90,10 @@ int od_nextdit_open(struct od_nextdit *m, struct od_ctx *ctx, const char *model_
 			m->block[i][j] = t[k++];
 		}
 	m->fin_w = t[k++], m->fin_b = t[k++], m->fin_ada_w = t[k++], m->fin_ada_b = t[k++];
-	/* timestep_embedding (nextdit:21-57): exp(-ln(10000)·k/half) in float32.
+	/* timestep_embedding (numerics.md §2.3): exp(-ln(10000)·k/half) in float32.
 	 * torch 1.13's float32 exp on AVX2 is SLEEF's expf_u10 with fused
 	 * multiply-adds; for 15 of the 128 frequencies it is one ulp off the correctly
-	 * rounded value, which moves t·ω_k near t = 1000 by ~6e-5 (golden README
+	 * rounded value, which moves t·ω_k near t = 1000 by ~6e-5 (tests/golden/README.md
 	 * §11.3, `t_omega`): od_expf is that same function, operation by operation. */
 	const float nl = (float)-log(10000.0);
 	for (int i = 0; i < 128; i++)

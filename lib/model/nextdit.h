@@ -1,5 +1,5 @@
 /*
- * nextdit.h: the NextDiT denoiser's forward pass (upstream.md §2), written once
+ * nextdit.h: the NextDiT denoiser's forward pass (numerics.md §2), written once
  * against the kernel table (backend.h) so that it runs on every backend.
  *
  *   struct od_nextdit m;

@@ -105,7 +105,7 @@ int od_nextdit_config_parse(json_t *cfg, struct od_nextdit_config *c, const char
 	c->out_channels = c->in_channels;
 	c->patch_dim = c->patch_t * c->patch_h * c->patch_w * c->in_channels;
 	c->adaln = c->hidden < 1024 ? c->hidden : 1024;
-	/* FeedForward inner width (layers:80-83): int(2·4D/3), times the multiplier
+	/* FeedForward inner width (numerics.md §1.2): int(2·4D/3), times the multiplier
 	 * when given, rounded up to a multiple of multiple_of. */
 	long long hid = (long long)(2 * (4 * (long long)c->hidden) / 3);
 	if ((rc = od_cfg_num(cfg, "ffn_dim_multiplier", 0, 0, &d, label)))

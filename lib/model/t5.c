@@ -1,6 +1,6 @@
 /*
- * t5.c: the T5 v1.1 encoder forward pass (see t5.h; upstream.md §3.2,
- * README-text.md §2.4 for the exact semantics reproduced).
+ * t5.c: the T5 v1.1 encoder forward pass (see t5.h; numerics.md §3.2,
+ * tests/golden/README-text.md §2.4 for the exact semantics reproduced).
  */
 #include "model/t5.h"
 #include "base/error.h"
@@ -201,7 +201,7 @@ static int ensure_buffers(struct od_t5 *t, int batch, int len)
 static enum od_act kernel_act(enum od_t5_act a)
 {
 	switch (a) {
-	case OD_T5_GELU_NEW: return OD_ACT_GELU_TANH; /* gelu_new (upstream.md §3.2) */
+	case OD_T5_GELU_NEW: return OD_ACT_GELU_TANH; /* gelu_new (numerics.md §3.2) */
 	case OD_T5_GELU: return OD_ACT_GELU;
 	case OD_T5_SILU: return OD_ACT_SILU;
 	default: return OD_ACT_RELU;

@@ -1,5 +1,5 @@
 /*
- * vae_config.h: the AutoencoderKL configuration and tensor list (upstream.md
+ * vae_config.h: the AutoencoderKL configuration and tensor list (numerics.md
  * §1.4, §4.1; diffusers 0.30.3 naming). Read from vae/config.json.
  */
 #ifndef OD_VAE_CONFIG_H

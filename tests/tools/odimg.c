@@ -10,7 +10,7 @@
  *   odimg pixel FILE X Y    print "R G B" of one pixel
  *   odimg twice ONCE TWICE  check that the frame stream TWICE holds 2x - 1 of
  *                           ONCE's values, exactly (upstream's second
- *                           normalisation, upstream.md §6.3 item 4)
+ *                           normalisation, numerics.md §6.3 item 4)
  *
  * The pictures are written with libpng and libjpeg directly, not with od's
  * writers, so that the readers are tested against an independent encoder.

@@ -1,6 +1,6 @@
 /*
  * test_cuda_twins: every entry of the kernel table (backend.h) on the CUDA
- * backend against its CPU twin (lib/cpu_*.c), on the same inputs, with an
+ * backend against its CPU twin (lib/compute/cpu/cpu_*.c), on the same inputs, with an
  * explicit tolerance per kernel; each comparison prints its worst element.
  * Without a CUDA device (or a build without the plugin) it is a TAP skip.
  *

@@ -32,7 +32,7 @@ static void buckets(void)
 		   b->ratio, b->height, b->width);
 	}
 	const struct od_bucket *b = od_bucket_closest(512, 512);
-	ok(b->height == 512 && b->width == 512, "1.0 -> 512x512 (upstream.md §6.3)");
+	ok(b->height == 512 && b->width == 512, "1.0 -> 512x512 (numerics.md §6.3)");
 	b = od_bucket_closest(78, 100);
 	ok(b->height == 448 && b->width == 576, "0.78 -> 448x576 (h x w)");
 	b = od_bucket_closest(129, 100);

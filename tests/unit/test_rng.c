@@ -1,9 +1,9 @@
 /*
- * test_rng: seeds to noise as upstream draws it (upstream.md §5.5). The golden
+ * test_rng: seeds to noise as upstream draws it (numerics.md §5.5). The golden
  * pipeline runs stored every torch.randn draw of a CPU generator seeded with
  * 1001..1004 (rand0 = prepare_latents, rand1 = the VAE posterior ε, rand2 =
  * the initial noise of img2img); od_randn with the skips od-denoise uses
- * (od_job_noise_skip) must give the same values, bit for bit (lib/rng.c
+ * (od_job_noise_skip) must give the same values, bit for bit (lib/base/rng.c
  * emulates torch's AVX2 log/sincos).
  */
 #include "od.h"

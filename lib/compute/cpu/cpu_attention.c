@@ -158,7 +158,7 @@ __attribute__((target("avx2,fma"))) static double exp_sum_avx2(float *row, int L
 }
 
 /* OD_NO_SIMD=1 in the environment forces the scalar path (to check that both
- * give the same bits: tests/t0410-denoise-determinism.sh). */
+ * give the same bits: tests/t0410-denoise-batch.sh). */
 static int have_avx2(void)
 {
 	static int v = -1;
@@ -193,7 +193,7 @@ static void softmax_rows(float *s, int rows, int L, int64_t q0, const struct od_
 {
 	const float *bias_h = d->bias ? d->bias + (size_t)h * d->q_len * d->kv_len : NULL;
 	const uint8_t *mask = d->key_mask ? d->key_mask + (size_t)b * d->kv_len : NULL;
-	/* soft-capped logits: softcap·tanh(s·(scale/softcap)), flash-attn's form (upstream.md §2.6) */
+	/* soft-capped logits: softcap·tanh(s·(scale/softcap)), flash-attn's form (numerics.md §2.6) */
 	const float capmul = d->softcap > 0 ? d->scale / d->softcap : 0;
 #ifdef HAVE_AVX2_PATH
 	const int vec = have_avx2();

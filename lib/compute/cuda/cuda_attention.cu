@@ -8,7 +8,7 @@
  * rescaled when the max grows), and never holds more than a BM × BK tile of
  * scores, in registers. Both products, S = Q·Kᵀ and O += P·V, are BF16
  * tensor-core MMAs (mma.sync m16n8k16, FP32 accumulation); scale, soft-cap
- * (softcap·tanh(s/softcap), upstream.md §2.6 item 1: tanh.approx, as the
+ * (softcap·tanh(s/softcap), numerics.md §2.6 item 1: tanh.approx, as the
  * flash-attn kernels upstream ran use), additive bias, key mask and the
  * softmax are FP32. head_dim is padded with zeros to DP = 32, 64 or 128 (120 ->
  * 128), so any head_dim ≤ 128 runs here. Three variants (run_flash_dp): 4

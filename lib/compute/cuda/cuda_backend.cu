@@ -1,7 +1,7 @@
 /*
  * cuda_backend.cu: the CUDA plugin's entry point (od_cuda_kernels, called by
- * lib/backend.c:load_cuda), device memory, the weight caches and the kernel
- * table.
+ * load_cuda() in compute/backend.c), device memory, the weight caches and the
+ * kernel table.
  *
  * Memory: a caching allocator over cudaMalloc (cu_dev_alloc). One stream per
  * context carries every kernel, copy and GEMM, so a freed block can serve the
@@ -530,7 +530,7 @@ static size_t env_size(const char *name, size_t dflt)
 	return *end || !x ? dflt : (size_t)x;
 }
 
-/* The plugin's entry point (lib/backend.c:load_cuda). NULL with a one-line
+/* The plugin's entry point (load_cuda() in compute/backend.c). NULL with a one-line
  * reason in err when there is no usable driver or GPU. */
 extern "C" __attribute__((visibility("default"))) const struct od_kernels *
 od_cuda_kernels(struct od_ctx *c, int abi, char *err, size_t errlen)

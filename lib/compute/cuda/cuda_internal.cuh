@@ -1,7 +1,8 @@
 /*
  * cuda_internal.cuh: what the .cu files of the CUDA backend (the plugin
- * od-cuda.so, see backend.h and lib/backend.c:load_cuda) share: the per-context
- * state, error reporting, device scratch memory and the weight caches.
+ * od-cuda.so, see backend.h and load_cuda() in compute/backend.c) share: the
+ * per-context state, error reporting, device scratch memory and the weight
+ * caches.
  *
  * Conventions (the kernel table's contract, backend.h):
  *  - activations are float32 device buffers; every kernel runs on the context's
@@ -180,7 +181,7 @@ __device__ __forceinline__ float cu_act_f(float x, int a)
 	switch (a) {
 	case OD_ACT_SILU:
 		return cu_silu(x);
-	case OD_ACT_GELU_TANH: /* transformers' gelu_new (upstream.md §3.2) */
+	case OD_ACT_GELU_TANH: /* transformers' gelu_new (numerics.md §3.2) */
 		return 0.5f * x * (1.0f + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x)));
 	case OD_ACT_GELU:
 		return 0.5f * x * (1.0f + erff(x * 0.7071067811865476f));
