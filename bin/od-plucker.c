@@ -1,6 +1,6 @@
 /* od-plucker: cameras -> Plücker ray frames, and (--invert) ray frames -> cameras
- * (od-plucker(1); upstream.md §7). The work is in lib/camera*.c and
- * lib/rays_to_cameras.c. */
+ * (od-plucker(1); upstream.md §7). The work is in lib/camera/: camera.c,
+ * camera_json.c and rays_to_cameras.c. */
 #include "od.h"
 #include "camera/camera.h"
 #include "camera/camera_json.h"
@@ -8,45 +8,26 @@
 #include "tool.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static void usage(void)
-{
-	printf("Usage: od-plucker [-a AZ,...] [-e EL,...] [-d DIST,...] [-f FOCAL,...] [-s SIZE]\n"
-	       "                  [-t VIEWS] [--skip VIEWS] [--normalize[=D]] [-o OUT]\n"
-	       "       od-plucker -c CAMERAS.json [--select VIEWS] [-f FOCAL] [-s SIZE] [-t VIEWS] ... [-o OUT]\n"
-	       "       od-plucker --invert [-f FOCAL,... | -c CAMERAS.json] [--channels average|first]\n"
-	       "                  [-o CAMERAS.json] [FILE...]\n"
-	       "Make the Plücker ray frames of multiview OneDiffusion from cameras: one ray frame\n"
-	       "(16, S, S), S = SIZE/8, per view, relative to the first view whose rays are given.\n"
-	       "With --invert, recover the cameras of ray frames (generated ones, for pose\n"
-	       "estimation) and write them as od-cameras JSON.\n"
-	       "  -a, --azimuth LIST     azimuths in degrees, one per view (default 0,30,60,90);\n"
-	       "                         'none': the view's camera is unknown (its rays a target)\n"
-	       "  -e, --elevation LIST   elevations in degrees (default 0)\n"
-	       "  -d, --distance LIST    distances from the origin (default 1.7; upstream's demo uses 1.5)\n"
-	       "  -f, --focal LIST       focal length in units of the image size (default 1.3887)\n"
-	       "                         A LIST has one value per view, or one value for all.\n"
-	       "  -c, --cameras FILE     cameras from an od-cameras JSON file or a nerfstudio\n"
-	       "                         transforms.json instead of angles\n"
-	       "      --select LIST      use these cameras of FILE, in this order (e.g. 0,12,40)\n"
-	       "  -s, --size N           square image size in pixels, a multiple of 16 (default 512)\n"
-	       "  -t, --target LIST      emit these views as target placeholders (rays to generate)\n"
-	       "      --skip LIST        emit nothing for these views\n"
-	       "      --normalize[=D]    rescale the scene as upstream training does: the first\n"
-	       "                         camera at distance D (default 1.7) from where the optical axes meet\n"
-	       "      --invert           ray frames -> cameras JSON\n"
-	       "      --channels MODE    --invert: average the duplicate ray channels (default) or\n"
-	       "                         read the first six only\n"
-	       "  -o, --output OUT       write to OUT instead of stdout\n"
-	       "  -h, --help             this help;  -V, --version  the version\n"
-	       "View LISTs are indices from 0 like 1,2 or 1-3.\n"
-	       "Exit status: 0 ok, 1 failure, 2 usage, 3 bad input, 5 I/O. See od-plucker(1).\n");
-}
+static const struct od_usage usage = {
+	.synopsis = "od-plucker [-a AZ,...] [-e EL,...] [-d DIST,...] [-f FOCAL,...] [-s SIZE]\n"
+		    "           [-t VIEWS] [--skip VIEWS] [--normalize[=D]] [-o OUT]\n"
+		    "od-plucker -c CAMERAS.json [--select VIEWS] [-f FOCAL] [-s SIZE] [-t VIEWS] ... [-o OUT]\n"
+		    "od-plucker --invert [-f FOCAL,... | -c CAMERAS.json] [--channels average|first]\n"
+		    "           [-o CAMERAS.json] [FILE...]",
+	.description =
+		"Make the Plücker ray frames of multiview OneDiffusion from cameras: one ray frame\n"
+		"(16, S, S), S = SIZE/8, per view, relative to the first view whose rays are given.\n"
+		"With --invert, recover the cameras of ray frames (generated ones, for pose\n"
+		"estimation) and write them as od-cameras JSON.\n",
+	.footer = "A LIST of numbers has one value per view, or one value for all.\n"
+		  "View LISTs are indices from 0 like 1,2 or 1-3.\n"
+		  "Exit status: 0 ok, 1 failure, 2 usage, 3 bad input, 5 I/O. See od-plucker(1).\n",
+};
 
 /* ---------------------------------------------------------------- option lists */
 
@@ -56,8 +37,8 @@ struct numlist {
 	int n;
 };
 
-/* "0,30,none,90" -> numbers; "none" only when allow_none. Values must lie in
- * (lo, hi] when positive is set, else be finite. */
+/* "0,30,none,90" -> numbers; "none" only when allow_none. Values must be
+ * finite, and greater than 0 when positive is set. */
 static struct numlist parse_numlist(const char *opt, const char *s, int allow_none, int positive)
 {
 	struct numlist l = { 0 };
@@ -87,6 +68,16 @@ static struct numlist parse_numlist(const char *opt, const char *s, int allow_no
 		l.v[l.n++] = x;
 	}
 	free(dup);
+	return l;
+}
+
+/* A list of one value (a default). */
+static struct numlist numlist_of(double x)
+{
+	struct numlist l = { .v = calloc(1, sizeof *l.v), .none = calloc(1, 1), .n = 1 };
+	if (!l.v || !l.none)
+		od_die(OD_ENOMEM, "out of memory");
+	l.v[0] = x;
 	return l;
 }
 
@@ -222,10 +213,10 @@ static int run_invert(char **files, int n_files, const char *out_path, const str
 
 /* ---------------------------------------------------------------- cameras -> rays */
 
-static int write_views(struct od_camera *cams, int n, const unsigned char *role, int size, const char *out_path,
+static int write_views(struct od_camera *cams, int n, const unsigned char *role, int size, int S, const char *out_path,
 		       double normalize)
 {
-	int S = size / 8, rc, ref = -1;
+	int rc, ref = -1;
 	if (normalize > 0) {
 		/* over the views that are emitted */
 		struct od_camera *sub = malloc(n * sizeof *sub);
@@ -305,56 +296,49 @@ static int write_views(struct od_camera *cams, int n, const unsigned char *role,
 	return 0;
 }
 
+static int normalize_cb(const struct od_option *opt, const char *arg)
+{
+	*(double *)opt->value = arg ? od_opt_num("--normalize", arg, 1e-9, 1e9) : OD_TRAIN_SCALE;
+	return OD_OK;
+}
+
 int main(int argc, char **argv)
 {
 	od_tool_init(argc, argv, "od-plucker");
-	enum { O_SKIP = 256, O_SELECT, O_NORMALIZE, O_INVERT, O_CHANNELS };
-	static const struct option opts[] = {
-		{ "azimuth", required_argument, 0, 'a' },     { "elevation", required_argument, 0, 'e' },
-		{ "distance", required_argument, 0, 'd' },    { "focal", required_argument, 0, 'f' },
-		{ "cameras", required_argument, 0, 'c' },     { "size", required_argument, 0, 's' },
-		{ "target", required_argument, 0, 't' },      { "skip", required_argument, 0, O_SKIP },
-		{ "select", required_argument, 0, O_SELECT }, { "normalize", optional_argument, 0, O_NORMALIZE },
-		{ "invert", no_argument, 0, O_INVERT },       { "channels", required_argument, 0, O_CHANNELS },
-		{ "output", required_argument, 0, 'o' },      { "help", no_argument, 0, 'h' },
-		{ "version", no_argument, 0, 'V' },           { 0 }
-	};
 	const char *az_s = NULL, *el_s = NULL, *dist_s = NULL, *focal_s = NULL, *cam_path = NULL, *target_s = NULL,
 		   *skip_s = NULL, *select_s = NULL, *out_path = "-", *size_s = NULL;
-	int invert = 0, c;
+	int invert = 0;
 	double normalize = 0;
 	enum od_rays_channels mode = OD_RAYS_AVERAGE;
-	opterr = 0; /* our own one-line messages */
-	while ((c = getopt_long(argc, argv, ":a:e:d:f:c:s:t:o:hV", opts, NULL)) != -1) {
-		switch (c) {
-		case 'a': az_s = optarg; break;
-		case 'e': el_s = optarg; break;
-		case 'd': dist_s = optarg; break;
-		case 'f': focal_s = optarg; break;
-		case 'c': cam_path = optarg; break;
-		case 's': size_s = optarg; break;
-		case 't': target_s = optarg; break;
-		case 'o': out_path = optarg; break;
-		case O_SKIP: skip_s = optarg; break;
-		case O_SELECT: select_s = optarg; break;
-		case O_NORMALIZE:
-			normalize = optarg ? od_opt_num("--normalize", optarg, 1e-9, 1e9) : OD_TRAIN_SCALE;
-			break;
-		case O_INVERT: invert = 1; break;
-		case O_CHANNELS:
-			if (!strcmp(optarg, "average"))
-				mode = OD_RAYS_AVERAGE;
-			else if (!strcmp(optarg, "first"))
-				mode = OD_RAYS_FIRST;
-			else
-				od_usage_error("--channels: '%s' is not average or first", optarg);
-			break;
-		case 'h': usage(); return 0;
-		case 'V': od_version();
-		case ':': od_usage_error("option '%s' needs a value", argv[optind - 1]);
-		default: od_usage_error("unknown option '%s'", argv[optind - 1]);
-		}
-	}
+	const struct od_option opts[] = {
+		OD_OPT_STRING('a', "azimuth", &az_s, "LIST",
+			      "azimuths in degrees, one per view (default 0,30,60,90); 'none': the view's camera is "
+			      "unknown (its rays a target)"),
+		OD_OPT_STRING('e', "elevation", &el_s, "LIST", "elevations in degrees (default 0)"),
+		OD_OPT_STRING('d', "distance", &dist_s, "LIST",
+			      "distances from the origin (default " OD_STR(OD_DEFAULT_DISTANCE) "; upstream's demo uses "
+			      "1.5)"),
+		OD_OPT_STRING('f', "focal", &focal_s, "LIST",
+			      "focal length in units of the image size (default " OD_STR(OD_DEFAULT_FOCAL) ")"),
+		OD_OPT_STRING('c', "cameras", &cam_path, "FILE",
+			      "cameras from an od-cameras JSON file or a nerfstudio transforms.json instead of angles"),
+		OD_OPT_STRING(0, "select", &select_s, "LIST", "use these cameras of FILE, in this order (e.g. 0,12,40)"),
+		OD_OPT_STRING('s', "size", &size_s, "N",
+			      "square image size in pixels, a multiple of 16 (default " OD_STR(OD_RAYS_DEFAULT_SIZE) ")"),
+		OD_OPT_STRING('t', "target", &target_s, "LIST", "emit these views as target placeholders (rays to generate)"),
+		OD_OPT_STRING(0, "skip", &skip_s, "LIST", "emit nothing for these views"),
+		OD_OPT_CALLBACK_OPTARG(0, "normalize", &normalize, "D",
+				       "rescale the scene as upstream training does: the first camera at distance D "
+				       "(default " OD_STR(OD_TRAIN_SCALE) ") from where the optical axes meet",
+				       normalize_cb),
+		OD_OPT_BOOL(0, "invert", &invert, "ray frames -> cameras JSON"),
+		OD_OPT_CHOICE(0, "channels", &mode, "MODE",
+			      "--invert: average the duplicate ray channels (default) or read the first six only "
+			      "(first)", od_rays_channel_choices),
+		OD_OPT_STRING('o', "output", &out_path, "OUT", "write to OUT instead of stdout"),
+		OD_OPT_END(),
+	};
+	const int first = od_parse_options(argc, argv, opts, &usage);
 	if (cam_path && (az_s || el_s || dist_s))
 		od_usage_error("give cameras either as angles (--azimuth ...) or as a file (--cameras), not both");
 	if (select_s && !cam_path)
@@ -391,31 +375,31 @@ int main(int argc, char **argv)
 			od_usage_error("--invert takes only --focal, --cameras, --select, --channels and --output");
 		if (focal_s && cam_path)
 			od_usage_error("--invert: give the intrinsics by --focal or by --cameras, not both");
-		rc = run_invert(argv + optind, argc - optind, out_path, focal_s ? &focal : NULL, cam_path ? cams : NULL,
-				n, mode);
+		rc = run_invert(argv + first, argc - first, out_path, focal_s ? &focal : NULL, cam_path ? cams : NULL, n,
+				mode);
 		free(focal.v), free(focal.none), free(cams);
 		return rc;
 	}
-	if (optind < argc)
+	if (first < argc)
 		od_usage_error("unexpected argument '%s' (cameras come from options; --invert reads frames)",
-			       argv[optind]);
+			       argv[first]);
 
-	int size = 512;
+	int size = OD_RAYS_DEFAULT_SIZE, S;
 	if (size_s) {
 		int w, h;
 		od_opt_size("--size", size_s, &w, &h);
 		if (w != h)
 			od_usage_error("--size: %dx%d is not square: multiview rays need a square image", w, h);
-		if (w % 16 || w < 16 || w > 2048)
-			od_usage_error("--size: %d is not a multiple of 16 from 16 to 2048", w);
 		size = w;
 	}
+	if (od_rays_latent_size(size, &S))
+		od_usage_error("--size: %s", od_errmsg());
 	if (!cam_path) {
 		struct numlist az = parse_numlist("--azimuth", az_s ? az_s : "0,30,60,90", 1, 0);
-		struct numlist el = parse_numlist("--elevation", el_s ? el_s : "0", 0, 0);
-		struct numlist dist = parse_numlist("--distance", dist_s ? dist_s : "1.7", 0, 1);
+		struct numlist el = el_s ? parse_numlist("--elevation", el_s, 0, 0) : numlist_of(0);
+		struct numlist dist = dist_s ? parse_numlist("--distance", dist_s, 0, 1) : numlist_of(OD_DEFAULT_DISTANCE);
 		if (!focal_s)
-			focal = parse_numlist("--focal", "1.3887", 0, 1);
+			focal = numlist_of(OD_DEFAULT_FOCAL);
 		n = az.n;
 		check_count("--elevation", &el, n, "--azimuth");
 		check_count("--distance", &dist, n, "--azimuth");
@@ -467,7 +451,7 @@ int main(int argc, char **argv)
 		emitted += role[i] != 0;
 	if (!emitted)
 		od_usage_error("every view is skipped: nothing to emit");
-	write_views(cams, n, role, size, out_path, normalize);
+	write_views(cams, n, role, size, S, out_path, normalize);
 	free(role);
 	free(cams);
 	return 0;
