@@ -16,9 +16,9 @@ static const struct od_usage usage = {
 	.synopsis = "od-decode [OPTION]... [FILE]...",
 	.description =
 		"Decode latent frames into pictures with the AutoencoderKL (SD3 VAE) decoder, as\n"
-		"the OneDiffusion pipeline does: divide by scaling_factor, decode, clamp(x/2 + 0.5),\n"
-		"round to 8 bits. Image frames are written as they are. Ray frames are turned\n"
-		"into cameras (least-squares centre and Kabsch rotation, upstream.md §7.5),\n"
+		"the OneDiffusion pipeline does: divide by scaling_factor, decode,\n"
+		"clamp(x/2 + 0.5), round to 8 bits. Image frames are written as they are. Ray\n"
+		"frames are turned into cameras (least-squares centre and Kabsch rotation),\n"
 		"written as JSON to --cameras. FILE is a frame stream ('-' or none: stdin).\n",
 	.footer = "Exit status: 0 ok, 1 failure, 2 usage, 3 bad input, 4 model, 5 I/O, 6 no device.\n"
 		  "See od-decode(1).\n",

@@ -18,10 +18,10 @@ static const struct od_usage usage = {
 	.synopsis = "od-denoise [OPTIONS] [FILE...]",
 	.description =
 		"Generate frames with OneDiffusion's NextDiT and its flow-matching sampler.\n"
-		"FILE... (default '-', stdin) is a frame stream of jobs: a prompt text frame (role\n"
-		"condition), optionally a negative text frame, then the job's latent/rays frames\n"
-		"(role condition: given; role target: to generate) and optional noise frames, up to\n"
-		"the next prompt. A job with only text frames is text-to-image.\n",
+		"FILE... (default '-', stdin) is a frame stream of jobs: a prompt text frame\n"
+		"(role condition), optionally a negative text frame, then the job's latent/rays\n"
+		"frames (role condition: given; role target: to generate) and optional noise\n"
+		"frames, up to the next prompt. A job with only text frames is text-to-image.\n",
 	.footer = "Exit status: 0 ok, 1 failure, 2 usage, 3 bad input, 4 model, 5 I/O, 6 no device.\n"
 		  "See od-denoise(1).\n",
 };

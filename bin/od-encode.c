@@ -18,12 +18,13 @@
 static const struct od_usage usage = {
 	.synopsis = "od-encode [OPTION]... [INPUT]...",
 	.description =
-		"Encode pictures into latent frames with the AutoencoderKL (SD3 VAE) encoder, as\n"
-		"OneDiffusion prepares its condition images: aspect-ratio bucket (or --size), centre\n"
-		"crop, bilinear resize, normalisation, posterior sample, times scaling_factor.\n"
-		"INPUT is a PNG or JPEG file, a directory (its .png/.jpg/.jpeg files in name order),\n"
-		"or a stream of image frames (pixels in [-1, 1], encoded as they are); '-' or no\n"
-		"INPUT reads standard input. All latent frames go to one stream.\n",
+		"Encode pictures into latent frames with the AutoencoderKL (SD3 VAE) encoder,\n"
+		"as OneDiffusion prepares its condition images: aspect-ratio bucket (or --size),\n"
+		"centre crop, bilinear resize, normalisation, posterior sample, times\n"
+		"scaling_factor. INPUT is a PNG or JPEG file, a directory (its .png/.jpg/.jpeg\n"
+		"files in name order), or a stream of image frames (pixels in [-1, 1], encoded\n"
+		"as they are); '-' or no INPUT reads standard input. All latent frames go to\n"
+		"one stream.\n",
 	.footer = "Exit status: 0 ok, 1 failure, 2 usage, 3 bad input, 4 model, 5 I/O, 6 no device.\n"
 		  "See od-encode(1).\n",
 };

@@ -381,8 +381,9 @@ static const struct od_command commands[] = {
 	{ "to-safetensors", cmd_to_st, "write all frames to one .safetensors file",
 	  "od-frame to-safetensors [-o OUT] [FILE...]" },
 	{ "from-safetensors", cmd_from_st, "make frames from the tensors of a .safetensors file",
-	  "od-frame from-safetensors [-o OUT] [--tensor NAME [--mask NAME] [--kind KIND]\n"
-	  "         [--role ROLE[,ROLE...]] [--dtype T] [--squeeze] [--split]]... FILE" },
+	  "od-frame from-safetensors [-o OUT] [--tensor NAME [--mask NAME]\n"
+	  "         [--kind KIND] [--role ROLE[,ROLE...]] [--dtype T] [--squeeze]\n"
+	  "         [--split]]... FILE" },
 	{ "select", cmd_select, "copy the frames that match, changing role and metadata",
 	  "od-frame select [-o OUT] [--kind KIND] [--role ROLE] [--index LIST]\n"
 	  "         [--set-role ROLE] [--set KEY=VALUE]... [FILE...]" },

@@ -10,11 +10,11 @@
 
 static const struct od_usage usage = {
 	.description =
-		"Describe a checkpoint in the Hugging Face layout (transformer/, vae/, text_encoder/,\n"
-		"tokenizer/, scheduler/): each component's configuration and parameter count,\n"
-		"counted from config.json alone; --check also maps the weights and validates\n"
-		"every tensor's name, dtype and shape against the config. --params prints only\n"
-		"'COMPONENT PARAMETERS' lines.\n"
+		"Describe a checkpoint in the Hugging Face layout (transformer/, vae/,\n"
+		"text_encoder/, tokenizer/, scheduler/): each component's configuration and\n"
+		"parameter count, counted from config.json alone; --check also maps the weights\n"
+		"and validates every tensor's name, dtype and shape against the config.\n"
+		"--params prints only 'COMPONENT PARAMETERS' lines.\n"
 		"'random' writes OUT with random weights for every component of CONFIGS that has\n"
 		"a config.json (for benchmarks), copying the other files.\n",
 	.footer = "See od-model(1).\n",

@@ -16,14 +16,15 @@
 static const struct od_usage usage = {
 	.synopsis = "od-plucker [-a AZ,...] [-e EL,...] [-d DIST,...] [-f FOCAL,...] [-s SIZE]\n"
 		    "           [-t VIEWS] [--skip VIEWS] [--normalize[=D]] [-o OUT]\n"
-		    "od-plucker -c CAMERAS.json [--select VIEWS] [-f FOCAL] [-s SIZE] [-t VIEWS] ... [-o OUT]\n"
-		    "od-plucker --invert [-f FOCAL,... | -c CAMERAS.json] [--channels average|first]\n"
-		    "           [-o CAMERAS.json] [FILE...]",
+		    "od-plucker -c CAMERAS.json [--select VIEWS] [-f FOCAL] [-s SIZE]\n"
+		    "           [-t VIEWS] ... [-o OUT]\n"
+		    "od-plucker --invert [-f FOCAL,... | -c CAMERAS.json]\n"
+		    "           [--channels average|first] [-o CAMERAS.json] [FILE...]",
 	.description =
-		"Make the Plücker ray frames of multiview OneDiffusion from cameras: one ray frame\n"
-		"(16, S, S), S = SIZE/8, per view, relative to the first view whose rays are given.\n"
-		"With --invert, recover the cameras of ray frames (generated ones, for pose\n"
-		"estimation) and write them as od-cameras JSON.\n",
+		"Make the Plücker ray frames of multiview OneDiffusion from cameras: one ray\n"
+		"frame (16, S, S), S = SIZE/8, per view, relative to the first view whose rays\n"
+		"are given. With --invert, recover the cameras of ray frames (generated ones,\n"
+		"for pose estimation) and write them as od-cameras JSON.\n",
 	.footer = "A LIST of numbers has one value per view, or one value for all.\n"
 		  "View LISTs are indices from 0 like 1,2 or 1-3.\n"
 		  "Exit status: 0 ok, 1 failure, 2 usage, 3 bad input, 5 I/O. See od-plucker(1).\n",

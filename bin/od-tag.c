@@ -26,7 +26,8 @@ static const struct od_usage usage = {
 	.footer = "Examples:\n"
 		  "  od-tag -m MODEL 'a red cube on a table' | od-denoise -m MODEL ... \n"
 		  "  od-tag -m MODEL -t depth2image -N -f captions.txt > text.odf\n"
-		  "  od-tag -t faceid -r 'a man with a beard' 'the man as an astronaut' --print-prompt\n"
+		  "  od-tag -t faceid -r 'a man with a beard' 'the man as an astronaut' \\\n"
+		  "         --print-prompt\n"
 		  "Exit status: 0 ok, 1 failure, 2 usage, 3 bad input, 4 model, 5 I/O, 6 no device.\n"
 		  "See od-tag(1).\n",
 };
