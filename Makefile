@@ -166,6 +166,11 @@ $(B)-fuzz/fuzz_%: fuzz/fuzz_%.c $(B)-fuzz/libod.a
 	$(msg) FUZZLD $@
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(B)-fuzz/libod.a $(OD_LIBS)
 
+# fuzz_options drives the tools' option parser, bin/options.c.
+$(B)-fuzz/fuzz_options: fuzz/fuzz_options.c bin/options.c bin/options.h $(B)-fuzz/libod.a
+	$(msg) FUZZLD $@
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -Ibin -fsanitize=fuzzer -o $@ $< bin/options.c $(B)-fuzz/libod.a $(OD_LIBS)
+
 fuzz: $(FUZZ_BINS)
 	@set -e; for f in $(FUZZ_BINS); do n=$$(basename $$f); \
 	  mkdir -p $(B)-fuzz/corpus-$$n; \

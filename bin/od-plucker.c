@@ -9,6 +9,8 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
+#include <stdnoreturn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,94 +40,127 @@ struct numlist {
 	int n;
 };
 
-/* "0,30,none,90" -> numbers; "none" only when allow_none. Values must be
- * finite, and greater than 0 when positive is set. */
-static struct numlist parse_numlist(const char *opt, const char *s, int allow_none, int positive)
+/* What main() allocates, in one place so that a usage error found after an
+ * allocation frees everything before it exits (release, usage_fail). */
+struct state {
+	struct numlist az, el, dist, focal;
+	char *dup;                 /* the list being parsed */
+	int *idx;                  /* the indices being parsed */
+	struct od_camera *cams;
+	unsigned char *role, *asked;
+};
+
+static void release(struct state *st)
 {
-	struct numlist l = { 0 };
-	char *dup = strdup(s), *save = NULL;
-	if (!dup)
-		od_die(OD_ENOMEM, "out of memory");
+	struct numlist *l[] = { &st->az, &st->el, &st->dist, &st->focal };
+	for (int i = 0; i < 4; i++) {
+		free(l[i]->v), free(l[i]->none);
+		memset(l[i], 0, sizeof *l[i]);
+	}
+	free(st->dup), free(st->idx), free(st->cams), free(st->role), free(st->asked);
+	st->dup = NULL, st->idx = NULL, st->cams = NULL, st->role = NULL, st->asked = NULL;
+}
+
+static noreturn void usage_fail(struct state *st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static noreturn void usage_fail(struct state *st, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	release(st);
+	od_usage_error("%s", msg);
+}
+
+/* "0,30,none,90" -> l; "none" only when allow_none. Values must be finite,
+ * and greater than 0 when positive is set. */
+static void parse_numlist(struct state *st, struct numlist *l, const char *opt, const char *s, int allow_none,
+			  int positive)
+{
+	char *save = NULL;
 	size_t cap = strlen(s) / 2 + 2;
-	l.v = calloc(cap, sizeof *l.v);
-	l.none = calloc(cap, 1);
-	if (!l.v || !l.none)
+	st->dup = strdup(s);
+	l->v = calloc(cap, sizeof *l->v);
+	l->none = calloc(cap, 1);
+	l->n = 0;
+	if (!st->dup || !l->v || !l->none)
 		od_die(OD_ENOMEM, "out of memory");
 	if (!*s || s[strlen(s) - 1] == ',' || s[0] == ',' || strstr(s, ",,"))
-		od_usage_error("%s: '%s' is not a comma-separated list of numbers", opt, s);
-	for (char *tok = strtok_r(dup, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		usage_fail(st, "%s: '%s' is not a comma-separated list of numbers", opt, s);
+	for (char *tok = strtok_r(st->dup, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		if (allow_none && !strcmp(tok, "none")) {
-			l.none[l.n] = 1;
-			l.v[l.n++] = 0;
+			l->none[l->n] = 1;
+			l->v[l->n++] = 0;
 			continue;
 		}
 		char *end;
 		errno = 0;
 		double x = strtod(tok, &end);
 		if (errno || end == tok || *end || !isfinite(x))
-			od_usage_error("%s: '%s' is not a number%s", opt, tok, allow_none ? " or 'none'" : "");
+			usage_fail(st, "%s: '%s' is not a number%s", opt, tok, allow_none ? " or 'none'" : "");
 		if (positive && !(x > 0))
-			od_usage_error("%s: %g must be positive", opt, x);
-		l.v[l.n++] = x;
+			usage_fail(st, "%s: %g must be positive", opt, x);
+		l->v[l->n++] = x;
 	}
-	free(dup);
-	return l;
+	free(st->dup);
+	st->dup = NULL;
 }
 
 /* A list of one value (a default). */
-static struct numlist numlist_of(double x)
+static void numlist_of(struct numlist *l, double x)
 {
-	struct numlist l = { .v = calloc(1, sizeof *l.v), .none = calloc(1, 1), .n = 1 };
-	if (!l.v || !l.none)
+	l->v = calloc(1, sizeof *l->v);
+	l->none = calloc(1, 1);
+	l->n = 1;
+	if (!l->v || !l->none)
 		od_die(OD_ENOMEM, "out of memory");
-	l.v[0] = x;
-	return l;
+	l->v[0] = x;
 }
 
-/* "1,2,5-7" -> the indices in order (ranges expanded), each < limit. */
-static int *parse_indices(const char *opt, const char *s, int limit, const char *what, int *n_out)
+/* "1,2,5-7" -> st->idx: the indices in order (ranges expanded), each < limit;
+ * returns how many. */
+static int parse_indices(struct state *st, const char *opt, const char *s, int limit, const char *what)
 {
 	int cap = 16, n = 0;
-	int *v = malloc(cap * sizeof *v);
-	if (!v)
+	if (!(st->idx = malloc(cap * sizeof *st->idx)))
 		od_die(OD_ENOMEM, "out of memory");
 	const char *p = s;
 	if (!*p)
-		od_usage_error("%s: empty list", opt);
+		usage_fail(st, "%s: empty list", opt);
 	while (*p) {
 		char *end;
 		errno = 0;
 		long a = strtol(p, &end, 10), b;
 		if (end == p || errno || a < 0)
-			od_usage_error("%s: '%s' is not a list of indices like 1,2 or 1-3", opt, s);
+			usage_fail(st, "%s: '%s' is not a list of indices like 1,2 or 1-3", opt, s);
 		b = a;
 		if (*end == '-') {
 			p = end + 1;
 			b = strtol(p, &end, 10);
 			if (end == p || errno || b < a)
-				od_usage_error("%s: '%s' is not a list of indices like 1,2 or 1-3", opt, s);
+				usage_fail(st, "%s: '%s' is not a list of indices like 1,2 or 1-3", opt, s);
 		}
 		if (b >= limit)
-			od_usage_error("%s: %s %ld does not exist (there are %d)", opt, what, b, limit);
+			usage_fail(st, "%s: %s %ld does not exist (there are %d)", opt, what, b, limit);
 		for (long i = a; i <= b; i++) {
 			if (n == cap) {
 				cap *= 2;
-				int *nv = realloc(v, cap * sizeof *v);
+				int *nv = realloc(st->idx, cap * sizeof *nv);
 				if (!nv)
 					od_die(OD_ENOMEM, "out of memory");
-				v = nv;
+				st->idx = nv;
 			}
-			v[n++] = (int)i;
+			st->idx[n++] = (int)i;
 		}
 		if (*end == ',' && end[1])
 			p = end + 1;
 		else if (*end)
-			od_usage_error("%s: '%s' is not a list of indices like 1,2 or 1-3", opt, s);
+			usage_fail(st, "%s: '%s' is not a list of indices like 1,2 or 1-3", opt, s);
 		else
 			p = end;
 	}
-	*n_out = n;
-	return v;
+	return n;
 }
 
 /* One value per view, or one for all. */
@@ -134,10 +169,10 @@ static double list_at(const struct numlist *l, int i)
 	return l->n == 1 ? l->v[0] : l->v[i];
 }
 
-static void check_count(const char *opt, const struct numlist *l, int n, const char *first)
+static void check_count(struct state *st, const char *opt, const struct numlist *l, int n, const char *first)
 {
 	if (l->n != 1 && l->n != n)
-		od_usage_error("%s has %d values but %s has %d: give one per view or one for all", opt, l->n, first, n);
+		usage_fail(st, "%s has %d values but %s has %d: give one per view or one for all", opt, l->n, first, n);
 }
 
 /* ---------------------------------------------------------------- --invert */
@@ -340,120 +375,121 @@ int main(int argc, char **argv)
 		OD_OPT_END(),
 	};
 	const int first = od_parse_options(argc, argv, opts, &usage);
+	/* the checks that need no allocation first */
 	if (cam_path && (az_s || el_s || dist_s))
 		od_usage_error("give cameras either as angles (--azimuth ...) or as a file (--cameras), not both");
 	if (select_s && !cam_path)
 		od_usage_error("--select picks cameras of a --cameras file");
-	struct numlist focal = { 0 };
-	if (focal_s)
-		focal = parse_numlist("--focal", focal_s, 0, 1);
-	struct od_camera *cams = NULL;
-	int n = 0, rc;
-	if (cam_path) {
-		if ((rc = od_camera_json_read(cam_path, &cams, &n)))
-			od_fail(rc);
-		if (select_s) {
-			int n_sel, *sel = parse_indices("--select", select_s, n, "camera", &n_sel);
-			struct od_camera *picked = malloc(n_sel * sizeof *picked);
-			if (!picked)
-				od_die(OD_ENOMEM, "out of memory");
-			for (int i = 0; i < n_sel; i++)
-				picked[i] = cams[sel[i]];
-			free(cams);
-			free(sel);
-			cams = picked;
-			n = n_sel;
-		}
-		if (focal_s && focal.n != 1)
-			od_usage_error("--focal: with --cameras give one value (for cameras without intrinsics)");
-		for (int i = 0; i < n; i++)
-			if (focal_s && !cams[i].has_intrinsics)
-				cams[i].fx = cams[i].fy = focal.v[0];
-	}
-
+	int size = OD_RAYS_DEFAULT_SIZE, S = 0;
 	if (invert) {
 		if (az_s || el_s || dist_s || target_s || skip_s || size_s || normalize > 0)
 			od_usage_error("--invert takes only --focal, --cameras, --select, --channels and --output");
 		if (focal_s && cam_path)
 			od_usage_error("--invert: give the intrinsics by --focal or by --cameras, not both");
-		rc = run_invert(argv + first, argc - first, out_path, focal_s ? &focal : NULL, cam_path ? cams : NULL, n,
-				mode);
-		free(focal.v), free(focal.none), free(cams);
+	} else {
+		if (first < argc)
+			od_usage_error("unexpected argument '%s' (cameras come from options; --invert reads frames)",
+				       argv[first]);
+		if (size_s) {
+			int w, h;
+			od_opt_size("--size", size_s, &w, &h);
+			if (w != h)
+				od_usage_error("--size: %dx%d is not square: multiview rays need a square image", w, h);
+			size = w;
+		}
+		if (od_rays_latent_size(size, &S))
+			od_usage_error("--size: %s", od_errmsg());
+	}
+
+	struct state st = { .cams = NULL };
+	int n = 0, rc;
+	if (focal_s) {
+		parse_numlist(&st, &st.focal, "--focal", focal_s, 0, 1);
+		if (cam_path && st.focal.n != 1)
+			usage_fail(&st, "--focal: with --cameras give one value (for cameras without intrinsics)");
+	}
+	if (cam_path) {
+		if ((rc = od_camera_json_read(cam_path, &st.cams, &n)))
+			od_fail(rc);
+		if (select_s) {
+			int n_sel = parse_indices(&st, "--select", select_s, n, "camera");
+			struct od_camera *picked = malloc(n_sel * sizeof *picked);
+			if (!picked)
+				od_die(OD_ENOMEM, "out of memory");
+			for (int i = 0; i < n_sel; i++)
+				picked[i] = st.cams[st.idx[i]];
+			free(st.cams), free(st.idx);
+			st.cams = picked, st.idx = NULL;
+			n = n_sel;
+		}
+		for (int i = 0; i < n; i++)
+			if (focal_s && !st.cams[i].has_intrinsics)
+				st.cams[i].fx = st.cams[i].fy = st.focal.v[0];
+	}
+
+	if (invert) {
+		rc = run_invert(argv + first, argc - first, out_path, focal_s ? &st.focal : NULL,
+				cam_path ? st.cams : NULL, n, mode);
+		release(&st);
 		return rc;
 	}
-	if (first < argc)
-		od_usage_error("unexpected argument '%s' (cameras come from options; --invert reads frames)",
-			       argv[first]);
-
-	int size = OD_RAYS_DEFAULT_SIZE, S;
-	if (size_s) {
-		int w, h;
-		od_opt_size("--size", size_s, &w, &h);
-		if (w != h)
-			od_usage_error("--size: %dx%d is not square: multiview rays need a square image", w, h);
-		size = w;
-	}
-	if (od_rays_latent_size(size, &S))
-		od_usage_error("--size: %s", od_errmsg());
 	if (!cam_path) {
-		struct numlist az = parse_numlist("--azimuth", az_s ? az_s : "0,30,60,90", 1, 0);
-		struct numlist el = el_s ? parse_numlist("--elevation", el_s, 0, 0) : numlist_of(0);
-		struct numlist dist = dist_s ? parse_numlist("--distance", dist_s, 0, 1) : numlist_of(OD_DEFAULT_DISTANCE);
+		parse_numlist(&st, &st.az, "--azimuth", az_s ? az_s : "0,30,60,90", 1, 0);
+		if (el_s)
+			parse_numlist(&st, &st.el, "--elevation", el_s, 0, 0);
+		else
+			numlist_of(&st.el, 0);
+		if (dist_s)
+			parse_numlist(&st, &st.dist, "--distance", dist_s, 0, 1);
+		else
+			numlist_of(&st.dist, OD_DEFAULT_DISTANCE);
 		if (!focal_s)
-			focal = numlist_of(OD_DEFAULT_FOCAL);
-		n = az.n;
-		check_count("--elevation", &el, n, "--azimuth");
-		check_count("--distance", &dist, n, "--azimuth");
-		check_count("--focal", &focal, n, "--azimuth");
-		cams = calloc(n, sizeof *cams);
-		if (!cams)
+			numlist_of(&st.focal, OD_DEFAULT_FOCAL);
+		n = st.az.n;
+		check_count(&st, "--elevation", &st.el, n, "--azimuth");
+		check_count(&st, "--distance", &st.dist, n, "--azimuth");
+		check_count(&st, "--focal", &st.focal, n, "--azimuth");
+		if (!(st.cams = calloc(n, sizeof *st.cams)))
 			od_die(OD_ENOMEM, "out of memory");
 		for (int i = 0; i < n; i++) {
-			od_camera_init(&cams[i], list_at(&focal, i));
-			cams[i].has_intrinsics = focal_s != NULL;
+			od_camera_init(&st.cams[i], list_at(&st.focal, i));
+			st.cams[i].has_intrinsics = focal_s != NULL;
 			char what[64];
 			snprintf(what, sizeof what, "view %d", i);
-			if (!az.none[i] &&
-			    (rc = od_camera_set_orbit(&cams[i], az.v[i], list_at(&el, i), list_at(&dist, i), what)))
+			if (!st.az.none[i] && (rc = od_camera_set_orbit(&st.cams[i], st.az.v[i], list_at(&st.el, i),
+									list_at(&st.dist, i), what)))
 				od_die(OD_EINVAL, "%s", od_errmsg());
 		}
-		free(az.v), free(az.none), free(el.v), free(el.none), free(dist.v), free(dist.none);
 	}
-	free(focal.v), free(focal.none);
 
 	/* roles: condition, target (asked for, or no pose), 0 = skipped */
-	unsigned char *role = malloc(n);
-	if (!role)
+	st.role = malloc(n);
+	st.asked = calloc(n, 1);
+	if (!st.role || !st.asked)
 		od_die(OD_ENOMEM, "out of memory");
 	for (int i = 0; i < n; i++)
-		role[i] = cams[i].has_pose ? OD_ROLE_CONDITION : OD_ROLE_TARGET;
-	int k, *idx;
-	unsigned char *asked = calloc(n, 1);
-	if (!asked)
-		od_die(OD_ENOMEM, "out of memory");
+		st.role[i] = st.cams[i].has_pose ? OD_ROLE_CONDITION : OD_ROLE_TARGET;
 	if (target_s) {
-		idx = parse_indices("--target", target_s, n, "view", &k);
+		int k = parse_indices(&st, "--target", target_s, n, "view");
 		for (int i = 0; i < k; i++)
-			role[idx[i]] = OD_ROLE_TARGET, asked[idx[i]] = 1;
-		free(idx);
+			st.role[st.idx[i]] = OD_ROLE_TARGET, st.asked[st.idx[i]] = 1;
+		free(st.idx);
+		st.idx = NULL;
 	}
 	if (skip_s) {
-		idx = parse_indices("--skip", skip_s, n, "view", &k);
+		int k = parse_indices(&st, "--skip", skip_s, n, "view");
 		for (int i = 0; i < k; i++) {
-			if (asked[idx[i]])
-				od_usage_error("view %d is both in --target and in --skip", idx[i]);
-			role[idx[i]] = 0;
+			if (st.asked[st.idx[i]])
+				usage_fail(&st, "view %d is both in --target and in --skip", st.idx[i]);
+			st.role[st.idx[i]] = 0;
 		}
-		free(idx);
 	}
-	free(asked);
 	int emitted = 0;
 	for (int i = 0; i < n; i++)
-		emitted += role[i] != 0;
+		emitted += st.role[i] != 0;
 	if (!emitted)
-		od_usage_error("every view is skipped: nothing to emit");
-	write_views(cams, n, role, size, S, out_path, normalize);
-	free(role);
-	free(cams);
+		usage_fail(&st, "every view is skipped: nothing to emit");
+	write_views(st.cams, n, st.role, size, S, out_path, normalize);
+	release(&st);
 	return 0;
 }

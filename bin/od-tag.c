@@ -41,7 +41,8 @@ struct job {
 	const char *task;
 	int32_t ids[OD_T5_MAX_LENGTH];
 	uint8_t mask[OD_T5_MAX_LENGTH];
-	int real;
+	int real;       /* positions with mask 1 */
+	int cut;        /* tokens truncation dropped */
 	struct od_t5_tokens tk;
 };
 
@@ -219,21 +220,20 @@ static void shorten(char *s, size_t max)
 
 static void tokenize_job(const struct od_t5_tokenizer *tok, const struct opts *o, struct job *j, const char *what)
 {
-	int cut;
 	int rc = od_t5_tokenize(tok, j->prompt, strlen(j->prompt), &j->tk);
 	if (rc)
 		od_fail(rc);
-	j->real = od_t5_row(tok, &j->tk, OD_T5_MAX_LENGTH, j->ids, j->mask, &cut);
-	if (cut > 0) {
+	j->real = od_t5_row(tok, &j->tk, OD_T5_MAX_LENGTH, j->ids, j->mask, &j->cut);
+	if (j->cut > 0) {
 		/* The warning says what was cut (the tool's job, not the library's). */
-		char *dropped = od_t5_tokens_join(&j->tk, j->tk.n - cut, j->tk.n);
+		char *dropped = od_t5_tokens_join(&j->tk, j->tk.n - j->cut, j->tk.n);
 		char w[4200];
 		if (!dropped)
 			od_die(OD_ENOMEM, "out of memory");
 		shorten(dropped, 160);
 		od_warn("%s%s has %d tokens with </s>; cut to %d, dropping the last %d: \"%s\"",
 			where(o, j, w, sizeof w),
-			what ? what : "the prompt", j->tk.n + 1, OD_T5_MAX_LENGTH, cut, dropped);
+			what ? what : "the prompt", j->tk.n + 1, OD_T5_MAX_LENGTH, j->cut, dropped);
 		free(dropped);
 	}
 }
@@ -267,8 +267,8 @@ static int make_frame(struct od_frame *f, enum od_role role, const struct opts *
 		rc = od_frame_set(f, "prompt", j->prompt);
 	if (!rc)
 		rc = od_frame_setf(f, "tokens", "%d", j->real);
-	if (!rc && j->tk.n > OD_T5_MAX_LENGTH - 1)
-		rc = od_frame_setf(f, "truncated", "%d", j->tk.n - (OD_T5_MAX_LENGTH - 1));
+	if (!rc && j->cut > 0)
+		rc = od_frame_setf(f, "truncated", "%d", j->cut);
 	if (!rc && negative)
 		rc = od_frame_set(f, "negative", "1");
 	return rc;
