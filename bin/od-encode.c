@@ -231,7 +231,7 @@ static const struct od_choice role_choices[] = {
 int main(int argc, char **argv)
 {
 	od_tool_init(argc, argv, "od-encode");
-	struct opts o = { .crop = 1, .double_norm = 1, .role = OD_ROLE_CONDITION };
+	struct opts o = { .role = OD_ROLE_CONDITION };
 	struct od_common_opts common;
 	const char *out_path = "-", *noise_path = NULL, *lists[16];
 	int n_lists = 0, pixels = 0, no_crop = 0, no_double_norm = 0;
