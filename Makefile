@@ -99,6 +99,12 @@ $(B)/tests/unit/%: $(B)/tests/unit/%.o $(B)/libod.a
 	$(msg) LD $@
 	$(Q)$(CC) $(LDFLAGS) $(SAN_LDFLAGS) -pthread -o $@ $< $(B)/libod.a $(OD_LIBS)
 
+# test_options drives the tools' option parser, bin/options.c.
+$(B)/tests/unit/test_options.o: CPPFLAGS += -Ibin
+$(B)/tests/unit/test_options: $(B)/tests/unit/test_options.o $(B)/bin/options.o $(B)/libod.a
+	$(msg) LD $@
+	$(Q)$(CC) $(LDFLAGS) $(SAN_LDFLAGS) -pthread -o $@ $(filter %.o,$^) $(B)/libod.a $(OD_LIBS)
+
 $(B)/tests/tools/%: $(B)/tests/tools/%.o $(B)/libod.a
 	$(msg) LD $@
 	$(Q)$(CC) $(LDFLAGS) $(SAN_LDFLAGS) -pthread -o $@ $< $(B)/libod.a $(OD_LIBS)
@@ -159,6 +165,11 @@ $(B)-fuzz/libod.a: $(FUZZ_LIB_OBJ)
 $(B)-fuzz/fuzz_%: fuzz/fuzz_%.c $(B)-fuzz/libod.a
 	$(msg) FUZZLD $@
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(B)-fuzz/libod.a $(OD_LIBS)
+
+# fuzz_options drives the tools' option parser, bin/options.c.
+$(B)-fuzz/fuzz_options: fuzz/fuzz_options.c bin/options.c bin/options.h $(B)-fuzz/libod.a
+	$(msg) FUZZLD $@
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -Ibin -fsanitize=fuzzer -o $@ $< bin/options.c $(B)-fuzz/libod.a $(OD_LIBS)
 
 fuzz: $(FUZZ_BINS)
 	@set -e; for f in $(FUZZ_BINS); do n=$$(basename $$f); \

@@ -304,6 +304,14 @@ int od_camera_rays(const struct od_camera *ref, const struct od_camera *c, int S
 	return OD_OK;
 }
 
+int od_rays_latent_size(int size, int *S)
+{
+	if (size < 16 || size % 16 || size > 8 * OD_RAYS_MAX_S)
+		return od_error(OD_EINVAL, "%d is not a multiple of 16 from 16 to %d", size, 8 * OD_RAYS_MAX_S);
+	*S = size / 8;
+	return OD_OK;
+}
+
 void od_rays_pack(const double *rays6, int S, float *ray16)
 {
 	size_t plane = (size_t)S * S;

@@ -35,6 +35,8 @@
 #define OD_TRAIN_SCALE 1.7
 /* Largest latent size of a ray frame (2048-pixel images, numerics.md §8.2). */
 #define OD_RAYS_MAX_S 256
+/* The image size multiview runs at (ASPECT_RATIO_512's square bucket, §7). */
+#define OD_RAYS_DEFAULT_SIZE 512
 
 struct od_camera {
 	int view;                            /* view index (frame metadata view=), -1 when unknown */
@@ -99,6 +101,12 @@ void od_camera_ndc(const struct od_camera *c, double focal[2], double principal[
  * from the left), each (d̂x, d̂y, d̂z, mx, my, mz) in ref's PyTorch3D frame (§7.2 steps
  * 5-6). Both cameras need a pose. */
 int od_camera_rays(const struct od_camera *ref, const struct od_camera *c, int S, double *rays6);
+
+/* The side S of the ray frames of square images of size pixels: the latent
+ * resolution, S = size/8 (§7.2 step 5, pipe:748). size must be a multiple of 16
+ * (pipe:859-860) from 16 to 8·OD_RAYS_MAX_S. OD_EINVAL: "500 is not a multiple
+ * of 16 from 16 to 2048". */
+int od_rays_latent_size(int size, int *S);
 
 /* Pack rays6 (S, S, 6) into a ray frame (16, S, S), channels first:
  * 1.658 · [d̂, m, d̂, m, d̂, m_x] (§7.3). */

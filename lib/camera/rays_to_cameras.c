@@ -9,6 +9,7 @@
 #include "base/error.h"
 #include "base/linalg3.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -223,4 +224,12 @@ int od_rays_frame_to_camera(const struct od_frame *f, enum od_rays_channels mode
 	}
 	free(x), free(rays6);
 	return rc;
+}
+
+int od_rays_frame_index_view(const struct od_frame *f)
+{
+	const char *ix = od_frame_get(f, "index");
+	char *end;
+	long v = ix ? strtol(ix, &end, 10) : -1;
+	return ix && !*end && v >= 1 && v % 2 == 1 && v / 2 <= INT_MAX ? (int)(v / 2) : -1;
 }

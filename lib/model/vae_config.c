@@ -1,8 +1,10 @@
 /* vae_config.c: AutoencoderKL config parsing and tensor list (see vae_config.h). */
 #include "model/vae_config.h"
 #include "base/error.h"
+#include "base/io.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 int od_vae_config_parse(json_t *cfg, struct od_vae_config *c, const char *label)
@@ -68,6 +70,30 @@ int od_vae_config_parse(json_t *cfg, struct od_vae_config *c, const char *label)
 	}
 	c->downscale = 1 << (n - 1);
 	return OD_OK;
+}
+
+int od_vae_scale_factor(const char *model_dir, int *scale)
+{
+	char *dir = od_path_join(model_dir, "vae");
+	if (!dir)
+		return od_error(OD_ENOMEM, "out of memory");
+	int present = od_is_dir(dir);
+	free(dir);
+	if (!present) {
+		*scale = 8;
+		return OD_OK;
+	}
+	struct od_component comp;
+	struct od_vae_config c;
+	int rc = od_component_open(&comp, model_dir, "vae", "config.json", 0, NULL);
+	if (rc)
+		return rc;
+	char label[1024];
+	snprintf(label, sizeof label, "%s/config.json", comp.dir);
+	if (!(rc = od_vae_config_parse(comp.config, &c, label)))
+		*scale = c.downscale;
+	od_component_close(&comp);
+	return rc;
 }
 
 struct emit {

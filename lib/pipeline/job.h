@@ -37,6 +37,7 @@
 #define OD_JOB_H
 
 #include "formats/frame.h"
+#include "model/nextdit_config.h"
 
 #include <stdint.h>
 
@@ -74,6 +75,20 @@ struct od_job_reader {
 	long jobs;
 	struct od_job_opts o;
 };
+
+/* The rest of o for the model in model_dir, whose transformer config is c:
+ * channels, text_dim, vae_scale (od_vae_scale_factor) and the text-to-image
+ * size upstream's __call__ uses when none is given, input_size·vae_scale
+ * (pipe:471-472; 768×768 for OneDiffusion). mask is left as it is. */
+int od_job_opts_for_model(struct od_job_opts *o, const struct od_nextdit_config *c, const char *model_dir);
+/* Check a mask before any job is read: 0 (condition) and 1 (generate), commas
+ * and spaces ignored. OD_EINVAL: "'1x0' is not a list of 0 and 1 like 10 or
+ * 001010", "',' is empty". */
+int od_job_mask_check(const char *mask);
+/* Check o's text-to-image size: the latent must split into 2×2 patches, so the
+ * pixels are multiples of 2·vae_scale (16). OD_EINVAL: "72x64 is not a
+ * multiple of 16 on both sides". */
+int od_job_size_check(const struct od_job_opts *o);
 
 /* Read jobs from the frame streams paths[0..n) in turn ("-" is stdin). */
 void od_job_reader_init(struct od_job_reader *jr, char **paths, int n, const struct od_job_opts *o);

@@ -156,6 +156,13 @@ int od_preprocess_image(const struct od_image *img, int H, int W, int crop, floa
 	return OD_OK;
 }
 
+int od_preprocess_check_size(int W, int H)
+{
+	if (W <= 0 || H <= 0 || W % 16 || H % 16)
+		return od_error(OD_EINVAL, "%dx%d is not a multiple of 16", W, H);
+	return OD_OK;
+}
+
 float od_min_value(const float *x, size_t n)
 {
 	float m = INFINITY;

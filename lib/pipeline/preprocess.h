@@ -42,6 +42,10 @@ extern const struct od_bucket od_aspect_ratio_512[OD_N_ASPECT_RATIO_512];
  * height/width in double precision; ties go to the first key in dict order. */
 const struct od_bucket *od_bucket_closest(int height, int width);
 
+/* Check a size given for condition images: multiples of 16 on both sides, as
+ * the pipeline asserts (pipe:859-860). OD_EINVAL: "100x64 is not a multiple of 16". */
+int od_preprocess_check_size(int W, int H);
+
 /* CenterCropResizeImage's crop box for a src_h × src_w picture and an H × W
  * target: top row y, left column x, crop height ch and width cw. */
 void od_crop_box(int src_h, int src_w, int H, int W, int *y, int *x, int *ch, int *cw);

@@ -29,6 +29,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Upstream __call__'s defaults: num_inference_steps, guidance_scale. */
+#define OD_SAMPLER_DEFAULT_STEPS 50
+#define OD_SAMPLER_DEFAULT_GUIDANCE 5.0
+
 struct od_sampler_opts {
 	int steps;              /* N >= 1 (upstream default 50) */
 	int text_to_image;      /* upstream __call__ (mu in float64) rather than img2img (mu in float32) */
