@@ -1,5 +1,5 @@
 /* od-decode: latent frames -> PNG/JPEG pictures with the VAE decoder
- * (od-decode(1); upstream.md §4.3, §6.4). */
+ * (od-decode(1); numerics.md §4.3, §6.4). */
 #include "od.h"
 #include "camera/camera_json.h"
 #include "pipeline/decode.h"

@@ -1,5 +1,5 @@
 /* od-encode: pictures -> VAE latent frames, as OneDiffusion encodes its
- * condition images (od-encode(1); upstream.md §4, §6.3). */
+ * condition images (od-encode(1); numerics.md §4, §6.3). */
 #include "od.h"
 #include "pipeline/decode.h"
 #include "pipeline/encode.h"
@@ -324,7 +324,7 @@ int main(int argc, char **argv)
 		od_fail(rc);
 
 	/* upstream's double normalisation looks at the minimum of the whole batch
-	 * of condition pictures (improc:570-579): a first pass over them */
+	 * of condition pictures (numerics.md §6.3 item 4): a first pass over them */
 	int twice = 0;
 	if (any_picture && o.double_norm) {
 		float mn = INFINITY;

@@ -1,5 +1,5 @@
 /* od-plucker: cameras -> Plücker ray frames, and (--invert) ray frames -> cameras
- * (od-plucker(1); upstream.md §7). The work is in lib/camera/: camera.c,
+ * (od-plucker(1); numerics.md §7). The work is in lib/camera/: camera.c,
  * camera_json.c and rays_to_cameras.c. */
 #include "od.h"
 #include "camera/camera.h"
@@ -270,7 +270,7 @@ static int write_views(struct od_camera *cams, int n, const unsigned char *role,
 		free(map);
 	}
 	/* Rays are relative to the first view whose rays are given: upstream drops the
-	 * None views before first_camera_transform (pipe:724-749). */
+	 * None views before first_camera_transform (numerics.md §7.2). */
 	for (int i = 0; i < n && ref < 0; i++)
 		if (role[i] == OD_ROLE_CONDITION)
 			ref = i;

@@ -88,7 +88,7 @@ static void build_prompt(const struct opts *o, struct job *j)
 		j->prompt = strdup(j->text);
 		j->task = task >= 0 ? od_tasks[task].tag : "none";
 	} else if (tl >= 0) {
-		/* A prompt with its own tag is used as it is (upstream.md §6.2). */
+		/* A prompt with its own tag is used as it is (numerics.md §6.2). */
 		if (task >= 0 && o->task_given && task != o->task) {
 			snprintf(msg, sizeof msg, "the prompt's tag [[%s]] contradicts --task %s", tag, od_tasks[o->task].tag);
 			job_error(o, j, msg);
