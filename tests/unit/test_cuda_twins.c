@@ -1065,7 +1065,8 @@ static void test_backward(void)
 		const enum od_act acts[] = { OD_ACT_SILU, OD_ACT_GELU_TANH, OD_ACT_GELU, OD_ACT_RELU };
 		for (int ai = 0; ai < 4; ai++) {
 			const size_t n = 10007;
-			struct bw_buf e[] = { { "act dx", rnd(n, 1), n, 1, { 0 } }, { "da", rnd(n, 1), n, 1, { 0 } },
+			/* act_backward writes e[0], then act_mul_backward overwrites it with y */
+			struct bw_buf e[] = { { "act_mul y", rnd(n, 1), n, 1, { 0 } }, { "da", rnd(n, 1), n, 1, { 0 } },
 					      { "db", rnd(n, 1), n, 1, { 0 } },	    { "dy", rnd(n, 1), n, 0, { 0 } },
 					      { "a", rnd(n, 4), n, 0, { 0 } },	    { "b", rnd(n, 2), n, 0, { 0 } } };
 			bw_upload(e, 6);
@@ -1073,8 +1074,8 @@ static void test_backward(void)
 				struct od_ctx *c = ci ? gpu : cpu;
 				check_rc(od_act_backward(c, e[0].dev[ci], e[3].dev[ci], e[4].dev[ci], n, acts[ai]),
 					 "act_backward");
-				check_rc(od_act_mul_backward(c, e[1].dev[ci], e[2].dev[ci], e[3].dev[ci], e[4].dev[ci],
-							     e[5].dev[ci], n, acts[ai]),
+				check_rc(od_act_mul_backward(c, e[1].dev[ci], e[2].dev[ci], e[0].dev[ci], e[3].dev[ci],
+							     e[4].dev[ci], e[5].dev[ci], n, acts[ai]),
 					 "act_mul_backward");
 			}
 			char w[64];

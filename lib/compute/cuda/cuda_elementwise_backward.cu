@@ -36,16 +36,18 @@ __global__ void eb_act_kernel(float *dx, const float *dy, const float *x, int64_
 	dx[i] = dy[i] * cu_act_grad_f(x[i], a);
 }
 
-__global__ void eb_act_mul_kernel(float *da, float *db, const float *dy, const float *a, const float *b, int64_t n,
-				  int act)
+__global__ void eb_act_mul_kernel(float *da, float *db, float *y, const float *dy, const float *a, const float *b,
+				  int64_t n, int act)
 {
 	GRID_STRIDE(i, n)
 	{
-		const float g = dy[i], av = a[i], bv = b[i];
+		const float g = dy[i], av = a[i], bv = b[i], f = cu_act_f(av, act);
 		if (da)
 			da[i] = g * bv * cu_act_grad_f(av, act);
 		if (db)
-			db[i] = g * cu_act_f(av, act);
+			db[i] = g * f;
+		if (y)
+			y[i] = __fmul_rn(f, bv);
 	}
 }
 
@@ -57,12 +59,12 @@ int cu_act_backward(struct od_ctx *c, float *dx, const float *dy, const float *x
 	return cu_launched(c, "act backward");
 }
 
-int cu_act_mul_backward(struct od_ctx *c, float *da, float *db, const float *dy, const float *a, const float *b,
-			int64_t n, enum od_act act)
+int cu_act_mul_backward(struct od_ctx *c, float *da, float *db, float *y, const float *dy, const float *a,
+			const float *b, int64_t n, enum od_act act)
 {
 	if (n <= 0)
 		return OD_OK;
-	eb_act_mul_kernel<<<cu_blocks(n), 256, 0, cu_st(c)->stream>>>(da, db, dy, a, b, n, (int)act);
+	eb_act_mul_kernel<<<cu_blocks(n), 256, 0, cu_st(c)->stream>>>(da, db, y, dy, a, b, n, (int)act);
 	return cu_launched(c, "act_mul backward");
 }
 

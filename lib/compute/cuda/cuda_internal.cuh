@@ -196,7 +196,7 @@ OD_HIDDEN int cu_rope_backward(struct od_ctx *c, float *dx, int64_t M, int heads
 OD_HIDDEN int cu_head_gate_add_backward(struct od_ctx *c, float *dy, float *dgate, const float *dout, const float *y,
 					int64_t M, int heads, int head_dim, const float *gate);
 OD_HIDDEN int cu_act_backward(struct od_ctx *c, float *dx, const float *dy, const float *x, int64_t n, enum od_act a);
-OD_HIDDEN int cu_act_mul_backward(struct od_ctx *c, float *da, float *db, const float *dy, const float *a,
+OD_HIDDEN int cu_act_mul_backward(struct od_ctx *c, float *da, float *db, float *y, const float *dy, const float *a,
 				  const float *b, int64_t n, enum od_act act);
 /* Add bias[ch] to every element of plane ch: y (planes, plane_len), channel = plane % channels. */
 OD_HIDDEN int cu_add_channel_bias(struct od_ctx *c, float *y, const float *bias, int64_t planes, int channels,
