@@ -173,6 +173,8 @@ int main(int argc, char **argv)
 	}
 	if (a.n != e.n) {
 		fprintf(stderr, "odcmp: %s has %zu values, %s has %zu\n", a.label, a.n, e.label, e.n);
+		free(a.v);
+		free(e.v);
 		return 1;
 	}
 	size_t worst = 0;
@@ -203,6 +205,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "odcmp: FAIL %s vs %s: max abs diff %.6g; worst element %zu %s: actual %.9g expected %.9g "
 				"(atol %g, rtol %g%s)\n",
 			a.label, e.label, max_abs, worst, idx, a.v[worst], e.v[worst], atol, rtol, exact ? ", exact" : "");
+		free(a.v);
+		free(e.v);
 		return 1;
 	}
 	printf("odcmp: ok %s: max abs diff %.3g over %zu values (atol %g, rtol %g%s)\n", e.label, max_abs, a.n, atol,
