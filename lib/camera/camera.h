@@ -103,8 +103,8 @@ void od_camera_ndc(const struct od_camera *c, double focal[2], double principal[
 int od_camera_rays(const struct od_camera *ref, const struct od_camera *c, int S, double *rays6);
 
 /* The side S of the ray frames of square images of size pixels: the latent
- * resolution, S = size/8 (§7.2 step 5, pipe:748). size must be a multiple of 16
- * (pipe:859-860) from 16 to 8·OD_RAYS_MAX_S. OD_EINVAL: "500 is not a multiple
+ * resolution, S = size/8 (§7.2 step 5). size must be a multiple of 16
+ * (numerics.md §6.3 item 1) from 16 to 8·OD_RAYS_MAX_S. OD_EINVAL: "500 is not a multiple
  * of 16 from 16 to 2048". */
 int od_rays_latent_size(int size, int *S);
 

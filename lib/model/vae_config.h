@@ -29,8 +29,8 @@ struct od_vae_config {
 int od_vae_config_parse(json_t *cfg, struct od_vae_config *c, const char *label);
 
 /* The pipeline's vae_scale_factor for the model in model_dir: image pixels per
- * latent pixel, 2^(len(block_out_channels)-1) from vae/config.json (§1.4,
- * pipe:249), without mapping the weights. A model folder without vae/ (only
+ * latent pixel, 2^(len(block_out_channels)-1) from vae/config.json (numerics.md §1.4),
+ * without mapping the weights. A model folder without vae/ (only
  * what od-denoise needs) gets 8, the factor of OneDiffusion's VAE. */
 int od_vae_scale_factor(const char *model_dir, int *scale);
 

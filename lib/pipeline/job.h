@@ -79,7 +79,7 @@ struct od_job_reader {
 /* The rest of o for the model in model_dir, whose transformer config is c:
  * channels, text_dim, vae_scale (od_vae_scale_factor) and the text-to-image
  * size upstream's __call__ uses when none is given, input_size·vae_scale
- * (pipe:471-472; 768×768 for OneDiffusion). mask is left as it is. */
+ * (numerics.md §5.6; 768×768 for OneDiffusion). mask is left as it is. */
 int od_job_opts_for_model(struct od_job_opts *o, const struct od_nextdit_config *c, const char *model_dir);
 /* Check a mask before any job is read: 0 (condition) and 1 (generate), commas
  * and spaces ignored. OD_EINVAL: "'1x0' is not a list of 0 and 1 like 10 or

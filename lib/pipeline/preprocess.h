@@ -43,7 +43,7 @@ extern const struct od_bucket od_aspect_ratio_512[OD_N_ASPECT_RATIO_512];
 const struct od_bucket *od_bucket_closest(int height, int width);
 
 /* Check a size given for condition images: multiples of 16 on both sides, as
- * the pipeline asserts (pipe:859-860). OD_EINVAL: "100x64 is not a multiple of 16". */
+ * the pipeline asserts (numerics.md §6.3 item 1). OD_EINVAL: "100x64 is not a multiple of 16". */
 int od_preprocess_check_size(int W, int H);
 
 /* CenterCropResizeImage's crop box for a src_h × src_w picture and an H × W
