@@ -100,4 +100,10 @@ const struct od_kernels od_cpu_kernels = {
 	.head_gate_add = od_cpu_head_gate_add,
 	.conv2d = od_cpu_conv2d,
 	.upsample2x = od_cpu_upsample2x,
+	.conv2d_backward = od_cpu_conv2d_backward,
+	.groupnorm_backward = od_cpu_groupnorm_backward,
+	.act_backward = od_cpu_act_backward,
+	.upsample2x_backward = od_cpu_upsample2x_backward,
+	.posterior = od_cpu_posterior,
+	.posterior_backward = od_cpu_posterior_backward,
 };

@@ -167,6 +167,17 @@ OD_HIDDEN int cu_rope(struct od_ctx *c, float *x, int64_t M, int heads, int head
 OD_HIDDEN int cu_head_gate_add(struct od_ctx *c, float *o, const float *y, int64_t M, int heads, int head_dim,
 			       const float *gate);
 OD_HIDDEN int cu_upsample2x(struct od_ctx *c, float *y, const float *x, int64_t planes, int H, int W);
+OD_HIDDEN int cu_conv2d_backward(struct od_ctx *c, float *dx, float *dw, float *db, const float *dy, const float *x,
+				 int N, int Cin, int H, int W, const struct od_tensor *w, int stride, const int pad[4]);
+OD_HIDDEN int cu_groupnorm_backward(struct od_ctx *c, float *dx, float *dw, float *db, const float *dy,
+				    const float *x, int N, int C, int64_t HW, int groups, const float *w,
+				    const float *b, float eps, int silu);
+OD_HIDDEN int cu_act_backward(struct od_ctx *c, float *dx, const float *dy, const float *x, int64_t n, enum od_act a);
+OD_HIDDEN int cu_upsample2x_backward(struct od_ctx *c, float *dx, const float *dy, int64_t planes, int H, int W);
+OD_HIDDEN int cu_posterior(struct od_ctx *c, float *z, float *kl, const float *moments, const float *eps, int N,
+			   int L, int64_t hw);
+OD_HIDDEN int cu_posterior_backward(struct od_ctx *c, float *dmoments, const float *dz, const float *moments,
+				    const float *eps, int N, int L, int64_t hw, float kl_weight);
 /* Add bias[ch] to every element of plane ch: y (planes, plane_len), channel = plane % channels. */
 OD_HIDDEN int cu_add_channel_bias(struct od_ctx *c, float *y, const float *bias, int64_t planes, int channels,
 				  int64_t plane_len);
