@@ -172,7 +172,6 @@ OD_HIDDEN int cu_conv2d_backward(struct od_ctx *c, float *dx, float *dw, float *
 OD_HIDDEN int cu_groupnorm_backward(struct od_ctx *c, float *dx, float *dw, float *db, const float *dy,
 				    const float *x, int N, int C, int64_t HW, int groups, const float *w,
 				    const float *b, float eps, int silu);
-OD_HIDDEN int cu_act_backward(struct od_ctx *c, float *dx, const float *dy, const float *x, int64_t n, enum od_act a);
 OD_HIDDEN int cu_upsample2x_backward(struct od_ctx *c, float *dx, const float *dy, int64_t planes, int H, int W);
 OD_HIDDEN int cu_posterior(struct od_ctx *c, float *z, float *kl, const float *moments, const float *eps, int N,
 			   int L, int64_t hw);
