@@ -140,9 +140,66 @@ struct od_kernels {
 		      const struct od_tensor *w, const struct od_tensor *bias, int stride, const int pad[4]);
 	/* Nearest-neighbour ×2: x (planes, H, W) -> y (planes, 2H, 2W). */
 	int (*upsample2x)(struct od_ctx *c, float *y, const float *x, int64_t planes, int H, int W);
+
+	/* ---- training: the backward passes of the NextDiT's kernels (numerics.md §11.7-§11.13).
+	 * dX is ∂loss/∂X, with X's shape. Parameter gradients (dw, db, dscale, dgate) are
+	 * always accumulated (+=) and summed over rows in a fixed order (fixed row tiles,
+	 * then the tiles in order), so their bytes never depend on the thread count. An
+	 * input gradient overwrites its buffer (acc = 0) or adds to it (acc = 1). A NULL
+	 * gradient pointer skips that gradient. Per-group vectors as in the forward. */
+	/* dx (M, K) = acc·dx + dy (M, N)·W for the linear y = x·Wᵀ + b, W (N, K) */
+	int (*linear_backward_x)(struct od_ctx *c, float *dx, const float *dy, int64_t M, const struct od_tensor *w,
+				 int acc);
+	/* dw (N, K) += dyᵀ·x; db (N) += Σ_m dy[m] (db may be NULL); dy (M, N), x (M, K) */
+	int (*linear_backward_w)(struct od_ctx *c, float *dw, float *db, const float *dy, const float *x, int64_t M,
+				 int64_t N, int64_t K);
+	/* attention() that also stores each query row's softmax statistic
+	 * lse[(b·q_heads + h)·q_len + i] = max_j s_ij + log Σ_j exp(s_ij − max) (the logits
+	 * after scale, cap, bias and mask; −inf for a row whose keys are all masked).
+	 * o gets the very bytes attention() gives. */
+	int (*attention_lse)(struct od_ctx *c, float *o, float *lse, const float *q, const float *k, const float *v,
+			     const struct od_attention_desc *d);
+	/* Backward of attention() in the flash manner (§11.10): per block of query rows
+	 * the probabilities are recomputed from q, k and the saved lse, never a whole
+	 * (q_len × kv_len) matrix. dq += ∂/∂q, dk += ∂/∂k, dv += ∂/∂v (dk, dv summed
+	 * over the query heads that read each kv head, in head order); o is the
+	 * forward's output, dout its gradient; strides and head maps as the forward's. */
+	int (*attention_backward)(struct od_ctx *c, float *dq, float *dk, float *dv, const float *dout, const float *q,
+				  const float *k, const float *v, const float *o, const float *lse,
+				  const struct od_attention_desc *d);
+	/* y = x·rsqrt(mean(x²) + eps)·w (w NULL: 1): dx, dw (§11.8) */
+	int (*rmsnorm_backward)(struct od_ctx *c, float *dx, float *dw, const float *dy, const float *x, int64_t M,
+				int D, const float *w, float eps, int acc);
+	/* y = (x − mean)·rsqrt(var + eps)·w + b (w NULL: no affine): dx, dw, db (§11.9) */
+	int (*layernorm_backward)(struct od_ctx *c, float *dx, float *dw, float *db, const float *dy, const float *x,
+				  int64_t M, int D, const float *w, float eps, int acc);
+	/* y = rmsnorm(x)·w·(1 + scale): dx, dw, dscale (per group, ld apart, like scale) */
+	int (*rmsnorm_modulate_backward)(struct od_ctx *c, float *dx, float *dw, float *dscale, const float *dy,
+					 const float *x, int64_t M, int D, const float *w, float eps, const float *scale,
+					 int ld, int64_t group, int acc);
+	/* y = layernorm_noaffine(x)·(1 + scale): dx, dscale */
+	int (*layernorm_modulate_backward)(struct od_ctx *c, float *dx, float *dscale, const float *dy, const float *x,
+					   int64_t M, int D, float eps, const float *scale, int ld, int64_t group,
+					   int acc);
+	/* x_out = x + tanh(gate)·(rmsnorm(a)·w), given dx = ∂/∂x_out (which is also ∂/∂x):
+	 * da = ∂/∂a (overwritten), dw, dgate (per group) */
+	int (*rmsnorm_gate_add_backward)(struct od_ctx *c, float *da, float *dw, float *dgate, const float *dx,
+					 const float *a, int64_t M, int D, const float *w, float eps, const float *gate,
+					 int ld, int64_t group);
+	/* The transpose of rope(): rotate each pair by −φ in place (§11.11). */
+	int (*rope_backward)(struct od_ctx *c, float *dx, int64_t M, int heads, int head_dim, int ld,
+			     const float *cos_sin);
+	/* o += tanh(gate[h])·y: dy = tanh(gate[h])·do (overwritten), dgate (heads) += */
+	int (*head_gate_add_backward)(struct od_ctx *c, float *dy, float *dgate, const float *dout, const float *y,
+				      int64_t M, int heads, int head_dim, const float *gate);
+	/* y = act(x): dx = dy·act'(x) (dx may alias dy) */
+	int (*act_backward)(struct od_ctx *c, float *dx, const float *dy, const float *x, int64_t n, enum od_act a);
+	/* y = act(a)·b: da = dy·b·act'(a), db = dy·act(a) (either may alias dy) */
+	int (*act_mul_backward)(struct od_ctx *c, float *da, float *db, const float *dy, const float *a, const float *b,
+				int64_t n, enum od_act act);
 };
 
-#define OD_KERNELS_ABI 1
+#define OD_KERNELS_ABI 2
 
 struct od_param_cache;
 
@@ -237,6 +294,49 @@ static inline int od_conv2d(struct od_ctx *c, float *y, const float *x, int N, i
 { return c->k->conv2d(c, y, x, N, Cin, H, W, w, b, stride, pad); }
 static inline int od_upsample2x(struct od_ctx *c, float *y, const float *x, int64_t planes, int H, int W)
 { return c->k->upsample2x(c, y, x, planes, H, W); }
+static inline int od_linear_backward_x(struct od_ctx *c, float *dx, const float *dy, int64_t M,
+				       const struct od_tensor *w, int acc)
+{ return c->k->linear_backward_x(c, dx, dy, M, w, acc); }
+static inline int od_linear_backward_w(struct od_ctx *c, float *dw, float *db, const float *dy, const float *x,
+				       int64_t M, int64_t N, int64_t K)
+{ return c->k->linear_backward_w(c, dw, db, dy, x, M, N, K); }
+static inline int od_attention_lse(struct od_ctx *c, float *o, float *lse, const float *q, const float *k,
+				   const float *v, const struct od_attention_desc *d)
+{ return c->k->attention_lse(c, o, lse, q, k, v, d); }
+static inline int od_attention_backward(struct od_ctx *c, float *dq, float *dk, float *dv, const float *dout,
+					const float *q, const float *k, const float *v, const float *o, const float *lse,
+					const struct od_attention_desc *d)
+{ return c->k->attention_backward(c, dq, dk, dv, dout, q, k, v, o, lse, d); }
+static inline int od_rmsnorm_backward(struct od_ctx *c, float *dx, float *dw, const float *dy, const float *x,
+				      int64_t M, int D, const float *w, float eps, int acc)
+{ return c->k->rmsnorm_backward(c, dx, dw, dy, x, M, D, w, eps, acc); }
+static inline int od_layernorm_backward(struct od_ctx *c, float *dx, float *dw, float *db, const float *dy,
+					const float *x, int64_t M, int D, const float *w, float eps, int acc)
+{ return c->k->layernorm_backward(c, dx, dw, db, dy, x, M, D, w, eps, acc); }
+static inline int od_rmsnorm_modulate_backward(struct od_ctx *c, float *dx, float *dw, float *dscale, const float *dy,
+					       const float *x, int64_t M, int D, const float *w, float eps,
+					       const float *scale, int ld, int64_t group, int acc)
+{ return c->k->rmsnorm_modulate_backward(c, dx, dw, dscale, dy, x, M, D, w, eps, scale, ld, group, acc); }
+static inline int od_layernorm_modulate_backward(struct od_ctx *c, float *dx, float *dscale, const float *dy,
+						 const float *x, int64_t M, int D, float eps, const float *scale, int ld,
+						 int64_t group, int acc)
+{ return c->k->layernorm_modulate_backward(c, dx, dscale, dy, x, M, D, eps, scale, ld, group, acc); }
+static inline int od_rmsnorm_gate_add_backward(struct od_ctx *c, float *da, float *dw, float *dgate, const float *dx,
+					       const float *a, int64_t M, int D, const float *w, float eps,
+					       const float *gate, int ld, int64_t group)
+{ return c->k->rmsnorm_gate_add_backward(c, da, dw, dgate, dx, a, M, D, w, eps, gate, ld, group); }
+static inline int od_rope_backward(struct od_ctx *c, float *dx, int64_t M, int heads, int head_dim, int ld,
+				   const float *cs)
+{ return c->k->rope_backward(c, dx, M, heads, head_dim, ld, cs); }
+static inline int od_head_gate_add_backward(struct od_ctx *c, float *dy, float *dgate, const float *dout,
+					    const float *y, int64_t M, int heads, int head_dim, const float *gate)
+{ return c->k->head_gate_add_backward(c, dy, dgate, dout, y, M, heads, head_dim, gate); }
+static inline int od_act_backward(struct od_ctx *c, float *dx, const float *dy, const float *x, int64_t n,
+				  enum od_act a)
+{ return c->k->act_backward(c, dx, dy, x, n, a); }
+static inline int od_act_mul_backward(struct od_ctx *c, float *da, float *db, const float *dy, const float *a,
+				      const float *b, int64_t n, enum od_act act)
+{ return c->k->act_mul_backward(c, da, db, dy, a, b, n, act); }
 
 #ifdef __cplusplus
 }
