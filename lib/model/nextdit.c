@@ -18,12 +18,10 @@
  * the released model) while keeping the matrix products large. */
 #define FFN_CHUNK 4096
 
-/* LayerNorm eps of q_norm/k_norm (nn.LayerNorm's default), ky_norm, y_embedder.0
- * and the final layer (upstream.md §2.3, §2.6, §2.7). */
-#define QK_NORM_EPS 1e-5f
-#define KY_NORM_EPS 1e-6f
-#define Y_NORM_EPS 1e-6f
-#define FINAL_NORM_EPS 1e-6f
+#define QK_NORM_EPS OD_NEXTDIT_QK_NORM_EPS
+#define KY_NORM_EPS OD_NEXTDIT_KY_NORM_EPS
+#define Y_NORM_EPS OD_NEXTDIT_Y_NORM_EPS
+#define FINAL_NORM_EPS OD_NEXTDIT_FINAL_NORM_EPS
 
 float od_nextdit_t_token(float t, int patch_dim)
 {
@@ -72,24 +70,13 @@ int od_nextdit_open(struct od_nextdit *m, struct od_ctx *ctx, const char *model_
 		goto fail;
 	if ((rc = od_component_resolve(&m->comp, od_nextdit_spec, &m->cfg, &m->tensors, &m->n_tensors)))
 		goto fail;
-	const struct od_tensor **t = m->tensors;
-	int k = 0;
-	m->x_w = t[k++], m->x_b = t[k++];
-	m->t0_w = t[k++], m->t0_b = t[k++], m->t2_w = t[k++], m->t2_b = t[k++];
-	m->yln_w = t[k++], m->yln_b = t[k++], m->y_w = t[k++], m->y_b = t[k++];
 	m->block = calloc((size_t)m->cfg.depth, sizeof *m->block);
 	m->rope_omega = malloc((size_t)(m->cfg.head_dim / 6) * sizeof(float));
 	if (!m->block || !m->rope_omega) {
 		rc = od_error(OD_ENOMEM, "out of memory");
 		goto fail;
 	}
-	for (int i = 0; i < m->cfg.depth; i++)
-		for (int j = 0; j < OD_DIT_BLOCK_TENSORS; j++) {
-			if (!m->cfg.qk_norm && j >= OD_DIT_Q_NORM_W && j <= OD_DIT_K_NORM_B)
-				continue;
-			m->block[i][j] = t[k++];
-		}
-	m->fin_w = t[k++], m->fin_b = t[k++], m->fin_ada_w = t[k++], m->fin_ada_b = t[k++];
+	od_nextdit_bind(m);
 	/* timestep_embedding (nextdit:21-57): exp(-ln(10000)·k/half) in float32.
 	 * torch 1.13's float32 exp on AVX2 is SLEEF's expf_u10 with fused
 	 * multiply-adds; for 15 of the 128 frequencies it is one ulp off the correctly
@@ -103,6 +90,22 @@ int od_nextdit_open(struct od_nextdit *m, struct od_ctx *ctx, const char *model_
 fail:
 	od_nextdit_close(m);
 	return rc;
+}
+
+void od_nextdit_bind(struct od_nextdit *m)
+{
+	const struct od_tensor **t = m->tensors;
+	int k = 0;
+	m->x_w = t[k++], m->x_b = t[k++];
+	m->t0_w = t[k++], m->t0_b = t[k++], m->t2_w = t[k++], m->t2_b = t[k++];
+	m->yln_w = t[k++], m->yln_b = t[k++], m->y_w = t[k++], m->y_b = t[k++];
+	for (int i = 0; i < m->cfg.depth; i++)
+		for (int j = 0; j < OD_DIT_BLOCK_TENSORS; j++) {
+			if (!m->cfg.qk_norm && j >= OD_DIT_Q_NORM_W && j <= OD_DIT_K_NORM_B)
+				continue;
+			m->block[i][j] = t[k++];
+		}
+	m->fin_w = t[k++], m->fin_b = t[k++], m->fin_ada_w = t[k++], m->fin_ada_b = t[k++];
 }
 
 void od_nextdit_close(struct od_nextdit *m)

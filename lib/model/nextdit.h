@@ -41,6 +41,13 @@
 
 #include <stdint.h>
 
+/* LayerNorm eps of q_norm/k_norm (nn.LayerNorm's default), ky_norm, y_embedder.0
+ * and the final layer (upstream.md §2.3, §2.6, §2.7). */
+#define OD_NEXTDIT_QK_NORM_EPS 1e-5f
+#define OD_NEXTDIT_KY_NORM_EPS 1e-6f
+#define OD_NEXTDIT_Y_NORM_EPS 1e-6f
+#define OD_NEXTDIT_FINAL_NORM_EPS 1e-6f
+
 struct od_nextdit {
 	struct od_nextdit_config cfg;
 	struct od_component comp;
@@ -66,6 +73,9 @@ struct od_nextdit {
  * tensor's name and shape against the config (OD_EMODEL on mismatch). */
 int od_nextdit_open(struct od_nextdit *m, struct od_ctx *ctx, const char *model_dir);
 void od_nextdit_close(struct od_nextdit *m);
+/* Point the named tensor pointers (x_w, block[i][j], ...) at the entries of
+ * m->tensors again, after a caller replaced them (model/nextdit_grad.h). */
+void od_nextdit_bind(struct od_nextdit *m);
 
 /* The text side of a batch, computed once per job (device buffers). */
 struct od_nextdit_text {

@@ -20,6 +20,7 @@ struct od_nextdit_params {
 	int64_t *numel;
 	float **data;          /* n host buffers */
 	struct od_tensor *views;
+	const struct od_tensor **orig; /* m's tensor pointers before od_nextdit_params_init */
 };
 int od_nextdit_params_init(struct od_nextdit_params *p, struct od_nextdit *m);  /* copies (widening BF16/F16) */
 void od_nextdit_params_free(struct od_nextdit_params *p, struct od_nextdit *m); /* m points at the mapped weights again or must be closed */
@@ -45,5 +46,19 @@ struct od_nextdit_batch {
  * The result bytes do not depend on the thread count. */
 int od_nextdit_loss_grad(struct od_nextdit *m, const struct od_nextdit_batch *b, float *loss, float **grads,
 			 float *out);
+
+/* The options of od_nextdit_loss_grad_ex (od_nextdit_loss_grad: all zero). What the forward keeps for the
+ * backward is listed in nextdit_grad.c's header comment (numerics.md §11.14). */
+struct od_nextdit_grad_opts {
+	int recompute;  /* keep only each block's input and recompute the block's internals during its backward:
+			 * activations then take about (depth + 1)·M·D floats plus one block's, not depth blocks' */
+	int per_token;  /* c and the adaLN modulations per token, as upstream computes them, instead of once per
+			 * frame (nextdit.h): the same values, more work; makes "dL.c" per token */
+	const struct od_nextdit_trace *trace; /* optional: gradients of intermediates, as host data:
+			 * "dL.model_output" (B,F,C,h,w), "dL.block{i}_out" (B,L,D), "dL.x_embed" (B,L,D),
+			 * "dL.c" (B,L,A) with per_token, else (B,F,A) (the sum over each frame's tokens) */
+};
+int od_nextdit_loss_grad_ex(struct od_nextdit *m, const struct od_nextdit_batch *b,
+			    const struct od_nextdit_grad_opts *opts, float *loss, float **grads, float *out);
 
 #endif
