@@ -241,7 +241,8 @@ static int cmd_vae(int argc, char **argv)
 	long long steps = -1, save_every = 0;
 	int threads = 0, c;
 	enum od_progress_mode pm = OD_PROGRESS_AUTO;
-	while ((c = getopt_long(argc, argv, "c:m:o:s:n:b:j:h", opts, NULL)) != -1) {
+	opterr = 0; /* one line of our own for a bad option */
+	while ((c = getopt_long(argc, argv, ":c:m:o:s:n:b:j:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': config = optarg; break;
 		case 'm': model = optarg; break;
@@ -259,7 +260,8 @@ static int cmd_vae(int argc, char **argv)
 		case 'j': threads = (int)od_opt_int("--threads", optarg, 1, 1024); break;
 		case O_PROGRESS: pm = od_opt_progress(optarg); break;
 		case 'h': vae_usage(); return 0;
-		default: od_usage_error("vae: unknown option");
+		case ':': od_usage_error("vae: %s needs a value", argv[optind - 1]);
+		default: od_usage_error("vae: unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	char *const *inputs = argv + optind;
@@ -299,7 +301,7 @@ static int cmd_vae(int argc, char **argv)
 			od_die(OD_EIO, "'%s': cannot create: %s", outdir, strerror(errno));
 		json_t *cfg = NULL;
 		if (config && (rc = od_json_load(config, &cfg)))
-			od_fail(rc == OD_EFORMAT ? OD_EMODEL : rc);
+			od_fail(OD_EMODEL); /* a missing or broken config is a model problem, as for every tool */
 		rc = od_vae_run_open(&r, ctx, cfg, model, &s, inputs, n_inputs);
 	}
 	if (rc)
@@ -365,7 +367,8 @@ static int cmd_vae_scale(int argc, char **argv)
 	const char *model = NULL;
 	int size = 0, dry = 0, threads = 0, c;
 	uint64_t seed = 0;
-	while ((c = getopt_long(argc, argv, "m:s:j:h", opts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":m:s:j:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'm': model = optarg; break;
 		case 's': size = (int)od_opt_int("--size", optarg, 8, 65536); break;
@@ -373,7 +376,8 @@ static int cmd_vae_scale(int argc, char **argv)
 		case O_DRY: dry = 1; break;
 		case 'j': threads = (int)od_opt_int("--threads", optarg, 1, 1024); break;
 		case 'h': vae_scale_usage(); return 0;
-		default: od_usage_error("vae-scale: unknown option");
+		case ':': od_usage_error("vae-scale: %s needs a value", argv[optind - 1]);
+		default: od_usage_error("vae-scale: unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	if (!model)

@@ -518,7 +518,7 @@ static int f_mid(struct st *s, struct act *x, const char *pf)
 	return f_res(s, x, p, x->C);
 }
 
-/* Encoder: x (3, H, W) -> moments (2L, H/ds, W/ds). */
+/* Encoder: x (3, H, W) -> moments (2L, H/ds, W/ds), through quant_conv when the config has one. */
 static int f_encoder(struct st *s, struct act *a)
 {
 	const struct od_vae_config *cf = &s->p->cfg;
@@ -538,19 +538,21 @@ static int f_encoder(struct st *s, struct act *a)
 				return rc;
 		}
 	}
-	if ((rc = f_mid(s, a, "encoder.mid_block")) || (rc = f_gn(s, a, "encoder.conv_norm_out", 1)))
+	if ((rc = f_mid(s, a, "encoder.mid_block")) || (rc = f_gn(s, a, "encoder.conv_norm_out", 1)) ||
+	    (rc = f_conv(s, a, "encoder.conv_out", 1, PAD1, 1)))
 		return rc;
-	return f_conv(s, a, "encoder.conv_out", 1, PAD1, 1);
+	return cf->quant_conv ? f_conv(s, a, "quant_conv", 1, PAD0, 1) : OD_OK;
 }
 
-/* Decoder: z (L, h, w) -> (3, h·ds, w·ds). */
+/* Decoder: z (L, h, w) -> (3, h·ds, w·ds), post_quant_conv first when the config has one. */
 static int f_decoder(struct st *s, struct act *a)
 {
 	const struct od_vae_config *cf = &s->p->cfg;
 	const int n = cf->n_blocks;
 	char p[160];
 	int rc;
-	if ((rc = f_conv(s, a, "decoder.conv_in", 1, PAD1, 1)) || (rc = f_mid(s, a, "decoder.mid_block")))
+	if ((cf->post_quant_conv && (rc = f_conv(s, a, "post_quant_conv", 1, PAD0, 1))) ||
+	    (rc = f_conv(s, a, "decoder.conv_in", 1, PAD1, 1)) || (rc = f_mid(s, a, "decoder.mid_block")))
 		return rc;
 	for (int i = 0; i < n; i++) {
 		for (int j = 0; j < cf->layers_per_block + 1; j++) {
@@ -740,8 +742,6 @@ static int check_batch(const struct od_vae_params *p, int H, int W)
 	if (cf->in_channels != cf->out_channels)
 		return od_error(OD_EMODEL, "vae: %d input channels but %d output channels cannot reconstruct the input",
 				cf->in_channels, cf->out_channels);
-	if (cf->quant_conv || cf->post_quant_conv)
-		return od_error(OD_EMODEL, "vae: training with quant_conv/post_quant_conv is not supported (SD3 has none)");
 	if (H <= 0 || W <= 0 || H % cf->downscale || W % cf->downscale)
 		return od_error(OD_EINVAL, "vae: picture size %dx%d is not a positive multiple of %d", W, H, cf->downscale);
 	return OD_OK;

@@ -241,10 +241,8 @@ static int check_config(const struct od_vae_config *cf, int S, const char *label
 	if (cf->in_channels != 3 || cf->out_channels != 3)
 		return od_error(OD_EMODEL, "'%s': in_channels %d and out_channels %d: training on RGB pictures needs 3 and 3",
 				label, cf->in_channels, cf->out_channels);
-	if (cf->quant_conv || cf->post_quant_conv)
-		return od_error(OD_EMODEL, "'%s': quant_conv and post_quant_conv are not supported in training", label);
 	if (S % cf->downscale)
-		return od_error(OD_EMODEL, "'%s': the crop size %d is not a multiple of the downscale factor %d", label, S,
+		return od_error(OD_EINVAL, "'%s': the crop size %d is not a multiple of the downscale factor %d", label, S,
 				cf->downscale);
 	return OD_OK;
 }

@@ -96,8 +96,8 @@ struct od_vae_run {
  * AutoencoderKL config; taken over) initialised from s->seed, or, with
  * model_dir, that model's vae/ (its weights widened to float32; config NULL).
  * OD_EMODEL for a configuration that cannot reconstruct pictures (in_channels
- * or out_channels other than 3, quant_conv) or whose downscale factor does not
- * divide the crop size. */
+ * or out_channels other than 3); OD_EINVAL when its downscale
+ * factor does not divide the crop size. */
 int od_vae_run_open(struct od_vae_run *r, struct od_ctx *ctx, json_t *config, const char *model_dir,
 		    const struct od_vae_run_settings *s, char *const *inputs, int n_inputs);
 

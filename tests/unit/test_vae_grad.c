@@ -5,14 +5,15 @@
  *  1. The training forward is the inference forward: the moments and the
  *     decoder output of od_vae_loss_grad equal od_vae_encode / od_vae_decode
  *     (vae.c) on the same weights, on the shipped tiny model (widened from its
- *     checkpoint) and on a fresh small model saved and reopened (which also
- *     checks od_vae_params_save). Required: within 1e-6 (they are the same
- *     kernel calls, so the bytes agree).
+ *     checkpoint) and on fresh small models, with and without quant_conv and
+ *     post_quant_conv, saved and reopened (which also checks
+ *     od_vae_params_save). Required: within 1e-6 (they are the same kernel
+ *     calls, so the bytes agree).
  *  2. The whole loss gradient against central finite differences of the loss,
  *     for a tiny configuration (2 levels, 8 and 16 channels, 4 groups, 4 latent
  *     channels, the mid-block attention), a batch of 2 pictures of 16×16 and
- *     β = 0.5 (so the KL term's gradient is as visible as the reconstruction's):
- *     three elements of every tensor (its largest gradient and two fixed
+ *     β = 0.5 (so the KL term's gradient is as visible as the reconstruction's),
+ *     without and with quant_conv/post_quant_conv: three elements of every tensor (its largest gradient and two fixed
  *     others). The loss is float32 arithmetic summed in double, so the
  *     difference quotient at h = 2e-3 carries rounding noise and truncation
  *     error: measured, the quotients at h = 1e-3, 2e-3 and 4e-3 agree within
@@ -43,7 +44,7 @@ static float frand(void) /* [0, 1) */
 	return (float)((double)(rs >> 11) * 0x1p-53);
 }
 
-static json_t *config_json(const int *blocks, int n, int groups, int latent, int layers)
+static json_t *config_json(const int *blocks, int n, int groups, int latent, int layers, int quant)
 {
 	json_t *bo = json_array();
 	for (int i = 0; i < n; i++)
@@ -57,7 +58,7 @@ static json_t *config_json(const int *blocks, int n, int groups, int latent, int
 			 "AutoencoderKL", "in_channels", 3, "out_channels", 3, "latent_channels", latent,
 			 "block_out_channels", bo, "down_block_types", down, "up_block_types", upb, "layers_per_block",
 			 layers, "norm_num_groups", groups, "act_fn", "silu", "mid_block_add_attention", 1, "use_quant_conv",
-			 0, "use_post_quant_conv", 0, "scaling_factor", 1.0, "shift_factor", 0.0);
+			 quant, "use_post_quant_conv", quant, "scaling_factor", 1.0, "shift_factor", 0.0);
 }
 
 static int same(const float *a, const float *b, size_t n, const char *what)
@@ -111,6 +112,8 @@ static void check_forward(struct od_ctx *c, struct od_vae *v, const struct od_va
 	free(g), free(x), free(eps), free(mom), free(rec), free(m2), free(z), free(dec), free(m3);
 }
 
+static void fresh_model(struct od_ctx *c, const char *tmp, int quant);
+
 static void test_forward(struct od_ctx *c, const char *tmp)
 {
 	const char *model = getenv("OD_MODEL");
@@ -125,14 +128,22 @@ static void test_forward(struct od_ctx *c, const char *tmp)
 		od_vae_params_free(&p);
 		od_vae_close(&v);
 	}
-	/* a fresh small model (three levels, layers_per_block 1), saved and reopened */
+	/* fresh small models (three levels, layers_per_block 1; with and without quant_conv and
+	 * post_quant_conv), saved and reopened */
+	for (int quant = 0; quant < 2; quant++)
+		fresh_model(c, tmp, quant);
+}
+
+static void fresh_model(struct od_ctx *c, const char *tmp, int quant)
+{
+	struct od_vae v;
 	const int blocks[3] = { 16, 32, 32 };
-	json_t *j = config_json(blocks, 3, 8, 4, 1);
+	json_t *j = config_json(blocks, 3, 8, 4, 1, quant);
 	struct od_vae_config cfg;
 	int rc = od_vae_config_parse(j, &cfg, "test config");
 	struct od_vae_params p;
 	rc = rc ? rc : od_vae_params_init_random(&p, &cfg, 11);
-	ok(!rc, "a fresh (16, 32, 32) model: %s", rc ? od_errmsg() : "");
+	ok(!rc, "a fresh (16, 32, 32) model%s: %s", quant ? " with quant convs" : "", rc ? od_errmsg() : "");
 	char dir[512], vdir[600];
 	snprintf(dir, sizeof dir, "%s/test_vae_grad.%d", tmp, (int)getpid());
 	snprintf(vdir, sizeof vdir, "%s/vae", dir);
@@ -141,7 +152,7 @@ static void test_forward(struct od_ctx *c, const char *tmp)
 	rc = od_vae_params_save(&p, j, vdir);
 	ok(!rc, "od_vae_params_save: %s", rc ? od_errmsg() : "");
 	if (!rc && !(rc = od_vae_open(&v, c, dir))) {
-		check_forward(c, &v, &p, 16, 32, "fresh saved model");
+		check_forward(c, &v, &p, 16, 32, quant ? "fresh saved model, quant convs" : "fresh saved model");
 		od_vae_close(&v);
 	} else {
 		ok(0, "reopen the saved model: %s", od_errmsg());
@@ -180,10 +191,10 @@ static double eval_loss(struct od_ctx *c, const struct od_vae_params *p, const s
 	return l.loss;
 }
 
-static void test_gradient(const char *tmp)
+static void test_gradient(int quant)
 {
 	const int blocks[2] = { 8, 16 };
-	json_t *j = config_json(blocks, 2, 4, 4, 1);
+	json_t *j = config_json(blocks, 2, 4, 4, 1, quant);
 	struct od_vae_config cfg;
 	struct od_vae_params p;
 	if (od_vae_config_parse(j, &cfg, "tiny") || od_vae_params_init_random(&p, &cfg, 5)) {
@@ -269,8 +280,8 @@ static void test_gradient(const char *tmp)
 				worst = err, worst_name = p.names[i];
 		}
 	}
-	ok(!bad, "loss gradient = finite differences at %d elements (3 of each of %d tensors; worst |g - fd| %.3g at %s)",
-	   checked, p.n, worst, worst_name);
+	ok(!bad, "loss gradient%s = finite differences at %d elements (3 of each of %d tensors; worst |g - fd| %.3g at %s)",
+	   quant ? " (with quant convs)" : "", checked, p.n, worst, worst_name);
 	/* bad input */
 	struct od_vae_batch bb = b;
 	bb.H = 15;
@@ -282,7 +293,6 @@ static void test_gradient(const char *tmp)
 	od_ctx_destroy(c1);
 	od_vae_params_free(&p);
 	json_decref(j);
-	(void)tmp;
 }
 
 int main(void)
@@ -295,6 +305,7 @@ int main(void)
 	}
 	test_forward(c, tmp && *tmp ? tmp : "/tmp");
 	od_ctx_destroy(c);
-	test_gradient(tmp);
+	test_gradient(0);
+	test_gradient(1);
 	return tap_done();
 }
