@@ -86,16 +86,14 @@ static int walk(struct path_list *l, const char *dir, int depth)
 	return rc;
 }
 
-/* A list file: one path per line, relative to the list's folder. */
-static int read_list(struct path_list *l, const char *list)
+/* The paths of a list's text (one per line, relative to the folder of list_path). */
+static int parse_list(struct path_list *l, char *text, size_t len, const char *list_path)
 {
-	char *text;
-	size_t len;
-	int rc = od_read_file(list, (size_t)64 << 20, &text, &len);
-	if (rc)
-		return rc;
-	const char *slash = strrchr(list, '/');
-	const size_t dlen = slash ? (size_t)(slash - list) : 0;
+	const char *slash = strrchr(list_path, '/');
+	const size_t dlen = slash ? (size_t)(slash - list_path) : 0;
+	int rc = OD_OK;
+	if (memchr(text, 0, len))
+		return od_error(OD_EFORMAT, "'%s': a list of pictures holds no NUL bytes", list_path);
 	for (char *line = text, *next; line && !rc; line = next) {
 		next = strchr(line, '\n');
 		if (next)
@@ -109,17 +107,49 @@ static int read_list(struct path_list *l, const char *list)
 			rc = add_path(l, line);
 		} else {
 			char *p = malloc(dlen + 1 + n + 1);
-			if (!p) {
-				rc = od_error(OD_ENOMEM, "out of memory");
-				break;
-			}
-			memcpy(p, list, dlen);
+			if (!p)
+				return od_error(OD_ENOMEM, "out of memory");
+			memcpy(p, list_path, dlen);
 			p[dlen] = '/';
 			memcpy(p + dlen + 1, line, n + 1);
 			rc = add_path(l, p);
 			free(p);
 		}
 	}
+	return rc;
+}
+
+int od_vae_list_parse(const char *text, size_t len, const char *list_path, char ***paths, int *n)
+{
+	struct path_list l = { 0 };
+	char *copy = malloc(len + 1);
+	int rc = copy ? OD_OK : od_error(OD_ENOMEM, "out of memory");
+	if (!rc) {
+		memcpy(copy, text, len);
+		copy[len] = 0;
+		rc = parse_list(&l, copy, len, list_path);
+	}
+	free(copy);
+	if (rc) {
+		for (int i = 0; i < l.n; i++)
+			free(l.p[i]);
+		free(l.p);
+		l.p = NULL, l.n = 0;
+	}
+	*paths = l.p;
+	*n = l.n;
+	return rc;
+}
+
+/* A list file: one path per line, relative to the list's folder. */
+static int read_list(struct path_list *l, const char *list)
+{
+	char *text;
+	size_t len;
+	int rc = od_read_file(list, (size_t)64 << 20, &text, &len);
+	if (rc)
+		return rc;
+	rc = parse_list(l, text, len, list);
 	free(text);
 	return rc;
 }
@@ -219,16 +249,18 @@ static json_t *settings_json(const struct od_vae_run_settings *s)
 			 s->adamw.weight_decay);
 }
 
-static int settings_from_json(json_t *j, struct od_vae_run_settings *s, const char *label)
+int od_vae_settings_parse(json_t *j, struct od_vae_run_settings *s, const char *label)
 {
 	od_vae_run_settings_default(s);
 	json_int_t size, batch, seed;
 	const char *kind = NULL, *loss = NULL;
-	if (json_unpack(j, "{s:s, s:s, s:I, s:I, s:F, s:F, s:I, s:F, s:F, s:F, s:F}", "kind", &kind, "loss", &loss, "size",
+	if (!json_is_object(j) || json_unpack(j, "{s:s, s:s, s:I, s:I, s:F, s:F, s:I, s:F, s:F, s:F, s:F}", "kind", &kind, "loss", &loss, "size",
 			&size, "batch", &batch, "lr", &s->lr, "beta", &s->beta, "seed", &seed, "beta1", &s->adamw.beta1,
 			"beta2", &s->adamw.beta2, "eps", &s->adamw.eps, "weight_decay", &s->adamw.weight_decay) ||
 	    strcmp(kind, "vae") || strcmp(loss, "l1") || size < 1 || size > 65536 || batch < 1 || batch > 65536 ||
-	    seed < 0)
+	    seed < 0 || !(s->lr >= 0) || !(s->beta >= 0) || !(s->adamw.beta1 >= 0 && s->adamw.beta1 < 1) ||
+	    !(s->adamw.beta2 >= 0 && s->adamw.beta2 < 1) || !(s->adamw.eps > 0) || !(s->adamw.weight_decay >= 0) ||
+	    !isfinite(s->lr) || !isfinite(s->beta) || !isfinite(s->adamw.weight_decay))
 		return od_error(OD_EFORMAT, "'%s': the settings are not those of a VAE run", label);
 	s->size = (int)size, s->batch = (int)batch, s->seed = (uint64_t)seed;
 	return OD_OK;
@@ -349,7 +381,7 @@ int od_vae_run_resume(struct od_vae_run *r, struct od_ctx *ctx, const char *outd
 	if ((rc = od_train_state_read(state_path, &r->tt, &st)))
 		goto out;
 	have_state = 1;
-	if ((rc = settings_from_json(st.settings, &r->s, state_path)))
+	if ((rc = od_vae_settings_parse(st.settings, &r->s, state_path)))
 		goto out;
 	/* explicit options must agree with the run's */
 	const struct { unsigned bit; const char *name; int same; } cmp[] = {

@@ -58,6 +58,11 @@ struct od_vae_pictures {
 int od_vae_pictures_load(struct od_vae_pictures *d, char *const *inputs, int n_inputs, int min_side);
 void od_vae_pictures_free(struct od_vae_pictures *d);
 
+/* The paths of a list of pictures (text, len bytes: one path per line,
+ * relative to list_path's folder unless absolute; blank lines and # comments
+ * skipped) in *paths (malloc'd, n of them). OD_EFORMAT for text with NUL bytes. */
+int od_vae_list_parse(const char *text, size_t len, const char *list_path, char ***paths, int *n);
+
 /* B random S×S crops (step 1 above) into x (B, 3, S, S), in [−1, 1] as the
  * pipeline converts pictures: (v/255 − 0.5)/0.5 in float32. */
 void od_vae_pictures_batch(const struct od_vae_pictures *d, struct od_train_rng *g, int B, int S, float *x);
@@ -77,6 +82,9 @@ struct od_vae_run_settings {
 	struct od_adamw_opts adamw; /* torch defaults: 0.9, 0.999, 1e-8, weight decay 0.01 */
 };
 void od_vae_run_settings_default(struct od_vae_run_settings *s);
+/* The settings a state file records (its "settings" metadata, a JSON object);
+ * OD_EFORMAT for anything else. */
+int od_vae_settings_parse(json_t *j, struct od_vae_run_settings *s, const char *label);
 
 struct od_vae_run {
 	struct od_vae_run_settings s;
