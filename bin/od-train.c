@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static void usage(void)
 {
@@ -297,12 +298,14 @@ static int cmd_vae(int argc, char **argv)
 		if (latest && lstat(latest, &sb) == 0)
 			od_die(OD_EINVAL, "'%s': already holds a run (continue it with --resume)", outdir);
 		free(latest);
-		if (mkdir(outdir, 0777) != 0 && errno != EEXIST)
-			od_die(OD_EIO, "'%s': cannot create: %s", outdir, strerror(errno));
 		json_t *cfg = NULL;
 		if (config && (rc = od_json_load(config, &cfg)))
 			od_fail(OD_EMODEL); /* a missing or broken config is a model problem, as for every tool */
-		rc = od_vae_run_open(&r, ctx, cfg, model, &s, inputs, n_inputs);
+		int created = mkdir(outdir, 0777) == 0;
+		if (!created && errno != EEXIST)
+			od_die(OD_EIO, "'%s': cannot create: %s", outdir, strerror(errno));
+		if ((rc = od_vae_run_open(&r, ctx, cfg, model, &s, inputs, n_inputs)) && created)
+			rmdir(outdir); /* nothing of a run that never started */
 	}
 	if (rc)
 		od_fail(rc);

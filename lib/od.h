@@ -24,14 +24,19 @@
  *               nextdit.h + nextdit_config.h + rope.h, t5.h + t5_config.h,
  *               vae.h + vae_config.h, components.h (random weights, sizes);
  *               nextdit_grad.h (float32 parameters, the training loss and its
- *               gradient through the kernels' backward passes) and
- *               nextdit_case.h (training batches from .safetensors)
+ *               gradient through the kernels' backward passes),
+ *               nextdit_case.h (training batches from .safetensors) and
+ *               vae_grad.h (the VAE's: L1 + β·KL and its gradient)
  *   text/       spm.h (SentencePiece), t5_tokenizer.h, prompt.h (task tags)
  *   camera/     camera.h (conventions, Plücker rays), camera_json.h,
  *               rays_to_cameras.h
  *   pipeline/   what the tools run: preprocess.h, encode.h, decode.h,
  *               postprocess.h (od-encode, od-decode), schedule.h, sampler.h,
  *               job.h (od-denoise)
+ *   train/      what od-train runs: adamw.h (AdamW, clipping, schedules, EMA),
+ *               objective.h, data.h, checkpoint.h, log.h, preview.h,
+ *               trainer.h (the NextDiT's runs), vae_train.h (the VAE's runs:
+ *               pictures, crops, checkpoints, scaling factors)
  *
  * Data flow (each arrow is a frame stream):
  *
@@ -74,6 +79,7 @@
 #include "model/components.h"
 #include "model/nextdit_grad.h"
 #include "model/nextdit_case.h"
+#include "model/vae_grad.h"
 
 #include "text/spm.h"
 #include "text/t5_tokenizer.h"

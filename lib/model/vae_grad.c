@@ -754,6 +754,8 @@ int od_vae_loss_grad(struct od_ctx *c, const struct od_vae_params *p, const stru
 	int rc = check_batch(p, b->H, b->W);
 	if (rc)
 		return rc;
+	if (b->B < 1)
+		return od_error(OD_EINVAL, "vae: a batch of %d pictures", b->B);
 	if (grads && c->device != OD_DEVICE_CPU)
 		return od_error(OD_EDEVICE, "vae: training runs on the CPU only");
 	const int L = cf->latent_channels, C = cf->in_channels, h = b->H / cf->downscale, w = b->W / cf->downscale;
