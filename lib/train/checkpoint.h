@@ -25,9 +25,11 @@
  *   adamw.exp_avg.<name>, adamw.exp_avg_sq.<name>   F32, each weight's shape
  *   ema.<name>                                       F32, when the run keeps an EMA
  *   rng.noise, rng.data                              I64 (627): the generators (objective.h)
- *   metadata: format "od-train-state", version "1", step, elapsed (seconds of
- *   training so far), settings (JSON object: the run's options), data (JSON
- *   array: the data files with their weights, job counts and sizes).
+ *   metadata: format "od-train-state", version "1", step, settings (JSON
+ *   object: the run's options), data (JSON array: the data files with their
+ *   weights, job counts and sizes).
+ * Nothing in it depends on the clock, so a resumed run writes the same bytes
+ * as an uninterrupted one.
  * The reader validates all of it before anything is used (a fuzz target covers
  * it): every expected tensor present with its dtype and shape, nothing else,
  * the generators' words in range, the metadata well formed.
@@ -52,7 +54,6 @@ struct od_train_tensors {
 
 struct od_train_state {
 	int64_t step;
-	double elapsed;
 	json_t *settings;      /* object */
 	json_t *data;          /* array */
 	float **m, **v;        /* (n) AdamW moments */
