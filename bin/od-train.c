@@ -457,6 +457,7 @@ static int cmd_train(int argc, char **argv)
 		od_fail(rc);
 	struct od_trainer tr;
 	char *ckpt = NULL;
+	int created = 0;
 	if (resume) {
 		if ((rc = od_train_resume_find(resume, &ckpt)))
 			od_fail(rc);
@@ -482,15 +483,20 @@ static int cmd_train(int argc, char **argv)
 			od_usage_error("train: --until %lld is past the run's %lld steps", (long long)until,
 				       (long long)tr.steps);
 	} else {
-		mkdir_p(outdir);
 		char *latest = od_path_join(outdir, "latest");
 		struct stat lst;
 		if (latest && lstat(latest, &lst) == 0)
 			od_die(OD_EINVAL, "'%s': a run is there already: continue it with --resume %s, or choose another "
 			       "folder", outdir, outdir);
 		free(latest);
-		if ((rc = od_trainer_open(&tr, ctx, model, &s, steps, data, n_data, outdir)))
+		/* a folder this run creates goes again if the run cannot start */
+		created = mkdir(outdir, 0777) == 0;
+		mkdir_p(outdir);
+		if ((rc = od_trainer_open(&tr, ctx, model, &s, steps, data, n_data, outdir))) {
+			if (created)
+				od_train_remove_tree(outdir);
 			od_fail(rc);
+		}
 	}
 	const int64_t total = tr.steps, stop = until ? until : total;
 
@@ -508,8 +514,11 @@ static int cmd_train(int argc, char **argv)
 			sh = tr.m.cfg.input_size[1] * 8;
 		}
 		if (!jobs || (rc = od_train_preview_open(&pv, ctx, tr.s.base, prompts, jobs, sample_steps,
-							 (float)sample_guidance, sample_seed, sw, sh)))
+							 (float)sample_guidance, sample_seed, sw, sh))) {
+			if (created)
+				od_train_remove_tree(outdir);
 			od_fail(jobs ? rc : OD_ENOMEM);
+		}
 		free(jobs);
 		have_pv = 1;
 	}
@@ -670,12 +679,13 @@ static int cmd_init(int argc, char **argv)
 
 static void step_usage(void)
 {
-	printf("Usage: od-train step [OPTIONS] -o OUT CASE.safetensors...\n"
+	printf("Usage: od-train step [OPTIONS] -o OUT CASE.safetensors[:PREFIX]...\n"
 	       "One AdamW step per CASE, in order, from BASE's weights: the gradient of the case's loss\n"
 	       "(its stored x_sigma, t, target, encoder_hidden_states and encoder_attention_mask, as\n"
-	       "'od-train grad' reads them) at the current weights, then the update. OUT gets the\n"
-	       "weights (a model folder) and the optimiser state, as a checkpoint. For checking the\n"
-	       "optimiser against a reference (tests/golden/README.md §11.4).\n"
+	       "'od-train grad' reads them) at the current weights, then the update. With :PREFIX\n"
+	       "(ending in '.'), the gradients the file stores as PREFIX<weight name> instead; weights\n"
+	       "it has none for sit that step out. OUT gets the weights (a model folder) and the\n"
+	       "optimiser state, as a checkpoint. For checking the optimiser against a reference.\n"
 	       "  -m, --model BASE      the starting weights (default $OD_MODEL)\n"
 	       "      --lr LR           learning rate (default 1e-4)\n"
 	       "      --weight-decay WD, --beta1 B1, --beta2 B2, --adam-eps E   AdamW (0.01, 0.9, 0.999, 1e-8)\n"
@@ -683,6 +693,56 @@ static void step_usage(void)
 	       "  -o, --output OUT      the new folder (must not exist)\n"
 	       "  -j, --threads N       CPU threads\n"
 	       "  -h, --help            this help\n");
+}
+
+/* One step with the gradients a file stores as PREFIX<name>; weights without
+ * one are left out of it (their weights and moments stay as they are). */
+static int stored_step(struct od_adamw *opt, struct od_nextdit_params *p, const char *path, const char *prefix,
+		       double lr)
+{
+	struct od_safetensors st;
+	int rc = od_st_open(&st, path);
+	if (rc)
+		return rc;
+	float **g = calloc((size_t)p->n, sizeof *g), **w = calloc((size_t)p->n, sizeof *w);
+	float **m = calloc((size_t)p->n, sizeof *m), **v = calloc((size_t)p->n, sizeof *v);
+	int64_t *numel = calloc((size_t)p->n, sizeof *numel);
+	int k = 0;
+	if (!g || !w || !m || !v || !numel)
+		rc = od_error(OD_ENOMEM, "out of memory");
+	for (int i = 0; !rc && i < p->n; i++) {
+		char name[512];
+		snprintf(name, sizeof name, "%s%s", prefix, p->names[i]);
+		const struct od_tensor *t = od_st_find(&st, name);
+		if (!t)
+			continue;
+		if (od_tensor_numel(t) != p->numel[i] || !od_dtype_is_float(t->dtype)) {
+			rc = od_error(OD_EFORMAT, "'%s': '%s' is not a gradient of %lld values", path, name,
+				      (long long)p->numel[i]);
+			break;
+		}
+		if (!(g[k] = malloc((size_t)p->numel[i] * sizeof(float)))) {
+			rc = od_error(OD_ENOMEM, "out of memory");
+			break;
+		}
+		od_to_f32(g[k], t->data, t->dtype, (size_t)p->numel[i]);
+		w[k] = p->data[i], m[k] = opt->m[i], v[k] = opt->v[i], numel[k] = p->numel[i];
+		k++;
+	}
+	if (!rc && !k)
+		rc = od_error(OD_EFORMAT, "'%s': no tensor named %s<weight>", path, prefix);
+	if (!rc) {
+		/* AdamW is elementwise: the stepped tensors are an optimiser of their own */
+		struct od_adamw sub = *opt;
+		sub.n = k, sub.numel = numel, sub.m = m, sub.v = v;
+		od_adamw_step(&sub, w, (const float *const *)g, lr);
+		opt->step = sub.step;
+	}
+	for (int i = 0; g && i < k; i++)
+		free(g[i]);
+	free(g), free(w), free(m), free(v), free(numel);
+	od_st_close(&st);
+	return rc;
 }
 
 static int cmd_step(int argc, char **argv)
@@ -745,8 +805,22 @@ static int cmd_step(int argc, char **argv)
 	if ((rc = od_adamw_init(&opt, &s.adamw, p.n, p.numel)))
 		od_fail(rc);
 	for (int k = optind; k < argc; k++) {
+		/* FILE:PREFIX (PREFIX ends with '.'): the stored gradients PREFIX<name> */
+		char *path = strdup(argv[k]), *colon = path ? strrchr(path, ':') : NULL;
+		if (!path)
+			od_die(OD_ENOMEM, "out of memory");
+		if (colon && colon[1] && colon[strlen(colon) - 1] == '.')
+			*colon++ = 0;
+		else
+			colon = NULL;
+		if (colon) {
+			if ((rc = stored_step(&opt, &p, path, colon, s.lr)))
+				od_fail(rc);
+			free(path);
+			continue;
+		}
 		struct od_nextdit_case cs;
-		if ((rc = od_nextdit_case_read(&cs, argv[k], &m.cfg)))
+		if ((rc = od_nextdit_case_read(&cs, path, &m.cfg)))
 			od_fail(rc);
 		for (int i = 0; i < p.n; i++)
 			memset(grads[i], 0, (size_t)p.numel[i] * sizeof **grads);
@@ -755,8 +829,9 @@ static int cmd_step(int argc, char **argv)
 			od_fail(rc);
 		od_nextdit_case_free(&cs);
 		if (!isfinite(loss))
-			od_die(OD_EFAIL, "'%s': the loss is not finite", argv[k]);
+			od_die(OD_EFAIL, "'%s': the loss is not finite", path);
 		od_adamw_step(&opt, p.data, (const float *const *)grads, s.lr);
+		free(path);
 	}
 	/* the checkpoint: weights and moments (the settings name what was run) */
 	struct od_tensor *shapes = calloc((size_t)p.n, sizeof *shapes);

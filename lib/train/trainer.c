@@ -393,6 +393,20 @@ static int read_config(struct od_trainer *tr, const char *path)
 	return rc;
 }
 
+/* A transformer config the user gives: parsed and checked under its own name
+ * before anything is built from it. */
+static int read_new_config(struct od_trainer *tr, const char *path)
+{
+	json_t *j;
+	struct od_nextdit_config c;
+	int rc = od_json_load(path, &j);
+	if (rc)
+		return rc;
+	rc = od_nextdit_config_parse(j, &c, path);
+	json_decref(j);
+	return rc ? rc : read_config(tr, path);
+}
+
 /* ---------------------------------------------------------------- open, resume */
 
 static int open_common(struct od_trainer *tr, char *const *data, int n_data)
@@ -435,7 +449,7 @@ int od_trainer_open(struct od_trainer *tr, struct od_ctx *ctx, const char *model
 	tr->steps = steps;
 	int rc;
 	if (tr->s.config) {
-		if ((rc = read_config(tr, tr->s.config)))
+		if ((rc = read_new_config(tr, tr->s.config)))
 			return rc;
 		rc = open_model(tr, NULL, tr->config_text, tr->config_len, tr->s.seed, scratch_dir);
 	} else {
@@ -759,7 +773,7 @@ int od_train_init_model(struct od_ctx *ctx, const char *config, const char *base
 	struct od_trainer tr;
 	memset(&tr, 0, sizeof tr);
 	tr.ctx = ctx;
-	int rc = read_config(&tr, config);
+	int rc = read_new_config(&tr, config);
 	if (!rc)
 		rc = open_model(&tr, NULL, tr.config_text, tr.config_len, seed, outdir);
 	if (!rc) {
