@@ -29,6 +29,10 @@
  *   pipeline/   what the tools run: preprocess.h, encode.h, decode.h,
  *               postprocess.h (od-encode, od-decode), schedule.h, sampler.h,
  *               job.h (od-denoise)
+ *   train/      od-train: objective.h (noising, a step's draws), adamw.h
+ *               (AdamW, clipping, schedule, EMA), data.h (jobs of frame
+ *               streams, batches), checkpoint.h (checkpoints, training
+ *               state), log.h, preview.h (sample sheets), trainer.h (a run)
  *
  * Data flow (each arrow is a frame stream):
  *
@@ -85,5 +89,13 @@
 #include "pipeline/schedule.h"
 #include "pipeline/sampler.h"
 #include "pipeline/job.h"
+
+#include "train/objective.h"
+#include "train/adamw.h"
+#include "train/data.h"
+#include "train/checkpoint.h"
+#include "train/log.h"
+#include "train/preview.h"
+#include "train/trainer.h"
 
 #endif
