@@ -57,6 +57,14 @@ t_ok "resuming a finished run does nothing" od-train train --resume B --progress
 t_ok "... and longer (--steps 35) continues" od-train train --resume B --steps 35 --progress=none
 t_ok "... to step 35" test -d B/step-0000035 -a ! -d B/step-0000030
 
+# ---- resuming from an older checkpoint replays the same steps
+t_ok "10 steps, a checkpoint every 4, all kept" od-train train -o O --steps 10 --save-every 4 --keep 0 --batch 2 \
+	--progress=none toy.odf
+cp O/step-0000010/transformer/diffusion_pytorch_model.safetensors ten.safetensors
+t_ok "resume from step-0000004" od-train train --resume O/step-0000004 --progress=none
+t_ok "... step 10 again, byte for byte" cmp ten.safetensors O/step-0000010/transformer/diffusion_pytorch_model.safetensors
+t_ok "... latest -> step-0000010" test "$(readlink O/latest)" = step-0000010
+
 # ---- --save-every, --keep
 t_ok "--save-every 4 --keep 2" od-train train -o K --steps 10 --save-every 4 --keep 2 --progress=none toy.odf
 t_ok "... keeps the newest two (8 and 10)" test -d K/step-0000008 -a -d K/step-0000010 -a ! -d K/step-0000004

@@ -89,6 +89,22 @@ t_ok "... no temporary folder left" sh -c '! ls -a full | grep -q tmp'
 t_ok "... and the run resumes from it" od-train train --resume full --steps 8 --progress=none
 t_ok "... to step 8" test "$(readlink full/latest)" = step-0000008
 
+# ---- an interrupt: the step in progress ends, its checkpoint is written
+od-train train -o int --steps 1000000 --progress=none toy.odf 2> int.err &
+pid=$!
+i=0
+while [ ! -s int/log.csv ] || [ "$(wc -l < int/log.csv)" -lt 3 ]; do
+	sleep 0.2; i=$((i + 1)); [ $i -gt 300 ] && break
+done
+kill -INT $pid
+wait $pid
+st=$?
+t_result "$([ $st -eq 1 ] && [ "$(wc -l < int.err)" -eq 1 ] && echo 0 || echo 1)" "an interrupt: exit 1, one line ($st)"
+t_grep "interrupted at step" int.err "... naming the step"
+n=$(tail -1 int/log.csv | cut -d, -f1)
+t_ok "... the checkpoint of that step ($n) is written" test "$(readlink int/latest)" = "$(printf 'step-%07d' "$n")"
+t_ok "... and the run resumes" od-train train --resume int --until $((n + 2)) --progress=none
+
 # ---- resume problems
 t_ok "a run to resume" od-train train -o R --steps 3 --lr 1e-3 --progress=none toy.odf
 t_fails 2 "a run folder used again without --resume" od-train train -o R $T toy.odf

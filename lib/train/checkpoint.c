@@ -438,7 +438,7 @@ static int cmp_i64(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-int od_train_prune(const char *outdir, int keep)
+int od_train_prune(const char *outdir, int keep, int64_t upto)
 {
 	if (keep <= 0)
 		return OD_OK;
@@ -450,7 +450,7 @@ int od_train_prune(const char *outdir, int keep)
 	struct dirent *e;
 	while ((e = readdir(d))) {
 		int64_t s;
-		if (!step_of(e->d_name, &s))
+		if (!step_of(e->d_name, &s) || s > upto)
 			continue;
 		if (n == cap) {
 			cap = cap ? 2 * cap : 16;

@@ -747,7 +747,7 @@ int od_trainer_save(struct od_trainer *tr, const char *outdir, int keep, char *n
 	if (!rc)
 		rc = od_train_set_latest(outdir, name);
 	if (!rc)
-		rc = od_train_prune(outdir, keep);
+		rc = od_train_prune(outdir, keep, tr->step);
 	if (!rc && name_out)
 		snprintf(name_out, name_size, "%s", name);
 	return rc;
