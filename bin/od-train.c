@@ -456,7 +456,7 @@ static int cmd_train(int argc, char **argv)
 	if (rc)
 		od_fail(rc);
 	struct od_trainer tr;
-	char *ckpt = NULL;
+	char *ckpt = NULL, *outdir_alloc = NULL;
 	int created = 0;
 	if (resume) {
 		if ((rc = od_train_resume_find(resume, &ckpt)))
@@ -470,7 +470,7 @@ static int cmd_train(int argc, char **argv)
 				char *r = resolved(resume), *slash = strrchr(r, '/');
 				if (slash && slash != r)
 					*slash = 0;
-				outdir = r; /* kept for the run's lifetime */
+				outdir = outdir_alloc = r;
 			} else {
 				outdir = resume;
 			}
@@ -580,6 +580,7 @@ static int cmd_train(int argc, char **argv)
 	free(sdir);
 	free(log_path);
 	free(ckpt);
+	free(outdir_alloc);
 	od_trainer_close(&tr);
 	od_ctx_destroy(ctx);
 	return 0;
