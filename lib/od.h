@@ -22,7 +22,10 @@
  *               files pair by name: cpu_linear.c <-> cuda_linear.cu
  *   model/      the networks, written once against the kernel table:
  *               nextdit.h + nextdit_config.h + rope.h, t5.h + t5_config.h,
- *               vae.h + vae_config.h, components.h (random weights, sizes)
+ *               vae.h + vae_config.h, components.h (random weights, sizes);
+ *               nextdit_grad.h (float32 parameters, the training loss and its
+ *               gradient through the kernels' backward passes) and
+ *               nextdit_case.h (training batches from .safetensors)
  *   text/       spm.h (SentencePiece), t5_tokenizer.h, prompt.h (task tags)
  *   camera/     camera.h (conventions, Plücker rays), camera_json.h,
  *               rays_to_cameras.h
@@ -73,6 +76,8 @@
 #include "model/vae_config.h"
 #include "model/vae.h"
 #include "model/components.h"
+#include "model/nextdit_grad.h"
+#include "model/nextdit_case.h"
 
 #include "text/spm.h"
 #include "text/t5_tokenizer.h"

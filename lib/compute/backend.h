@@ -194,9 +194,10 @@ struct od_kernels {
 				      int64_t M, int heads, int head_dim, const float *gate);
 	/* y = act(x): dx = dy·act'(x) (dx may alias dy) */
 	int (*act_backward)(struct od_ctx *c, float *dx, const float *dy, const float *x, int64_t n, enum od_act a);
-	/* y = act(a)·b: da = dy·b·act'(a), db = dy·act(a) (either may alias dy) */
-	int (*act_mul_backward)(struct od_ctx *c, float *da, float *db, const float *dy, const float *a, const float *b,
-				int64_t n, enum od_act act);
+	/* y = act(a)·b: da = dy·b·act'(a), db = dy·act(a), and (when y is not NULL) the forward's y again, for
+	 * the next layer's weight gradient (§11.13). Elementwise: da may alias a or dy, db may alias b or dy. */
+	int (*act_mul_backward)(struct od_ctx *c, float *da, float *db, float *y, const float *dy, const float *a,
+				const float *b, int64_t n, enum od_act act);
 };
 
 #define OD_KERNELS_ABI 2
@@ -334,9 +335,9 @@ static inline int od_head_gate_add_backward(struct od_ctx *c, float *dy, float *
 static inline int od_act_backward(struct od_ctx *c, float *dx, const float *dy, const float *x, int64_t n,
 				  enum od_act a)
 { return c->k->act_backward(c, dx, dy, x, n, a); }
-static inline int od_act_mul_backward(struct od_ctx *c, float *da, float *db, const float *dy, const float *a,
-				      const float *b, int64_t n, enum od_act act)
-{ return c->k->act_mul_backward(c, da, db, dy, a, b, n, act); }
+static inline int od_act_mul_backward(struct od_ctx *c, float *da, float *db, float *y, const float *dy,
+				      const float *a, const float *b, int64_t n, enum od_act act)
+{ return c->k->act_mul_backward(c, da, db, y, dy, a, b, n, act); }
 
 #ifdef __cplusplus
 }

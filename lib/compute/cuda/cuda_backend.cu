@@ -518,6 +518,19 @@ static const struct od_kernels cuda_kernels = {
 	/* .head_gate_add = */ cu_head_gate_add,
 	/* .conv2d = */ cu_conv2d,
 	/* .upsample2x = */ cu_upsample2x,
+	/* .linear_backward_x = */ cu_linear_backward_x,
+	/* .linear_backward_w = */ cu_linear_backward_w,
+	/* .attention_lse = */ cu_attention_lse,
+	/* .attention_backward = */ cu_attention_backward,
+	/* .rmsnorm_backward = */ cu_rmsnorm_backward,
+	/* .layernorm_backward = */ cu_layernorm_backward,
+	/* .rmsnorm_modulate_backward = */ cu_rmsnorm_modulate_backward,
+	/* .layernorm_modulate_backward = */ cu_layernorm_modulate_backward,
+	/* .rmsnorm_gate_add_backward = */ cu_rmsnorm_gate_add_backward,
+	/* .rope_backward = */ cu_rope_backward,
+	/* .head_gate_add_backward = */ cu_head_gate_add_backward,
+	/* .act_backward = */ cu_act_backward,
+	/* .act_mul_backward = */ cu_act_mul_backward,
 };
 
 static size_t env_size(const char *name, size_t dflt)
