@@ -33,10 +33,12 @@
  *   pipeline/   what the tools run: preprocess.h, encode.h, decode.h,
  *               postprocess.h (od-encode, od-decode), schedule.h, sampler.h,
  *               job.h (od-denoise)
- *   train/      what od-train runs: adamw.h (AdamW, clipping, schedules, EMA),
- *               objective.h, data.h, checkpoint.h, log.h, preview.h,
- *               trainer.h (the NextDiT's runs), vae_train.h (the VAE's runs:
- *               pictures, crops, checkpoints, scaling factors)
+ *   train/      od-train: objective.h (noising, a step's draws), adamw.h
+ *               (AdamW, clipping, schedule, EMA), data.h (jobs of frame
+ *               streams, batches), checkpoint.h (checkpoints, training
+ *               state), log.h, preview.h (sample sheets), trainer.h (a run),
+ *               vae_train.h (a VAE's run: pictures and crops, checkpoints,
+ *               scaling factors)
  *
  * Data flow (each arrow is a frame stream):
  *
@@ -96,5 +98,14 @@
 #include "pipeline/schedule.h"
 #include "pipeline/sampler.h"
 #include "pipeline/job.h"
+
+#include "train/objective.h"
+#include "train/adamw.h"
+#include "train/data.h"
+#include "train/checkpoint.h"
+#include "train/log.h"
+#include "train/preview.h"
+#include "train/trainer.h"
+#include "train/vae_train.h"
 
 #endif

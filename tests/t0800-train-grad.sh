@@ -7,8 +7,8 @@
 # exact gradient is zero, within |g| ≤ 5e-8. Case (a) also without the soft-cap
 # (the nocap.* keys), and its intermediate gradients dL.model_output,
 # dL.x_embed, dL.c, dL.block{0,1}_out (--intermediates, per-token adaLN).
-# Then: 1 and 2 threads, and --recompute, give identical bytes; bad inputs fail
-# with one line and no output file.
+# Then: 1 and 2 threads, --recompute, and the scalar kernels (OD_NO_SIMD=1) give
+# identical bytes; bad inputs fail with one line and no output file.
 . "$OD_SRCDIR/tests/lib.sh"
 cd "$T_TMP"
 G=$OD_GOLDEN/cases/train
@@ -90,6 +90,8 @@ t_ok "b: 1 thread, --intermediates" od-train grad -j 1 --intermediates --case "$
 t_ok "b: 2 threads, --intermediates --recompute" \
 	od-train grad -j 2 --intermediates --recompute --case "$G/b_b1_f4_mv_8x8.safetensors" -o b2.safetensors
 t_ok "b: identical bytes" cmp b1.safetensors b2.safetensors
+t_ok "a: the scalar kernels (OD_NO_SIMD=1)" env OD_NO_SIMD=1 od-train grad -j 2 --case "$A" -o nosimd.safetensors
+t_ok "a: the scalar and vectorised kernels give identical bytes" cmp j2.safetensors nosimd.safetensors
 
 # bad input: one line, the documented status, no output
 t_fails 2 "no --case" od-train grad -o x.safetensors

@@ -194,9 +194,10 @@ struct od_kernels {
 				      int64_t M, int heads, int head_dim, const float *gate);
 	/* y = act(x): dx = dy·act'(x) (dx may alias dy) */
 	int (*act_backward)(struct od_ctx *c, float *dx, const float *dy, const float *x, int64_t n, enum od_act a);
-	/* y = act(a)·b: da = dy·b·act'(a), db = dy·act(a) (either may alias dy) */
-	int (*act_mul_backward)(struct od_ctx *c, float *da, float *db, const float *dy, const float *a, const float *b,
-				int64_t n, enum od_act act);
+	/* y = act(a)·b: da = dy·b·act'(a), db = dy·act(a), and (when y is not NULL) the forward's y again, for
+	 * the next layer's weight gradient (§11.13). Elementwise: da may alias a or dy, db may alias b or dy. */
+	int (*act_mul_backward)(struct od_ctx *c, float *da, float *db, float *y, const float *dy, const float *a,
+				const float *b, int64_t n, enum od_act act);
 
 	/* ---- VAE training: backward passes (doc/vae-training.md §3). Each takes the upstream gradient
 	 * dy and what the forward read (x, weights), and writes the gradient with respect to the input,
@@ -362,9 +363,9 @@ static inline int od_head_gate_add_backward(struct od_ctx *c, float *dy, float *
 static inline int od_act_backward(struct od_ctx *c, float *dx, const float *dy, const float *x, int64_t n,
 				  enum od_act a)
 { return c->k->act_backward(c, dx, dy, x, n, a); }
-static inline int od_act_mul_backward(struct od_ctx *c, float *da, float *db, const float *dy, const float *a,
-				      const float *b, int64_t n, enum od_act act)
-{ return c->k->act_mul_backward(c, da, db, dy, a, b, n, act); }
+static inline int od_act_mul_backward(struct od_ctx *c, float *da, float *db, float *y, const float *dy,
+				      const float *a, const float *b, int64_t n, enum od_act act)
+{ return c->k->act_mul_backward(c, da, db, y, dy, a, b, n, act); }
 static inline int od_conv2d_backward(struct od_ctx *c, float *dx, float *dw, float *db, const float *dy,
 				     const float *x, int N, int Cin, int H, int W, const struct od_tensor *w, int stride,
 				     const int pad[4])

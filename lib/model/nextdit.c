@@ -113,6 +113,7 @@ void od_nextdit_close(struct od_nextdit *m)
 	if (m->ctx) {
 		od_free(m->ctx, m->ws);
 		od_free(m->ctx, m->ws_mask);
+		od_free(m->ctx, m->grad_ws);
 	}
 	free(m->tensors);
 	free(m->block);

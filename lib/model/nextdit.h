@@ -67,6 +67,9 @@ struct od_nextdit {
 	size_t ws_len;
 	uint8_t *ws_mask;
 	size_t ws_mask_len;
+	/* training workspace (model/nextdit_grad.c), kept across calls */
+	float *grad_ws;
+	size_t grad_ws_len;
 };
 
 /* Open MODEL/transformer: parse config.json, map the weights and check every

@@ -212,9 +212,9 @@ struct gs {
 	const struct od_nextdit_grad_opts *opts;
 	int B, F, T, L, S, D, KV, A, P, Po, FF, Dc, H, hd, depth;
 	int64_t M, G, grp, R;
-	/* buffers (device) */
-	void **allocs;
-	int n_allocs, cap_allocs;
+	/* buffers (device), carved from m->grad_ws */
+	int sizing;
+	size_t need, cursor;
 	float *tok, *tfreq, *te_pre, *te_act, *cc, *sc, *pool, *pool_ln, *y, *emb, *rope;
 	uint8_t *mask;
 	float **xin;  /* depth + 1: block inputs, then the final layer's input */
@@ -234,26 +234,25 @@ struct gs {
 	int64_t n_zeros;
 };
 
+/* Buffers are carved from one workspace kept in the model (m->grad_ws), so
+ * that a trainer's repeated calls reuse memory that is already mapped: the
+ * layout runs twice, once to size the workspace, once to carve it. */
 static float *galloc(struct gs *s, int64_t n)
 {
-	if (s->n_allocs == s->cap_allocs) {
-		int cap = s->cap_allocs ? 2 * s->cap_allocs : 64;
-		void **a = realloc(s->allocs, (size_t)cap * sizeof *a);
-		if (!a)
-			return NULL;
-		s->allocs = a, s->cap_allocs = cap;
+	const size_t size = ((size_t)(n > 0 ? n : 1) + 15) & ~(size_t)15; /* 64-byte pieces */
+	if (s->sizing) {
+		s->need += size;
+		return s->m->grad_ws ? s->m->grad_ws : (float *)s; /* any non-NULL pointer; not used */
 	}
-	float *p = od_alloc(s->c, (size_t)(n > 0 ? n : 1));
-	if (p)
-		s->allocs[s->n_allocs++] = p;
+	if (s->cursor + size > s->m->grad_ws_len)
+		return NULL;
+	float *p = s->m->grad_ws + s->cursor;
+	s->cursor += size;
 	return p;
 }
 
 static void gs_free(struct gs *s)
 {
-	for (int i = 0; i < s->n_allocs; i++)
-		od_free(s->c, s->allocs[i]);
-	free(s->allocs);
 	free(s->xin);
 	free(s->mod);
 	free(s->yk);
@@ -261,6 +260,7 @@ static void gs_free(struct gs *s)
 	free(s->blk);
 	free(s->gb);
 	free(s->zeros);
+	s->xin = NULL, s->mod = s->yk = s->yv = NULL, s->blk = NULL, s->gb = NULL, s->zeros = NULL;
 }
 
 static int alloc_block(struct gs *s, struct gblock *b)
@@ -458,7 +458,7 @@ out:
 /* Block i's backward: s->dx holds ∂loss/∂(block output) on entry and
  * ∂loss/∂(block input) on return; parameter gradients accumulate into s->gb[i];
  * ∂loss/∂SiLU(c) accumulates into s->dsc. */
-static int block_backward(struct gs *s, int i, const struct gblock *b)
+static int block_backward(struct gs *s, int i, struct gblock *b)
 {
 	struct od_ctx *c = s->c;
 	const struct od_tensor *const *bt = s->m->block[i];
@@ -473,14 +473,14 @@ static int block_backward(struct gs *s, int i, const struct gblock *b)
 	/* x_out = xm + tanh(gate_mlp)·ffn_norm2(f)   (§11.12) */
 	TRY(od_rmsnorm_gate_add_backward(c, s->dA, g[OD_DIT_FFN_NORM2], dmod + 3 * D, s->dx, b->f, M, D,
 					 od_param(c, bt[OD_DIT_FFN_NORM2]), eps, mod + 3 * D, 4 * D, grp));
-	/* f = w2(SiLU(f1)·f3)   (§11.13) */
-	TRY(od_act_mul(c, s->u, b->f1, b->f3, M * FF, OD_ACT_SILU));
-	TRY(od_linear_backward_w(c, g[OD_DIT_W2], NULL, s->dA, s->u, M, D, FF));
+	/* f = w2(u), u = SiLU(f1)·f3   (§11.13): the fused backward gives u again (for w2's gradient) with
+	 * ∂/∂f1 over the kept f1 (read once, not needed after) and ∂/∂f3 over du */
 	TRY(od_linear_backward_x(c, s->du, s->dA, M, bt[OD_DIT_W2], 0));
-	TRY(od_act_mul_backward(c, s->u, s->du, s->du, b->f1, b->f3, M * FF, OD_ACT_SILU)); /* u = df1, du = df3 */
-	TRY(od_linear_backward_w(c, g[OD_DIT_W1], NULL, s->u, b->h2, M, FF, D));
+	TRY(od_act_mul_backward(c, b->f1, s->du, s->u, s->du, b->f1, b->f3, M * FF, OD_ACT_SILU));
+	TRY(od_linear_backward_w(c, g[OD_DIT_W2], NULL, s->dA, s->u, M, D, FF));
+	TRY(od_linear_backward_w(c, g[OD_DIT_W1], NULL, b->f1, b->h2, M, FF, D));
 	TRY(od_linear_backward_w(c, g[OD_DIT_W3], NULL, s->du, b->h2, M, FF, D));
-	TRY(od_linear_backward_x(c, s->dH, s->u, M, bt[OD_DIT_W1], 0));
+	TRY(od_linear_backward_x(c, s->dH, b->f1, M, bt[OD_DIT_W1], 0));
 	TRY(od_linear_backward_x(c, s->dH, s->du, M, bt[OD_DIT_W3], 1));
 	/* h2 = ffn_norm1(xm)·(1 + scale_mlp); dx becomes ∂/∂xm */
 	TRY(od_rmsnorm_modulate_backward(c, s->dx, g[OD_DIT_FFN_NORM1], dmod + 2 * D, s->dH, b->xm, M, D,
@@ -600,23 +600,34 @@ int od_nextdit_loss_grad_ex(struct od_nextdit *m, const struct od_nextdit_batch 
 		rc = od_error(OD_ENOMEM, "out of memory");
 		goto out;
 	}
-	/* gradient buffers: the caller's on the CPU, device copies elsewhere */
-	for (int i = 0; i < m->n_tensors; i++) {
-		if (c->device == OD_DEVICE_CPU) {
-			g[i] = grads[i];
-			continue;
-		}
-		int64_t k = od_tensor_numel(m->tensors[i]);
-		if (!(g[i] = galloc(&s, k))) {
-			rc = od_error(OD_ENOMEM, "out of device memory for the gradients");
+	/* gradient buffers: the caller's on the CPU, device copies elsewhere; sized, then carved */
+	for (s.sizing = 1;; s.sizing = 0) {
+		for (int i = 0; i < m->n_tensors; i++)
+			if (c->device == OD_DEVICE_CPU)
+				g[i] = grads[i];
+			else if (!(g[i] = galloc(&s, od_tensor_numel(m->tensors[i]))))
+				break;
+		gs_free(&s);
+		if (!map_grads(&s, g) || !gs_alloc(&s)) {
+			rc = od_error(OD_ENOMEM, "out of memory for the training activations (%lld tokens)", (long long)s.M);
 			goto out;
 		}
-		TRY(od_upload(c, g[i], grads[i], (size_t)k * sizeof(float)));
+		if (!s.sizing)
+			break;
+		if (s.need > m->grad_ws_len) {
+			od_free(c, m->grad_ws);
+			m->grad_ws_len = 0;
+			if (!(m->grad_ws = od_alloc(c, s.need))) {
+				rc = od_error(OD_ENOMEM, "out of memory for the training activations (%zu MB)",
+					      s.need * sizeof(float) >> 20);
+				goto out;
+			}
+			m->grad_ws_len = s.need;
+		}
 	}
-	if (!map_grads(&s, g) || !gs_alloc(&s)) {
-		rc = od_error(OD_ENOMEM, "out of memory for the training activations (%lld tokens)", (long long)s.M);
-		goto out;
-	}
+	if (c->device != OD_DEVICE_CPU)
+		for (int i = 0; i < m->n_tensors; i++)
+			TRY(od_upload(c, g[i], grads[i], (size_t)od_tensor_numel(m->tensors[i]) * sizeof(float)));
 	const int D = s.D, A = s.A, Dc = s.Dc;
 	const int64_t M = s.M, G = s.G, grp = s.grp;
 

@@ -67,9 +67,6 @@ int od_train_state_write(const char *path, const struct od_train_state *s, const
 	snprintf(num, sizeof num, "%" PRId64, s->step);
 	if (!rc)
 		rc = od_st_writer_meta(w, "step", num);
-	snprintf(num, sizeof num, "%.17g", s->elapsed);
-	if (!rc)
-		rc = od_st_writer_meta(w, "elapsed", num);
 	char *settings = json_dumps(s->settings, JSON_COMPACT | JSON_SORT_KEYS);
 	char *data = json_dumps(s->data, JSON_COMPACT);
 	if (!settings || !data)
@@ -195,13 +192,6 @@ int od_train_state_parse(const void *buf, size_t len, const char *label, const s
 	}
 	if ((rc = meta_int(&st, label, "step", &out->step)))
 		goto out;
-	const char *el = od_st_meta(&st, "elapsed");
-	char *end = NULL;
-	out->elapsed = el ? strtod(el, &end) : -1;
-	if (!el || end == el || *end || !isfinite(out->elapsed) || out->elapsed < 0) {
-		rc = od_error(OD_EFORMAT, "'%s': 'elapsed' is not a number of seconds", label);
-		goto out;
-	}
 	const char *js = od_st_meta(&st, "settings"), *jd = od_st_meta(&st, "data");
 	out->settings = js ? json_loads(js, 0, NULL) : NULL;
 	out->data = jd ? json_loads(jd, 0, NULL) : NULL;
@@ -448,7 +438,7 @@ static int cmp_i64(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-int od_train_prune(const char *outdir, int keep)
+int od_train_prune(const char *outdir, int keep, int64_t upto)
 {
 	if (keep <= 0)
 		return OD_OK;
@@ -460,7 +450,7 @@ int od_train_prune(const char *outdir, int keep)
 	struct dirent *e;
 	while ((e = readdir(d))) {
 		int64_t s;
-		if (!step_of(e->d_name, &s))
+		if (!step_of(e->d_name, &s) || s > upto)
 			continue;
 		if (n == cap) {
 			cap = cap ? 2 * cap : 16;

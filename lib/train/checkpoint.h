@@ -25,9 +25,11 @@
  *   adamw.exp_avg.<name>, adamw.exp_avg_sq.<name>   F32, each weight's shape
  *   ema.<name>                                       F32, when the run keeps an EMA
  *   rng.noise, rng.data                              I64 (627): the generators (objective.h)
- *   metadata: format "od-train-state", version "1", step, elapsed (seconds of
- *   training so far), settings (JSON object: the run's options), data (JSON
- *   array: the data files with their weights, job counts and sizes).
+ *   metadata: format "od-train-state", version "1", step, settings (JSON
+ *   object: the run's options), data (JSON array: the data files with their
+ *   weights, job counts and sizes).
+ * Nothing in it depends on the clock, so a resumed run writes the same bytes
+ * as an uninterrupted one.
  * The reader validates all of it before anything is used (a fuzz target covers
  * it): every expected tensor present with its dtype and shape, nothing else,
  * the generators' words in range, the metadata well formed.
@@ -52,7 +54,6 @@ struct od_train_tensors {
 
 struct od_train_state {
 	int64_t step;
-	double elapsed;
 	json_t *settings;      /* object */
 	json_t *data;          /* array */
 	float **m, **v;        /* (n) AdamW moments */
@@ -89,8 +90,10 @@ struct od_train_model {
 int od_train_model_write(const char *outdir, const char *name, const struct od_train_model *mo);
 /* Point outdir/latest at name (a relative link, replaced by a rename). */
 int od_train_set_latest(const char *outdir, const char *name);
-/* Remove outdir/step-* folders but the keep newest (keep <= 0: none). */
-int od_train_prune(const char *outdir, int keep);
+/* Remove outdir/step-* folders of steps up to `upto` but the keep newest of
+ * them (keep <= 0: none). Folders of later steps (a run resumed from further
+ * back) are left: the run replaces them when it gets there. */
+int od_train_prune(const char *outdir, int keep, int64_t upto);
 /* "step-0001000" for step 1000. */
 void od_train_step_name(int64_t step, char *buf, size_t size);
 

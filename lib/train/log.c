@@ -6,11 +6,12 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* Keep the header and the rows of steps <= from, through an atomic rewrite. */
-static int truncate_log(const char *path, int64_t from)
+static int truncate_log(const char *path, int64_t from, double *seconds)
 {
 	char *text;
 	size_t len;
@@ -32,6 +33,12 @@ static int truncate_log(const char *path, int64_t from)
 		long long step = strtoll(text + keep, NULL, 10);
 		if (step > from)
 			break;
+		/* the last field of the row: its seconds */
+		const char *last = text + keep;
+		for (const char *q = last; q < nl; q++)
+			if (*q == ',')
+				last = q + 1;
+		*seconds = strtod(last, NULL);
 		keep = (size_t)(nl - text) + 1;
 	}
 	struct od_out o;
@@ -45,13 +52,18 @@ static int truncate_log(const char *path, int64_t from)
 	return rc;
 }
 
-int od_train_log_open(struct od_train_log *l, const char *path, int64_t from)
+int od_train_log_open(struct od_train_log *l, const char *path, int64_t from, double *seconds)
 {
 	memset(l, 0, sizeof *l);
+	double sec = 0;
 	int rc;
+	if (seconds)
+		*seconds = 0;
 	if (from > 0 && od_is_file(path)) {
-		if ((rc = truncate_log(path, from)))
+		if ((rc = truncate_log(path, from, &sec)))
 			return rc;
+		if (seconds && isfinite(sec) && sec > 0)
+			*seconds = sec;
 		l->f = fopen(path, "a");
 	} else {
 		l->f = fopen(path, "w");

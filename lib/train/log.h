@@ -25,8 +25,9 @@ struct od_train_log {
 #define OD_TRAIN_LOG_HEADER "step,loss,lr,grad_norm,seconds\n"
 
 /* Open path for a run that continues after step `from` (0: a new run, the file
- * is created or replaced). */
-int od_train_log_open(struct od_train_log *l, const char *path, int64_t from);
+ * is created or replaced). *seconds (may be NULL) gets the seconds column of
+ * the last row kept (0 when none), where the run's clock continues. */
+int od_train_log_open(struct od_train_log *l, const char *path, int64_t from, double *seconds);
 int od_train_log_row(struct od_train_log *l, int64_t step, float loss, double lr, double grad_norm, double seconds);
 /* Close; an error if anything could not be written. */
 int od_train_log_close(struct od_train_log *l);

@@ -82,7 +82,7 @@ static int encode_prompts(struct od_ctx *ctx, const char *base, const char *labe
 		i = e + 1;
 		if (!*p)
 			continue;
-		if (memchr(p, 0, l) != p + l || !od_utf8_valid(p, l)) {
+		if (memchr(p, 0, l) || !od_utf8_valid(p, l)) {
 			rc = od_error(OD_EFORMAT, "'%s': line %zu: not a line of UTF-8 text", label, line);
 			break;
 		}

@@ -393,6 +393,20 @@ static int read_config(struct od_trainer *tr, const char *path)
 	return rc;
 }
 
+/* A transformer config the user gives: parsed and checked under its own name
+ * before anything is built from it. */
+static int read_new_config(struct od_trainer *tr, const char *path)
+{
+	json_t *j;
+	struct od_nextdit_config c;
+	int rc = od_json_load(path, &j);
+	if (rc)
+		return rc;
+	rc = od_nextdit_config_parse(j, &c, path);
+	json_decref(j);
+	return rc ? rc : read_config(tr, path);
+}
+
 /* ---------------------------------------------------------------- open, resume */
 
 static int open_common(struct od_trainer *tr, char *const *data, int n_data)
@@ -435,7 +449,7 @@ int od_trainer_open(struct od_trainer *tr, struct od_ctx *ctx, const char *model
 	tr->steps = steps;
 	int rc;
 	if (tr->s.config) {
-		if ((rc = read_config(tr, tr->s.config)))
+		if ((rc = read_new_config(tr, tr->s.config)))
 			return rc;
 		rc = open_model(tr, NULL, tr->config_text, tr->config_len, tr->s.seed, scratch_dir);
 	} else {
@@ -499,7 +513,7 @@ static int check_data(const struct od_train_data *d, json_t *saved, const char *
 					json_number_value(json_object_get(o, "weight")), s->weight);
 		if (json_integer_value(json_object_get(o, "jobs")) != s->n_jobs ||
 		    json_integer_value(json_object_get(o, "bytes")) != s->bytes)
-			return od_error(OD_EINVAL, "'%s': the data changed since the run started ('%s': %lld jobs in %lld bytes "
+			return od_error(OD_EFORMAT, "'%s': the data changed since the run started ('%s': %lld jobs in %lld bytes "
 					"then, %d jobs in %lld bytes now)", label, s->path,
 					(long long)json_integer_value(json_object_get(o, "jobs")),
 					(long long)json_integer_value(json_object_get(o, "bytes")), s->n_jobs, (long long)s->bytes);
@@ -551,7 +565,6 @@ int od_trainer_resume(struct od_trainer *tr, struct od_ctx *ctx, const char *ckp
 	od_train_rng_import(&tr->noise, st.rng_noise);
 	od_train_rng_import(&tr->drng, st.rng_data);
 	tr->step = st.step;
-	tr->elapsed = st.elapsed;
 	/* the data: the files given, or those the run names */
 	char **paths = NULL;
 	int n_paths = n_data;
@@ -709,7 +722,7 @@ int od_trainer_save(struct od_trainer *tr, const char *outdir, int keep, char *n
 	if (!weights_finite(tr, &bad))
 		return od_error(OD_EFAIL, "step %lld: the weights are no longer finite ('%s'): the run diverged; the last "
 				"checkpoint is kept", (long long)tr->step, bad);
-	struct od_train_state st = { .step = tr->step, .elapsed = tr->elapsed, .m = tr->opt.m, .v = tr->opt.v,
+	struct od_train_state st = { .step = tr->step, .m = tr->opt.m, .v = tr->opt.v,
 				     .ema = tr->ema };
 	st.settings = od_train_settings_json(&tr->s);
 	st.data = data_json(&tr->data);
@@ -728,10 +741,13 @@ int od_trainer_save(struct od_trainer *tr, const char *outdir, int keep, char *n
 	int rc = od_train_model_write(outdir, name, &mo);
 	json_decref(st.settings);
 	json_decref(st.data);
+	if (rc)
+		return od_error_prefix(rc, "'%s/%s': the checkpoint of step %lld could not be written (the previous one is "
+				       "kept)", outdir, name, (long long)tr->step);
 	if (!rc)
 		rc = od_train_set_latest(outdir, name);
 	if (!rc)
-		rc = od_train_prune(outdir, keep);
+		rc = od_train_prune(outdir, keep, tr->step);
 	if (!rc && name_out)
 		snprintf(name_out, name_size, "%s", name);
 	return rc;
@@ -757,7 +773,7 @@ int od_train_init_model(struct od_ctx *ctx, const char *config, const char *base
 	struct od_trainer tr;
 	memset(&tr, 0, sizeof tr);
 	tr.ctx = ctx;
-	int rc = read_config(&tr, config);
+	int rc = read_new_config(&tr, config);
 	if (!rc)
 		rc = open_model(&tr, NULL, tr.config_text, tr.config_len, seed, outdir);
 	if (!rc) {

@@ -75,7 +75,6 @@ struct od_trainer {
 	uint8_t *empty_mask;
 	int empty_S;
 	int64_t step;               /* steps done */
-	double elapsed;             /* seconds spent in steps, over every session of the run */
 	/* step buffers */
 	float *n, *sigma, *t, *eps, *xs, *target;
 	uint8_t *drop;

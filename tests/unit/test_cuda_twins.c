@@ -23,7 +23,11 @@
  *  - head_dim > 128 takes cuBLAS GEMMs around a softmax kernel (same BF16
  *    tolerances as the fused kernel), also in blocks of query rows;
  *  - attention runs with the kernel the size picks and with each variant
- *    forced (OD_CUDA_ATTN=1|2|3, cuda_attention.cu).
+ *    forced (OD_CUDA_ATTN=1|2|3, cuda_attention.cu);
+ *  - the backward passes (training) are float32 on both sides: linear and
+ *    attention rtol 1e-4 (a 1e-5, 1e-4: summation order, exact tanhf against
+ *    the CPU's polynomial), norms rtol 1e-4, a 1e-5, elementwise rtol 1e-5,
+ *    a 1e-6; attention_lse's o must be attention()'s bytes.
  * A bug in an index or a fragment layout gives errors of the data's own size,
  * far outside all of these.
  */
@@ -848,6 +852,239 @@ static struct od_ctx *cuda_with(const char *var, const char *val, const char *va
 	return c;
 }
 
+
+/* ---------------------------------------------------------------- backward passes (training) */
+
+/* Run a backward kernel on both contexts from the same host inputs: each
+ * buffer is uploaded to both, the kernel runs through fn, the named outputs
+ * come back and are compared. */
+struct bw_buf {
+	const char *name;
+	float *host; /* initial values */
+	size_t n;
+	int out;     /* compared after the run */
+	float *dev[2];
+};
+
+static void bw_upload(struct bw_buf *b, int nb)
+{
+	for (int i = 0; i < nb; i++) {
+		b[i].dev[0] = up(cpu, b[i].host, b[i].n);
+		b[i].dev[1] = up(gpu, b[i].host, b[i].n);
+	}
+}
+
+static void bw_compare(const char *what, struct bw_buf *b, int nb, double rtol, double a)
+{
+	for (int i = 0; i < nb; i++) {
+		if (b[i].out) {
+			float *e = down(cpu, b[i].dev[0], b[i].n), *g = down(gpu, b[i].dev[1], b[i].n);
+			char w[200];
+			snprintf(w, sizeof w, "%s: %s", what, b[i].name);
+			cmp(w, g, e, b[i].n, rtol, a);
+			free(e);
+			free(g);
+		}
+		od_free(cpu, b[i].dev[0]);
+		od_free(gpu, b[i].dev[1]);
+		free(b[i].host);
+	}
+}
+
+#define DEV(k) b[k].dev[ci]
+
+static void test_backward(void)
+{
+	/* linear: float32 GEMMs on the GPU (rtol 1e-4, a 1e-5: only the summation order differs) */
+	{
+		const int64_t M = 130, N = 257, K = 96;
+		int64_t ws[2] = { N, K };
+		struct htensor *w = mk_tensor("w", OD_F32, 2, ws, rnd((size_t)(N * K), 0.5f));
+		struct bw_buf b[] = { { "dx", rnd((size_t)(M * K), 1), (size_t)(M * K), 1, { 0 } },
+				      { "dy", rnd((size_t)(M * N), 1), (size_t)(M * N), 0, { 0 } },
+				      { "x", rnd((size_t)(M * K), 1), (size_t)(M * K), 0, { 0 } },
+				      { "dW", rnd((size_t)(N * K), 1), (size_t)(N * K), 1, { 0 } },
+				      { "db", rnd((size_t)N, 1), (size_t)N, 1, { 0 } } };
+		bw_upload(b, 5);
+		for (int ci = 0; ci < 2; ci++) {
+			struct od_ctx *c = ci ? gpu : cpu;
+			check_rc(od_linear_backward_x(c, DEV(0), DEV(1), M, &w->t, 1), "linear_backward_x");
+			check_rc(od_linear_backward_w(c, DEV(3), DEV(4), DEV(1), DEV(2), M, N, K), "linear_backward_w");
+		}
+		bw_compare("linear backward (accumulating)", b, 5, 1e-4, 1e-5);
+	}
+	/* attention: the same q, k, v, o, lse (the CPU's) and dout on both; float32 throughout */
+	struct {
+		const char *what;
+		int B, Lq, Lk, Hq, Hkv, hd;
+		enum od_kv_map map;
+		float cap, qs;
+		int mask;
+	} ac[] = {
+		{ "attention backward: self, grouped, soft-cap 30", 2, 77, 77, 4, 2, 24, OD_KV_GROUPED, 30, 4, 0 },
+		{ "attention backward: cross, tiled, key mask with a masked batch entry", 2, 40, 23, 4, 2, 24, OD_KV_TILED,
+		  0, 1, 1 },
+		{ "attention backward: 300 rows, head_dim 120, cap", 1, 300, 300, 2, 1, 120, OD_KV_GROUPED, 30, 2, 0 },
+	};
+	for (size_t t = 0; t < sizeof ac / sizeof *ac; t++) {
+		struct od_attention_desc d = { .batch = ac[t].B, .q_len = ac[t].Lq, .kv_len = ac[t].Lk,
+					       .q_heads = ac[t].Hq, .kv_heads = ac[t].Hkv, .head_dim = ac[t].hd,
+					       .kv_map = ac[t].map, .softcap = ac[t].cap };
+		d.q_stride = d.o_stride = d.q_heads * d.head_dim;
+		d.kv_stride = d.kv_heads * d.head_dim + 8;
+		d.scale = 1.0f / sqrtf((float)d.head_dim);
+		const size_t nq = (size_t)d.batch * d.q_len * d.q_stride, nk = (size_t)d.batch * d.kv_len * d.kv_stride,
+			     nl = (size_t)d.batch * d.q_heads * d.q_len;
+		uint8_t *mask = NULL, *dmask[2] = { NULL, NULL };
+		if (ac[t].mask) {
+			mask = malloc((size_t)d.batch * d.kv_len);
+			for (int i = 0; i < d.batch * d.kv_len; i++)
+				mask[i] = i >= d.kv_len && (i % d.kv_len) < d.kv_len - 5; /* entry 0: all masked */
+			for (int ci = 0; ci < 2; ci++) {
+				struct od_ctx *c = ci ? gpu : cpu;
+				dmask[ci] = od_alloc_bytes(c, (size_t)d.batch * d.kv_len);
+				od_upload(c, dmask[ci], mask, (size_t)d.batch * d.kv_len);
+			}
+		}
+		float *q = rnd(nq, ac[t].qs), *k = rnd(nk, 1), *v = rnd(nk, 1);
+		/* the CPU's forward gives o and lse for both */
+		struct od_attention_desc dc = d;
+		dc.key_mask = dmask[0];
+		float *cq = up(cpu, q, nq), *ck = up(cpu, k, nk), *cv = up(cpu, v, nk), *co = od_alloc(cpu, nq),
+		      *cl = od_alloc(cpu, nl);
+		check_rc(od_attention_lse(cpu, co, cl, cq, ck, cv, &dc), "cpu attention_lse");
+		float *o = down(cpu, co, nq), *lse = down(cpu, cl, nl);
+		/* the GPU's own row statistic against the CPU's */
+		{
+			struct od_attention_desc dg = d;
+			dg.key_mask = dmask[1];
+			float *gq = up(gpu, q, nq), *gk = up(gpu, k, nk), *gv = up(gpu, v, nk), *go = od_alloc(gpu, nq),
+			      *gl = od_alloc(gpu, nl), *go2 = od_alloc(gpu, nq);
+			check_rc(od_attention_lse(gpu, go, gl, gq, gk, gv, &dg), "attention_lse");
+			check_rc(od_attention(gpu, go2, gq, gk, gv, &dg), "attention");
+			float *h1 = down(gpu, go, nq), *h2 = down(gpu, go2, nq), *hl = down(gpu, gl, nl);
+			char w[200];
+			snprintf(w, sizeof w, "%s: attention_lse's o is attention()'s", ac[t].what);
+			ok(!memcmp(h1, h2, nq * sizeof *h1), "%s", w);
+			float *el = malloc(nl * sizeof *el), *al = malloc(nl * sizeof *al);
+			int infs = 1;
+			for (size_t i = 0; i < nl; i++) {
+				infs &= isinf(lse[i]) == isinf(hl[i]);
+				el[i] = isinf(lse[i]) ? 0 : lse[i];
+				al[i] = isinf(hl[i]) ? 0 : hl[i];
+			}
+			snprintf(w, sizeof w, "%s: the row statistic lse", ac[t].what);
+			ok(infs, "%s: -inf for the same (fully masked) rows", w);
+			cmp(w, al, el, nl, 1e-5, 1e-5);
+			od_free(gpu, gq), od_free(gpu, gk), od_free(gpu, gv), od_free(gpu, go), od_free(gpu, gl);
+			od_free(gpu, go2);
+			free(h1), free(h2), free(hl), free(el), free(al);
+		}
+		struct bw_buf b[] = { { "dq", rnd(nq, 1), nq, 1, { 0 } },   { "dk", rnd(nk, 1), nk, 1, { 0 } },
+				      { "dv", rnd(nk, 1), nk, 1, { 0 } },   { "dout", rnd(nq, 1), nq, 0, { 0 } },
+				      { "q", q, nq, 0, { 0 } },	    { "k", k, nk, 0, { 0 } },
+				      { "v", v, nk, 0, { 0 } },	    { "o", o, nq, 0, { 0 } },
+				      { "lse", lse, nl, 0, { 0 } } };
+		bw_upload(b, 9);
+		for (int ci = 0; ci < 2; ci++) {
+			struct od_ctx *c = ci ? gpu : cpu;
+			struct od_attention_desc dd = d;
+			dd.key_mask = dmask[ci];
+			check_rc(od_attention_backward(c, DEV(0), DEV(1), DEV(2), DEV(3), DEV(4), DEV(5), DEV(6), DEV(7),
+						       DEV(8), &dd),
+				 "attention_backward");
+		}
+		bw_compare(ac[t].what, b, 9, 1e-4, 1e-4);
+		od_free(cpu, cq), od_free(cpu, ck), od_free(cpu, cv), od_free(cpu, co), od_free(cpu, cl);
+		for (int ci = 0; ci < 2; ci++)
+			if (dmask[ci])
+				od_free(ci ? gpu : cpu, dmask[ci]);
+		free(mask);
+	}
+	/* norms: float32 row sums on the GPU (rtol 1e-4, a 1e-5) */
+	{
+		const int64_t M = 70, G = 30;
+		const int D = 96, ld = 4 * D;
+		const size_t nx = (size_t)M * D, nm = (size_t)((M + G - 1) / G) * ld;
+		for (int kind = 0; kind < 5; kind++) {
+			static const char *names[] = { "rmsnorm backward", "layernorm backward",
+						       "rmsnorm_modulate backward", "layernorm_modulate backward",
+						       "rmsnorm_gate_add backward" };
+			float *w = rnd(D, 1);
+			for (int i = 0; i < D; i++)
+				w[i] += 1.5f;
+			struct bw_buf b[] = { { "dx", rnd(nx, 1), nx, 1, { 0 } }, { "dy", rnd(nx, 1), nx, 0, { 0 } },
+					      { "x", rnd(nx, 2), nx, 0, { 0 } },  { "w", w, (size_t)D, 0, { 0 } },
+					      { "dw", rnd(D, 1), (size_t)D, 1, { 0 } },
+					      { "db", rnd(D, 1), (size_t)D, 1, { 0 } },
+					      { "mod", rnd(nm, 1), nm, 0, { 0 } },
+					      { "dmod", rnd(nm, 1), nm, 1, { 0 } } };
+			bw_upload(b, 8);
+			for (int ci = 0; ci < 2; ci++) {
+				struct od_ctx *c = ci ? gpu : cpu;
+				int rc = kind == 0   ? od_rmsnorm_backward(c, DEV(0), DEV(4), DEV(1), DEV(2), M, D, DEV(3), 1e-5f, 1)
+					 : kind == 1 ? od_layernorm_backward(c, DEV(0), DEV(4), DEV(5), DEV(1), DEV(2), M, D,
+									     DEV(3), 1e-5f, 0)
+					 : kind == 2 ? od_rmsnorm_modulate_backward(c, DEV(0), DEV(4), DEV(7), DEV(1), DEV(2),
+										    M, D, DEV(3), 1e-5f, DEV(6), ld, G, 1)
+					 : kind == 3 ? od_layernorm_modulate_backward(c, DEV(0), DEV(7) + D, DEV(1), DEV(2), M,
+										      D, 1e-6f, DEV(6) + D, ld, G, 0)
+						     : od_rmsnorm_gate_add_backward(c, DEV(0), DEV(4), DEV(7) + 3 * D, DEV(1),
+										    DEV(2), M, D, DEV(3), 1e-5f,
+										    DEV(6) + 3 * D, ld, G);
+				check_rc(rc, names[kind]);
+			}
+			bw_compare(names[kind], b, 8, 1e-4, 1e-5);
+		}
+	}
+	/* elementwise */
+	{
+		const int64_t M = 37;
+		const int H = 4, hd = 24, ld = H * hd + 8;
+		float *cs = malloc(sizeof(float) * M * hd);
+		for (int64_t i = 0; i < M * hd / 2; i++) {
+			float a = 3 * frand();
+			cs[2 * i] = cosf(a), cs[2 * i + 1] = sinf(a);
+		}
+		const size_t nr = (size_t)M * ld, ny = (size_t)M * H * hd;
+		struct bw_buf b[] = { { "rope dx", rnd(nr, 1), nr, 1, { 0 } },
+				      { "cos_sin", cs, (size_t)M * hd, 0, { 0 } },
+				      { "head gate dy", rnd(ny, 1), ny, 1, { 0 } },
+				      { "head gate dgate", rnd(H, 1), (size_t)H, 1, { 0 } },
+				      { "dout", rnd(ny, 1), ny, 0, { 0 } },
+				      { "y", rnd(ny, 1), ny, 0, { 0 } },
+				      { "gate", rnd(H, 2), (size_t)H, 0, { 0 } } };
+		bw_upload(b, 7);
+		for (int ci = 0; ci < 2; ci++) {
+			struct od_ctx *c = ci ? gpu : cpu;
+			check_rc(od_rope_backward(c, DEV(0), M, H, hd, ld, DEV(1)), "rope_backward");
+			check_rc(od_head_gate_add_backward(c, DEV(2), DEV(3), DEV(4), DEV(5), M, H, hd, DEV(6)),
+				 "head_gate_add_backward");
+		}
+		bw_compare("rope and head gate backward", b, 7, 1e-5, 1e-6);
+		const enum od_act acts[] = { OD_ACT_SILU, OD_ACT_GELU_TANH, OD_ACT_GELU, OD_ACT_RELU };
+		for (int ai = 0; ai < 4; ai++) {
+			const size_t n = 10007;
+			/* act_backward writes e[0], then act_mul_backward overwrites it with y */
+			struct bw_buf e[] = { { "act_mul y", rnd(n, 1), n, 1, { 0 } }, { "da", rnd(n, 1), n, 1, { 0 } },
+					      { "db", rnd(n, 1), n, 1, { 0 } },	    { "dy", rnd(n, 1), n, 0, { 0 } },
+					      { "a", rnd(n, 4), n, 0, { 0 } },	    { "b", rnd(n, 2), n, 0, { 0 } } };
+			bw_upload(e, 6);
+			for (int ci = 0; ci < 2; ci++) {
+				struct od_ctx *c = ci ? gpu : cpu;
+				check_rc(od_act_backward(c, e[0].dev[ci], e[3].dev[ci], e[4].dev[ci], n, acts[ai]),
+					 "act_backward");
+				check_rc(od_act_mul_backward(c, e[1].dev[ci], e[2].dev[ci], e[0].dev[ci], e[3].dev[ci],
+							     e[4].dev[ci], e[5].dev[ci], n, acts[ai]),
+					 "act_mul_backward");
+			}
+			char w[64];
+			snprintf(w, sizeof w, "activation %d backward", (int)acts[ai]);
+			bw_compare(w, e, 6, 1e-5, 1e-6);
+		}
+	}
+}
+#undef DEV
 /* ---------------------------------------------------------------- VAE backward kernels
  * Float32 on both sides (the GPU twins do not round to BF16): conv2d backward
  * sums up to a few thousand products in another order (rtol 1e-4, a 1e-5);
@@ -861,7 +1098,7 @@ static float *on_dev(struct od_ctx *c, const float *h, size_t n, const float *in
 	return up(c, init_out ? init_out : h, n);
 }
 
-static void test_backward(void)
+static void test_vae_backward(void)
 {
 	/* conv2d_backward: ResBlock 3x3, the down-sampler's stride 2 with (0,1,0,1), a 1x1 shortcut */
 	const struct conv_case cases[] = {
@@ -1012,6 +1249,7 @@ int main(void)
 	test_conv();
 	test_attention();
 	test_backward();
+	test_vae_backward();
 	od_ctx_destroy(gpu_alt);
 	od_ctx_destroy(gpu_simple);
 	size_t left = gpu->bytes_now;

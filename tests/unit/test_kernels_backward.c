@@ -499,7 +499,7 @@ static void test_elementwise(struct od_ctx *c)
 	/* activations, and the gated product */
 	const enum od_act acts[] = { OD_ACT_SILU, OD_ACT_GELU_TANH, OD_ACT_GELU, OD_ACT_RELU, OD_ACT_IDENTITY };
 	const char *an[] = { "silu", "gelu_tanh", "gelu", "relu", "identity" };
-	eN = 40;
+	eN = 45; /* 5 blocks of 8 lanes and a tail */
 	for (int ai = 0; ai < 5; ai++)
 		for (eKind = 2; eKind <= 3; eKind++) {
 			eAct = acts[ai];
@@ -507,6 +507,7 @@ static void test_elementwise(struct od_ctx *c)
 			for (size_t i = 0; i < eN; i++) /* keep ReLU's kink away from the FD step */
 				if (fabsf(a[i]) < 1e-2f)
 					a[i] = 0.5f;
+			a[3] = -120.0f, a[4] = 95.0f; /* beyond exp's range either way */
 			R = rnd(eN, 1), eR = R;
 			P = malloc(2 * eN * sizeof *P);
 			to_double(a, 2 * eN, P);
@@ -518,16 +519,26 @@ static void test_elementwise(struct od_ctx *c)
 				snprintf(what, sizeof what, "act_backward %s", an[ai]);
 				fd_check(what, da, NULL, 0, eN, eN);
 			} else {
-				ok(od_act_mul_backward(c, da, db, R, a, a + eN, eN, eAct) == OD_OK, "act_mul_backward %s runs",
+				float *yy = malloc(eN * sizeof *yy), *ye = malloc(eN * sizeof *ye);
+				ok(od_act_mul_backward(c, da, db, yy, R, a, a + eN, eN, eAct) == OD_OK, "act_mul_backward %s runs",
 				   an[ai]);
+				od_act_mul(c, ye, a, a + eN, eN, eAct);
+				snprintf(what, sizeof what, "act_mul_backward %s: y, the forward's product again", an[ai]);
+				ok_close(yy, ye, eN, 1e-6, 1e-6, what);
+				free(yy), free(ye);
 				snprintf(what, sizeof what, "act_mul_backward %s: da", an[ai]);
 				fd_check(what, da, NULL, 0, eN, eN);
 				snprintf(what, sizeof what, "act_mul_backward %s: db", an[ai]);
 				fd_check(what, db, NULL, eN, eN, eN);
 				/* in place over dy */
 				float *io = dup(R, eN);
-				od_act_mul_backward(c, io, NULL, io, a, a + eN, eN, eAct);
+				od_act_mul_backward(c, io, NULL, NULL, io, a, a + eN, eN, eAct);
 				ok(!memcmp(io, da, eN * sizeof *io), "act_mul_backward %s: da in place over dy", an[ai]);
+				float *ia = dup(a, eN), *ib = dup(a + eN, eN), *y2 = malloc(eN * sizeof *y2);
+				od_act_mul_backward(c, ia, ib, y2, R, ia, ib, eN, eAct);
+				ok(!memcmp(ia, da, eN * sizeof *ia) && !memcmp(ib, db, eN * sizeof *ib),
+				   "act_mul_backward %s: da over a and db over b", an[ai]);
+				free(ia), free(ib), free(y2);
 				free(io);
 			}
 			free(a), free(R), free(da), free(db), free(P);

@@ -77,8 +77,8 @@ int od_cpu_rope_backward(struct od_ctx *c, float *dx, int64_t M, int heads, int 
 int od_cpu_head_gate_add_backward(struct od_ctx *c, float *dy, float *dgate, const float *dout, const float *y,
 				  int64_t M, int heads, int head_dim, const float *gate);
 int od_cpu_act_backward(struct od_ctx *c, float *dx, const float *dy, const float *x, int64_t n, enum od_act a);
-int od_cpu_act_mul_backward(struct od_ctx *c, float *da, float *db, const float *dy, const float *a, const float *b,
-			    int64_t n, enum od_act act);
+int od_cpu_act_mul_backward(struct od_ctx *c, float *da, float *db, float *y, const float *dy, const float *a,
+			    const float *b, int64_t n, enum od_act act);
 
 /* Scalar activations, shared with tests. */
 static inline float od_silu_f(float x) { return x / (1.0f + __builtin_expf(-x)); }

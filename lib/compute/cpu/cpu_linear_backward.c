@@ -8,7 +8,9 @@
  * Determinism as in cpu_linear.c: the output is cut into tiles whose shape
  * depends only on the problem's shape, each tile is one sgemm that some thread
  * takes, so every output element is summed in the same order whatever the
- * thread count. For dW the reduction over the M rows happens inside one sgemm
+ * thread count. The tiles are few and even (a multiple of 4, even_piece): the
+ * thread pool gives each thread a contiguous run of them, and every tile packs
+ * the shared operand again. For dW the reduction over the M rows happens inside one sgemm
  * per tile (OpenBLAS accumulates its fixed K-blocks into C in order), for db in
  * a fixed sequential order per column.
  *
@@ -24,7 +26,8 @@
 #include <string.h>
 
 /* Same rule as cpu_linear.c: columns cut into about 8 slices of 32..512,
- * rows into 4 blocks too when that gives fewer than 4 slices. */
+ * rows into 4 blocks too when that gives fewer than 4 slices (for outputs with
+ * few rows: the adaLN's per-frame rows). */
 static void tiling(int64_t M, int64_t N, int64_t *mb, int64_t *nb)
 {
 	int64_t n = (N / 8 + 31) / 32 * 32;
@@ -43,6 +46,16 @@ static void tiling(int64_t M, int64_t N, int64_t *mb, int64_t *nb)
 		if (*mb > M)
 			*mb = M;
 	}
+}
+
+/* Cut n into a multiple of 4 nearly equal pieces (4 per 2048), each a multiple
+ * of 16: as many pieces as 1, 2 or 4 threads can share evenly, as large as that
+ * allows (the fewer the pieces, the less each operand is packed again). */
+static int64_t even_piece(int64_t n)
+{
+	int64_t pieces = 4 * ((n + 2047) / 2048), w = (n + pieces - 1) / pieces;
+	w = (w + 15) / 16 * 16;
+	return w < n ? w : n;
 }
 
 struct bx_job {
@@ -94,7 +107,10 @@ int od_cpu_linear_backward_x(struct od_ctx *c, float *dx, const float *dy, int64
 		wf = wide;
 	}
 	struct bx_job j = { dx, dy, wf, M, N, K, 0, 0, 0, acc ? 1.0f : 0.0f };
-	tiling(M, K, &j.mb, &j.kb);
+	if (M >= 256) /* blocks of whole rows: each tile packs its own rows of dy once */
+		j.mb = even_piece(M), j.kb = K;
+	else
+		tiling(M, K, &j.mb, &j.kb);
 	j.mtiles = (M + j.mb - 1) / j.mb;
 	od_parallel_for(j.mtiles * ((K + j.kb - 1) / j.kb), bx_tiles, &j);
 	free(wide);
@@ -150,7 +166,11 @@ int od_cpu_linear_backward_w(struct od_ctx *c, float *dw, float *db, const float
 				(long long)M, (long long)N, (long long)K);
 	struct bw_job j = { dw, db, dy, x, M, N, K, 0, 0, 0 };
 	if (dw && K > 0) {
-		tiling(N, K, &j.nb, &j.kb);
+		/* the larger side of dW cut into even pieces, the other whole */
+		if (N >= K)
+			j.nb = even_piece(N), j.kb = K;
+		else
+			j.nb = N, j.kb = even_piece(K);
 		j.ntiles = (N + j.nb - 1) / j.nb;
 		od_parallel_for(j.ntiles * ((K + j.kb - 1) / j.kb), bw_tiles, &j);
 	}

@@ -16,9 +16,10 @@
  * (a frame, for the per-frame modulation); each tile sums its rows in order into
  * its own partial vectors, then the partials are added tile by tile in order (in
  * double). The tiling depends on M, D and the group only, never on the threads.
- * The row means are accumulated in double in column order, like the forward's.
+ * The row statistics are the forward's (double sums), taken in 8 lanes.
  */
 #include "compute/cpu/cpu_kernels.h"
+#include "compute/cpu/cpu_simd.h"
 #include "base/error.h"
 #include "base/parallel.h"
 
@@ -43,16 +44,157 @@ struct nb_job {
 	int failed;
 };
 
+/*
+ * One row, in 8-lane vectors (GCC vector extensions): the same code is compiled
+ * for the baseline and, when the CPU has it, for AVX2 (nb_rows_avx2), and each
+ * lane does the same IEEE operations either way, so both give the same bits.
+ * The row statistics are accumulated in double in 8 lanes (then added in a
+ * fixed order), as are Σ g and Σ g·x̂ (in float lanes).
+ */
+typedef float v8f __attribute__((vector_size(32), aligned(4), may_alias));
+typedef float v4f __attribute__((vector_size(16), aligned(4), may_alias));
+typedef double v4d __attribute__((vector_size(32), aligned(8), may_alias));
+
+static inline __attribute__((always_inline)) double lanes_sum(v4d a, v4d b)
+{
+	return ((a[0] + b[0]) + (a[1] + b[1])) + ((a[2] + b[2]) + (a[3] + b[3]));
+}
+
+static inline __attribute__((always_inline)) void acc_d(v4d *lo, v4d *hi, v8f v, int square)
+{
+	v4d a = __builtin_convertvector(__builtin_shufflevector(v, v, 0, 1, 2, 3), v4d);
+	v4d b = __builtin_convertvector(__builtin_shufflevector(v, v, 4, 5, 6, 7), v4d);
+	if (square)
+		a *= a, b *= b;
+	*lo += a;
+	*hi += b;
+}
+
+static inline __attribute__((always_inline)) void nb_row(const struct nb_job *j, int64_t r, const float *f,
+							   const float *wv, const float *fw, float *xh, float *pw,
+							   float *pb, float *pm)
+{
+	const int D = j->D, D8 = D & ~7;
+	const float *x = j->x + r * D, *dy = j->dy + r * D;
+	v4d a0 = { 0 }, a1 = { 0 };
+	double tail = 0;
+	float mean = 0, rs;
+	int d;
+	/* the forward's statistics (cpu_norm.c: double sums), summed in lanes */
+	if (j->kind == NB_RMS) {
+		for (d = 0; d < D8; d += 8) {
+			acc_d(&a0, &a1, *(const v8f *)(x + d), 1);
+		}
+		for (; d < D; d++)
+			tail += (double)x[d] * x[d];
+		rs = 1.0f / sqrtf((float)((lanes_sum(a0, a1) + tail) / D) + j->eps);
+		for (d = 0; d < D8; d += 8)
+			*(v8f *)(xh + d) = *(const v8f *)(x + d) * rs;
+		for (; d < D; d++)
+			xh[d] = x[d] * rs;
+	} else {
+		for (d = 0; d < D8; d += 8)
+			acc_d(&a0, &a1, *(const v8f *)(x + d), 0);
+		for (; d < D; d++)
+			tail += x[d];
+		const double m = (lanes_sum(a0, a1) + tail) / D;
+		v4d b0 = { 0 }, b1 = { 0 };
+		double t2 = 0;
+		const v4d mv = { m, m, m, m };
+		for (d = 0; d < D8; d += 8) {
+			v8f v = *(const v8f *)(x + d);
+			v4d lo = __builtin_convertvector(__builtin_shufflevector(v, v, 0, 1, 2, 3), v4d) - mv;
+			v4d hi = __builtin_convertvector(__builtin_shufflevector(v, v, 4, 5, 6, 7), v4d) - mv;
+			b0 += lo * lo, b1 += hi * hi;
+		}
+		for (; d < D; d++)
+			t2 += (x[d] - m) * (x[d] - m);
+		mean = (float)m;
+		rs = (float)(1.0 / sqrt((lanes_sum(b0, b1) + t2) / D + j->eps));
+		for (d = 0; d < D8; d += 8)
+			*(v8f *)(xh + d) = (*(const v8f *)(x + d) - mean) * rs;
+		for (; d < D; d++)
+			xh[d] = (x[d] - mean) * rs;
+	}
+	/* g = dy·f·w: Σ g and Σ g·x̂; the parameter partials */
+	v8f lg = { 0 }, lgx = { 0 };
+	for (d = 0; d < D8; d += 8) {
+		const v8f g = *(const v8f *)(dy + d) * *(const v8f *)(fw + d);
+		lg += g;
+		lgx += g * *(const v8f *)(xh + d);
+	}
+	float tg = 0, tgx = 0;
+	for (; d < D; d++) {
+		const float g = dy[d] * fw[d];
+		tg += g;
+		tgx += g * xh[d];
+	}
+	const double sg = ((((double)lg[0] + lg[4]) + ((double)lg[1] + lg[5])) +
+			   (((double)lg[2] + lg[6]) + ((double)lg[3] + lg[7]))) + tg;
+	const double sgx = ((((double)lgx[0] + lgx[4]) + ((double)lgx[1] + lgx[5])) +
+			    (((double)lgx[2] + lgx[6]) + ((double)lgx[3] + lgx[7]))) + tgx;
+	for (d = 0; d < D8; d += 8) {
+		const v8f dyv = *(const v8f *)(dy + d), dyf = dyv * *(const v8f *)(f + d), xv = *(const v8f *)(xh + d);
+		if (pw)
+			*(v8f *)(pw + d) += dyf * xv;
+		if (pb)
+			*(v8f *)(pb + d) += dyf;
+		if (pm)
+			*(v8f *)(pm + d) += (dyv * xv) * *(const v8f *)(wv + d);
+	}
+	for (; d < D; d++) {
+		if (pw)
+			pw[d] += (dy[d] * f[d]) * xh[d];
+		if (pb)
+			pb[d] += dy[d] * f[d];
+		if (pm)
+			pm[d] += (dy[d] * xh[d]) * wv[d];
+	}
+	if (!j->dx)
+		return;
+	const float mg = j->kind == NB_LN ? (float)(sg / D) : 0.0f, mgx = (float)(sgx / D);
+	float *dx = j->dx + r * D;
+	for (d = 0; d < D8; d += 8) {
+		const v8f v = rs * (*(const v8f *)(dy + d) * *(const v8f *)(fw + d) - mg - *(const v8f *)(xh + d) * mgx);
+		if (j->acc)
+			*(v8f *)(dx + d) += v;
+		else
+			*(v8f *)(dx + d) = v;
+	}
+	for (; d < D; d++) {
+		const float v = rs * (dy[d] * fw[d] - mg - xh[d] * mgx);
+		dx[d] = j->acc ? dx[d] + v : v;
+	}
+}
+
+static void nb_rows_base(const struct nb_job *j, int64_t r0, int64_t r1, const float *f, const float *wv,
+			 const float *fw, float *xh, float *pw, float *pb, float *pm)
+{
+	for (int64_t r = r0; r < r1; r++)
+		nb_row(j, r, f, wv, fw, xh, pw, pb, pm);
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target("avx2"))) static void nb_rows_avx2(const struct nb_job *j, int64_t r0, int64_t r1,
+							  const float *f, const float *wv, const float *fw, float *xh,
+							  float *pw, float *pb, float *pm)
+{
+	for (int64_t r = r0; r < r1; r++)
+		nb_row(j, r, f, wv, fw, xh, pw, pb, pm);
+}
+#endif
+
 static void nb_tiles(void *p, int64_t t0, int64_t t1)
 {
 	struct nb_job *j = p;
 	const int D = j->D;
-	float *f = od_cpu_thread_scratch(2, (size_t)2 * D);
+	/* per tile: f the column factor, wv the weight (1 without one), fw = f·wv; per row: x̂ */
+	float *f = od_cpu_thread_scratch(2, (size_t)4 * D);
 	if (!f) {
 		__atomic_store_n(&j->failed, 1, __ATOMIC_RELAXED);
 		return;
 	}
-	float *xh = f + D;
+	float *xh = f + D, *wv = f + 2 * D, *fw = f + 3 * D;
 	for (int64_t t = t0; t < t1; t++) {
 		const int64_t grp = t / j->tpg, k = t % j->tpg;
 		int64_t r0 = grp * j->group + k * ROWS, r1 = r0 + ROWS;
@@ -70,55 +212,18 @@ static void nb_tiles(void *p, int64_t t0, int64_t t1)
 			memset(pm, 0, (size_t)D * sizeof *pm);
 		/* the column factor of this group */
 		const float *s = j->mod ? j->mod + grp * j->ld : NULL;
-		for (int d = 0; d < D; d++)
+		for (int d = 0; d < D; d++) {
 			f[d] = j->modk == MOD_SCALE ? 1.0f + s[d] : j->modk == MOD_GATE ? tanhf(s[d]) : 1.0f;
-		for (int64_t r = r0; r < r1; r++) {
-			const float *x = j->x + r * D, *dy = j->dy + r * D;
-			/* the forward's statistics (cpu_norm.c: rms_factor, mean_rstd) */
-			float mean = 0, rs;
-			if (j->kind == NB_RMS) {
-				double ss = 0;
-				for (int d = 0; d < D; d++)
-					ss += (double)x[d] * x[d];
-				rs = 1.0f / sqrtf((float)(ss / D) + j->eps);
-				for (int d = 0; d < D; d++)
-					xh[d] = x[d] * rs;
-			} else {
-				double s1 = 0, ss = 0;
-				for (int d = 0; d < D; d++)
-					s1 += x[d];
-				double m = s1 / D;
-				for (int d = 0; d < D; d++) {
-					double tt = x[d] - m;
-					ss += tt * tt;
-				}
-				mean = (float)m;
-				rs = (float)(1.0 / sqrt(ss / D + j->eps));
-				for (int d = 0; d < D; d++)
-					xh[d] = (x[d] - mean) * rs;
-			}
-			double sg = 0, sgx = 0;
-			for (int d = 0; d < D; d++) {
-				float w = j->w ? j->w[d] : 1.0f, dyf = dy[d] * f[d], g = dyf * w;
-				sg += g;
-				sgx += (double)g * xh[d];
-				if (pw)
-					pw[d] += dyf * xh[d];
-				if (pb)
-					pb[d] += dyf;
-				if (pm)
-					pm[d] += dy[d] * xh[d] * w;
-			}
-			if (!j->dx)
-				continue;
-			const float mg = j->kind == NB_LN ? (float)(sg / D) : 0.0f, mgx = (float)(sgx / D);
-			float *dx = j->dx + r * D;
-			for (int d = 0; d < D; d++) {
-				float w = j->w ? j->w[d] : 1.0f, g = dy[d] * f[d] * w;
-				float v = rs * (g - mg - xh[d] * mgx);
-				dx[d] = j->acc ? dx[d] + v : v;
-			}
+			wv[d] = j->w ? j->w[d] : 1.0f;
+			fw[d] = f[d] * wv[d];
 		}
+#if defined(__x86_64__) && defined(__GNUC__)
+		if (have_avx2()) {
+			nb_rows_avx2(j, r0, r1, f, wv, fw, xh, pw, pb, pm);
+			continue;
+		}
+#endif
+		nb_rows_base(j, r0, r1, f, wv, fw, xh, pw, pb, pm);
 	}
 }
 

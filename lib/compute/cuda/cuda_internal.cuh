@@ -167,6 +167,38 @@ OD_HIDDEN int cu_rope(struct od_ctx *c, float *x, int64_t M, int heads, int head
 OD_HIDDEN int cu_head_gate_add(struct od_ctx *c, float *o, const float *y, int64_t M, int heads, int head_dim,
 			       const float *gate);
 OD_HIDDEN int cu_upsample2x(struct od_ctx *c, float *y, const float *x, int64_t planes, int H, int W);
+/* Backward passes (training): cuda_linear_backward.cu, cuda_attention.cu, cuda_norm_backward.cu,
+ * cuda_elementwise_backward.cu; contracts in backend.h. */
+OD_HIDDEN int cu_linear_backward_x(struct od_ctx *c, float *dx, const float *dy, int64_t M, const struct od_tensor *w,
+				   int acc);
+OD_HIDDEN int cu_linear_backward_w(struct od_ctx *c, float *dw, float *db, const float *dy, const float *x, int64_t M,
+				   int64_t N, int64_t K);
+OD_HIDDEN int cu_attention_lse(struct od_ctx *c, float *o, float *lse, const float *q, const float *k, const float *v,
+			       const struct od_attention_desc *d);
+OD_HIDDEN int cu_attention_backward(struct od_ctx *c, float *dq, float *dk, float *dv, const float *dout,
+				    const float *q, const float *k, const float *v, const float *o, const float *lse,
+				    const struct od_attention_desc *d);
+OD_HIDDEN int cu_rmsnorm_backward(struct od_ctx *c, float *dx, float *dw, const float *dy, const float *x, int64_t M,
+				  int D, const float *w, float eps, int acc);
+OD_HIDDEN int cu_layernorm_backward(struct od_ctx *c, float *dx, float *dw, float *db, const float *dy, const float *x,
+				    int64_t M, int D, const float *w, float eps, int acc);
+OD_HIDDEN int cu_rmsnorm_modulate_backward(struct od_ctx *c, float *dx, float *dw, float *dscale, const float *dy,
+					   const float *x, int64_t M, int D, const float *w, float eps,
+					   const float *scale, int ld, int64_t group, int acc);
+OD_HIDDEN int cu_layernorm_modulate_backward(struct od_ctx *c, float *dx, float *dscale, const float *dy,
+					     const float *x, int64_t M, int D, float eps, const float *scale, int ld,
+					     int64_t group, int acc);
+OD_HIDDEN int cu_rmsnorm_gate_add_backward(struct od_ctx *c, float *da, float *dw, float *dgate, const float *dx,
+					   const float *a, int64_t M, int D, const float *w, float eps,
+					   const float *gate, int ld, int64_t group);
+OD_HIDDEN int cu_rope_backward(struct od_ctx *c, float *dx, int64_t M, int heads, int head_dim, int ld,
+			       const float *cos_sin);
+OD_HIDDEN int cu_head_gate_add_backward(struct od_ctx *c, float *dy, float *dgate, const float *dout, const float *y,
+					int64_t M, int heads, int head_dim, const float *gate);
+OD_HIDDEN int cu_act_backward(struct od_ctx *c, float *dx, const float *dy, const float *x, int64_t n, enum od_act a);
+OD_HIDDEN int cu_act_mul_backward(struct od_ctx *c, float *da, float *db, float *y, const float *dy, const float *a,
+				  const float *b, int64_t n, enum od_act act);
+/* The VAE's backward passes: cuda_conv_backward.cu, cuda_groupnorm_backward.cu, cuda_posterior.cu. */
 OD_HIDDEN int cu_conv2d_backward(struct od_ctx *c, float *dx, float *dw, float *db, const float *dy, const float *x,
 				 int N, int Cin, int H, int W, const struct od_tensor *w, int stride, const int pad[4]);
 OD_HIDDEN int cu_groupnorm_backward(struct od_ctx *c, float *dx, float *dw, float *db, const float *dy,
