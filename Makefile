@@ -69,7 +69,12 @@ all: $(B)/libod.a $(TOOLS) $(CUDA_PLUGIN)
 $(B)/lib/%.o: lib/%.c
 	@mkdir -p $(@D)
 	$(msg) CC $<
-	$(Q)$(CC) $(CPPFLAGS) $(OD_CFLAGS) $(CFLAGS) -fPIC -MMD -MP -c -o $@ $<
+	$(Q)$(CC) $(CPPFLAGS) $(OD_CFLAGS) $(CFLAGS) $(EXACT_CFLAGS) -fPIC -MMD -MP -c -o $@ $<
+
+# Files that reproduce a reference's float32 rounding operation by operation (the training objective
+# and AdamW, numerics.md §11): no contraction into fused multiply-adds, whatever CFLAGS say.
+FP_EXACT_SRC := lib/train/objective.c lib/train/adamw.c
+$(FP_EXACT_SRC:%.c=$(B)/%.o) $(FP_EXACT_SRC:%.c=$(B)-fuzz/%.o): EXACT_CFLAGS = -ffp-contract=off
 
 $(B)/bin/%.o: bin/%.c
 	@mkdir -p $(@D)
@@ -157,7 +162,7 @@ FUZZ_LIB_OBJ := $(LIB_SRC:lib/%.c=$(B)-fuzz/lib/%.o)
 $(B)-fuzz/lib/%.o: lib/%.c
 	@mkdir -p $(@D)
 	$(msg) FUZZCC $<
-	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -MMD -MP -c -o $@ $<
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $(EXACT_CFLAGS) -MMD -MP -c -o $@ $<
 
 $(B)-fuzz/libod.a: $(FUZZ_LIB_OBJ)
 	$(Q)rm -f $@ && $(AR) rcs $@ $^

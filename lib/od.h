@@ -24,8 +24,9 @@
  *               nextdit.h + nextdit_config.h + rope.h, t5.h + t5_config.h,
  *               vae.h + vae_config.h, components.h (random weights, sizes);
  *               nextdit_grad.h (float32 parameters, the training loss and its
- *               gradient through the kernels' backward passes) and
- *               nextdit_case.h (training batches from .safetensors)
+ *               gradient through the kernels' backward passes),
+ *               nextdit_case.h (training batches from .safetensors) and
+ *               vae_grad.h (the VAE's: L1 + β·KL and its gradient)
  *   text/       spm.h (SentencePiece), t5_tokenizer.h, prompt.h (task tags)
  *   camera/     camera.h (conventions, Plücker rays), camera_json.h,
  *               rays_to_cameras.h
@@ -33,6 +34,12 @@
  *               postprocess.h (od-encode, od-decode), draws.h (upstream's
  *               order of random draws), schedule.h, sampler.h, job.h
  *               (od-denoise)
+ *   train/      od-train: objective.h (noising, a step's draws), adamw.h
+ *               (AdamW, clipping, schedule, EMA), data.h (jobs of frame
+ *               streams, batches), checkpoint.h (checkpoints, training
+ *               state), log.h, preview.h (sample sheets), trainer.h (a run),
+ *               vae_train.h (a VAE's run: pictures and crops, checkpoints,
+ *               scaling factors)
  *
  * Data flow (each arrow is a frame stream):
  *
@@ -75,6 +82,7 @@
 #include "model/components.h"
 #include "model/nextdit_grad.h"
 #include "model/nextdit_case.h"
+#include "model/vae_grad.h"
 
 #include "text/spm.h"
 #include "text/t5_tokenizer.h"
@@ -92,5 +100,14 @@
 #include "pipeline/schedule.h"
 #include "pipeline/sampler.h"
 #include "pipeline/job.h"
+
+#include "train/objective.h"
+#include "train/adamw.h"
+#include "train/data.h"
+#include "train/checkpoint.h"
+#include "train/log.h"
+#include "train/preview.h"
+#include "train/trainer.h"
+#include "train/vae_train.h"
 
 #endif

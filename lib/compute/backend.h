@@ -198,6 +198,34 @@ struct od_kernels {
 	 * the next layer's weight gradient (§11.13). Elementwise: da may alias a or dy, db may alias b or dy. */
 	int (*act_mul_backward)(struct od_ctx *c, float *da, float *db, float *y, const float *dy, const float *a,
 				const float *b, int64_t n, enum od_act act);
+
+	/* ---- VAE training: backward passes (numerics.md §12.3). Each takes the upstream gradient
+	 * dy and what the forward read (x, weights), and writes the gradient with respect to the input,
+	 * dx, overwriting it; weight gradients (dw, db: device float32, the shape of the weight) are
+	 * ACCUMULATED (+=) so a caller sums them over a batch by calling again. A NULL output is skipped.
+	 * Every sum runs in an order fixed by the shape, so the bytes do not depend on the thread count. */
+	/* conv2d's backward (same x, w, stride and pad as the forward; dy (N, Cout, Hout, Wout)):
+	 * dx (N, Cin, H, W) = col2im(Wᵀ·dy), dw += Σ_n dy·im2col(x)ᵀ, db += Σ_n,pixels dy. */
+	int (*conv2d_backward)(struct od_ctx *c, float *dx, float *dw, float *db, const float *dy, const float *x,
+			       int N, int Cin, int H, int W, const struct od_tensor *w, int stride, const int pad[4]);
+	/* groupnorm's backward (the forward's x, w, b, eps and silu; statistics are recomputed from x):
+	 * dx (N, C, HW); dw, db (C) +=. w and b may be NULL as in the forward (then dw, db must be NULL).
+	 * dx may alias dy. */
+	int (*groupnorm_backward)(struct od_ctx *c, float *dx, float *dw, float *db, const float *dy,
+				  const float *x, int N, int C, int64_t HW, int groups, const float *w, const float *b,
+				  float eps, int silu);
+	/* upsample2x's backward: dx (planes, H, W) = the sum of the 2×2 block of dy (planes, 2H, 2W) it fed. */
+	int (*upsample2x_backward)(struct od_ctx *c, float *dx, const float *dy, int64_t planes, int H, int W);
+	/* The AutoencoderKL posterior (numerics.md §4.2) of N moments (N, 2L, hw) (mean: planes 0..L-1,
+	 * logvar: L..2L-1), per element: lv = clamp(logvar, −30, 20), z (N, L, hw) = mean + exp(0.5·lv)·eps,
+	 * and, when kl is not NULL, kl (N, L, hw) = 0.5·(mean² + exp(lv) − 1 − lv), the terms of
+	 * KL(q(z|x) ‖ N(0, I)). */
+	int (*posterior)(struct od_ctx *c, float *z, float *kl, const float *moments, const float *eps, int N, int L,
+			 int64_t hw);
+	/* Its backward for the loss Σ dz·z + kl_weight·Σ kl: dmoments (N, 2L, hw), zero for a logvar
+	 * outside [−30, 20] (torch.clamp passes the gradient where min <= x <= max). */
+	int (*posterior_backward)(struct od_ctx *c, float *dmoments, const float *dz, const float *moments,
+				  const float *eps, int N, int L, int64_t hw, float kl_weight);
 };
 
 #define OD_KERNELS_ABI 2
@@ -338,6 +366,22 @@ static inline int od_act_backward(struct od_ctx *c, float *dx, const float *dy, 
 static inline int od_act_mul_backward(struct od_ctx *c, float *da, float *db, float *y, const float *dy,
 				      const float *a, const float *b, int64_t n, enum od_act act)
 { return c->k->act_mul_backward(c, da, db, y, dy, a, b, n, act); }
+static inline int od_conv2d_backward(struct od_ctx *c, float *dx, float *dw, float *db, const float *dy,
+				     const float *x, int N, int Cin, int H, int W, const struct od_tensor *w, int stride,
+				     const int pad[4])
+{ return c->k->conv2d_backward(c, dx, dw, db, dy, x, N, Cin, H, W, w, stride, pad); }
+static inline int od_groupnorm_backward(struct od_ctx *c, float *dx, float *dw, float *db, const float *dy,
+					const float *x, int N, int C, int64_t HW, int groups, const float *w,
+					const float *b, float eps, int silu)
+{ return c->k->groupnorm_backward(c, dx, dw, db, dy, x, N, C, HW, groups, w, b, eps, silu); }
+static inline int od_upsample2x_backward(struct od_ctx *c, float *dx, const float *dy, int64_t planes, int H, int W)
+{ return c->k->upsample2x_backward(c, dx, dy, planes, H, W); }
+static inline int od_posterior(struct od_ctx *c, float *z, float *kl, const float *moments, const float *eps, int N,
+			       int L, int64_t hw)
+{ return c->k->posterior(c, z, kl, moments, eps, N, L, hw); }
+static inline int od_posterior_backward(struct od_ctx *c, float *dmoments, const float *dz, const float *moments,
+					const float *eps, int N, int L, int64_t hw, float kl_weight)
+{ return c->k->posterior_backward(c, dmoments, dz, moments, eps, N, L, hw, kl_weight); }
 
 #ifdef __cplusplus
 }

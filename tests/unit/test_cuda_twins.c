@@ -1085,6 +1085,146 @@ static void test_backward(void)
 	}
 }
 #undef DEV
+/* ---------------------------------------------------------------- VAE backward kernels
+ * Float32 on both sides (the GPU twins do not round to BF16): conv2d backward
+ * sums up to a few thousand products in another order (rtol 1e-4, a 1e-5);
+ * groupnorm backward sums in double on both (rtol 1e-4, a 1e-5: float32
+ * normalisation and possible fused multiply-adds on the GPU); the elementwise
+ * posterior differs by expf ulps (rtol 1e-5, a 1e-6); upsample backward
+ * adds in the same order (rtol 1e-6, a 1e-7). */
+
+static float *on_dev(struct od_ctx *c, const float *h, size_t n, const float *init_out)
+{
+	return up(c, init_out ? init_out : h, n);
+}
+
+static void test_vae_backward(void)
+{
+	/* conv2d_backward: ResBlock 3x3, the down-sampler's stride 2 with (0,1,0,1), a 1x1 shortcut */
+	const struct conv_case cases[] = {
+		{ 2, 6, 12, 10, 5, 3, 3, 1, { 1, 1, 1, 1 }, 1 },
+		{ 1, 8, 16, 16, 8, 3, 3, 2, { 0, 1, 0, 1 }, 1 },
+		{ 2, 12, 7, 9, 4, 1, 1, 1, { 0, 0, 0, 0 }, 1 },
+		{ 1, 32, 32, 32, 32, 3, 3, 1, { 1, 1, 1, 1 }, 1 },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		const struct conv_case *cc = &cases[i];
+		const int Hout = (cc->H + cc->pad[0] + cc->pad[1] - cc->kh) / cc->stride + 1,
+			  Wout = (cc->W + cc->pad[2] + cc->pad[3] - cc->kw) / cc->stride + 1;
+		const size_t nx = (size_t)cc->N * cc->Cin * cc->H * cc->W, ny = (size_t)cc->N * cc->Cout * Hout * Wout,
+			     nw = (size_t)cc->Cout * cc->Cin * cc->kh * cc->kw;
+		int64_t ws[4] = { cc->Cout, cc->Cin, cc->kh, cc->kw };
+		float *x = rnd(nx, 2), *wf = rnd(nw, 0.5f), *dyh = rnd(ny, 1), *w0 = rnd(nw, 1), *b0 = rnd(cc->Cout, 1);
+		struct htensor *w = mk_tensor("bw", OD_F32, 4, ws, wf);
+		float *res[2][3];
+		for (int d = 0; d < 2; d++) {
+			struct od_ctx *c = d ? gpu : cpu;
+			float *dx = od_alloc(c, nx), *dw = on_dev(c, w0, nw, NULL), *db = on_dev(c, b0, cc->Cout, NULL);
+			float *ddy = up(c, dyh, ny), *dxin = up(c, x, nx);
+			int rc = od_conv2d_backward(c, dx, dw, db, ddy, dxin, cc->N, cc->Cin, cc->H, cc->W, &w->t, cc->stride,
+						    cc->pad);
+			check_rc(rc, "conv2d backward");
+			res[d][0] = down(c, dx, nx);
+			res[d][1] = down(c, dw, nw);
+			res[d][2] = down(c, db, cc->Cout);
+			od_free(c, dx), od_free(c, dw), od_free(c, db), od_free(c, ddy), od_free(c, dxin);
+		}
+		char what[160];
+		snprintf(what, sizeof what, "conv2d backward %dx%dx%dx%d k%d s%d: dx", cc->N, cc->Cin, cc->H, cc->W, cc->kh,
+			 cc->stride);
+		cmp(what, res[1][0], res[0][0], nx, 1e-4, 1e-5);
+		snprintf(what, sizeof what, "conv2d backward %dx%dx%dx%d k%d s%d: dw (+=)", cc->N, cc->Cin, cc->H, cc->W,
+			 cc->kh, cc->stride);
+		cmp(what, res[1][1], res[0][1], nw, 1e-4, 1e-5);
+		snprintf(what, sizeof what, "conv2d backward %dx%dx%dx%d k%d s%d: db (+=)", cc->N, cc->Cin, cc->H, cc->W,
+			 cc->kh, cc->stride);
+		cmp(what, res[1][2], res[0][2], cc->Cout, 1e-4, 1e-5);
+		for (int d = 0; d < 2; d++)
+			for (int k = 0; k < 3; k++)
+				free(res[d][k]);
+		free(x), free(wf), free(dyh), free(w0), free(b0);
+	}
+	/* groupnorm_backward, with and without SiLU and affine, in place */
+	const struct {
+		int N, C, groups, silu, affine, in_place;
+		int64_t HW;
+	} gcases[] = { { 2, 64, 32, 1, 1, 0, 100 }, { 1, 32, 8, 0, 1, 1, 4096 }, { 3, 12, 4, 1, 0, 0, 30 } };
+	for (size_t i = 0; i < sizeof gcases / sizeof gcases[0]; i++) {
+		const int N = gcases[i].N, C = gcases[i].C, G = gcases[i].groups, silu = gcases[i].silu;
+		const int aff = gcases[i].affine, inp = gcases[i].in_place;
+		const int64_t HW = gcases[i].HW;
+		const size_t n = (size_t)N * C * HW;
+		float *x = rnd(n, 2), *w = rnd(C, 1), *b = rnd(C, 1), *dyh = rnd(n, 1), *w0 = rnd(C, 1), *b0 = rnd(C, 1);
+		float *res[2][3];
+		for (int d = 0; d < 2; d++) {
+			struct od_ctx *c = d ? gpu : cpu;
+			float *dxin = up(c, x, n), *ddy = up(c, dyh, n), *dx = inp ? ddy : od_alloc(c, n);
+			float *dw = up(c, w0, C), *db = up(c, b0, C), *dwt = up(c, w, C), *dbt = up(c, b, C);
+			check_rc(od_groupnorm_backward(c, dx, aff ? dw : NULL, aff ? db : NULL, ddy, dxin, N, C, HW, G,
+						       aff ? dwt : NULL, aff ? dbt : NULL, 1e-6f, silu),
+				 "groupnorm backward");
+			res[d][0] = down(c, dx, n);
+			res[d][1] = down(c, dw, C);
+			res[d][2] = down(c, db, C);
+			od_free(c, dxin), od_free(c, ddy), od_free(c, dw), od_free(c, db), od_free(c, dwt), od_free(c, dbt);
+			if (!inp)
+				od_free(c, dx);
+		}
+		char what[160];
+		snprintf(what, sizeof what, "groupnorm backward N%d C%d G%d HW%lld%s%s%s: dx", N, C, G, (long long)HW,
+			 silu ? " +silu" : "", aff ? "" : " no affine", inp ? " in place" : "");
+		cmp(what, res[1][0], res[0][0], n, 1e-4, 1e-5);
+		if (aff) {
+			snprintf(what, sizeof what, "groupnorm backward N%d C%d G%d: dw, db (+=)", N, C, G);
+			cmp(what, res[1][1], res[0][1], C, 1e-4, 1e-5);
+			cmp(what, res[1][2], res[0][2], C, 1e-4, 1e-5);
+		}
+		for (int d = 0; d < 2; d++)
+			for (int k = 0; k < 3; k++)
+				free(res[d][k]);
+		free(x), free(w), free(b), free(dyh), free(w0), free(b0);
+	}
+	/* upsample2x_backward; the posterior */
+	{
+		const int planes = 37, H = 13, W = 21;
+		const size_t nx = (size_t)planes * H * W;
+		float *dy4 = rnd(4 * nx, 1), *r[2];
+		for (int d = 0; d < 2; d++) {
+			struct od_ctx *c = d ? gpu : cpu;
+			float *ddy = up(c, dy4, 4 * nx), *o = od_alloc(c, nx);
+			check_rc(od_upsample2x_backward(c, o, ddy, planes, H, W), "upsample2x backward");
+			r[d] = down(c, o, nx);
+			od_free(c, ddy), od_free(c, o);
+		}
+		cmp("upsample2x backward", r[1], r[0], nx, 1e-6, 1e-7);
+		free(r[0]), free(r[1]), free(dy4);
+	}
+	{
+		const int N = 3, L = 16;
+		const int64_t hw = 64, nl = L * hw;
+		float *m = rnd((size_t)N * 2 * nl, 3), *eps = rnd((size_t)N * nl, 2), *dz = rnd((size_t)N * nl, 1);
+		m[nl + 3] = -40, m[nl + 5] = 25;
+		float *r[2][3];
+		for (int d = 0; d < 2; d++) {
+			struct od_ctx *c = d ? gpu : cpu;
+			float *dm = up(c, m, (size_t)N * 2 * nl), *de = up(c, eps, (size_t)N * nl), *ddz = up(c, dz, (size_t)N * nl);
+			float *z = od_alloc(c, (size_t)N * nl), *kl = od_alloc(c, (size_t)N * nl), *g = od_alloc(c, (size_t)N * 2 * nl);
+			check_rc(od_posterior(c, z, kl, dm, de, N, L, hw), "posterior");
+			check_rc(od_posterior_backward(c, g, ddz, dm, de, N, L, hw, 0.25f), "posterior backward");
+			r[d][0] = down(c, z, (size_t)N * nl);
+			r[d][1] = down(c, kl, (size_t)N * nl);
+			r[d][2] = down(c, g, (size_t)N * 2 * nl);
+			od_free(c, dm), od_free(c, de), od_free(c, ddz), od_free(c, z), od_free(c, kl), od_free(c, g);
+		}
+		cmp("posterior z", r[1][0], r[0][0], (size_t)N * nl, 1e-5, 1e-6);
+		cmp("posterior KL terms", r[1][1], r[0][1], (size_t)N * nl, 1e-5, 1e-6);
+		cmp("posterior backward", r[1][2], r[0][2], (size_t)N * 2 * nl, 1e-5, 1e-6);
+		for (int d = 0; d < 2; d++)
+			for (int k = 0; k < 3; k++)
+				free(r[d][k]);
+		free(m), free(eps), free(dz);
+	}
+}
 
 int main(void)
 {
@@ -1109,6 +1249,7 @@ int main(void)
 	test_conv();
 	test_attention();
 	test_backward();
+	test_vae_backward();
 	od_ctx_destroy(gpu_alt);
 	od_ctx_destroy(gpu_simple);
 	size_t left = gpu->bytes_now;

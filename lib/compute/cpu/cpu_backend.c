@@ -113,4 +113,9 @@ const struct od_kernels od_cpu_kernels = {
 	.head_gate_add_backward = od_cpu_head_gate_add_backward,
 	.act_backward = od_cpu_act_backward,
 	.act_mul_backward = od_cpu_act_mul_backward,
+	.conv2d_backward = od_cpu_conv2d_backward,
+	.groupnorm_backward = od_cpu_groupnorm_backward,
+	.upsample2x_backward = od_cpu_upsample2x_backward,
+	.posterior = od_cpu_posterior,
+	.posterior_backward = od_cpu_posterior_backward,
 };

@@ -39,6 +39,16 @@ int od_cpu_head_gate_add(struct od_ctx *c, float *o, const float *y, int64_t M, 
 int od_cpu_conv2d(struct od_ctx *c, float *y, const float *x, int N, int Cin, int H, int W,
 		  const struct od_tensor *w, const struct od_tensor *bias, int stride, const int pad[4]);
 int od_cpu_upsample2x(struct od_ctx *c, float *y, const float *x, int64_t planes, int H, int W);
+int od_cpu_conv2d_backward(struct od_ctx *c, float *dx, float *dw, float *db, const float *dy, const float *x, int N,
+			   int Cin, int H, int W, const struct od_tensor *w, int stride, const int pad[4]);
+int od_cpu_groupnorm_backward(struct od_ctx *c, float *dx, float *dw, float *db, const float *dy, const float *x,
+			      int N, int C, int64_t HW, int groups, const float *w, const float *b, float eps, int silu);
+int od_cpu_act_backward(struct od_ctx *c, float *dx, const float *dy, const float *x, int64_t n, enum od_act a);
+int od_cpu_upsample2x_backward(struct od_ctx *c, float *dx, const float *dy, int64_t planes, int H, int W);
+int od_cpu_posterior(struct od_ctx *c, float *z, float *kl, const float *moments, const float *eps, int N, int L,
+		     int64_t hw);
+int od_cpu_posterior_backward(struct od_ctx *c, float *dmoments, const float *dz, const float *moments,
+			      const float *eps, int N, int L, int64_t hw, float kl_weight);
 
 /* Backward passes (training; backend.h, numerics.md §11.7-§11.13). */
 int od_cpu_linear_backward_x(struct od_ctx *c, float *dx, const float *dy, int64_t M, const struct od_tensor *w,

@@ -531,6 +531,11 @@ static const struct od_kernels cuda_kernels = {
 	/* .head_gate_add_backward = */ cu_head_gate_add_backward,
 	/* .act_backward = */ cu_act_backward,
 	/* .act_mul_backward = */ cu_act_mul_backward,
+	/* .conv2d_backward = */ cu_conv2d_backward,
+	/* .groupnorm_backward = */ cu_groupnorm_backward,
+	/* .upsample2x_backward = */ cu_upsample2x_backward,
+	/* .posterior = */ cu_posterior,
+	/* .posterior_backward = */ cu_posterior_backward,
 };
 
 static size_t env_size(const char *name, size_t dflt)

@@ -199,6 +199,17 @@ OD_HIDDEN int cu_head_gate_add_backward(struct od_ctx *c, float *dy, float *dgat
 OD_HIDDEN int cu_act_backward(struct od_ctx *c, float *dx, const float *dy, const float *x, int64_t n, enum od_act a);
 OD_HIDDEN int cu_act_mul_backward(struct od_ctx *c, float *da, float *db, float *y, const float *dy, const float *a,
 				  const float *b, int64_t n, enum od_act act);
+/* The VAE's backward passes: cuda_conv_backward.cu, cuda_groupnorm_backward.cu, cuda_posterior.cu. */
+OD_HIDDEN int cu_conv2d_backward(struct od_ctx *c, float *dx, float *dw, float *db, const float *dy, const float *x,
+				 int N, int Cin, int H, int W, const struct od_tensor *w, int stride, const int pad[4]);
+OD_HIDDEN int cu_groupnorm_backward(struct od_ctx *c, float *dx, float *dw, float *db, const float *dy,
+				    const float *x, int N, int C, int64_t HW, int groups, const float *w,
+				    const float *b, float eps, int silu);
+OD_HIDDEN int cu_upsample2x_backward(struct od_ctx *c, float *dx, const float *dy, int64_t planes, int H, int W);
+OD_HIDDEN int cu_posterior(struct od_ctx *c, float *z, float *kl, const float *moments, const float *eps, int N,
+			   int L, int64_t hw);
+OD_HIDDEN int cu_posterior_backward(struct od_ctx *c, float *dmoments, const float *dz, const float *moments,
+				    const float *eps, int N, int L, int64_t hw, float kl_weight);
 /* Add bias[ch] to every element of plane ch: y (planes, plane_len), channel = plane % channels. */
 OD_HIDDEN int cu_add_channel_bias(struct od_ctx *c, float *y, const float *bias, int64_t planes, int channels,
 				  int64_t plane_len);
