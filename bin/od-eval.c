@@ -36,7 +36,7 @@ static void usage(void)
 	       "      --depth-scale S    depth: metres per ground-truth unit (default 1)\n"
 	       "      --scene FILE       depth: the depth scale of this scene.json\n"
 	       "      --hue-tol DEG      t2i: hue tolerance of the colour detector (default 20)\n"
-	       "      --min-area N       t2i: smallest object in pixels (default 0.1%% of the picture)\n"
+	       "      --min-area N       t2i: smallest object in pixels (default 0.5%% of the picture)\n"
 	       "  -h, --help             this help;  -V, --version  the version\n"
 	       "Exit status: 0 ok, 1 failure, 2 usage, 3 bad input, 5 I/O. See od-eval(1).\n");
 }

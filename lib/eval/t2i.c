@@ -110,7 +110,7 @@ int od_t2i_eval(const struct od_image *pic, const struct od_scene *scene, const 
 	const double hue_tol = opts && opts->hue_tol > 0 ? opts->hue_tol : OD_T2I_HUE_TOL;
 	const int W = pic->width, H = pic->height, P = scene->n_palette;
 	const size_t n = (size_t)W * H;
-	long min_area = opts && opts->min_area > 0 ? opts->min_area : (long)((n + 999) / 1000);
+	long min_area = opts && opts->min_area > 0 ? opts->min_area : (long)((n + 199) / 200);
 	if (min_area < 1)
 		min_area = 1;
 	int *nearest = malloc(n * sizeof *nearest), *lab = malloc(n * sizeof *lab), *queue = malloc(n * sizeof *queue);

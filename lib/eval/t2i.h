@@ -22,7 +22,7 @@
  *
  * Detections. For each colour an object names, the pixels within its
  * tolerance are split into 4-connected components; those of at least min_area
- * pixels (default W·H/1000 rounded up) are its detections. A detection's
+ * pixels (default W·H/200 rounded up: 0.5% of the picture) are its detections. A detection's
  * dominant colour is the most frequent nearest colour of its pixels (ties to the
  * first in the palette); its centre is the mean of its pixel coordinates, its
  * box the bounding box (w = x_max − x_min + 1, h likewise).
@@ -61,7 +61,7 @@
 
 struct od_t2i_opts {
 	double hue_tol; /* degrees, (0, 180]; 0: OD_T2I_HUE_TOL */
-	long min_area;  /* pixels; 0: ceil(W·H / 1000) */
+	long min_area;  /* pixels; 0: ceil(W·H / 200) */
 };
 
 struct od_t2i_detection {

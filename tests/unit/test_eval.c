@@ -271,6 +271,20 @@ static void test_t2i_scene(void)
 	rc = od_t2i_eval(&img, &sc, &o, "s.json", &r);
 	ok(rc == OD_OK && r.n_det == 0 && r.presence == 0, "--min-area 37 drops the 36-pixel squares");
 	od_t2i_result_free(&r);
+	/* the default smallest object: 0.5% of 40 x 40 = 8 pixels */
+	od_image_free(&img);
+	od_image_alloc(&img, 40, 40, 3);
+	memset(img.data, 120, 40 * 40 * 3);
+	for (int x = 0; x < 8; x++) {
+		uint8_t *r8 = img.data + 3 * (5 * 40 + 2 + x), *b7 = img.data + 3 * (30 * 40 + 2 + x);
+		r8[0] = 220, r8[1] = 30, r8[2] = 30;
+		if (x < 7)
+			b7[0] = 30, b7[1] = 30, b7[2] = 220;
+	}
+	rc = od_t2i_eval(&img, &sc, NULL, "s.json", &r);
+	ok(rc == OD_OK && r.n_det == 1 && r.det[0].area == 8 && r.det[0].colour == 0,
+	   "default smallest object 0.5%%: 8 red pixels found, 7 blue ones not");
+	od_t2i_result_free(&r);
 	od_scene_free(&sc);
 	const char *none = "{\"palette\": {}, \"objects\": []}";
 	od_scene_parse(none, strlen(none), "n.json", &sc);
