@@ -8,7 +8,7 @@
  *
  *   test_eval                     the unit tests (TAP)
  *   test_eval --json FILE CMD N   check that FILE is od-eval's JSON for CMD with
- *                                 N items (exit 0/1; used by t0700)
+ *                                 N items (exit 0/1; used by t0750)
  */
 #include "od.h"
 #include "eval/depth.h"

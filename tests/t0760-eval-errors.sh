@@ -1,5 +1,5 @@
 #!/bin/sh
-# t0710: od-eval on bad input and bad usage: one line on stderr naming the
+# t0760: od-eval on bad input and bad usage: one line on stderr naming the
 # file, the documented exit status (2 usage, 3 bad data, 5 I/O), and no output
 # file.
 . "$OD_SRCDIR/tests/lib.sh"

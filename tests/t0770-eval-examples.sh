@@ -1,5 +1,5 @@
 #!/bin/sh
-# t0720: every example of od-eval(1) runs as written, in a folder that holds
+# t0770: every example of od-eval(1) runs as written, in a folder that holds
 # files of the names the examples use (copies of tests/fixtures/eval, and a
 # scene set laid out as od-scene writes one). The text -> image example runs
 # the tiny model of share/ ($OD_MODEL).

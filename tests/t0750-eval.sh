@@ -1,5 +1,5 @@
 #!/bin/sh
-# t0700: od-eval's numbers against independent reference values
+# t0750: od-eval's numbers against independent reference values
 # (tests/fixtures/eval/expected.csv, written by make_fixtures.py with
 # scikit-image, numpy and scipy; PROVENANCE.md), hand-checked cases whose
 # answers are known by construction, and the ways items are given (list
