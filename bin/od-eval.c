@@ -142,7 +142,7 @@ int main(int argc, char **argv)
 	for (int i = 0; i < items.n; i++)
 		if ((rc = od_eval_item(kind, &items.v[i], &eo, &report))) {
 			if (items.v[i].line)
-				od_error_prefix(rc, "'%s' line %d", list, items.v[i].line);
+				od_error_prefix(rc, "'%s' line %d", strcmp(list, "-") ? list : "<stdin>", items.v[i].line);
 			od_fail(rc);
 		}
 	struct od_out out;
