@@ -61,12 +61,18 @@ int main(int argc, char **argv)
 
 	enum { O_SET = 256, O_VIEW, O_DEPTH_SCALE, O_SCENE, O_HUE_TOL, O_MIN_AREA };
 	static const struct option opts[] = {
-		{ "format", required_argument, 0, 'f' },	  { "output", required_argument, 0, 'o' },
-		{ "list", required_argument, 0, 'l' },		  { "set", required_argument, 0, O_SET },
-		{ "view", required_argument, 0, O_VIEW },	  { "depth-scale", required_argument, 0, O_DEPTH_SCALE },
-		{ "scene", required_argument, 0, O_SCENE },	  { "hue-tol", required_argument, 0, O_HUE_TOL },
-		{ "min-area", required_argument, 0, O_MIN_AREA }, { "help", no_argument, 0, 'h' },
-		{ "version", no_argument, 0, 'V' },		  { 0 }
+		{ "format", required_argument, 0, 'f' },
+		{ "output", required_argument, 0, 'o' },
+		{ "list", required_argument, 0, 'l' },
+		{ "set", required_argument, 0, O_SET },
+		{ "view", required_argument, 0, O_VIEW },
+		{ "depth-scale", required_argument, 0, O_DEPTH_SCALE },
+		{ "scene", required_argument, 0, O_SCENE },
+		{ "hue-tol", required_argument, 0, O_HUE_TOL },
+		{ "min-area", required_argument, 0, O_MIN_AREA },
+		{ "help", no_argument, 0, 'h' },
+		{ "version", no_argument, 0, 'V' },
+		{ 0 }
 	};
 	const char *out_path = "-", *list = NULL, *set = NULL;
 	int format = OD_REPORT_CSV, view = 0, view_given = 0, c;
@@ -127,7 +133,8 @@ int main(int argc, char **argv)
 	} else {
 		memset(&items, 0, sizeof items);
 		items.v = calloc(1, sizeof *items.v);
-		if (!items.v || !(items.v[0].pred = strdup(argv[optind])) || !(items.v[0].gt = strdup(argv[optind + 1])))
+		if (!items.v || !(items.v[0].pred = strdup(argv[optind])) ||
+		    !(items.v[0].gt = strdup(argv[optind + 1])))
 			od_die(OD_ENOMEM, "out of memory");
 		items.n = items.cap = 1;
 		rc = OD_OK;
@@ -142,7 +149,8 @@ int main(int argc, char **argv)
 	for (int i = 0; i < items.n; i++)
 		if ((rc = od_eval_item(kind, &items.v[i], &eo, &report))) {
 			if (items.v[i].line)
-				od_error_prefix(rc, "'%s' line %d", strcmp(list, "-") ? list : "<stdin>", items.v[i].line);
+				od_error_prefix(rc, "'%s' line %d", strcmp(list, "-") ? list : "<stdin>",
+						items.v[i].line);
 			od_fail(rc);
 		}
 	struct od_out out;

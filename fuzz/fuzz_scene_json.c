@@ -26,7 +26,7 @@ static int in01(double v)
 	return v >= 0 && v <= 1;
 }
 
-static void detect(const struct od_scene *s)
+static void detect(const struct od_eval_scene *s)
 {
 	if (s->n_objects == 0 || s->n_palette == 0)
 		return;
@@ -38,8 +38,10 @@ static void detect(const struct od_scene *s)
 		for (int x = 0; x < 24; x++) {
 			const uint8_t *c = s->palette[(x / 4) % s->n_palette].rgb;
 			uint8_t *p = img.data + 3 * (y * 24 + x);
-			for (int k = 0; k < 3; k++)
-				p[k] = y >= 12 ? 128 : (uint8_t)(c[k] * (8 + y % 4) / 11 > 255 ? 255 : c[k] * (8 + y % 4) / 11);
+			for (int k = 0; k < 3; k++) {
+				int v = c[k] * (8 + y % 4) / 11;
+				p[k] = y >= 12 ? 128 : (uint8_t)(v > 255 ? 255 : v);
+			}
 		}
 	struct od_t2i_result r;
 	if (od_t2i_eval(&img, s, NULL, "fuzz", &r) != 0)
@@ -64,8 +66,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	const char *text = (const char *)data + 1;
 	if (data[0] % 2 == 0) {
-		struct od_scene s;
-		if (od_scene_parse(text, size - 1, "fuzz", &s) != 0)
+		struct od_eval_scene s;
+		if (od_eval_scene_parse(text, size - 1, "fuzz", &s) != 0)
 			return 0;
 		if (s.has_depth_scale && !(s.depth_scale > 0 && isfinite(s.depth_scale)))
 			abort();
@@ -73,22 +75,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (s.objects[i].colour < 0 || s.objects[i].colour >= s.n_palette)
 				abort();
 		for (int i = 0; i < s.n_relations; i++) {
-			const struct od_scene_relation *r = &s.relations[i];
+			const struct od_eval_relation *r = &s.relations[i];
 			if (r->a < 0 || r->a >= s.n_objects || r->b < 0 || r->b >= s.n_objects || r->a == r->b ||
-			    (int)r->rel < 0 || r->rel >= OD_REL_COUNT)
+			    (int)r->rel < 0 || r->rel >= OD_EVAL_REL_COUNT)
 				abort();
 		}
 		detect(&s);
-		od_scene_free(&s);
+		od_eval_scene_free(&s);
 	} else {
 		char **ids;
 		int n;
-		if (od_scene_index_parse(text, size - 1, "fuzz", &ids, &n) != 0)
+		if (od_eval_index_parse(text, size - 1, "fuzz", &ids, &n) != 0)
 			return 0;
 		for (int i = 0; i < n; i++)
 			if (!ids[i][0] || strchr(ids[i], '/') || !strcmp(ids[i], "..") || !strcmp(ids[i], "."))
 				abort();
-		od_scene_ids_free(ids, n);
+		od_eval_index_free(ids, n);
 	}
 	return 0;
 }

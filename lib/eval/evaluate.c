@@ -43,14 +43,14 @@ int od_eval_report_init(struct od_report *r, enum od_eval_kind kind)
 /* depth_scale of a scene.json, which must give one. */
 static int scene_scale(const char *path, double *scale)
 {
-	struct od_scene s;
-	int rc = od_scene_read(path, &s);
+	struct od_eval_scene s;
+	int rc = od_eval_scene_read(path, &s);
 	if (rc)
 		return rc;
 	if (!s.has_depth_scale)
 		rc = od_error(OD_EFORMAT, "'%s': no depth_scale", path);
 	*scale = s.depth_scale;
-	od_scene_free(&s);
+	od_eval_scene_free(&s);
 	return rc;
 }
 

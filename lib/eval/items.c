@@ -258,8 +258,8 @@ static int scan(const char *dir, int json, int png_only, struct entry **out, int
 	for (int i = 0; i < n && !rc; i++)
 		for (int j = i + 1; j < n && !rc; j++)
 			if (v[i].stem == v[j].stem && !memcmp(v[i].name, v[j].name, v[i].stem))
-				rc = od_error(OD_EFORMAT, "'%s': both '%s' and '%s' are there; which one is meant?", dir,
-					      v[i].name, v[j].name);
+				rc = od_error(OD_EFORMAT, "'%s': both '%s' and '%s' are there; which one is meant?",
+					      dir, v[i].name, v[j].name);
 	if (rc) {
 		free_entries(v, n);
 		return rc;
@@ -347,7 +347,7 @@ int od_eval_set(const char *set, const char *pred_dir, enum od_eval_kind kind, i
 	int n = 0, rc;
 	if (!index)
 		return od_error(OD_ENOMEM, "out of memory");
-	rc = od_scene_index_read(index, &ids, &n);
+	rc = od_eval_index_read(index, &ids, &n);
 	if (!rc && n == 0)
 		rc = od_error(OD_EFORMAT, "'%s': the set has no scenes", index);
 	static const char *const gt_name[OD_EVAL_KINDS] = { "image.png", "depth16.png", "semantic.png", "cameras.json",
@@ -373,7 +373,7 @@ int od_eval_set(const char *set, const char *pred_dir, enum od_eval_kind kind, i
 		}
 		rc = add(items, pred, od_path_join(set, rel), scene, 0, 0);
 	}
-	od_scene_ids_free(ids, n);
+	od_eval_index_free(ids, n);
 	free(index);
 	if (rc)
 		od_eval_items_free(items);

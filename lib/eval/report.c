@@ -231,7 +231,8 @@ int od_report_write(const struct od_report *r, enum od_report_format f, const ch
 				if (r->kinds[k] == OD_COL_TEXT)
 					csv_text(&b, i < r->n_rows ? r->text[at] : k == 0 ? "mean" : "");
 				else
-					number(&b, i < r->n_rows ? r->num[at] : od_report_summary(r, k), r->kinds[k], 0);
+					number(&b, i < r->n_rows ? r->num[at] : od_report_summary(r, k), r->kinds[k],
+					       0);
 			}
 			puts_(&b, "\n");
 		}
@@ -282,7 +283,8 @@ int od_report_write(const struct od_report *r, enum od_report_format f, const ch
 				if (r->kinds[k] == OD_COL_TEXT)
 					md_text(&b, i < r->n_rows ? r->text[at] : k == 0 ? "**mean**" : "");
 				else
-					number(&b, i < r->n_rows ? r->num[at] : od_report_summary(r, k), r->kinds[k], 0);
+					number(&b, i < r->n_rows ? r->num[at] : od_report_summary(r, k), r->kinds[k],
+					       0);
 				puts_(&b, " |");
 			}
 			puts_(&b, "\n");

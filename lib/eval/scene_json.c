@@ -12,10 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *const od_relation_names[OD_REL_COUNT] = { "left of", "right of", "above", "below", "in front of",
+const char *const od_eval_relation_names[OD_EVAL_REL_COUNT] = { "left of", "right of", "above", "below", "in front of",
 						       "behind" };
 
-void od_scene_free(struct od_scene *s)
+void od_eval_scene_free(struct od_eval_scene *s)
 {
 	free(s->palette);
 	free(s->objects);
@@ -28,8 +28,8 @@ static int load(const char *text, size_t len, const char *label, json_t **root)
 	json_error_t jerr;
 	*root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!*root)
-		return od_error(OD_EFORMAT, "'%s': not valid JSON: %s (line %d, column %d)", label, jerr.text, jerr.line,
-				jerr.column);
+		return od_error(OD_EFORMAT, "'%s': not valid JSON: %s (line %d, column %d)", label, jerr.text,
+				jerr.line, jerr.column);
 	if (!json_is_object(*root)) {
 		json_decref(*root);
 		return od_error(OD_EFORMAT, "'%s': not a JSON object", label);
@@ -92,7 +92,7 @@ static int get_id(json_t *o, const char *key, int *out, const char *label, const
 	return OD_OK;
 }
 
-static int parse_palette(json_t *root, const char *label, struct od_scene *s)
+static int parse_palette(json_t *root, const char *label, struct od_eval_scene *s)
 {
 	json_t *pal = json_object_get(root, "palette");
 	if (!pal)
@@ -100,16 +100,16 @@ static int parse_palette(json_t *root, const char *label, struct od_scene *s)
 	if (!json_is_object(pal))
 		return od_error(OD_EFORMAT, "'%s': palette is not an object", label);
 	size_t n = json_object_size(pal);
-	if (n > OD_SCENE_MAX_PALETTE)
+	if (n > OD_EVAL_MAX_PALETTE)
 		return od_error(OD_EFORMAT, "'%s': palette has %zu colours (at most %d)", label, n,
-				OD_SCENE_MAX_PALETTE);
+				OD_EVAL_MAX_PALETTE);
 	s->palette = calloc(n ? n : 1, sizeof *s->palette);
 	if (!s->palette)
 		return od_error(OD_ENOMEM, "out of memory");
 	const char *key;
 	json_t *val;
 	json_object_foreach(pal, key, val) {
-		struct od_scene_colour *c = &s->palette[s->n_palette];
+		struct od_eval_colour *c = &s->palette[s->n_palette];
 		size_t kl = strlen(key);
 		if (kl == 0 || kl >= sizeof c->name)
 			return od_error(OD_EFORMAT, "'%s': palette has an empty or over-long colour name", label);
@@ -128,7 +128,7 @@ static int parse_palette(json_t *root, const char *label, struct od_scene *s)
 	return OD_OK;
 }
 
-static int parse_objects(json_t *root, const char *label, struct od_scene *s)
+static int parse_objects(json_t *root, const char *label, struct od_eval_scene *s)
 {
 	json_t *objs = json_object_get(root, "objects");
 	if (!objs)
@@ -136,14 +136,14 @@ static int parse_objects(json_t *root, const char *label, struct od_scene *s)
 	if (!json_is_array(objs))
 		return od_error(OD_EFORMAT, "'%s': objects is not an array", label);
 	size_t n = json_array_size(objs);
-	if (n > OD_SCENE_MAX_OBJECTS)
-		return od_error(OD_EFORMAT, "'%s': %zu objects (at most %d)", label, n, OD_SCENE_MAX_OBJECTS);
+	if (n > OD_EVAL_MAX_OBJECTS)
+		return od_error(OD_EFORMAT, "'%s': %zu objects (at most %d)", label, n, OD_EVAL_MAX_OBJECTS);
 	s->objects = calloc(n ? n : 1, sizeof *s->objects);
 	if (!s->objects)
 		return od_error(OD_ENOMEM, "out of memory");
 	for (size_t i = 0; i < n; i++) {
 		json_t *o = json_array_get(objs, i);
-		struct od_scene_object *ob = &s->objects[i];
+		struct od_eval_object *ob = &s->objects[i];
 		char colour[64];
 		int rc;
 		if (!json_is_object(o))
@@ -168,7 +168,7 @@ static int parse_objects(json_t *root, const char *label, struct od_scene *s)
 	return OD_OK;
 }
 
-static int find_object(const struct od_scene *s, int id)
+static int find_object(const struct od_eval_scene *s, int id)
 {
 	for (int i = 0; i < s->n_objects; i++)
 		if (s->objects[i].id == id)
@@ -176,7 +176,7 @@ static int find_object(const struct od_scene *s, int id)
 	return -1;
 }
 
-static int parse_relations(json_t *root, const char *label, struct od_scene *s)
+static int parse_relations(json_t *root, const char *label, struct od_eval_scene *s)
 {
 	json_t *rels = json_object_get(root, "relations");
 	if (!rels)
@@ -184,14 +184,14 @@ static int parse_relations(json_t *root, const char *label, struct od_scene *s)
 	if (!json_is_array(rels))
 		return od_error(OD_EFORMAT, "'%s': relations is not an array", label);
 	size_t n = json_array_size(rels);
-	if (n > OD_SCENE_MAX_RELATIONS)
-		return od_error(OD_EFORMAT, "'%s': %zu relations (at most %d)", label, n, OD_SCENE_MAX_RELATIONS);
+	if (n > OD_EVAL_MAX_RELATIONS)
+		return od_error(OD_EFORMAT, "'%s': %zu relations (at most %d)", label, n, OD_EVAL_MAX_RELATIONS);
 	s->relations = calloc(n ? n : 1, sizeof *s->relations);
 	if (!s->relations)
 		return od_error(OD_ENOMEM, "out of memory");
 	for (size_t i = 0; i < n; i++) {
 		json_t *r = json_array_get(rels, i);
-		struct od_scene_relation *rel = &s->relations[i];
+		struct od_eval_relation *rel = &s->relations[i];
 		char name[64];
 		int a, b, rc;
 		if (!json_is_object(r))
@@ -208,20 +208,20 @@ static int parse_relations(json_t *root, const char *label, struct od_scene *s)
 		if (rel->a == rel->b)
 			return od_error(OD_EFORMAT, "'%s': relations[%zu] relates object %d to itself", label, i, a);
 		int k;
-		for (k = 0; k < OD_REL_COUNT && strcmp(od_relation_names[k], name); k++)
+		for (k = 0; k < OD_EVAL_REL_COUNT && strcmp(od_eval_relation_names[k], name); k++)
 			;
-		if (k == OD_REL_COUNT)
+		if (k == OD_EVAL_REL_COUNT)
 			return od_error(OD_EFORMAT,
 					"'%s': relations[%zu].relation '%s' is not one of left of, right of, above, "
 					"below, in front of, behind",
 					label, i, name);
-		rel->rel = (enum od_relation)k;
+		rel->rel = (enum od_eval_rel)k;
 		s->n_relations++;
 	}
 	return OD_OK;
 }
 
-int od_scene_parse(const char *text, size_t len, const char *label, struct od_scene *s)
+int od_eval_scene_parse(const char *text, size_t len, const char *label, struct od_eval_scene *s)
 {
 	memset(s, 0, sizeof *s);
 	json_t *root;
@@ -246,31 +246,31 @@ int od_scene_parse(const char *text, size_t len, const char *label, struct od_sc
 done:
 	json_decref(root);
 	if (rc)
-		od_scene_free(s);
+		od_eval_scene_free(s);
 	return rc;
 }
 
-int od_scene_read(const char *path, struct od_scene *s)
+int od_eval_scene_read(const char *path, struct od_eval_scene *s)
 {
 	char *text;
 	size_t len;
 	memset(s, 0, sizeof *s);
-	int rc = od_read_file(path, OD_SCENE_FILE_MAX, &text, &len);
+	int rc = od_read_file(path, OD_EVAL_FILE_MAX, &text, &len);
 	if (rc)
 		return rc;
-	rc = od_scene_parse(text, len, strcmp(path, "-") ? path : "<stdin>", s);
+	rc = od_eval_scene_parse(text, len, strcmp(path, "-") ? path : "<stdin>", s);
 	free(text);
 	return rc;
 }
 
-void od_scene_ids_free(char **ids, int n)
+void od_eval_index_free(char **ids, int n)
 {
 	for (int i = 0; ids && i < n; i++)
 		free(ids[i]);
 	free(ids);
 }
 
-int od_scene_index_parse(const char *text, size_t len, const char *label, char ***ids, int *n)
+int od_eval_index_parse(const char *text, size_t len, const char *label, char ***ids, int *n)
 {
 	*ids = NULL;
 	*n = 0;
@@ -288,8 +288,8 @@ int od_scene_index_parse(const char *text, size_t len, const char *label, char *
 		goto done;
 	}
 	size_t m = json_array_size(sc);
-	if (m > OD_SCENE_MAX_SCENES) {
-		rc = od_error(OD_EFORMAT, "'%s': %zu scenes (at most %d)", label, m, OD_SCENE_MAX_SCENES);
+	if (m > OD_EVAL_MAX_SCENES) {
+		rc = od_error(OD_EFORMAT, "'%s': %zu scenes (at most %d)", label, m, OD_EVAL_MAX_SCENES);
 		goto done;
 	}
 	if (count && (!json_is_integer(count) || json_integer_value(count) != (json_int_t)m)) {
@@ -318,7 +318,7 @@ int od_scene_index_parse(const char *text, size_t len, const char *label, char *
 done:
 	json_decref(root);
 	if (rc) {
-		od_scene_ids_free(v, (int)k);
+		od_eval_index_free(v, (int)k);
 		return rc;
 	}
 	*ids = v;
@@ -326,16 +326,16 @@ done:
 	return OD_OK;
 }
 
-int od_scene_index_read(const char *path, char ***ids, int *n)
+int od_eval_index_read(const char *path, char ***ids, int *n)
 {
 	char *text;
 	size_t len;
 	*ids = NULL;
 	*n = 0;
-	int rc = od_read_file(path, OD_SCENE_FILE_MAX, &text, &len);
+	int rc = od_read_file(path, OD_EVAL_FILE_MAX, &text, &len);
 	if (rc)
 		return rc;
-	rc = od_scene_index_parse(text, len, strcmp(path, "-") ? path : "<stdin>", ids, n);
+	rc = od_eval_index_parse(text, len, strcmp(path, "-") ? path : "<stdin>", ids, n);
 	free(text);
 	return rc;
 }

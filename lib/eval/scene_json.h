@@ -10,10 +10,10 @@
  *               "depth_scale" > 0 (optional: has_depth_scale);
  *               "width", "height" > 0 (optional, 0 when absent);
  *               "palette": {"NAME": [r, g, b], ...}, integers 0..255, names
- *               1..63 bytes, at most OD_SCENE_MAX_PALETTE;
+ *               1..63 bytes, at most OD_EVAL_MAX_PALETTE;
  *               "objects": [{"id": k, "colour": "NAME", "shape": "...",
  *               "size": "..."}, ...], ids distinct and >= 0, colours named
- *               in the palette, at most OD_SCENE_MAX_OBJECTS;
+ *               in the palette, at most OD_EVAL_MAX_OBJECTS;
  *               "relations": [{"a": id, "relation": "left of", "b": id}],
  *               relation one of "left of", "right of", "above", "below",
  *               "in front of", "behind"; a and b ids of distinct objects.
@@ -32,64 +32,64 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define OD_SCENE_MAX_PALETTE 64
-#define OD_SCENE_MAX_OBJECTS 256
-#define OD_SCENE_MAX_RELATIONS 1024
-#define OD_SCENE_MAX_SCENES 10000000
+#define OD_EVAL_MAX_PALETTE 64
+#define OD_EVAL_MAX_OBJECTS 256
+#define OD_EVAL_MAX_RELATIONS 1024
+#define OD_EVAL_MAX_SCENES 10000000
 /* scene.json and index.json files larger than this are refused. */
-#define OD_SCENE_FILE_MAX ((size_t)64 << 20)
+#define OD_EVAL_FILE_MAX ((size_t)64 << 20)
 
-enum od_relation {
-	OD_REL_LEFT,
-	OD_REL_RIGHT,
-	OD_REL_ABOVE,
-	OD_REL_BELOW,
-	OD_REL_FRONT,
-	OD_REL_BEHIND,
-	OD_REL_COUNT
+enum od_eval_rel {
+	OD_EVAL_REL_LEFT,
+	OD_EVAL_REL_RIGHT,
+	OD_EVAL_REL_ABOVE,
+	OD_EVAL_REL_BELOW,
+	OD_EVAL_REL_FRONT,
+	OD_EVAL_REL_BEHIND,
+	OD_EVAL_REL_COUNT
 };
 
-/* "left of", ... indexed by enum od_relation. */
-extern const char *const od_relation_names[OD_REL_COUNT];
+/* "left of", ... indexed by enum od_eval_rel. */
+extern const char *const od_eval_relation_names[OD_EVAL_REL_COUNT];
 
-struct od_scene_colour {
+struct od_eval_colour {
 	char name[64];
 	uint8_t rgb[3];
 };
 
-struct od_scene_object {
+struct od_eval_object {
 	int id;
 	int colour;        /* index into palette */
 	char shape[64];    /* "" when absent */
 	char size[64];
 };
 
-struct od_scene_relation {
+struct od_eval_relation {
 	int a, b;          /* indices into objects */
-	enum od_relation rel;
+	enum od_eval_rel rel;
 };
 
-struct od_scene {
+struct od_eval_scene {
 	int width, height;
 	int has_depth_scale;
 	double depth_scale;
 	int n_palette, n_objects, n_relations;
-	struct od_scene_colour *palette;
-	struct od_scene_object *objects;
-	struct od_scene_relation *relations;
+	struct od_eval_colour *palette;
+	struct od_eval_object *objects;
+	struct od_eval_relation *relations;
 };
 
-void od_scene_free(struct od_scene *s);
+void od_eval_scene_free(struct od_eval_scene *s);
 
 /* Parse scene.json text; label names it in messages. */
-int od_scene_parse(const char *text, size_t len, const char *label, struct od_scene *s);
+int od_eval_scene_parse(const char *text, size_t len, const char *label, struct od_eval_scene *s);
 /* Read and parse a scene.json file. */
-int od_scene_read(const char *path, struct od_scene *s);
+int od_eval_scene_read(const char *path, struct od_eval_scene *s);
 
 /* Parse index.json text: *ids (malloc'd array of malloc'd strings, free with
- * od_scene_ids_free) holds *n >= 0 scene ids. */
-int od_scene_index_parse(const char *text, size_t len, const char *label, char ***ids, int *n);
-int od_scene_index_read(const char *path, char ***ids, int *n);
-void od_scene_ids_free(char **ids, int n);
+ * od_eval_index_free) holds *n >= 0 scene ids. */
+int od_eval_index_parse(const char *text, size_t len, const char *label, char ***ids, int *n);
+int od_eval_index_read(const char *path, char ***ids, int *n);
+void od_eval_index_free(char **ids, int n);
 
 #endif

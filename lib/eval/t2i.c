@@ -67,11 +67,11 @@ static double revised(double o, double size_a, double size_b)
 	return m > 0 ? (o > 0 ? m : -m) : 0;
 }
 
-static int holds(const struct od_t2i_detection *a, const struct od_t2i_detection *b, enum od_relation rel)
+static int holds(const struct od_t2i_detection *a, const struct od_t2i_detection *b, enum od_eval_rel rel)
 {
-	if (rel == OD_REL_FRONT || rel == OD_REL_BEHIND) {
+	if (rel == OD_EVAL_REL_FRONT || rel == OD_EVAL_REL_BEHIND) {
 		double r = revised((double)a->y1 - b->y1, a->y1 - a->y0 + 1, b->y1 - b->y0 + 1);
-		return rel == OD_REL_FRONT ? r > 0 : r < 0;
+		return rel == OD_EVAL_REL_FRONT ? r > 0 : r < 0;
 	}
 	double ox = a->cx - b->cx, oy = a->cy - b->cy;
 	double rx = revised(ox, a->x1 - a->x0 + 1, b->x1 - b->x0 + 1);
@@ -80,10 +80,10 @@ static int holds(const struct od_t2i_detection *a, const struct od_t2i_detection
 		return 0;
 	double norm = sqrt(ox * ox + oy * oy), dx = rx / norm, dy = ry / norm;
 	switch (rel) {
-	case OD_REL_LEFT: return dx < -0.5;
-	case OD_REL_RIGHT: return dx > 0.5;
-	case OD_REL_ABOVE: return dy < -0.5;
-	case OD_REL_BELOW: return dy > 0.5;
+	case OD_EVAL_REL_LEFT: return dx < -0.5;
+	case OD_EVAL_REL_RIGHT: return dx > 0.5;
+	case OD_EVAL_REL_ABOVE: return dy < -0.5;
+	case OD_EVAL_REL_BELOW: return dy > 0.5;
 	default: return 0;
 	}
 }
@@ -101,7 +101,7 @@ static int cmp_det(const void *pa, const void *pb)
 	return (a->x0 > b->x0) - (a->x0 < b->x0);
 }
 
-int od_t2i_eval(const struct od_image *pic, const struct od_scene *scene, const struct od_t2i_opts *opts,
+int od_t2i_eval(const struct od_image *pic, const struct od_eval_scene *scene, const struct od_t2i_opts *opts,
 		const char *scene_label, struct od_t2i_result *out)
 {
 	memset(out, 0, sizeof *out);
@@ -121,8 +121,8 @@ int od_t2i_eval(const struct od_image *pic, const struct od_scene *scene, const 
 		goto done;
 	}
 	/* palette in HSV */
-	double ph[OD_SCENE_MAX_PALETTE], ps[OD_SCENE_MAX_PALETTE], pv[OD_SCENE_MAX_PALETTE];
-	int pchroma[OD_SCENE_MAX_PALETTE];
+	double ph[OD_EVAL_MAX_PALETTE], ps[OD_EVAL_MAX_PALETTE], pv[OD_EVAL_MAX_PALETTE];
+	int pchroma[OD_EVAL_MAX_PALETTE];
 	for (int c = 0; c < P; c++) {
 		od_t2i_hsv(scene->palette[c].rgb, &ph[c], &ps[c], &pv[c]);
 		pchroma[c] = ps[c] >= OD_T2I_SAT_MIN;
@@ -215,7 +215,7 @@ int od_t2i_eval(const struct od_image *pic, const struct od_scene *scene, const 
 	}
 	int N = scene->n_objects, R = scene->n_relations, sat = 0;
 	for (int r = 0; r < R; r++) {
-		const struct od_scene_relation *rel = &scene->relations[r];
+		const struct od_eval_relation *rel = &scene->relations[r];
 		int ca = scene->objects[rel->a].colour, cb = scene->objects[rel->b].colour, ok = 0;
 		for (int i = 0; i < out->n_det && !ok; i++)
 			for (int j = 0; j < out->n_det && !ok; j++)
@@ -246,8 +246,8 @@ done:
 int od_eval_t2i_files(const char *picture, const char *scene_json, const struct od_t2i_opts *opts,
 		      struct od_t2i_result *out)
 {
-	struct od_scene s;
-	int rc = od_scene_read(scene_json, &s);
+	struct od_eval_scene s;
+	int rc = od_eval_scene_read(scene_json, &s);
 	if (rc)
 		return rc;
 	const struct od_image_opts io = { .ignore_orientation = 1 };
@@ -256,6 +256,6 @@ int od_eval_t2i_files(const char *picture, const char *scene_json, const struct 
 		rc = od_t2i_eval(&img, &s, opts, scene_json, out);
 		od_image_free(&img);
 	}
-	od_scene_free(&s);
+	od_eval_scene_free(&s);
 	return rc;
 }

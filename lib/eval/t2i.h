@@ -88,7 +88,7 @@ double od_t2i_distance(const uint8_t px[3], const uint8_t pal[3], double hue_tol
 
 /* Score a picture (RGB) against a scene; OD_EFORMAT naming scene_label when
  * the scene has no objects. */
-int od_t2i_eval(const struct od_image *pic, const struct od_scene *scene, const struct od_t2i_opts *opts,
+int od_t2i_eval(const struct od_image *pic, const struct od_eval_scene *scene, const struct od_t2i_opts *opts,
 		const char *scene_label, struct od_t2i_result *out);
 
 /* Read a picture and a scene.json and score. */

@@ -68,7 +68,8 @@ static void test_umeyama(void)
 		for (int b = 0; b < 3; b++)
 			err = fmax(err, fabs(Qe[a][b] - Q[a][b]));
 	}
-	ok(fabs(sig - s) < 1e-12 && err < 1e-12, "Umeyama recovers scale %g, rotation and translation (%.2g)", sig, err);
+	ok(fabs(sig - s) < 1e-12 && err < 1e-12, "Umeyama recovers scale %g, rotation and translation (%.2g)", sig,
+	   err);
 	/* mirrored points: the best proper rotation, never a reflection */
 	double m[5][3];
 	for (int i = 0; i < 5; i++)
@@ -256,8 +257,8 @@ static void test_t2i_scene(void)
 			 " {\"id\": 3, \"colour\": \"green\"}],"
 			 " \"relations\": [{\"a\": 1, \"relation\": \"left of\", \"b\": 2},"
 			 " {\"a\": 2, \"relation\": \"left of\", \"b\": 1}]}";
-	struct od_scene sc;
-	int rc = od_scene_parse(js, strlen(js), "s.json", &sc);
+	struct od_eval_scene sc;
+	int rc = od_eval_scene_parse(js, strlen(js), "s.json", &sc);
 	struct od_t2i_result r;
 	rc = rc ? rc : od_t2i_eval(&img, &sc, NULL, "s.json", &r);
 	ok(rc == OD_OK && r.n_det == 2 && r.det[0].area == 36 && r.det[0].cx == 6.5 && r.det[0].cy == 8.5 &&
@@ -285,13 +286,13 @@ static void test_t2i_scene(void)
 	ok(rc == OD_OK && r.n_det == 1 && r.det[0].area == 8 && r.det[0].colour == 0,
 	   "default smallest object 0.5%%: 8 red pixels found, 7 blue ones not");
 	od_t2i_result_free(&r);
-	od_scene_free(&sc);
+	od_eval_scene_free(&sc);
 	const char *none = "{\"palette\": {}, \"objects\": []}";
-	od_scene_parse(none, strlen(none), "n.json", &sc);
+	od_eval_scene_parse(none, strlen(none), "n.json", &sc);
 	rc = od_t2i_eval(&img, &sc, NULL, "n.json", &r);
 	ok(rc == OD_EFORMAT && strstr(od_errmsg(), "'n.json': no objects"), "a scene without objects: %s",
 	   od_errmsg());
-	od_scene_free(&sc);
+	od_eval_scene_free(&sc);
 	od_image_free(&img);
 }
 
@@ -349,13 +350,13 @@ static void test_lists(void)
 	od_eval_items_free(&items);
 }
 
-static struct od_scene sc;
+static struct od_eval_scene sc;
 
 static int scene(const char *text)
 {
-	od_scene_free(&sc);
+	od_eval_scene_free(&sc);
 	od_error_clear();
-	return od_scene_parse(text, strlen(text), "s.json", &sc);
+	return od_eval_scene_parse(text, strlen(text), "s.json", &sc);
 }
 
 static void refused(const char *text, const char *want)
@@ -371,14 +372,16 @@ static void test_scene_json(void)
 {
 	int rc = scene("{\"format\": \"od-scene\", \"version\": 1, \"id\": \"000000\", \"seed\": 4, \"width\": 128,"
 		       " \"height\": 96, \"depth_scale\": 0.0005, \"caption\": \"x\", " PAL ", \"objects\": ["
-		       "{\"id\": 1, \"shape\": \"cube\", \"colour\": \"red\", \"size\": \"large\", \"centre\": [0, 0, 0],"
-		       " \"extent\": 0.2, \"rotation_deg\": 30, \"semantic\": \"#FF0000\", \"semantic_name\": \"red\"},"
-		       "{\"id\": 2, \"colour\": \"blue\"}], \"relations\": [{\"a\": 1, \"relation\": \"behind\", \"b\": 2}],"
+		       "{\"id\": 1, \"shape\": \"cube\", \"colour\": \"red\", \"size\": \"large\","
+		       " \"centre\": [0, 0, 0], \"extent\": 0.2, \"rotation_deg\": 30, \"semantic\": \"#FF0000\","
+		       " \"semantic_name\": \"red\"},"
+		       "{\"id\": 2, \"colour\": \"blue\"}],"
+		       " \"relations\": [{\"a\": 1, \"relation\": \"behind\", \"b\": 2}],"
 		       " \"tasks\": {}, \"views\": [{\"index\": 0, \"boxes\": []}], \"something_new\": null}");
 	ok(rc == OD_OK && sc.width == 128 && sc.height == 96 && sc.has_depth_scale && sc.depth_scale == 0.0005 &&
 		   sc.n_palette == 2 && sc.palette[1].rgb[2] == 255 && sc.n_objects == 2 && sc.objects[0].colour == 0 &&
 		   !strcmp(sc.objects[0].shape, "cube") && sc.objects[1].colour == 1 && sc.n_relations == 1 &&
-		   sc.relations[0].a == 0 && sc.relations[0].b == 1 && sc.relations[0].rel == OD_REL_BEHIND,
+		   sc.relations[0].a == 0 && sc.relations[0].b == 1 && sc.relations[0].rel == OD_EVAL_REL_BEHIND,
 	   "a full scene.json; unknown fields ignored");
 	rc = scene("{}");
 	ok(rc == OD_OK && !sc.has_depth_scale && sc.n_objects == 0, "an empty object is an empty scene");
@@ -407,14 +410,14 @@ static void test_scene_json(void)
 		" \"above\", \"b\": 9}]}",
 		"names object 9, which is not in objects");
 	refused("{\"objects\": {}}", "objects is not an array");
-	od_scene_free(&sc);
+	od_eval_scene_free(&sc);
 
 	char **ids;
 	int n;
 	const char *ix = "{\"format\": \"od-scene-set\", \"version\": 1, \"count\": 2, \"scenes\": [\"a\", \"b\"]}";
-	rc = od_scene_index_parse(ix, strlen(ix), "i.json", &ids, &n);
+	rc = od_eval_index_parse(ix, strlen(ix), "i.json", &ids, &n);
 	ok(rc == OD_OK && n == 2 && !strcmp(ids[1], "b"), "index.json: scene ids");
-	od_scene_ids_free(ids, n);
+	od_eval_index_free(ids, n);
 	const char *bad[][2] = { { "{\"scenes\": [\"../x\"]}", "scenes[0] is not a folder name" },
 				 { "{\"scenes\": [\"..\"]}", "scenes[0] is not a folder name" },
 				 { "{\"scenes\": [\"a\", 3]}", "scenes[1] is not a folder name" },
@@ -422,7 +425,7 @@ static void test_scene_json(void)
 				 { "{\"format\": \"od-scene\", \"scenes\": []}", "format is not \"od-scene-set\"" },
 				 { "{}", "no \"scenes\" array" } };
 	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-		rc = od_scene_index_parse(bad[i][0], strlen(bad[i][0]), "i.json", &ids, &n);
+		rc = od_eval_index_parse(bad[i][0], strlen(bad[i][0]), "i.json", &ids, &n);
 		ok(rc == OD_EFORMAT && strstr(od_errmsg(), bad[i][1]) && !ids, "index refused: %s", od_errmsg());
 	}
 }
@@ -470,16 +473,19 @@ static void test_report(void)
 	double v1[] = { 0, 0, 0.5, 3 }, v2[] = { 0, 0, NAN, 4 };
 	od_report_add(&r, t1, v1);
 	od_report_add(&r, t2, v2);
-	ok(od_report_summary(&r, 2) == 0.5 && od_report_summary(&r, 3) == 7, "summary: undefined values left out; counts totalled");
+	ok(od_report_summary(&r, 2) == 0.5 && od_report_summary(&r, 3) == 7,
+	   "summary: undefined values left out; counts totalled");
 	char tmpl[] = "/tmp/test_eval.XXXXXX";
 	int fd = mkstemp(tmpl);
 	close(fd);
 	const char *want[3] = {
 		"pred,gt,m,n\n\"a,b.png\",\"q\"\"uote|.png\",0.5,3\nbad\xff.png,x,,4\nmean,,0.5,7\n",
-		"{\"command\": \"c\",\n \"items\": [\n  {\"pred\": \"a,b.png\", \"gt\": \"q\\\"uote|.png\", \"m\": 0.5, "
+		"{\"command\": \"c\",\n \"items\": [\n  {\"pred\": \"a,b.png\", \"gt\": \"q\\\"uote|.png\", "
+		"\"m\": 0.5, "
 		"\"n\": 3},\n  {\"pred\": \"bad\\ufffd.png\", \"gt\": \"x\", \"m\": null, \"n\": 4}],\n \"summary\": "
 		"{\"items\": 2, \"m\": 0.5, \"n\": 7}}\n",
-		"| pred | gt | m | n |\n|:---|:---|---:|---:|\n| a,b.png | q\"uote\\|.png | 0.5 | 3 |\n| bad\xff.png | x | "
+		"| pred | gt | m | n |\n|:---|:---|---:|---:|\n| a,b.png | q\"uote\\|.png | 0.5 | 3 |\n"
+		"| bad\xff.png | x | "
 		" | 4 |\n| **mean** |  | 0.5 | 7 |\n"
 	};
 	for (int f = 0; f < 3; f++) {
