@@ -279,6 +279,20 @@ static int write_view(const struct od_scene *s, int v, const char *dir, struct b
 	return OD_OK;
 }
 
+/* Task t's od-tag arguments as one line of shell words; 0 when the scene has no such task. */
+static int task_line(const struct od_scene *s, int t, const unsigned char *visible, struct sb *w)
+{
+	struct od_scene_args a;
+	if (!od_scene_task_args(s, (enum od_scene_task)t, visible, &a))
+		return 0;
+	for (int i = 0; i < a.n; i++) {
+		sb_printf(w, "%s", i ? " " : "");
+		sb_shell_word(w, a.arg[i]);
+	}
+	return 1;
+}
+
+/* scene.json's "tasks" (shell words) or "task_args" (arrays of arguments). */
 static void sb_task_args(struct sb *b, const struct od_scene *s, const unsigned char *visible, int as_array)
 {
 	int first = 1;
@@ -298,10 +312,7 @@ static void sb_task_args(struct sb *b, const struct od_scene *s, const unsigned 
 			sb_printf(b, "]");
 		} else {
 			struct sb w = { 0 };
-			for (int i = 0; i < a.n; i++) {
-				sb_printf(&w, "%s", i ? " " : "");
-				sb_shell_word(&w, a.arg[i]);
-			}
+			task_line(s, t, visible, &w);
 			if (w.oom)
 				b->oom = 1;
 			else
@@ -310,6 +321,24 @@ static void sb_task_args(struct sb *b, const struct od_scene *s, const unsigned 
 		}
 	}
 	sb_printf(b, "\n  }");
+}
+
+/* tasks.txt: "TAG<TAB>OPTIONS" a line, the same as scene.json's "tasks". */
+static char *tasks_txt(const struct od_scene *s, const unsigned char *visible)
+{
+	struct sb b = { 0 };
+	for (int t = 0; t < OD_SCENE_N_TASKS; t++) {
+		struct sb w = { 0 };
+		if (task_line(s, t, visible, &w))
+			sb_printf(&b, "%s\t%s\n", od_scene_task_tags[t], w.oom ? "" : w.p);
+		b.oom |= w.oom;
+		free(w.p);
+	}
+	if (b.oom) {
+		free(b.p);
+		return NULL;
+	}
+	return b.p;
 }
 
 static char *scene_json(const struct od_scene *s, const struct view_info *vi, const unsigned char *visible)
@@ -445,6 +474,12 @@ int od_scene_write(const struct od_scene_params *p, uint64_t set_seed, uint64_t 
 		if (!(rc = join(path, sizeof path, dir, "caption.txt")))
 			rc = write_bytes(path, cap, strlen(cap));
 	}
+	if (!rc && !(json = tasks_txt(s, visible)))
+		rc = od_error(OD_ENOMEM, "out of memory");
+	if (!rc && !(rc = join(path, sizeof path, dir, "tasks.txt")))
+		rc = write_bytes(path, json, strlen(json));
+	free(json);
+	json = NULL;
 	if (!rc && !(json = scene_json(s, vi, visible)))
 		rc = od_error(OD_ENOMEM, "out of memory");
 	if (!rc && !(rc = join(path, sizeof path, dir, "scene.json")))

@@ -1,7 +1,7 @@
 /*
  * scene_write.h: scene folders and scene sets on disk (od-scene(5)).
  *
- * A scene folder holds scene.json, caption.txt, cameras.json and a folder
+ * A scene folder holds scene.json, caption.txt, tasks.txt, cameras.json and a folder
  * viewN/ per view with image.png, depth.png, depth16.png, semantic.png,
  * instances.png, canny.png, boxes.png, mask.png and masked.png. A set is a
  * folder of scene folders named by their index ("000042") and index.json.

@@ -4,7 +4,6 @@
  *   odscene check DIR    check scene folder DIR against its own scene.json and
  *                        cameras.json; prints every problem (at most 20) on
  *                        stderr, exit 1 if any
- *   odscene tasks DIR    print scene.json's tasks, one "TAG<TAB>OPTIONS" a line
  *
  * Everything is read independently of lib/scene and lib/camera: the PNGs with
  * libpng directly (16-bit samples whole), the JSON with jansson, and the
@@ -26,8 +25,9 @@
  *   - mask.png is exactly the rectangle of scene.json, covering part of the
  *     named object; masked.png is image.png with that rectangle black;
  *     canny.png holds 0 and 255 only, nothing on the picture's frame;
- *   - caption.txt is scene.json's caption; cameras.json names each view's
- *     picture.
+ *   - caption.txt is scene.json's caption, tasks.txt its tasks, a
+ *     "TAG<TAB>OPTIONS" line each in the same order; cameras.json names each
+ *     view's picture.
  */
 #include <jansson.h>
 #include <math.h>
@@ -416,29 +416,33 @@ static int check(const char *dir)
 	snprintf(want, sizeof want, "%s\n", str(s, "caption"));
 	if (strcmp(line, want))
 		problem("caption.txt is not scene.json's caption");
+	/* tasks.txt */
+	snprintf(path, sizeof path, "%s/tasks.txt", dir);
+	f = fopen(path, "r");
+	json_t *tk = json_object_get(s, "tasks"), *val;
+	const char *key;
+	char big[8192];
+	if (!f || !json_is_object(tk))
+		problem("no tasks.txt or no tasks in scene.json");
+	json_object_foreach(tk, key, val) {
+		char expect[8192];
+		snprintf(expect, sizeof expect, "%s\t%s\n", key, json_string_value(val));
+		if (!f || !fgets(big, sizeof big, f) || strcmp(big, expect))
+			problem("tasks.txt: the line of %s is not scene.json's", key);
+	}
+	if (f && fgets(big, sizeof big, f))
+		problem("tasks.txt has more lines than scene.json has tasks");
+	if (f)
+		fclose(f);
 	json_decref(s);
 	json_decref(cams);
 	return problems ? 1 : 0;
-}
-
-static int tasks(const char *dir)
-{
-	json_t *s = load(dir, "scene.json"), *t = json_object_get(s, "tasks");
-	const char *key;
-	json_t *val;
-	if (!json_is_object(t))
-		die("scene.json: no tasks");
-	json_object_foreach(t, key, val) printf("%s\t%s\n", key, json_string_value(val));
-	json_decref(s);
-	return 0;
 }
 
 int main(int argc, char **argv)
 {
 	if (argc == 3 && !strcmp(argv[1], "check"))
 		return check(argv[2]);
-	if (argc == 3 && !strcmp(argv[1], "tasks"))
-		return tasks(argv[2]);
-	fprintf(stderr, "usage: odscene check DIR | odscene tasks DIR\n");
+	fprintf(stderr, "usage: odscene check DIR\n");
 	return 2;
 }
