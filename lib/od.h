@@ -29,6 +29,10 @@
  *   pipeline/   what the tools run: preprocess.h, encode.h, decode.h,
  *               postprocess.h (od-encode, od-decode), schedule.h, sampler.h,
  *               job.h (od-denoise)
+ *   scene/      od-scene's synthetic world: scene.h (scenes from a seed,
+ *               captions, task prompts), scene_render.h (the ray caster and
+ *               the maps), canny.h (Canny edges), scene_write.h (scene
+ *               folders and sets, od-scene(5))
  *
  * Data flow (each arrow is a frame stream):
  *
@@ -85,5 +89,10 @@
 #include "pipeline/schedule.h"
 #include "pipeline/sampler.h"
 #include "pipeline/job.h"
+
+#include "scene/scene.h"
+#include "scene/scene_render.h"
+#include "scene/canny.h"
+#include "scene/scene_write.h"
 
 #endif
