@@ -40,7 +40,12 @@ static void usage(void)
 	       "Exit status: 0 ok, 1 failure, 2 usage or an impossible request, 5 I/O. See od-scene(1).\n");
 }
 
-/* "A-B" or "N" as two numbers. */
+static double number(const char *opt, const char *s, double lo, double hi, int integer)
+{
+	return integer ? (double)od_opt_int(opt, s, (long long)lo, (long long)hi) : od_opt_num(opt, s, lo, hi);
+}
+
+/* "A-B" or "N" as two numbers (A may be negative: "-10-20"). */
 static void parse_range(const char *opt, const char *s, double lo, double hi, int integer, double *a, double *b)
 {
 	char buf[128];
@@ -48,12 +53,12 @@ static void parse_range(const char *opt, const char *s, double lo, double hi, in
 	if (strlen(s) >= sizeof buf)
 		od_usage_error("%s: '%s' is not a range MIN-MAX", opt, s);
 	if (!dash) {
-		*a = *b = integer ? (double)od_opt_int(opt, s, (long long)lo, (long long)hi) : od_opt_num(opt, s, lo, hi);
+		*a = *b = number(opt, s, lo, hi, integer);
 		return;
 	}
 	snprintf(buf, sizeof buf, "%.*s", (int)(dash - s), s);
-	*a = integer ? (double)od_opt_int(opt, buf, (long long)lo, (long long)hi) : od_opt_num(opt, buf, lo, hi);
-	*b = integer ? (double)od_opt_int(opt, dash + 1, (long long)lo, (long long)hi) : od_opt_num(opt, dash + 1, lo, hi);
+	*a = number(opt, buf, lo, hi, integer);
+	*b = number(opt, dash + 1, lo, hi, integer);
 	if (*a > *b)
 		od_usage_error("%s: '%s' runs from high to low", opt, s);
 }
@@ -133,6 +138,8 @@ int main(int argc, char **argv)
 		od_usage_error("unexpected argument '%s'", argv[optind]);
 	if (!set.dir)
 		od_usage_error("give the output folder with -o");
+	if (!strcmp(set.dir, "-"))
+		od_usage_error("-o: a scene set is a folder, not a stream");
 	if (single && count_given && set.count != 1)
 		od_usage_error("--single writes one scene: no --count");
 	int rc = od_scene_params_check(&set.p);

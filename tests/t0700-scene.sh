@@ -25,11 +25,12 @@ t_grep '"scenes": \[
     "000000", "000001", "000002", "000003", "000004", "000005"' a/index.json "index.json lists the scenes"
 t_grep '"format": "od-scene-set"' a/index.json "index.json says what it is"
 t_grep '"first": 4,' part/index.json "a part of a set says where it starts"
-t_result "$(ls a/000000 | tr '\n' ' ' | grep -qx 'cameras.json caption.txt scene.json tasks.txt view0 view1 view2 ' && echo 0 || echo 1)" \
+ls a/000000 | tr '\n' ' ' > ls-scene.txt
+ls a/000000/view1 | tr '\n' ' ' > ls-view.txt
+t_grep '^cameras.json caption.txt scene.json tasks.txt view0 view1 view2 $' ls-scene.txt \
 	"a scene folder holds cameras.json, caption.txt, scene.json, tasks.txt and a folder a view"
-t_result "$(ls a/000000/view1 | tr '\n' ' ' |
-	grep -qx 'boxes.png canny.png depth.png depth16.png image.png instances.png mask.png masked.png semantic.png ' &&
-	echo 0 || echo 1)" "a view folder holds the nine maps"
+t_grep '^boxes.png canny.png depth.png depth16.png image.png instances.png mask.png masked.png semantic.png $' \
+	ls-view.txt "a view folder holds the nine maps"
 t_ok "no temporary files are left" sh -c "! find a -name '.*' | grep -q ."
 
 # ---- the maps against the geometry
@@ -67,7 +68,8 @@ while IFS='	' read -r tag opts; do
 	eval "set -- $opts"
 	t_ok "$tag: od-tag runs the options of scene.json" od-tag -m "$OD_MODEL" -o "$tag.odf" "$@"
 	od-frame show "$tag.odf" > "$tag.txt" 2>&1
-	t_grep "^0: text .* condition .*task=\"$tag\" prompt=\"\[\[$tag\]\] " "$tag.txt" "$tag: a prompt frame with the tag"
+	t_grep "^0: text .* condition .*task=\"$tag\" prompt=\"\[\[$tag\]\] " "$tag.txt" \
+		"$tag: a prompt frame with the tag"
 done < tasks.txt
 t_grep 'prompt="\[\[semanticmap2image\]\] <#[0-9A-F]* [a-z]* mask: [a-z]* [a-z]* [a-z]*> ' semanticmap2image.txt \
 	"semanticmap2image: regions in the prompt"
@@ -97,6 +99,7 @@ t_fails 2 "cameras below the ground" od-scene -o bad --elevation -10-20
 t_fails 2 "cameras overhead" od-scene -o bad --elevation 30-90
 t_fails 2 "an unknown shape" od-scene -o bad --shapes cube,torus
 t_fails 2 "no output folder" od-scene -n 2
+t_fails 2 "standard output for a set" od-scene -o - -n 2
 t_fails 2 "--single with a count" od-scene -o bad --single -n 3
 t_fails 2 "a seed of 2^53" od-scene -o bad -s 9007199254740992
 t_fails 2 "an unknown option" od-scene -o bad --colour red

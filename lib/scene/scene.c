@@ -163,15 +163,16 @@ int od_scene_params_check(const struct od_scene_params *p)
 		return od_error(OD_EINVAL, "%d views: give 1 to %d (two frames a view, 128 frames at most)", p->views,
 				OD_SCENE_MAX_VIEWS);
 	if (p->min_objects < 0 || p->min_objects > p->max_objects)
-		return od_error(OD_EINVAL, "objects %d-%d is not a range from low to high", p->min_objects, p->max_objects);
+		return od_error(OD_EINVAL, "objects %d-%d is not a range from low to high", p->min_objects,
+				p->max_objects);
 	if (p->max_objects > OD_SCENE_MAX_OBJECTS)
 		return od_error(OD_EINVAL, "%d objects do not fit on the ground: at most %d", p->max_objects,
 				OD_SCENE_MAX_OBJECTS);
 	if (!(p->shapes & ((1u << OD_SHAPE_COUNT) - 1)) || (p->shapes >> OD_SHAPE_COUNT))
 		return od_error(OD_EINVAL, "no shapes to draw from");
 	if (!(p->distance >= OD_SCENE_MIN_DISTANCE))
-		return od_error(OD_EINVAL, "camera distance %g m: cameras closer than %g m to the scene centre would be "
-				"inside or too close to objects", p->distance, OD_SCENE_MIN_DISTANCE);
+		return od_error(OD_EINVAL, "camera distance %g m: cameras closer than %g m to the scene centre "
+				"would be inside or too close to objects", p->distance, OD_SCENE_MIN_DISTANCE);
 	if (!(p->distance <= OD_SCENE_MAX_DISTANCE))
 		return od_error(OD_EINVAL, "camera distance %g m: at most %g m (depth16 would overflow)", p->distance,
 				OD_SCENE_MAX_DISTANCE);
@@ -225,7 +226,8 @@ static void place_objects(struct od_scene_rng *r, struct od_scene_object *o, int
 				double rad = OD_SCENE_PLACE_RADIUS * sqrt(od_scene_rng_uniform(r));
 				double phi = 2 * M_PI * od_scene_rng_uniform(r);
 				double x = quant(rad * cos(phi), 1e-3), z = quant(rad * sin(phi), 1e-3);
-				if (x * x + z * z <= OD_SCENE_PLACE_RADIUS * OD_SCENE_PLACE_RADIUS && fits(o, k, x, z, fp)) {
+				double r2 = OD_SCENE_PLACE_RADIUS * OD_SCENE_PLACE_RADIUS;
+				if (x * x + z * z <= r2 && fits(o, k, x, z, fp)) {
 					o[k].centre[0] = x;
 					o[k].centre[2] = z;
 					break;
@@ -424,7 +426,8 @@ void od_scene_describe(struct od_scene *s, const long *pixels)
 		const struct od_scene_object *prev = &s->objects[order[i - 1]];
 		enum od_scene_relation rel = relation(s, prev, o);
 		s->rel[s->n_rel++] = (struct od_scene_rel){ prev->id, o->id, rel };
-		p += snprintf(p, (size_t)(end - p), "%s %s a %s", i > 1 ? ", which is" : "", relation_phrase[rel], name);
+		p += snprintf(p, (size_t)(end - p), "%s %s a %s", i > 1 ? ", which is" : "", relation_phrase[rel],
+			      name);
 	}
 	snprintf(p, (size_t)(end - p), "%s %s%s floor", n ? ", on a" : "an empty", od_scene_grounds[s->ground].name,
 		 s->checker ? " checkered" : "");

@@ -294,7 +294,9 @@ static void ctx_init(struct ctx *c, const struct od_scene *s, int v)
 		p->cs = cos(th);
 		p->sn = sin(th);
 		memcpy(p->bc, ob->centre, sizeof p->bc);
-		p->br = ob->extent * (ob->shape == OD_SHAPE_SPHERE ? 1 : ob->shape == OD_SHAPE_CUBE ? sqrt(3) : M_SQRT2);
+		p->br = ob->extent * (ob->shape == OD_SHAPE_SPHERE ? 1
+				      : ob->shape == OD_SHAPE_CUBE ? sqrt(3)
+								   : M_SQRT2);
 		linear_rgb(od_scene_palette[ob->colour].srgb, p->albedo);
 		screen_rect(c, p);
 	}

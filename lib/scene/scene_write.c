@@ -345,8 +345,8 @@ static char *scene_json(const struct od_scene *s, const struct view_info *vi, co
 {
 	struct sb b = { 0 };
 	const struct od_scene_params *p = &s->p;
-	sb_printf(&b, "{\n  \"format\": \"od-scene\",\n  \"version\": 1,\n  \"id\": \"%s\",\n  \"seed\": %llu,\n", s->id,
-		  (unsigned long long)s->seed);
+	sb_printf(&b, "{\n  \"format\": \"od-scene\",\n  \"version\": 1,\n");
+	sb_printf(&b, "  \"id\": \"%s\",\n  \"seed\": %llu,\n", s->id, (unsigned long long)s->seed);
 	sb_printf(&b, "  \"width\": %d,\n  \"height\": %d,\n  \"depth_scale\": ", p->width, p->height);
 	sb_num(&b, OD_SCENE_DEPTH_SCALE);
 	sb_printf(&b, ",\n  \"caption\": ");
@@ -397,12 +397,13 @@ static char *scene_json(const struct od_scene *s, const struct view_info *vi, co
 	sb_printf(&b, "},\n  \"views\": [");
 	for (int v = 0; v < p->views; v++) {
 		const struct view_info *w = &vi[v];
-		sb_printf(&b, "%s\n    {\"index\": %d, \"azimuth_deg\": %.2f, \"elevation_deg\": %.2f,\n     \"boxes\": [",
-			  v ? "," : "", v, s->poses[v].azimuth, s->poses[v].elevation);
+		sb_printf(&b, "%s\n    {\"index\": %d, \"azimuth_deg\": %.2f, \"elevation_deg\": %.2f,", v ? "," : "",
+			  v, s->poses[v].azimuth, s->poses[v].elevation);
+		sb_printf(&b, "\n     \"boxes\": [");
 		for (int i = 0; i < w->n_boxes; i++) {
 			const struct od_scene_box *q = &w->boxes[i];
-			sb_printf(&b, "%s{\"id\": %d, \"xyxy\": [%d, %d, %d, %d], \"pixels\": %ld}", i ? ", " : "", q->id,
-				  q->x0, q->y0, q->x1, q->y1, q->pixels);
+			sb_printf(&b, "%s{\"id\": %d, \"xyxy\": [%d, %d, %d, %d], \"pixels\": %ld}", i ? ", " : "",
+				  q->id, q->x0, q->y0, q->x1, q->y1, q->pixels);
 		}
 		sb_printf(&b, "],\n     \"mask\": {\"object\": %d, \"xyxy\": [%d, %d, %d, %d]}}", w->mask_object,
 			  w->mask_rect[0], w->mask_rect[1], w->mask_rect[2], w->mask_rect[3]);

@@ -88,7 +88,8 @@ static unsigned *read_png(const char *path, int W, int H, int C, int depth)
 	for (int y = 0; y < H; y++) {
 		png_read_row(png, row, NULL);
 		for (int i = 0; i < W * C; i++)
-			out[(size_t)y * W * C + i] = depth == 16 ? (unsigned)(row[2 * i] << 8 | row[2 * i + 1]) : row[i];
+			out[(size_t)y * W * C + i] =
+				depth == 16 ? (unsigned)(row[2 * i] << 8 | row[2 * i + 1]) : row[i];
 	}
 	png_destroy_read_struct(&png, &info, NULL);
 	fclose(f);
@@ -164,7 +165,8 @@ static void check_view(const char *dir, int v, int W, int H, double scale, const
 	snprintf(vd, sizeof vd, "%s/view%d", dir, v);
 #define LOAD(name, C, bits) (snprintf(p, sizeof p, "%s/%s", vd, name), read_png(p, W, H, C, bits))
 	unsigned *img = LOAD("image.png", 3, 8), *d8 = LOAD("depth.png", 1, 8), *d16 = LOAD("depth16.png", 1, 16);
-	unsigned *sem = LOAD("semantic.png", 3, 8), *inst = LOAD("instances.png", 1, 8), *canny = LOAD("canny.png", 1, 8);
+	unsigned *sem = LOAD("semantic.png", 3, 8), *inst = LOAD("instances.png", 1, 8);
+	unsigned *canny = LOAD("canny.png", 1, 8);
 	unsigned *boxes = LOAD("boxes.png", 3, 8), *mask = LOAD("mask.png", 1, 8), *masked = LOAD("masked.png", 3, 8);
 #undef LOAD
 	const long N = (long)W * H;
@@ -179,7 +181,8 @@ static void check_view(const char *dir, int v, int W, int H, double scale, const
 		bad_sem += memcmp(sem + i * 3, want, sizeof zero) != 0;
 	}
 	if (bad_sem)
-		problem("view %d: %ld pixels of semantic.png are not their object's region colour (or black)", v, bad_sem);
+		problem("view %d: %ld pixels of semantic.png are not their object's region colour (or black)", v,
+			bad_sem);
 	/* boxes */
 	long cnt[256] = { 0 };
 	int bx0[256], by0[256], bx1[256], by1[256];
@@ -201,8 +204,8 @@ static void check_view(const char *dir, int v, int W, int H, double scale, const
 		if (!b || num(json_object_get(b, "id")) != id || num(json_array_get(xy, 0)) != bx0[id] ||
 		    num(json_array_get(xy, 1)) != by0[id] || num(json_array_get(xy, 2)) != bx1[id] ||
 		    num(json_array_get(xy, 3)) != by1[id] || num(json_object_get(b, "pixels")) != cnt[id])
-			problem("view %d: box %zu is not object %d's pixels [%d, %d, %d, %d] (%ld pixels)", v, k - 1, id,
-				bx0[id], by0[id], bx1[id], by1[id], cnt[id]);
+			problem("view %d: box %zu is not object %d's pixels [%d, %d, %d, %d] (%ld pixels)", v, k - 1,
+				id, bx0[id], by0[id], bx1[id], by1[id], cnt[id]);
 	}
 	if (k != nb)
 		problem("view %d: %zu boxes in scene.json, %zu objects visible", v, nb, k);
@@ -214,8 +217,9 @@ static void check_view(const char *dir, int v, int W, int H, double scale, const
 			order[no++] = id;
 	for (int i = 1; i < no; i++)
 		for (int j = i; j > 0; j--) {
-			long a0 = (long)(bx1[order[j - 1]] - bx0[order[j - 1]]) * (by1[order[j - 1]] - by0[order[j - 1]]);
-			long a1 = (long)(bx1[order[j]] - bx0[order[j]]) * (by1[order[j]] - by0[order[j]]);
+			int u = order[j - 1], w = order[j];
+			long a0 = (long)(bx1[u] - bx0[u]) * (by1[u] - by0[u]);
+			long a1 = (long)(bx1[w] - bx0[w]) * (by1[w] - by0[w]);
 			if (a1 <= a0)
 				break;
 			int t = order[j];
@@ -272,7 +276,8 @@ static void check_view(const char *dir, int v, int W, int H, double scale, const
 			bad_surface += !(off <= scale / 2 * len + 1e-9);
 			if (!strcmp(ob->shape, "sphere")) {
 				double oc[3] = { o[0] - ob->c[0], o[1] - ob->c[1], o[2] - ob->c[2] };
-				double A = d[0] * d[0] + d[1] * d[1] + d[2] * d[2], B = oc[0] * d[0] + oc[1] * d[1] + oc[2] * d[2];
+				double A = d[0] * d[0] + d[1] * d[1] + d[2] * d[2];
+				double B = oc[0] * d[0] + oc[1] * d[1] + oc[2] * d[2];
 				double Cc = oc[0] * oc[0] + oc[1] * oc[1] + oc[2] * oc[2] - ob->e * ob->e;
 				double disc = B * B - A * Cc, ts = disc >= 0 ? (-B - sqrt(disc)) / A : INFINITY;
 				double err = fabs(t - ts);
@@ -290,8 +295,8 @@ static void check_view(const char *dir, int v, int W, int H, double scale, const
 		problem("view %d: %ld sphere pixels are off the closed form by more than half a step (worst %.3g m)", v,
 			bad_sphere, worst_sphere);
 	if (bad_surface)
-		problem("view %d: %ld of %ld object pixels are off their surface (worst %.3g half steps)", v, bad_surface,
-			n_obj, worst_surface);
+		problem("view %d: %ld of %ld object pixels are off their surface (worst %.3g half steps)", v,
+			bad_surface, n_obj, worst_surface);
 	/* depth.png: order and normalisation */
 	unsigned lo16 = 65536, hi16 = 0;
 	int has_sky = 0;
@@ -349,8 +354,8 @@ static void check_view(const char *dir, int v, int W, int H, double scale, const
 		}
 	if (bad_mask || m0 < 0 || m1 < 0 || m2 > W || m3 > H || m2 - m0 < (W / 16 > 1 ? W / 16 : 1) ||
 	    m3 - m1 < (H / 16 > 1 ? H / 16 : 1))
-		problem("view %d: mask.png is not the rectangle [%d, %d, %d, %d] of scene.json (%ld pixels differ)", v, m0,
-			m1, m2, m3, bad_mask);
+		problem("view %d: mask.png is not the rectangle [%d, %d, %d, %d] of scene.json (%ld pixels differ)", v,
+			m0, m1, m2, m3, bad_mask);
 	if (mobj && !covered)
 		problem("view %d: the hole does not cover object %d", v, mobj);
 	if (mobj && !cnt[mobj])

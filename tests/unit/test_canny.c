@@ -104,7 +104,8 @@ static void test_disc(void)
 		int found = 0;
 		for (int y = (int)py - 2; y <= (int)py + 2; y++)
 			for (int x = (int)px - 2; x <= (int)px + 2; x++)
-				if (x >= 0 && y >= 0 && x < W && y < H && e[y * W + x] && hypot(x + 0.5 - px, y + 0.5 - py) <= 1.5)
+				if (x >= 0 && y >= 0 && x < W && y < H && e[y * W + x] &&
+				    hypot(x + 0.5 - px, y + 0.5 - py) <= 1.5)
 					found = 1;
 		missed += !found;
 	}
@@ -139,7 +140,8 @@ static void step(uint8_t *img, int top, int bottom)
 {
 	for (int y = 0; y < H; y++)
 		for (int x = 0; x < W; x++)
-			img[y * W + x] = (uint8_t)(100 + (x >= 32 ? lround(top + (bottom - top) * (double)y / (H - 1)) : 0));
+			img[y * W + x] =
+				(uint8_t)(100 + (x >= 32 ? lround(top + (bottom - top) * (double)y / (H - 1)) : 0));
 }
 
 static int edges_in_rows(const uint8_t *e, int y0, int y1)

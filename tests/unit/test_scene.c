@@ -92,7 +92,8 @@ static void test_known_scene(void)
 	for (int p = 0; p < S * S; p++) {
 		const double *u = d + p * 3;
 		double oc[3] = { eye[0] - C[0], eye[1] - C[1], eye[2] - C[2] };
-		double b = oc[0] * u[0] + oc[1] * u[1] + oc[2] * u[2], c = oc[0] * oc[0] + oc[1] * oc[1] + oc[2] * oc[2] - r * r;
+		double b = oc[0] * u[0] + oc[1] * u[1] + oc[2] * u[2];
+		double c = oc[0] * oc[0] + oc[1] * oc[1] + oc[2] * oc[2] - r * r;
 		double disc = b * b - c, t = INFINITY, want = 0;
 		int id = 0;
 		if (fabs(disc) < 1e-9) {
@@ -169,7 +170,8 @@ static void test_known_scene(void)
 			order++;
 	}
 	ok(bad16 == 0, "depth16 = depth / 0.0005 rounded, within half a step (%d wrong)", bad16);
-	ok(order == 0 && hi == 255 && lo == 0, "depth.png: nearer is brighter, 255 to 0 (%d pairs out of order)", order);
+	ok(order == 0 && hi == 255 && lo == 0, "depth.png: nearer is brighter, 255 to 0 (%d pairs out of order)",
+	   order);
 	double far[4] = { 40, 1e-6, 0, 2 };
 	uint16_t f16[4];
 	uint8_t f8[4], same[2];
@@ -202,7 +204,8 @@ static void test_boxes(void)
 	struct od_scene_box b[OD_SCENE_MAX_OBJECTS];
 	long px[OD_SCENE_MAX_OBJECTS + 1];
 	int n = od_scene_boxes(&s, inst, 16, 8, b, px);
-	ok(n == 2 && b[0].id == 1 && b[0].x0 == 2 && b[0].y0 == 1 && b[0].x1 == 10 && b[0].y1 == 6 && b[0].pixels == 2 &&
+	ok(n == 2 && b[0].id == 1 && b[0].x0 == 2 && b[0].y0 == 1 && b[0].x1 == 10 && b[0].y1 == 6 &&
+		   b[0].pixels == 2 &&
 		   b[1].id == 3 && b[1].x0 == 4 && b[1].y0 == 2 && b[1].x1 == 7 && b[1].y1 == 4 && b[1].pixels == 6,
 	   "boxes: the pixels' extent in edge coordinates, visible objects only");
 	ok(px[0] == 128 - 8 && px[1] == 2 && px[2] == 0 && px[3] == 6, "boxes: pixel counts per id");
@@ -240,7 +243,8 @@ static void test_generation(void)
 			const struct od_scene_object *o = &s->objects[a];
 			double fa = o->shape == OD_SHAPE_CUBE ? o->extent * M_SQRT2 : o->extent;
 			large += o->large;
-			outside += hypot(o->centre[0], o->centre[2]) > OD_SCENE_PLACE_RADIUS + 1e-12 || o->centre[1] != o->extent;
+			outside += hypot(o->centre[0], o->centre[2]) > OD_SCENE_PLACE_RADIUS + 1e-12 ||
+				   o->centre[1] != o->extent;
 			unrounded += fabs(o->centre[0] * 1000 - round(o->centre[0] * 1000)) > 1e-9 ||
 				     fabs(o->rotation_deg * 10 - round(o->rotation_deg * 10)) > 1e-9 || o->id != a + 1;
 			for (int b = a + 1; b < s->n_objects; b++) {
@@ -260,7 +264,8 @@ static void test_generation(void)
 			for (int k = 0; k < 3; k++)
 				cosang += to[k] / dist * c->c2w[k][2];
 			cams += od_c2w_check(c->c2w, "test") || fabs(dist - p.distance) > 1e-9 || cosang < 1 - 1e-12 ||
-				fabs(c->c2w[1][0]) > 1e-12 || c->c2w[1][3] < OD_SCENE_TARGET[1] + p.distance * sin(15 * M_PI / 180) - 1e-9;
+				fabs(c->c2w[1][0]) > 1e-12 ||
+				c->c2w[1][3] < OD_SCENE_TARGET[1] + p.distance * sin(15 * M_PI / 180) - 1e-9;
 		}
 	}
 	free(s);
@@ -324,7 +329,8 @@ static void test_words(void)
 	long none[1] = { 0 };
 	od_scene_describe(&s, none);
 	char want[128];
-	snprintf(want, sizeof want, "an empty %s%s floor", od_scene_grounds[s.ground].name, s.checker ? " checkered" : "");
+	snprintf(want, sizeof want, "an empty %s%s floor", od_scene_grounds[s.ground].name,
+		 s.checker ? " checkered" : "");
 	ok(!strcmp(s.caption, want) && s.n_rel == 0, "its caption: '%s'", s.caption);
 	unsigned char vis[OD_SCENE_MAX_OBJECTS + 1] = { 0 };
 	struct od_scene_args a;
