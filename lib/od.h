@@ -30,6 +30,10 @@
  *   pipeline/   what the tools run: preprocess.h, encode.h, decode.h,
  *               postprocess.h (od-encode, od-decode), schedule.h, sampler.h,
  *               job.h (od-denoise)
+ *   scene/      od-scene's synthetic world: scene.h (scenes from a seed,
+ *               captions, task prompts), scene_render.h (the ray caster and
+ *               the maps), canny.h (Canny edges), scene_write.h (scene
+ *               folders and sets, od-scene(5))
  *   eval/       what od-eval measures: picture.h (PSNR, SSIM), depth.h
  *               (aligned AbsRel, δ1), segment.h (mIoU), pose.h (relative
  *               rotations, Umeyama-aligned centres), t2i.h (GenEval-style
@@ -93,6 +97,11 @@
 #include "pipeline/schedule.h"
 #include "pipeline/sampler.h"
 #include "pipeline/job.h"
+
+#include "scene/scene.h"
+#include "scene/scene_render.h"
+#include "scene/canny.h"
+#include "scene/scene_write.h"
 
 #include "eval/picture.h"
 #include "eval/depth.h"
