@@ -8,8 +8,8 @@
  * entry; relations join two different objects with a known relation; a depth
  * scale is positive and finite; scene ids are non-empty folder names. The
  * detector, run on a small picture drawn in the scene's palette colours,
- * gives scores in [0, 1] (position NAN exactly when there are no relations)
- * and detections inside the picture.
+ * gives scores in [0, 1] (all NAN when no object is named, position NAN
+ * exactly when no relation is scored) and detections inside the picture.
  * Seeds (fuzz/seeds/fuzz_scene_json/): scene.json and index.json files like
  * od-scene writes, and the fixtures of tests/fixtures/eval/t2i.
  */
@@ -44,10 +44,14 @@ static void detect(const struct od_eval_scene *s)
 			}
 		}
 	struct od_t2i_result r;
-	if (od_t2i_eval(&img, s, NULL, "fuzz", &r) != 0)
+	if (od_t2i_eval(&img, s, NULL, &r) != 0)
 		abort();
-	if (!in01(r.presence) || !in01(r.count) || !in01(r.colour) || !in01(r.mean) ||
-	    (s->n_relations ? !in01(r.position) : !isnan(r.position)))
+	if (r.objects == 0) {
+		if (!isnan(r.presence) || !isnan(r.count) || !isnan(r.colour) || !isnan(r.position) || !isnan(r.mean))
+			abort();
+	} else if (!in01(r.presence) || !in01(r.count) || !in01(r.colour) || !in01(r.mean) ||
+		   (r.relations ? !in01(r.position) : !isnan(r.position)) || r.relations > s->n_relations ||
+		   r.objects > s->n_objects)
 		abort();
 	for (int i = 0; i < r.n_det; i++) {
 		const struct od_t2i_detection *d = &r.det[i];

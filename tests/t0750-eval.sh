@@ -119,6 +119,9 @@ t_ok "cameras: the same cameras as nerfstudio transforms.json (OpenGL): errors 0
 	NR == 2 { exit !($3 == 6 && $4 < 1e-9 && $6 == 1 && $7 == 1 && $8 < 1e-12) }' "$T_TMP/ns.csv"
 od-eval t2i t2i/a_good.png t2i/scene_a.json > "$T_TMP/good.csv"
 t_grep '^t2i/a_good.png,t2i/scene_a.json,1,1,1,1,1,3,2$' "$T_TMP/good.csv" "t2i: the scene drawn as stated scores 1 everywhere"
+printf '{"palette": {"red": [255, 0, 0]}, "objects": []}\n' > "$T_TMP/empty.json"
+od-eval t2i t2i/a_good.png "$T_TMP/empty.json" > "$T_TMP/empty.csv"
+t_grep '^t2i/a_good.png,[^,]*empty.json,,,,,,0,0$' "$T_TMP/empty.csv" "t2i: a scene without objects: every score undefined, not an error"
 od-eval t2i t2i/a_swap.png t2i/scene_a.json > "$T_TMP/swap.csv"
 t_grep ',1,1,1,0.5,0.875,3,2$' "$T_TMP/swap.csv" "t2i: red and blue swapped: 'left of' fails, 'in front of' holds"
 

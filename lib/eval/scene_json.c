@@ -221,6 +221,63 @@ static int parse_relations(json_t *root, const char *label, struct od_eval_scene
 	return OD_OK;
 }
 
+/* views[index 0].boxes -> objects[].view0_pixels */
+static int parse_view0(json_t *root, const char *label, struct od_eval_scene *s)
+{
+	for (int i = 0; i < s->n_objects; i++)
+		s->objects[i].view0_pixels = -1;
+	json_t *views = json_object_get(root, "views");
+	if (!views)
+		return OD_OK;
+	if (!json_is_array(views))
+		return od_error(OD_EFORMAT, "'%s': views is not an array", label);
+	json_t *v0 = NULL;
+	for (size_t i = 0; i < json_array_size(views) && !v0; i++) {
+		json_t *v = json_array_get(views, i), *ix = json_object_get(v, "index");
+		if (!json_is_object(v) || !json_is_integer(ix))
+			return od_error(OD_EFORMAT, "'%s': views[%zu] has no integer \"index\"", label, i);
+		if (json_integer_value(ix) == 0)
+			v0 = v;
+	}
+	json_t *boxes = v0 ? json_object_get(v0, "boxes") : NULL;
+	if (!boxes)
+		return OD_OK;
+	if (!json_is_array(boxes))
+		return od_error(OD_EFORMAT, "'%s': the boxes of view 0 are not an array", label);
+	for (int i = 0; i < s->n_objects; i++)
+		s->objects[i].view0_pixels = 0;
+	for (size_t i = 0; i < json_array_size(boxes); i++) {
+		json_t *b = json_array_get(boxes, i), *px = json_object_get(b, "pixels");
+		int id, rc, k;
+		if (!json_is_object(b))
+			return od_error(OD_EFORMAT, "'%s': view 0 boxes[%zu] is not an object", label, i);
+		if ((rc = get_id(b, "id", &id, label, "view 0 boxes", (int)i)))
+			return rc;
+		if (!json_is_integer(px) || json_integer_value(px) < 0 || json_integer_value(px) > (json_int_t)1 << 40)
+			return od_error(OD_EFORMAT, "'%s': view 0 boxes[%zu].pixels is not an integer >= 0", label, i);
+		for (k = 0; k < s->n_objects && s->objects[k].id != id; k++)
+			;
+		if (k == s->n_objects)
+			return od_error(OD_EFORMAT, "'%s': view 0 boxes[%zu] names object %d, which is not in objects",
+					label, i, id);
+		for (size_t j = 0; j < i; j++)
+			if (json_integer_value(json_object_get(json_array_get(boxes, j), "id")) == id)
+				return od_error(OD_EFORMAT, "'%s': view 0 has two boxes of object %d", label, id);
+		s->objects[k].view0_pixels = (long)json_integer_value(px);
+	}
+	return OD_OK;
+}
+
+int od_eval_scene_named(const struct od_eval_scene *s, int i)
+{
+	long px = s->objects[i].view0_pixels;
+	if (px < 0)
+		return 1;
+	if (s->width > 0 && s->height > 0)
+		return (double)px * 2000 >= (double)s->width * s->height && px > 0;
+	return px > 0;
+}
+
 int od_eval_scene_parse(const char *text, size_t len, const char *label, struct od_eval_scene *s)
 {
 	memset(s, 0, sizeof *s);
@@ -241,7 +298,7 @@ int od_eval_scene_parse(const char *text, size_t len, const char *label, struct 
 		s->depth_scale = json_number_value(ds);
 	}
 	if ((rc = parse_palette(root, label, s)) || (rc = parse_objects(root, label, s)) ||
-	    (rc = parse_relations(root, label, s)))
+	    (rc = parse_relations(root, label, s)) || (rc = parse_view0(root, label, s)))
 		goto done;
 done:
 	json_decref(root);

@@ -16,8 +16,11 @@
  *               in the palette, at most OD_EVAL_MAX_OBJECTS;
  *               "relations": [{"a": id, "relation": "left of", "b": id}],
  *               relation one of "left of", "right of", "above", "below",
- *               "in front of", "behind"; a and b ids of distinct objects.
- *               palette, objects and relations may be absent (empty).
+ *               "in front of", "behind"; a and b ids of distinct objects;
+ *               "views": [{"index": 0, "boxes": [{"id": k, "pixels": n}]}]:
+ *               of the view with index 0, each box's object id (one of
+ *               objects, once) and its pixel count (an integer >= 0).
+ *               palette, objects, relations and views may be absent.
  *   index.json  "format" "od-scene-set" and "version" 1 when present;
  *               "scenes": ["000000", ...], each a plain folder name (no "/",
  *               not "." or "..", 1..255 bytes); "count" equal to their number
@@ -62,6 +65,7 @@ struct od_eval_object {
 	int colour;        /* index into palette */
 	char shape[64];    /* "" when absent */
 	char size[64];
+	long view0_pixels; /* its pixels in view 0's boxes; 0 when not boxed; -1 when view 0 has no boxes */
 };
 
 struct od_eval_relation {
@@ -85,6 +89,13 @@ void od_eval_scene_free(struct od_eval_scene *s);
 int od_eval_scene_parse(const char *text, size_t len, const char *label, struct od_eval_scene *s);
 /* Read and parse a scene.json file. */
 int od_eval_scene_read(const char *path, struct od_eval_scene *s);
+
+/* Whether the caption names object i. od-scene(1) names the objects view 0
+ * shows with at least width × height / 2000 pixels: so, when view 0's boxes
+ * are known, an object is named when its box has pixels · 2000 >= width ·
+ * height (any pixel when the size is not given); without boxes every object
+ * is named. */
+int od_eval_scene_named(const struct od_eval_scene *s, int i);
 
 /* Parse index.json text: *ids (malloc'd array of malloc'd strings, free with
  * od_eval_index_free) holds *n >= 0 scene ids. */

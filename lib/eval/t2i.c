@@ -102,11 +102,10 @@ static int cmp_det(const void *pa, const void *pb)
 }
 
 int od_t2i_eval(const struct od_image *pic, const struct od_eval_scene *scene, const struct od_t2i_opts *opts,
-		const char *scene_label, struct od_t2i_result *out)
+		struct od_t2i_result *out)
 {
 	memset(out, 0, sizeof *out);
-	if (scene->n_objects == 0)
-		return od_error(OD_EFORMAT, "'%s': no objects to look for", scene_label);
+	out->presence = out->count = out->colour = out->position = out->mean = NAN;
 	const double hue_tol = opts && opts->hue_tol > 0 ? opts->hue_tol : OD_T2I_HUE_TOL;
 	const int W = pic->width, H = pic->height, P = scene->n_palette;
 	const size_t n = (size_t)W * H;
@@ -138,8 +137,12 @@ int od_t2i_eval(const struct od_image *pic, const struct od_eval_scene *scene, c
 				best = e, nearest[i] = c;
 		}
 	}
+	int N = 0, R = 0, sat = 0;
 	for (int o = 0; o < scene->n_objects; o++)
-		k[scene->objects[o].colour]++;
+		if (od_eval_scene_named(scene, o))
+			k[scene->objects[o].colour]++, N++;
+	if (N == 0)
+		goto done; /* nothing named: every score undefined */
 	/* components of each named colour's tolerance mask */
 	for (int c = 0; c < P; c++) {
 		if (!k[c])
@@ -213,10 +216,12 @@ int od_t2i_eval(const struct od_image *pic, const struct od_eval_scene *scene, c
 		colours++;
 		counted += nd == k[c];
 	}
-	int N = scene->n_objects, R = scene->n_relations, sat = 0;
-	for (int r = 0; r < R; r++) {
+	for (int r = 0; r < scene->n_relations; r++) {
 		const struct od_eval_relation *rel = &scene->relations[r];
 		int ca = scene->objects[rel->a].colour, cb = scene->objects[rel->b].colour, ok = 0;
+		if (!od_eval_scene_named(scene, rel->a) || !od_eval_scene_named(scene, rel->b))
+			continue;
+		R++;
 		for (int i = 0; i < out->n_det && !ok; i++)
 			for (int j = 0; j < out->n_det && !ok; j++)
 				if (i != j && out->det[i].colour == ca && out->det[j].colour == cb &&
@@ -253,7 +258,7 @@ int od_eval_t2i_files(const char *picture, const char *scene_json, const struct 
 	const struct od_image_opts io = { .ignore_orientation = 1 };
 	struct od_image img;
 	if (!(rc = od_image_read_file(&img, picture, &io))) {
-		rc = od_t2i_eval(&img, &s, opts, scene_json, out);
+		rc = od_t2i_eval(&img, &s, opts, out);
 		od_image_free(&img);
 	}
 	od_eval_scene_free(&s);

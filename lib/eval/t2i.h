@@ -20,14 +20,20 @@
  * p is within c's tolerance when d <= 1; p's nearest colour is the palette
  * colour of least d (ties to the first in the palette; none when every d is ∞).
  *
- * Detections. For each colour an object names, the pixels within its
+ * Objects. The objects looked for are those the caption names
+ * (od_eval_scene_named: with view 0's boxes in scene.json, the ones od-scene's
+ * caption names, at least W·H/2000 pixels in view 0; else all of them), and
+ * the relations those between two of them.
+ *
+ * Detections. For each colour a named object has, the pixels within its
  * tolerance are split into 4-connected components; those of at least min_area
- * pixels (default W·H/200 rounded up: 0.5% of the picture) are its detections. A detection's
- * dominant colour is the most frequent nearest colour of its pixels (ties to the
+ * pixels (default W·H/200 rounded up: 0.5% of the picture; random-weight
+ * noise pictures make colour blobs of up to 0.3%) are its detections. A detection's dominant colour is the most frequent nearest colour of its pixels (ties to the
  * first in the palette); its centre is the mean of its pixel coordinates, its
  * box the bounding box (w = x_max − x_min + 1, h likewise).
  *
- * Scores, for k_c objects of colour c (N objects, R relations):
+ * Scores, for k_c named objects of colour c (N named objects, R relations;
+ * every score NAN when N = 0):
  *   presence  Σ_c min(#detections_c, k_c) / N
  *   count     fraction of the colours c with #detections_c = k_c exactly
  *   colour    Σ_c min(#detections_c whose dominant colour is c, k_c) / N
@@ -86,10 +92,11 @@ void od_t2i_hsv(const uint8_t rgb[3], double *h, double *s, double *v);
 /* The distance d of a pixel to a palette colour (INFINITY when not comparable). */
 double od_t2i_distance(const uint8_t px[3], const uint8_t pal[3], double hue_tol);
 
-/* Score a picture (RGB) against a scene; OD_EFORMAT naming scene_label when
- * the scene has no objects. */
+/* Score a picture (RGB) against a scene. When the scene names no object every
+ * score is NAN (undefined), which is not an error: a scene set may hold empty
+ * scenes. */
 int od_t2i_eval(const struct od_image *pic, const struct od_eval_scene *scene, const struct od_t2i_opts *opts,
-		const char *scene_label, struct od_t2i_result *out);
+		struct od_t2i_result *out);
 
 /* Read a picture and a scene.json and score. */
 int od_eval_t2i_files(const char *picture, const char *scene_json, const struct od_t2i_opts *opts,

@@ -240,6 +240,8 @@ static void test_t2i_colours(void)
 	   "achromatic colours by brightness");
 }
 
+#define PAL2 "\"palette\": {\"red\": [220, 30, 30], \"blue\": [30, 30, 220], \"green\": [0, 200, 0]}"
+
 static void test_t2i_scene(void)
 {
 	/* a picture with a red square left of a blue one, both 6x6, on grey */
@@ -260,7 +262,7 @@ static void test_t2i_scene(void)
 	struct od_eval_scene sc;
 	int rc = od_eval_scene_parse(js, strlen(js), "s.json", &sc);
 	struct od_t2i_result r;
-	rc = rc ? rc : od_t2i_eval(&img, &sc, NULL, "s.json", &r);
+	rc = rc ? rc : od_t2i_eval(&img, &sc, NULL, &r);
 	ok(rc == OD_OK && r.n_det == 2 && r.det[0].area == 36 && r.det[0].cx == 6.5 && r.det[0].cy == 8.5 &&
 		   r.det[1].cx == 30.5,
 	   "two 6x6 detections with their centres");
@@ -269,7 +271,7 @@ static void test_t2i_scene(void)
 	   "green missing: presence, count, colour 2/3; one relation of two holds");
 	od_t2i_result_free(&r);
 	struct od_t2i_opts o = { 0, 37 };
-	rc = od_t2i_eval(&img, &sc, &o, "s.json", &r);
+	rc = od_t2i_eval(&img, &sc, &o, &r);
 	ok(rc == OD_OK && r.n_det == 0 && r.presence == 0, "--min-area 37 drops the 36-pixel squares");
 	od_t2i_result_free(&r);
 	/* the default smallest object: 0.5% of 40 x 40 = 8 pixels */
@@ -282,16 +284,33 @@ static void test_t2i_scene(void)
 		if (x < 7)
 			b7[0] = 30, b7[1] = 30, b7[2] = 220;
 	}
-	rc = od_t2i_eval(&img, &sc, NULL, "s.json", &r);
+	rc = od_t2i_eval(&img, &sc, NULL, &r);
 	ok(rc == OD_OK && r.n_det == 1 && r.det[0].area == 8 && r.det[0].colour == 0,
 	   "default smallest object 0.5%%: 8 red pixels found, 7 blue ones not");
 	od_t2i_result_free(&r);
 	od_eval_scene_free(&sc);
 	const char *none = "{\"palette\": {}, \"objects\": []}";
 	od_eval_scene_parse(none, strlen(none), "n.json", &sc);
-	rc = od_t2i_eval(&img, &sc, NULL, "n.json", &r);
-	ok(rc == OD_EFORMAT && strstr(od_errmsg(), "'n.json': no objects"), "a scene without objects: %s",
-	   od_errmsg());
+	rc = od_t2i_eval(&img, &sc, NULL, &r);
+	ok(rc == OD_OK && r.objects == 0 && isnan(r.presence) && isnan(r.count) && isnan(r.colour) &&
+		   isnan(r.position) && isnan(r.mean),
+	   "a scene without objects: every score undefined");
+	od_t2i_result_free(&r);
+	od_eval_scene_free(&sc);
+	/* only the objects the caption names: red (8 pixels in view 0; 8 · 2000 >= 40 · 40), not blue (a box of 0
+	 * pixels) nor green (no box) */
+	const char *named = "{\"width\": 40, \"height\": 40, " PAL2 ", \"objects\": [{\"id\": 1, \"colour\": \"red\"},"
+			    " {\"id\": 2, \"colour\": \"blue\"}, {\"id\": 3, \"colour\": \"green\"}],"
+			    " \"relations\": [{\"a\": 1, \"relation\": \"left of\", \"b\": 3}],"
+			    " \"views\": [{\"index\": 1, \"boxes\": []}, {\"index\": 0, \"boxes\": [{\"id\": 1,"
+			    " \"xyxy\": [0, 0, 1, 1], \"pixels\": 8}, {\"id\": 2, \"pixels\": 0}]}]}";
+	rc = od_eval_scene_parse(named, strlen(named), "v.json", &sc);
+	ok(rc == OD_OK && od_eval_scene_named(&sc, 0) && !od_eval_scene_named(&sc, 1) && !od_eval_scene_named(&sc, 2),
+	   "named: the object with 8 pixels of 40 x 40 in view 0; not one with 0 pixels nor one without a box");
+	rc = od_t2i_eval(&img, &sc, NULL, &r);
+	ok(rc == OD_OK && r.objects == 1 && r.presence == 1 && r.count == 1 && r.relations == 0 && isnan(r.position),
+	   "only named objects and relations between them are scored");
+	od_t2i_result_free(&r);
 	od_eval_scene_free(&sc);
 	od_image_free(&img);
 }
@@ -410,6 +429,17 @@ static void test_scene_json(void)
 		" \"above\", \"b\": 9}]}",
 		"names object 9, which is not in objects");
 	refused("{\"objects\": {}}", "objects is not an array");
+	refused("{\"views\": {}}", "views is not an array");
+	refused("{\"views\": [{\"boxes\": []}]}", "views[0] has no integer \"index\"");
+	refused("{" PAL ", \"objects\": [{\"id\": 1, \"colour\": \"red\"}], \"views\": [{\"index\": 0, \"boxes\":"
+		" [{\"id\": 2, \"pixels\": 5}]}]}",
+		"view 0 boxes[0] names object 2, which is not in objects");
+	refused("{" PAL ", \"objects\": [{\"id\": 1, \"colour\": \"red\"}], \"views\": [{\"index\": 0, \"boxes\":"
+		" [{\"id\": 1, \"pixels\": 0}, {\"id\": 1, \"pixels\": 5}]}]}",
+		"view 0 has two boxes of object 1");
+	refused("{" PAL ", \"objects\": [{\"id\": 1, \"colour\": \"red\"}], \"views\": [{\"index\": 0, \"boxes\":"
+		" [{\"id\": 1, \"pixels\": -5}]}]}",
+		"view 0 boxes[0].pixels is not an integer >= 0");
 	od_eval_scene_free(&sc);
 
 	char **ids;
