@@ -130,15 +130,8 @@ int main(int argc, char **argv)
 				       od_is_dir(argv[optind]) ? argv[optind] : argv[optind + 1],
 				       od_is_dir(argv[optind]) ? argv[optind + 1] : argv[optind]);
 		rc = od_eval_dirs(argv[optind], argv[optind + 1], kind, &items);
-	} else {
-		memset(&items, 0, sizeof items);
-		items.v = calloc(1, sizeof *items.v);
-		if (!items.v || !(items.v[0].pred = strdup(argv[optind])) ||
-		    !(items.v[0].gt = strdup(argv[optind + 1])))
-			od_die(OD_ENOMEM, "out of memory");
-		items.n = items.cap = 1;
-		rc = OD_OK;
-	}
+	} else
+		rc = od_eval_pair(argv[optind], argv[optind + 1], &items);
 	if (rc)
 		od_fail(rc);
 

@@ -67,6 +67,12 @@ static int add(struct od_eval_items *items, char *pred, char *gt, char *scene, d
 	return OD_OK;
 }
 
+int od_eval_pair(const char *pred, const char *gt, struct od_eval_items *items)
+{
+	memset(items, 0, sizeof *items);
+	return add(items, strdup(pred), strdup(gt), NULL, 0, 0);
+}
+
 int od_eval_list_parse(const char *text, size_t len, const char *label, const char *base, enum od_eval_kind kind,
 		       struct od_eval_items *items)
 {

@@ -1,6 +1,6 @@
 /*
  * items.h: what od-eval(1) evaluates, as a list of (prediction, reference)
- * pairs, from one of three sources:
+ * pairs: two files (od_eval_pair), or one of three sources:
  *
  *   a list file   one item per line: "PRED GT" (depth: "PRED GT [EXTRA]",
  *                 EXTRA a depth scale or a scene.json). Fields are separated by
@@ -54,6 +54,8 @@ struct od_eval_items {
 
 void od_eval_items_free(struct od_eval_items *items);
 
+/* One item: two files. */
+int od_eval_pair(const char *pred, const char *gt, struct od_eval_items *items);
 /* Parse a list's text; label names it, base is the folder relative paths are
  * joined to (NULL: kept as they are). */
 int od_eval_list_parse(const char *text, size_t len, const char *label, const char *base, enum od_eval_kind kind,
