@@ -15,7 +15,8 @@
  *   formats/    what crosses the process boundary: frame.h (the frame stream,
  *               od-frame(5)), frame_safetensors.h, safetensors.h,
  *               checkpoint.h (Hugging Face component folders), config.h (JSON
- *               files and typed getters), image.h (PNG/JPEG)
+ *               files and typed getters), image.h (PNG/JPEG), image16.h
+ *               (16-bit grey PNG depth maps)
  *   compute/    backend.h: compute contexts and the kernel table. Behind it
  *               compute/cpu/ (the reference kernels over OpenBLAS) and
  *               compute/cuda/ (their twins, built as the od-cuda.so plugin);
@@ -40,6 +41,16 @@
  *               state), log.h, preview.h (sample sheets), trainer.h (a run),
  *               vae_train.h (a VAE's run: pictures and crops, checkpoints,
  *               scaling factors)
+ *   scene/      od-scene's synthetic world: scene.h (scenes from a seed,
+ *               captions, task prompts), scene_render.h (the ray caster and
+ *               the maps), canny.h (Canny edges), scene_write.h (scene
+ *               folders and sets, od-scene(5))
+ *   eval/       what od-eval measures: picture.h (PSNR, SSIM), depth.h
+ *               (aligned AbsRel, δ1), segment.h (mIoU), pose.h (relative
+ *               rotations, Umeyama-aligned centres), t2i.h (GenEval-style
+ *               colour detections), scene_json.h (scene-set files), items.h
+ *               (list files, folders, sets), report.h (CSV/JSON/Markdown),
+ *               evaluate.h (one item -> one row)
  *
  * Data flow (each arrow is a frame stream):
  *
@@ -69,6 +80,7 @@
 #include "formats/config.h"
 #include "formats/checkpoint.h"
 #include "formats/image.h"
+#include "formats/image16.h"
 
 #include "compute/backend.h"
 
@@ -109,5 +121,20 @@
 #include "train/preview.h"
 #include "train/trainer.h"
 #include "train/vae_train.h"
+
+#include "scene/scene.h"
+#include "scene/scene_render.h"
+#include "scene/canny.h"
+#include "scene/scene_write.h"
+
+#include "eval/picture.h"
+#include "eval/depth.h"
+#include "eval/segment.h"
+#include "eval/pose.h"
+#include "eval/scene_json.h"
+#include "eval/t2i.h"
+#include "eval/items.h"
+#include "eval/report.h"
+#include "eval/evaluate.h"
 
 #endif

@@ -21,7 +21,7 @@
  * error naming the file ("'a.png': truncated PNG data"); nothing here crashes
  * or prints.
  *
- * Writing: PNG (grey or RGB, 8-bit) with the frame's metadata as text chunks
+ * Writing: PNG (grey or RGB, 8-bit; 16-bit grey) with the frame's metadata as text chunks
  * (tEXt when the value is ASCII, iTXt UTF-8 otherwise), and JPEG (quality
  * 1..100; 4:4:4 chroma from quality 90 up, 4:2:0 below) with the metadata as
  * "key=value" lines in a COM marker.
@@ -77,6 +77,11 @@ int od_image_read_file(struct od_image *img, const char *path, const struct od_i
 
 /* Write img as PNG; meta (may be NULL) become text chunks, plus "Software". */
 int od_image_write_png(struct od_out *o, const struct od_image *img, const struct od_meta_entry *meta, int n_meta);
+/* Write a 16-bit grey PNG (depth maps): data (height, width) row-major, host
+ * byte order; meta as for od_image_write_png. (The readers above keep only the
+ * high byte of such a file; image16.h reads all 16 bits.) */
+int od_image_write_png16(struct od_out *o, int width, int height, const uint16_t *data,
+			 const struct od_meta_entry *meta, int n_meta);
 /* Write img as JPEG of the given quality (1..100); meta go to a COM marker. */
 int od_image_write_jpeg(struct od_out *o, const struct od_image *img, int quality, const struct od_meta_entry *meta,
 			int n_meta);
