@@ -127,7 +127,12 @@ int main(int argc, char **argv)
 			set.p.min_elevation = a, set.p.max_elevation = b;
 			break;
 		case 'j': threads = (int)od_opt_int("--threads", optarg, 0, 4096); break;
-		case O_PROGRESS: pmode = od_opt_progress(optarg); break;
+		case O_PROGRESS:
+			if (!strcmp(optarg, "auto") || !strcmp(optarg, "none") || !strcmp(optarg, "machine"))
+				pmode = optarg[0] == 'a' ? OD_PROGRESS_AUTO : optarg[0] == 'n' ? OD_PROGRESS_NONE : OD_PROGRESS_MACHINE;
+			else
+				od_usage_error("--progress: '%s' is not auto, none or machine", optarg);
+			break;
 		case 'h': usage(); return 0;
 		case 'V': od_version();
 		case ':': od_usage_error("option '%s' needs a value", argv[optind - 1]);

@@ -37,6 +37,22 @@ static void usage(void)
 	       "'od-train COMMAND --help' describes a command. See od-train(1).\n");
 }
 
+/* --progress MODE and --device DEV, until the commands take the shared option table */
+static enum od_progress_mode progress_mode(const char *s)
+{
+	if (!strcmp(s, "auto") || !strcmp(s, "none") || !strcmp(s, "machine"))
+		return s[0] == 'a' ? OD_PROGRESS_AUTO : s[0] == 'n' ? OD_PROGRESS_NONE : OD_PROGRESS_MACHINE;
+	od_usage_error("--progress: '%s' is not auto, none or machine", s);
+}
+
+static enum od_device device_of(const char *s)
+{
+	enum od_device d = OD_DEVICE_CPU;
+	if (s && *s && od_device_parse(s, &d))
+		od_usage_error("--device: '%s' is not cpu or cuda", s);
+	return d;
+}
+
 /* ------------------------------------------------------------------ grad */
 
 static void grad_usage(void)
@@ -132,7 +148,7 @@ static int cmd_grad(int argc, char **argv)
 		od_usage_error("grad: give the batch with --case IN.safetensors");
 	if (!out_path)
 		od_usage_error("grad: give the output with -o GRADS.safetensors");
-	enum od_device dev = od_opt_device(device);
+	enum od_device dev = device_of(device);
 
 	struct od_ctx *ctx;
 	int rc = od_ctx_create(&ctx, dev, threads);
@@ -408,7 +424,7 @@ static int cmd_train(int argc, char **argv)
 		case O_SSEED: sample_seed = (uint64_t)od_opt_int("--sample-seed", optarg, 0, INT64_MAX); break;
 		case O_NOCAP: s.softcap = 0; given |= OD_TRAIN_GIVEN_SOFTCAP; break;
 		case 'j': threads = (int)od_opt_int("--threads", optarg, 1, 1024); break;
-		case O_PROGRESS: pmode = od_opt_progress(optarg); break;
+		case O_PROGRESS: pmode = progress_mode(optarg); break;
 		case 'h': train_usage(); return 0;
 		case ':': od_usage_error("train: option '%s' needs a value", argv[optind - 1]);
 		default: od_usage_error("train: unknown option '%s'", argv[optind - 1]);
@@ -1011,7 +1027,7 @@ static int cmd_vae(int argc, char **argv)
 			break;
 		case O_SAVE: save_every = od_opt_int("--save-every", optarg, 1, (long long)1 << 40); break;
 		case 'j': threads = (int)od_opt_int("--threads", optarg, 1, 1024); break;
-		case O_PROGRESS: pm = od_opt_progress(optarg); break;
+		case O_PROGRESS: pm = progress_mode(optarg); break;
 		case 'h': vae_usage(); return 0;
 		case ':': od_usage_error("vae: %s needs a value", argv[optind - 1]);
 		default: od_usage_error("vae: unknown option '%s'", argv[optind - 1]);
