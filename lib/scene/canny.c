@@ -36,15 +36,20 @@ static void smooth(const uint8_t *img, int W, int H, int C, int ch, const float 
 	for (int y = 0; y < H; y++) {
 		const float *row = plane + (size_t)y * W;
 		float *t = tmp + (size_t)y * W;
+		int x0 = r < W ? r : W, x1 = W - r > x0 ? W - r : x0; /* [x0, x1): no clamping needed */
+		for (int x = x0; x < x1; x++)
+			t[x] = 0;
+		for (int k = -r; k <= r; k++)
+			for (int x = x0; x < x1; x++)
+				t[x] += g[k + r] * row[x + k];
 		for (int x = 0; x < W; x++) {
+			if (x == x0)
+				x = x1;
+			if (x >= W)
+				break;
 			float s = 0;
-			if (x >= r && x + r < W) {
-				for (int k = -r; k <= r; k++)
-					s += g[k + r] * row[x + k];
-			} else {
-				for (int k = -r; k <= r; k++)
-					s += g[k + r] * row[clampi(x + k, 0, W - 1)];
-			}
+			for (int k = -r; k <= r; k++)
+				s += g[k + r] * row[clampi(x + k, 0, W - 1)];
 			t[x] = s;
 		}
 	}
