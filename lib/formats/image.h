@@ -77,6 +77,13 @@ int od_image_read_file(struct od_image *img, const char *path, const struct od_i
 
 /* Write img as PNG; meta (may be NULL) become text chunks, plus "Software". */
 int od_image_write_png(struct od_out *o, const struct od_image *img, const struct od_meta_entry *meta, int n_meta);
+/* Choices for od_image_write_png_opt; all zero is od_image_write_png. */
+struct od_png_opts {
+	int unfiltered; /* rows without PNG filters: for flat-colour maps (labels, masks, edges) about as
+			 * small as with libpng's adaptive filter choice, and encoded much faster */
+};
+int od_image_write_png_opt(struct od_out *o, const struct od_image *img, const struct od_meta_entry *meta, int n_meta,
+			   const struct od_png_opts *opts);
 /* Write a 16-bit grey PNG (depth maps): data (height, width) row-major, host
  * byte order; meta as for od_image_write_png. (The readers above keep only the
  * high byte of such a file; image16.h reads all 16 bits.) */

@@ -159,9 +159,10 @@ static int is_ascii(const char *s)
 	return 1;
 }
 
-/* Write a PNG of 8-bit grey/RGB (img) or 16-bit grey (data16) samples. */
+/* Write a PNG of 8-bit grey/RGB (img) or 16-bit grey (data16) samples; rows
+ * unfiltered when asked, else with libpng's adaptive filter choice. */
 static int write_png(struct od_out *o, const struct od_image *img, int width, int height, const uint16_t *data16,
-		     const struct od_meta_entry *meta, int n_meta)
+		     const struct od_meta_entry *meta, int n_meta, int unfiltered)
 {
 	struct png_dst d = { o, OD_OK, "" };
 	png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &d, png_werr, png_warn);
@@ -178,6 +179,8 @@ static int write_png(struct od_out *o, const struct od_image *img, int width, in
 		goto done;
 	}
 	png_set_write_fn(png, &d, png_write_out, png_flush_out);
+	if (unfiltered)
+		png_set_filter(png, PNG_FILTER_TYPE_BASE, PNG_FILTER_NONE);
 	if (data16)
 		png_set_IHDR(png, info, (png_uint_32)width, (png_uint_32)height, 16, PNG_COLOR_TYPE_GRAY,
 			     PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
@@ -244,7 +247,13 @@ done:
 
 int od_image_write_png(struct od_out *o, const struct od_image *img, const struct od_meta_entry *meta, int n_meta)
 {
-	return write_png(o, img, 0, 0, NULL, meta, n_meta);
+	return write_png(o, img, 0, 0, NULL, meta, n_meta, 0);
+}
+
+int od_image_write_png_opt(struct od_out *o, const struct od_image *img, const struct od_meta_entry *meta, int n_meta,
+			   const struct od_png_opts *opts)
+{
+	return write_png(o, img, 0, 0, NULL, meta, n_meta, opts && opts->unfiltered);
 }
 
 int od_image_write_png16(struct od_out *o, int width, int height, const uint16_t *data,
@@ -252,5 +261,5 @@ int od_image_write_png16(struct od_out *o, int width, int height, const uint16_t
 {
 	if (width < 1 || height < 1)
 		return od_error(OD_EINVAL, "'%s': a %dx%d picture", o->label, width, height);
-	return write_png(o, NULL, width, height, data, meta, n_meta);
+	return write_png(o, NULL, width, height, data, meta, n_meta, 0);
 }

@@ -379,9 +379,10 @@ static void shade(const struct ctx *c, const double d[3], const struct hit *h, d
 	}
 	for (int i = 0; i < 3; i++)
 		out[i] = albedo[i] * light;
-	if (h->prim == -1) {
+	double r2 = x[0] * x[0] + x[2] * x[2];
+	if (h->prim == -1 && r2 > FOG_NEAR * FOG_NEAR) {
 		/* the ground fades into the horizon towards its rim */
-		double r = sqrt(x[0] * x[0] + x[2] * x[2]);
+		double r = sqrt(r2);
 		double f = (r - FOG_NEAR) / (OD_SCENE_GROUND_RADIUS - FOG_NEAR);
 		f = f < 0 ? 0 : f > 1 ? 1 : f * f * (3 - 2 * f);
 		for (int i = 0; i < 3; i++)

@@ -162,13 +162,18 @@ static int write_bytes(const char *path, const char *data, size_t n)
 	return rc;
 }
 
-static int write_png(const char *path, int w, int h, int channels, uint8_t *data)
+/* A picture (filtered rows) or a flat-colour map (label maps, masks, edges:
+ * unfiltered rows, as small and encoded faster). */
+enum { PICTURE, MAP };
+
+static int write_png(const char *path, int w, int h, int channels, uint8_t *data, int kind)
 {
 	struct od_image img = { w, h, channels, data };
+	struct od_png_opts opts = { .unfiltered = kind == MAP };
 	struct od_out o;
 	int rc = od_out_open(&o, path);
 	if (!rc)
-		rc = od_image_write_png(&o, &img, NULL, 0);
+		rc = od_image_write_png_opt(&o, &img, NULL, 0, &opts);
 	if (!rc)
 		rc = od_out_commit(&o);
 	if (rc)
@@ -245,35 +250,35 @@ static int write_view(const struct od_scene *s, int v, const char *dir, struct b
 		return rc;
 	vi->n_boxes = od_scene_boxes(s, b->v.inst, W, H, vi->boxes, pixels);
 #define OUT(name) ((rc = join(path, sizeof path, vdir, name)) ? rc : 0)
-	if (OUT("image.png") || (rc = write_png(path, W, H, 3, b->v.rgb)))
+	if (OUT("image.png") || (rc = write_png(path, W, H, 3, b->v.rgb, PICTURE)))
 		return rc;
 	od_scene_depth8(b->v.depth, n, b->grey);
-	if (OUT("depth.png") || (rc = write_png(path, W, H, 1, b->grey)))
+	if (OUT("depth.png") || (rc = write_png(path, W, H, 1, b->grey, PICTURE)))
 		return rc;
 	od_scene_depth16(b->v.depth, n, b->d16);
 	if (OUT("depth16.png") || (rc = write_png16(path, W, H, b->d16)))
 		return rc;
 	od_scene_semantic(s, b->v.inst, n, b->rgb);
-	if (OUT("semantic.png") || (rc = write_png(path, W, H, 3, b->rgb)))
+	if (OUT("semantic.png") || (rc = write_png(path, W, H, 3, b->rgb, MAP)))
 		return rc;
-	if (OUT("instances.png") || (rc = write_png(path, W, H, 1, b->v.inst)))
+	if (OUT("instances.png") || (rc = write_png(path, W, H, 1, b->v.inst, MAP)))
 		return rc;
 	struct od_canny_params cp;
 	od_canny_params_default(&cp);
 	if ((rc = od_canny(b->v.rgb, W, H, 3, &cp, b->grey)))
 		return rc;
-	if (OUT("canny.png") || (rc = write_png(path, W, H, 1, b->grey)))
+	if (OUT("canny.png") || (rc = write_png(path, W, H, 1, b->grey, MAP)))
 		return rc;
 	od_scene_box_map(s, vi->boxes, vi->n_boxes, W, H, b->rgb);
-	if (OUT("boxes.png") || (rc = write_png(path, W, H, 3, b->rgb)))
+	if (OUT("boxes.png") || (rc = write_png(path, W, H, 3, b->rgb, MAP)))
 		return rc;
 	od_scene_inpaint_mask(s, v, b->v.inst, vi->boxes, vi->n_boxes, b->mask, vi->mask_rect, &vi->mask_object);
-	if (OUT("mask.png") || (rc = write_png(path, W, H, 1, b->mask)))
+	if (OUT("mask.png") || (rc = write_png(path, W, H, 1, b->mask, MAP)))
 		return rc;
 	for (long i = 0; i < n; i++)
 		if (b->mask[i])
 			b->v.rgb[i * 3] = b->v.rgb[i * 3 + 1] = b->v.rgb[i * 3 + 2] = 0;
-	if (OUT("masked.png") || (rc = write_png(path, W, H, 3, b->v.rgb)))
+	if (OUT("masked.png") || (rc = write_png(path, W, H, 3, b->v.rgb, PICTURE)))
 		return rc;
 #undef OUT
 	return OD_OK;

@@ -6,6 +6,13 @@
  * instances.png, canny.png, boxes.png, mask.png and masked.png. A set is a
  * folder of scene folders named by their index ("000042") and index.json.
  *
+ * Besides the description every reader needs (format, id, seed, size,
+ * depth_scale, caption, palette, objects, relations, tasks, and per view its
+ * boxes), scene.json carries task_args (the tasks' od-tag arguments as
+ * arrays), light, ground, sky, camera (distance, target, focal), and per view
+ * the camera's azimuth and elevation and the inpainting hole; index.json the
+ * generation parameters; tasks.txt the tasks as shell lines.
+ *
  * Every file is written through struct od_out (a temporary renamed into
  * place), scene.json last in its folder and index.json last in the set, after
  * any index.json of an earlier run has been removed: a folder without
