@@ -104,9 +104,9 @@ $(B)/tests/unit/%: $(B)/tests/unit/%.o $(B)/libod.a
 	$(msg) LD $@
 	$(Q)$(CC) $(LDFLAGS) $(SAN_LDFLAGS) -pthread -o $@ $< $(B)/libod.a $(OD_LIBS)
 
-# test_options drives the tools' option parser, bin/options.c.
+# test_options drives the tools' option parser, bin/options.c, and the options they share (bin/tool.c).
 $(B)/tests/unit/test_options.o: CPPFLAGS += -Ibin
-$(B)/tests/unit/test_options: $(B)/tests/unit/test_options.o $(B)/bin/options.o $(B)/libod.a
+$(B)/tests/unit/test_options: $(B)/tests/unit/test_options.o $(B)/bin/options.o $(B)/bin/tool.o $(B)/libod.a
 	$(msg) LD $@
 	$(Q)$(CC) $(LDFLAGS) $(SAN_LDFLAGS) -pthread -o $@ $(filter %.o,$^) $(B)/libod.a $(OD_LIBS)
 

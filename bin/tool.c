@@ -143,14 +143,23 @@ static const struct od_choice progress_choices[] = {
 	{ NULL, 0, 0 }
 };
 
-int od_common_options(void *value, struct od_option *out, int room)
+static int model_cb(const struct od_option *opt, const char *arg)
 {
-	struct od_common_opts *c = value;
-	const char *model = getenv("OD_MODEL");
-	*c = (struct od_common_opts){ .model = model && *model ? model : NULL, .device_name = getenv("OD_DEVICE"),
+	struct od_common_opts *c = opt->value;
+	c->model = arg;
+	c->model_given = 1;
+	return OD_OK;
+}
+
+/* The entries of which (OD_COMMON_* bits) for c, with c's defaults. */
+static int common_entries(struct od_common_opts *c, unsigned which, struct od_option *out, int room)
+{
+	const char *model = which & OD_COMMON_MODEL ? getenv("OD_MODEL") : NULL;
+	*c = (struct od_common_opts){ .model = model && *model ? model : NULL,
+				      .device_name = which & OD_COMMON_DEVICE ? getenv("OD_DEVICE") : NULL,
 				      .device = OD_DEVICE_CPU, .threads = 0, .progress = OD_PROGRESS_AUTO };
 	const struct od_option t[] = {
-		OD_OPT_STRING('m', "model", &c->model, "DIR", "the OneDiffusion checkpoint folder (default: $OD_MODEL)"),
+		OD_OPT_CALLBACK('m', "model", c, "DIR", "the OneDiffusion checkpoint folder (default: $OD_MODEL)", model_cb),
 		OD_OPT_STRING(0, "device", &c->device_name, "DEV",
 			      "compute device, cpu or cuda (default: $OD_DEVICE, else cpu)"),
 		OD_OPT_INT('j', "threads", &c->threads, "N", "CPU threads (default 0: all)", 0, 4096),
@@ -158,11 +167,20 @@ int od_common_options(void *value, struct od_option *out, int room)
 				     "auto (the default: a progress line when stderr is a terminal), none, or machine "
 				     "(key=value lines)", progress_choices),
 	};
-	const int n = (int)(sizeof t / sizeof *t);
-	if (n > room)
-		return -1;
-	memcpy(out, t, sizeof t);
+	const unsigned bit[] = { OD_COMMON_MODEL, OD_COMMON_DEVICE, OD_COMMON_THREADS, OD_COMMON_PROGRESS };
+	int n = 0;
+	for (int i = 0; i < (int)(sizeof t / sizeof *t); i++)
+		if (which & bit[i]) {
+			if (n == room)
+				return -1;
+			out[n++] = t[i];
+		}
 	return n;
+}
+
+int od_common_options(void *value, struct od_option *out, int room)
+{
+	return common_entries(value, OD_COMMON_ALL, out, room);
 }
 
 int od_common_finish(void *value)
@@ -174,6 +192,17 @@ int od_common_finish(void *value)
 	if (c->device_name && *c->device_name && od_device_parse(c->device_name, &c->device))
 		return od_error(OD_EINVAL, "--device: '%s' is not cpu or cuda", c->device_name);
 	return OD_OK;
+}
+
+int od_common_some_options(void *value, struct od_option *out, int room)
+{
+	struct od_common_some *s = value;
+	return common_entries(s->c, s->which, out, room);
+}
+
+int od_common_some_finish(void *value)
+{
+	return od_common_finish(((struct od_common_some *)value)->c);
 }
 
 const char *od_common_model(const struct od_common_opts *c)

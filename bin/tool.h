@@ -71,6 +71,7 @@ enum od_progress_mode { OD_PROGRESS_AUTO, OD_PROGRESS_NONE, OD_PROGRESS_MACHINE 
  * --device (or $OD_DEVICE) when it ends. */
 struct od_common_opts {
 	const char *model;              /* NULL: none given */
+	int model_given;                /* --model was on the command line (not taken from $OD_MODEL) */
 	const char *device_name;        /* as given */
 	enum od_device device;          /* device_name, parsed */
 	int threads;
@@ -81,6 +82,22 @@ od_opt_finish_fn od_common_finish;
 #define OD_OPT_COMMON(c)                                                                                 \
 	{ .type = OD_OPT_T_INCLUDE, .value = OD_OPT_PTR(struct od_common_opts, c), .expand = od_common_options, \
 	  .finish = od_common_finish }
+
+/* Some of them only, for a command that has no use for the others (a trainer
+ * that runs on the CPU only takes no --device): which is a set of OD_COMMON_*
+ * bits. Those left out keep their defaults (no model, the CPU, all threads,
+ * auto), whatever $OD_MODEL and $OD_DEVICE say. */
+enum { OD_COMMON_MODEL = 1, OD_COMMON_DEVICE = 2, OD_COMMON_THREADS = 4, OD_COMMON_PROGRESS = 8, OD_COMMON_ALL = 15 };
+struct od_common_some {
+	struct od_common_opts *c;
+	unsigned which;
+};
+od_opt_expand_fn od_common_some_options;
+od_opt_finish_fn od_common_some_finish;
+#define OD_OPT_COMMON_SOME(opts_, which_)                                                                          \
+	{ .type = OD_OPT_T_INCLUDE,                                                                            \
+	  .value = &(struct od_common_some){ .c = OD_OPT_PTR(struct od_common_opts, opts_), .which = (which_) }, \
+	  .expand = od_common_some_options, .finish = od_common_some_finish }
 
 /* The model folder, or a usage error "no model: give --model DIR or set OD_MODEL". */
 const char *od_common_model(const struct od_common_opts *c);

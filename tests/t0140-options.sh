@@ -5,7 +5,7 @@
 # same in every tool that takes them.
 . "$OD_SRCDIR/tests/lib.sh"
 cd "$T_TMP"
-TOOLS="od-tag od-encode od-plucker od-denoise od-decode od-frame od-model"
+TOOLS="od-tag od-encode od-plucker od-denoise od-decode od-frame od-model od-train od-eval"
 PIC=$OD_GOLDEN/cases/pipeline/depth_100x75.png
 
 # -- every declared option is in the help and the man page
@@ -143,6 +143,96 @@ for t in $common; do
 		od-denoise) od-denoise -m "" --steps 1 text.odf ;;
 		esac' $t
 	t_grep "no model: give --model DIR" "$T_ERR" "$t: an empty --model is no model"
+done
+
+# -- the shared options in the commands of od-train, where a command takes them:
+# the same entries and the same messages, with the command named
+shared() { # the shared options a command of od-train takes
+	case $1 in
+	train) echo model threads progress ;;
+	init | step) echo model threads ;;
+	grad) echo model device threads ;;
+	vae) echo threads progress ;;
+	vae-scale) echo threads ;;
+	esac
+}
+for c in train init ema step grad vae vae-scale; do
+	u="od-train $c"
+	$u --list-options > cmd.list
+	want=""
+	for o in $(shared $c); do
+		case $o in
+		model) want="$want--model -m DIR," ;;
+		device) want="$want--device DEV," ;;
+		threads) want="$want--threads -j N," ;;
+		progress) want="$want--progress [=MODE]," ;;
+		esac
+	done
+	have=$(grep -E '^--(model -m DIR|device DEV|threads -j N|progress \[=MODE\])$' cmd.list | tr '\n' ',')
+	t_result "$([ "$have" = "$want" ] && echo 0 || echo 1)" "$u: the shared options it takes ($(shared $c))"
+	[ "$have" = "$want" ] || echo "# have '$have', want '$want'"
+	for o in $(shared $c); do
+		# each form is taken: the command then stops at its own usage error
+		case $o in
+		model) forms="-m$OD_MODEL|--model=$OD_MODEL|--mod $OD_MODEL" ;;
+		device) forms="--device cpu|--device=cpu|--dev cpu" ;;
+		threads) forms="-j 1|-j0|--threads=2|--threads 0" ;;
+		progress) forms="--progress none|--progress=machine|--progress|--prog=none" ;;
+		esac
+		bad=""
+		IFS='|'
+		for f in $forms; do
+			unset IFS
+			# shellcheck disable=SC2086 # f is one or two words
+			$u $f > /dev/null 2> form.err
+			st=$?
+			{ [ $st -eq 2 ] && ! grep -q -- "--$o\|option" form.err; } || bad="$bad [$f: $st $(cat form.err)]"
+			IFS='|'
+		done
+		unset IFS
+		t_result "$([ -z "$bad" ] && echo 0 || echo 1)" "$u: --$o is taken in every form"
+		[ -z "$bad" ] || echo "# $bad"
+		case $o in
+		threads)
+			t_fails 2 "$u --threads many" $u --threads many
+			t_grep "^od-train: $c: --threads: 'many' is not an integer (see $u --help)$" "$T_ERR" "$u: --threads message"
+			t_fails 2 "$u -j 5000" $u -j 5000
+			t_grep "^od-train: $c: --threads: 5000 is out of range (0 to 4096)" "$T_ERR" "$u: the --threads range" ;;
+		progress)
+			t_fails 2 "$u --progress=bogus" $u --progress=bogus
+			t_grep "^od-train: $c: --progress: 'bogus' is not auto, none or machine" "$T_ERR" "$u: --progress message" ;;
+		device)
+			t_fails 2 "$u --device tpu" $u --device tpu
+			t_grep "^od-train: $c: --device: 'tpu' is not cpu or cuda" "$T_ERR" "$u: --device message"
+			t_fails 2 "$u with OD_DEVICE=tpu" env OD_DEVICE=tpu $u
+			t_grep "^od-train: $c: --device: 'tpu' is not cpu or cuda" "$T_ERR" "$u: \$OD_DEVICE is checked" ;;
+		model)
+			t_fails 2 "$u -m without a value" $u -m
+			t_grep "^od-train: $c: option '-m' needs a value" "$T_ERR" "$u: a missing value of -m" ;;
+		esac
+	done
+	case " $(shared $c) " in
+	*" device "*) ;;
+	*)
+		# a command without --device pays no attention to $OD_DEVICE
+		t_fails 2 "$u with OD_DEVICE=tpu: only its own usage error" env OD_DEVICE=tpu $u
+		! grep -q -- --device "$T_ERR"
+		t_result $? "$u: \$OD_DEVICE is not its business" ;;
+	esac
+done
+# the commands that need a model: the tools' message, whether it is missing or empty
+for c in grad step; do
+	case $c in
+	grad) args="-c x.safetensors -o out.x" ;;
+	step) args="-o out.x x.safetensors" ;;
+	esac
+	# shellcheck disable=SC2086 # args are several words
+	t_fails 2 "od-train $c without a model" env -u OD_MODEL PATH="$PATH" od-train $c $args
+	t_grep "^od-train: $c: no model: give --model DIR or set OD_MODEL (see od-train $c --help)$" "$T_ERR" \
+		"od-train $c: the no-model message"
+	# shellcheck disable=SC2086
+	t_fails 2 "od-train $c with an empty --model" od-train $c --model= $args
+	t_grep "no model: give --model DIR" "$T_ERR" "od-train $c: an empty --model is no model"
 done
 
 # -- operands: '-' is standard input, '--' ends the options

@@ -31,10 +31,11 @@ fails 2 "three arguments" "give PRED and GT" od-eval seg seg/p1.png seg/g1.png s
 fails 2 "--list with arguments" "no PRED or GT arguments with --list" od-eval image --list image.list image/p1.png
 fails 2 "--list and --set" "either as --list or as --set" od-eval image --list image.list --set x y
 fails 2 "bad --format" "--format: 'xml'" od-eval image -f xml image/p1.png image/g1.png
-fails 2 "--depth-scale for pictures" "options of od-eval depth" od-eval image --depth-scale 2 image/p1.png image/g1.png
+fails 2 "--depth-scale for pictures" "^od-eval: image: unknown option '--depth-scale' (see od-eval image --help)$" \
+	od-eval image --depth-scale 2 image/p1.png image/g1.png
 fails 2 "--depth-scale and --scene" "not both" od-eval depth --depth-scale 2 --scene depth/scene1.json depth/p8.png depth/g1.png
 fails 2 "--depth-scale 0" "--depth-scale" od-eval depth --depth-scale 0 depth/p8.png depth/g1.png
-fails 2 "--hue-tol for seg" "options of od-eval t2i" od-eval seg --hue-tol 10 seg/p1.png seg/g1.png
+fails 2 "--hue-tol for seg" "^od-eval: seg: unknown option '--hue-tol'" od-eval seg --hue-tol 10 seg/p1.png seg/g1.png
 fails 2 "--hue-tol 200" "--hue-tol" od-eval t2i --hue-tol 200 t2i/a_good.png t2i/scene_a.json
 fails 2 "--min-area 0" "--min-area" od-eval t2i --min-area 0 t2i/a_good.png t2i/scene_a.json
 fails 2 "--view without --set" "--view chooses the view of a --set" od-eval image --view 1 image/p1.png image/g1.png

@@ -27,6 +27,9 @@ fails 2 "an unknown option" "unknown option '--bogus'" od-train train -o run $T 
 fails 2 "--schedule linear" "not constant or cosine" od-train train -o run $T --schedule linear toy.odf
 fails 2 "--sample-every without prompts" "needs --sample-prompts" od-train train -o run $T --sample-every 2 toy.odf
 fails 2 "--until past --steps" "is past --steps" od-train train -o run $T --until 5 toy.odf
+printf 'a red picture\n' > prompts.txt
+fails 2 "--sample-size the model cannot take" "train: --sample-size: 24x24 is not a multiple of 16 on both sides" \
+	od-train train -o run $T --sample-every 1 --sample-prompts prompts.txt --sample-size 24x24 toy.odf
 fails 2 "a weight of 0" "must be a positive number" od-train train -o run $T toy.odf:0
 fails 2 "standard input as data" "not standard input" od-train train -o run $T - < toy.odf
 fails 2 "caption dropout with no text encoder" "caption dropout needs the empty prompt" \
