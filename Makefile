@@ -69,7 +69,12 @@ all: $(B)/libod.a $(TOOLS) $(CUDA_PLUGIN)
 $(B)/lib/%.o: lib/%.c
 	@mkdir -p $(@D)
 	$(msg) CC $<
-	$(Q)$(CC) $(CPPFLAGS) $(OD_CFLAGS) $(CFLAGS) -fPIC -MMD -MP -c -o $@ $<
+	$(Q)$(CC) $(CPPFLAGS) $(OD_CFLAGS) $(CFLAGS) $(EXACT_CFLAGS) -fPIC -MMD -MP -c -o $@ $<
+
+# Files that reproduce a reference's float32 rounding operation by operation (the training objective
+# and AdamW, numerics.md §11): no contraction into fused multiply-adds, whatever CFLAGS say.
+FP_EXACT_SRC := lib/train/objective.c lib/train/adamw.c
+$(FP_EXACT_SRC:%.c=$(B)/%.o) $(FP_EXACT_SRC:%.c=$(B)-fuzz/%.o): EXACT_CFLAGS = -ffp-contract=off
 
 $(B)/bin/%.o: bin/%.c
 	@mkdir -p $(@D)
@@ -98,6 +103,12 @@ $(B)/bin/od-%: $(B)/bin/od-%.o $(TOOL_COMMON_OBJ) $(B)/libod.a
 $(B)/tests/unit/%: $(B)/tests/unit/%.o $(B)/libod.a
 	$(msg) LD $@
 	$(Q)$(CC) $(LDFLAGS) $(SAN_LDFLAGS) -pthread -o $@ $< $(B)/libod.a $(OD_LIBS)
+
+# test_options drives the tools' option parser, bin/options.c, and the options they share (bin/tool.c).
+$(B)/tests/unit/test_options.o: CPPFLAGS += -Ibin
+$(B)/tests/unit/test_options: $(B)/tests/unit/test_options.o $(B)/bin/options.o $(B)/bin/tool.o $(B)/libod.a
+	$(msg) LD $@
+	$(Q)$(CC) $(LDFLAGS) $(SAN_LDFLAGS) -pthread -o $@ $(filter %.o,$^) $(B)/libod.a $(OD_LIBS)
 
 $(B)/tests/tools/%: $(B)/tests/tools/%.o $(B)/libod.a
 	$(msg) LD $@
@@ -153,7 +164,7 @@ FUZZ_LIB_OBJ := $(LIB_SRC:lib/%.c=$(B)-fuzz/lib/%.o)
 $(B)-fuzz/lib/%.o: lib/%.c
 	@mkdir -p $(@D)
 	$(msg) FUZZCC $<
-	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -MMD -MP -c -o $@ $<
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $(EXACT_CFLAGS) -MMD -MP -c -o $@ $<
 
 $(B)-fuzz/libod.a: $(FUZZ_LIB_OBJ)
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
@@ -161,6 +172,11 @@ $(B)-fuzz/libod.a: $(FUZZ_LIB_OBJ)
 $(B)-fuzz/fuzz_%: fuzz/fuzz_%.c $(B)-fuzz/libod.a
 	$(msg) FUZZLD $@
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(B)-fuzz/libod.a $(OD_LIBS)
+
+# fuzz_options drives the tools' option parser, bin/options.c.
+$(B)-fuzz/fuzz_options: fuzz/fuzz_options.c bin/options.c bin/options.h $(B)-fuzz/libod.a
+	$(msg) FUZZLD $@
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -Ibin -fsanitize=fuzzer -o $@ $< bin/options.c $(B)-fuzz/libod.a $(OD_LIBS)
 
 fuzz: $(FUZZ_BINS)
 	@set -e; for f in $(FUZZ_BINS); do n=$$(basename $$f); \

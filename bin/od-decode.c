@@ -1,5 +1,5 @@
 /* od-decode: latent frames -> PNG/JPEG pictures with the VAE decoder
- * (od-decode(1); upstream.md §4.3, §6.4). */
+ * (od-decode(1); numerics.md §4.3, §6.4). */
 #include "od.h"
 #include "camera/camera_json.h"
 #include "pipeline/decode.h"
@@ -8,47 +8,21 @@
 #include "camera/rays_to_cameras.h"
 #include "tool.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static void usage(void)
-{
-	printf("Usage: od-decode [OPTION]... [FILE]...\n"
-	       "Decode latent frames into pictures with the AutoencoderKL (SD3 VAE) decoder, as\n"
-	       "the OneDiffusion pipeline does: divide by scaling_factor, decode, clamp(x/2 + 0.5),\n"
-	       "round to 8 bits. Image frames are written as they are. Ray frames are turned\n"
-	       "into cameras (least-squares centre and Kabsch rotation, upstream.md §7.5),\n"
-	       "written as JSON to --cameras. FILE is a frame stream ('-' or none: stdin).\n"
-	       "  -o, --output NAME        a file for one picture, a pattern with a printf number\n"
-	       "                           for several (out_%%03d.png), or '-' (standard output,\n"
-	       "                           the default; several pictures follow each other)\n"
-	       "  -f, --format FMT         png or jpeg (default: from NAME's extension, else png)\n"
-	       "  -q, --quality N          JPEG quality 1-100 (default 95)\n"
-	       "      --start N            the number of the first picture in a pattern (default 0)\n"
-	       "      --colormap MAP       none (default), gray (PIL luma) or spectral (the demo's\n"
-	       "                           depth display: luma, min-max, inverted, Spectral)\n"
-	       "      --grid COLSxROWS     put all pictures on one contact sheet ('auto': square-ish)\n"
-	       "      --frames             write the decoded image frames (float32, unclamped)\n"
-	       "                           instead of pictures\n"
-	       "      --role ROLE          decode only frames of this role (condition, target)\n"
-	       "      --cameras FILE       write the cameras of the ray frames as JSON to FILE\n"
-	       "                           ('-': standard output, when no pictures go there)\n"
-	       "      --focal F            NDC-normalised focal of the ray frames (default: the\n"
-	       "                           frame's camera metadata, else 1.3887)\n"
-	       "      --channels MODE      average (default) the duplicate ray channels, or read\n"
-	       "                           the first copy only (first)\n"
-	       "      --skip-rays          pass over ray frames\n"
-	       "  -m, --model DIR          the OneDiffusion checkpoint (default: $OD_MODEL)\n"
-	       "      --device cpu|cuda    compute device (default: $OD_DEVICE, else cpu)\n"
-	       "  -j, --threads N          CPU threads (default: all)\n"
-	       OD_PRECISION_HELP
-	       "      --progress=MODE      auto (default), none or machine\n"
-	       "  -h, --help               this help;  -V, --version  the version\n"
-	       "Exit status: 0 ok, 1 failure, 2 usage, 3 bad input, 4 model, 5 I/O, 6 no device.\n"
-	       "See od-decode(1).\n");
-}
+static const struct od_usage usage = {
+	.synopsis = "od-decode [OPTION]... [FILE]...",
+	.description =
+		"Decode latent frames into pictures with the AutoencoderKL (SD3 VAE) decoder, as\n"
+		"the OneDiffusion pipeline does: divide by scaling_factor, decode,\n"
+		"clamp(x/2 + 0.5), round to 8 bits. Image frames are written as they are. Ray\n"
+		"frames are turned into cameras (least-squares centre and Kabsch rotation),\n"
+		"written as JSON to --cameras. FILE is a frame stream ('-' or none: stdin).\n",
+	.footer = "Exit status: 0 ok, 1 failure, 2 usage, 3 bad input, 4 model, 5 I/O, 6 no device.\n"
+		  "See od-decode(1).\n",
+};
 
 enum colormap { MAP_NONE, MAP_GRAY, MAP_SPECTRAL };
 
@@ -195,84 +169,62 @@ static void sink_free(struct sink *k)
 	free(k->held_n_meta);
 }
 
+static int grid_cb(const struct od_option *opt, const char *arg)
+{
+	struct sink *k = opt->value;
+	k->grid = 1;
+	if (strcmp(arg, "auto"))
+		od_opt_size("--grid", arg, &k->cols, &k->rows);
+	return OD_OK;
+}
+
+static const struct od_choice colormap_choices[] = {
+	{ "none", MAP_NONE, 0 }, { "gray", MAP_GRAY, 0 }, { "grey", MAP_GRAY, 1 }, { "spectral", MAP_SPECTRAL, 0 },
+	{ NULL, 0, 0 }
+};
+
 int main(int argc, char **argv)
 {
 	od_tool_init(argc, argv, "od-decode");
-	enum { O_START = 256, O_COLORMAP, O_GRID, O_FRAMES, O_ROLE, O_SKIP_RAYS, O_DEVICE, O_PROGRESS, O_PRECISION, O_CAMERAS,
-	       O_FOCAL, O_CHANNELS };
-	static const struct option lopts[] = {
-		{ "output", required_argument, 0, 'o' }, { "format", required_argument, 0, 'f' },
-		{ "quality", required_argument, 0, 'q' }, { "start", required_argument, 0, O_START },
-		{ "colormap", required_argument, 0, O_COLORMAP }, { "grid", required_argument, 0, O_GRID },
-		{ "frames", no_argument, 0, O_FRAMES }, { "role", required_argument, 0, O_ROLE },
-		{ "skip-rays", no_argument, 0, O_SKIP_RAYS }, { "model", required_argument, 0, 'm' },
-		{ "cameras", required_argument, 0, O_CAMERAS }, { "focal", required_argument, 0, O_FOCAL },
-		{ "channels", required_argument, 0, O_CHANNELS },
-		{ "device", required_argument, 0, O_DEVICE }, { "threads", required_argument, 0, 'j' },
-		{ "progress", optional_argument, 0, O_PROGRESS }, { "help", no_argument, 0, 'h' },
-		{ "precision", required_argument, 0, O_PRECISION },
-		{ "version", no_argument, 0, 'V' }, { 0 }
-	};
 	struct sink k = { .name = "-", .quality = 95 };
-	const char *model = getenv("OD_MODEL"), *dev_name = getenv("OD_DEVICE"), *fmt_name = NULL;
-	int precision = -1;
+	struct od_common_opts common;
+	const char *fmt_name = NULL, *cameras_path = NULL;
 	enum colormap cmap = MAP_NONE;
-	int frames = 0, role = -1, skip_rays = 0, threads = 0;
-	const char *cameras_path = NULL;
+	int frames = 0, role = -1, skip_rays = 0, start = 0;
 	double focal = 0;
 	enum od_rays_channels channels = OD_RAYS_AVERAGE;
-	enum od_progress_mode pmode = OD_PROGRESS_AUTO;
-	int c;
-	opterr = 0; /* one line of our own for a bad option */
-	while ((c = getopt_long(argc, argv, ":o:f:q:m:j:hV", lopts, NULL)) != -1) {
-		switch (c) {
-		case 'o': k.name = optarg; break;
-		case 'f': fmt_name = optarg; break;
-		case 'q': k.quality = (int)od_opt_int("--quality", optarg, 1, 100); break;
-		case O_START: k.next = (long)od_opt_int("--start", optarg, 0, 1000000000); break;
-		case O_COLORMAP:
-			if (!strcmp(optarg, "none"))
-				cmap = MAP_NONE;
-			else if (!strcmp(optarg, "gray") || !strcmp(optarg, "grey"))
-				cmap = MAP_GRAY;
-			else if (!strcmp(optarg, "spectral"))
-				cmap = MAP_SPECTRAL;
-			else
-				od_usage_error("--colormap: '%s' is not none, gray or spectral", optarg);
-			break;
-		case O_GRID:
-			k.grid = 1;
-			if (strcmp(optarg, "auto"))
-				od_opt_size("--grid", optarg, &k.cols, &k.rows);
-			break;
-		case O_FRAMES: frames = 1; break;
-		case O_ROLE:
-			if ((role = od_role_parse(optarg)) < 0)
-				od_usage_error("--role: '%s' is not none, condition, target or negative", optarg);
-			break;
-		case O_SKIP_RAYS: skip_rays = 1; break;
-		case O_CAMERAS: cameras_path = optarg; break;
-		case O_FOCAL: focal = od_opt_num("--focal", optarg, 1e-6, 1e6); break;
-		case O_CHANNELS:
-			if (!strcmp(optarg, "average"))
-				channels = OD_RAYS_AVERAGE;
-			else if (!strcmp(optarg, "first"))
-				channels = OD_RAYS_FIRST;
-			else
-				od_usage_error("--channels: '%s' is not average or first", optarg);
-			break;
-		case 'm': model = optarg; break;
-		case O_DEVICE: dev_name = optarg; break;
-		case 'j': threads = (int)od_opt_int("--threads", optarg, 1, 1024); break;
-		case O_PRECISION: precision = (int)od_opt_precision(optarg); break;
-		case O_PROGRESS: pmode = od_opt_progress(optarg); break;
-		case 'h': usage(); return 0;
-		case 'V': od_version();
-		case ':': od_usage_error("%s needs a value", argv[optind - 1]);
-		default: od_usage_error("unknown option '%s'", argv[optind - 1]);
-		}
-	}
-	enum od_device dev = od_opt_device(dev_name);
+	const struct od_option opts[] = {
+		OD_OPT_STRING('o', "output", &k.name, "NAME",
+			      "a file for one picture, a pattern with a printf number for several (out_%03d.png), or "
+			      "'-' (standard output, the default; several pictures follow each other)"),
+		OD_OPT_STRING('f', "format", &fmt_name, "FMT", "png or jpeg (default: from NAME's extension, else png)"),
+		OD_OPT_INT('q', "quality", &k.quality, "N", "JPEG quality 1-100 (default 95)", 1, 100),
+		OD_OPT_INT(0, "start", &start, "N", "the number of the first picture in a pattern (default 0)", 0,
+			   1000000000),
+		OD_OPT_CHOICE(0, "colormap", &cmap, "MAP",
+			      "none (default), gray (PIL luma) or spectral (the demo's depth display: luma, min-max, "
+			      "inverted, Spectral)", colormap_choices),
+		OD_OPT_CALLBACK(0, "grid", &k, "COLSxROWS", "put all pictures on one contact sheet ('auto': square-ish)",
+				grid_cb),
+		OD_OPT_BOOL(0, "frames", &frames,
+			    "write the decoded image frames (float32, unclamped) instead of pictures"),
+		OD_OPT_CALLBACK(0, "role", &role, "ROLE", "decode only frames of this role (condition, target)",
+				od_opt_role_cb),
+		OD_OPT_STRING(0, "cameras", &cameras_path, "FILE",
+			      "write the cameras of the ray frames as JSON to FILE ('-': standard output, when no "
+			      "pictures go there)"),
+		OD_OPT_NUM(0, "focal", &focal, "F",
+			   "NDC-normalised focal of the ray frames (default: the frame's camera metadata, else "
+			   OD_STR(OD_DEFAULT_FOCAL) ")", 1e-6, 1e6),
+		OD_OPT_CHOICE(0, "channels", &channels, "MODE",
+			      "average (default) the duplicate ray channels, or read the first copy only (first)",
+			      od_rays_channel_choices),
+		OD_OPT_BOOL(0, "skip-rays", &skip_rays, "pass over ray frames"),
+		OD_OPT_COMMON(&common),
+		OD_OPT_END(),
+	};
+	const int first = od_parse_options(argc, argv, opts, &usage);
+	k.next = start;
 	if (frames && (k.grid || cmap != MAP_NONE || fmt_name))
 		od_usage_error("--frames writes a frame stream: it does not take --grid, --colormap or --format");
 	if (!frames) {
@@ -295,7 +247,7 @@ int main(int argc, char **argv)
 	if (cameras_on_stdout && frames && !strcmp(k.name, "-"))
 		od_usage_error("--cameras - and --frames both write to standard output; give -o");
 	struct od_inputs in;
-	od_inputs_init(&in, argv + optind, argc - optind);
+	od_inputs_init(&in, argv + first, argc - first);
 	int n_stdin = 0;
 	for (int i = 0; i < in.n; i++)
 		n_stdin += !strcmp(in.paths[i], "-");
@@ -312,7 +264,7 @@ int main(int argc, char **argv)
 	struct od_rays_fit *fits = NULL;
 	int n_cams = 0;
 	struct od_progress prog;
-	od_progress_begin(&prog, pmode, "decode");
+	od_progress_begin(&prog, common.progress, "decode");
 	long n_in = 0;
 	struct od_frame f;
 	while (!rc && (got = od_inputs_next(&in, &f)) != 0) {
@@ -331,11 +283,9 @@ int main(int argc, char **argv)
 			if (!have_vae) {
 				/* the model is loaded at the first latent frame, so that
 				 * image frames alone need none */
-				if (!model || !*model)
-					od_usage_error("no model: give --model DIR or set OD_MODEL");
-				if (!(rc = od_ctx_create(&ctx, dev, threads)) && precision >= 0)
-					ctx->precision = (enum od_precision)precision;
-				if (rc || (rc = od_vae_open(&vae, ctx, model)))
+				const char *model = od_common_model(&common);
+				if ((rc = od_common_ctx_create(&common, &ctx)) ||
+				    (rc = od_vae_open(&vae, ctx, model)))
 					break;
 				have_vae = 1;
 			}
@@ -373,13 +323,9 @@ int main(int argc, char **argv)
 			rc = od_rays_frame_to_camera(&f, channels, focal > 0 ? &K : NULL, &cams[n_cams], &fits[n_cams],
 						     label);
 			if (!rc && cams[n_cams].view < 0) {
-				/* a generated ray frame knows its place in the sequence: in the
-				 * multiview layout [img0, ray0, img1, ray1, ...] (upstream.md §7.4)
-				 * the rays at index 2k+1 are view k */
-				const char *ix = od_frame_get(&f, "index");
-				char *end;
-				long v = ix ? strtol(ix, &end, 10) : -1;
-				cams[n_cams].view = ix && !*end && v >= 1 && v % 2 == 1 ? (int)(v / 2) : n_cams;
+				/* a generated ray frame knows its place in the sequence */
+				int v = od_rays_frame_index_view(&f);
+				cams[n_cams].view = v >= 0 ? v : n_cams;
 			}
 			if (!rc)
 				n_cams++;

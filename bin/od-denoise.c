@@ -1,45 +1,30 @@
 /* od-denoise: condition + target frames -> generated frames, with the NextDiT
  * flow-matching sampler (od-denoise(1)). Jobs come from a frame stream
- * (lib/job.h); the weights are loaded once for all of them. */
+ * (lib/pipeline/job.h); the weights are loaded once for all of them. */
 #include "od.h"
 #include "pipeline/job.h"
 #include "model/nextdit.h"
+#include "model/vae_config.h"
 #include "pipeline/sampler.h"
 #include "pipeline/schedule.h"
 #include "tool.h"
 
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static void usage(void)
-{
-	printf("Usage: od-denoise [OPTIONS] [FILE...]\n"
-	       "Generate frames with OneDiffusion's NextDiT and its flow-matching sampler.\n"
-	       "FILE... (default '-', stdin) is a frame stream of jobs: a prompt text frame (role\n"
-	       "condition), optionally a negative text frame, then the job's latent/rays frames\n"
-	       "(role condition: given; role target: to generate) and optional noise frames, up to\n"
-	       "the next prompt. A job with only text frames is text-to-image. See od-denoise(1).\n"
-	       "  -m, --model DIR       checkpoint folder (default $OD_MODEL)\n"
-	       "  -o, --output OUT      write the frames to OUT (default '-', stdout)\n"
-	       "  -n, --steps N         sampling steps (default 50)\n"
-	       "  -g, --guidance G      classifier-free guidance scale, off when <= 1 (default 5.0)\n"
-	       "  -s, --seed S          seed of the initial noise, drawn as upstream draws it (default 0)\n"
-	       "      --mask M          frames to generate (1) and condition slots (0), e.g. 10, 001010;\n"
-	       "                        the stream then holds only condition frames, placed in order\n"
-	       "      --size WxH        text-to-image size in pixels, multiples of 16\n"
-	       "                        (default: the model's input_size x 8; 768x768 for OneDiffusion)\n"
-	       "  -a, --all             write every frame of the sequence, conditions too\n"
-	       "      --no-softcap      self-attention without the soft-cap (upstream's fp32 path)\n"
-	       "      --trace FILE      write every step's raw model outputs to FILE (frames)\n"
-	       "      --device D        cpu or cuda (default $OD_DEVICE, else cpu)\n"
-	       "  -j, --threads N       CPU threads (default: all)\n"
-	       OD_PRECISION_HELP
-	       "      --progress=MODE   auto (terminal only), none or machine (key=value lines)\n"
-	       "  -h, --help            this help;  -V, --version  the version\n");
-}
+static const struct od_usage usage = {
+	.synopsis = "od-denoise [OPTIONS] [FILE...]",
+	.description =
+		"Generate frames with OneDiffusion's NextDiT and its flow-matching sampler.\n"
+		"FILE... (default '-', stdin) is a frame stream of jobs: a prompt text frame\n"
+		"(role condition), optionally a negative text frame, then the job's latent/rays\n"
+		"frames (role condition: given; role target: to generate) and optional noise\n"
+		"frames, up to the next prompt. A job with only text frames is text-to-image.\n",
+	.footer = "Exit status: 0 ok, 1 failure, 2 usage, 3 bad input, 4 model, 5 I/O, 6 no device.\n"
+		  "See od-denoise(1).\n",
+};
 
 struct run {
 	struct od_progress prog;
@@ -76,84 +61,68 @@ static int on_trace(void *user, int step, const float *v, int batch)
 	return rc;
 }
 
+static int size_cb(const struct od_option *opt, const char *arg)
+{
+	int *wh = opt->value;
+	od_opt_size("--size", arg, &wh[0], &wh[1]);
+	return OD_OK;
+}
+
 int main(int argc, char **argv)
 {
 	od_tool_init(argc, argv, "od-denoise");
-	enum { O_MASK = 256, O_SIZE, O_NOCAP, O_TRACE, O_DEVICE, O_PROGRESS, O_PRECISION };
-	static const struct option opts[] = {
-		{ "model", required_argument, 0, 'm' }, { "output", required_argument, 0, 'o' },
-		{ "steps", required_argument, 0, 'n' }, { "guidance", required_argument, 0, 'g' },
-		{ "seed", required_argument, 0, 's' }, { "mask", required_argument, 0, O_MASK },
-		{ "size", required_argument, 0, O_SIZE }, { "all", no_argument, 0, 'a' },
-		{ "no-softcap", no_argument, 0, O_NOCAP }, { "trace", required_argument, 0, O_TRACE },
-		{ "device", required_argument, 0, O_DEVICE }, { "threads", required_argument, 0, 'j' },
-		{ "progress", required_argument, 0, O_PROGRESS }, { "help", no_argument, 0, 'h' },
-		{ "precision", required_argument, 0, O_PRECISION },
-		{ "version", no_argument, 0, 'V' }, { 0 }
+	struct od_common_opts common;
+	const char *out_path = "-", *mask = NULL, *trace_path = NULL;
+	int steps = OD_SAMPLER_DEFAULT_STEPS, all = 0, nocap = 0, size[2] = { 0, 0 };
+	double guidance = OD_SAMPLER_DEFAULT_GUIDANCE;
+	int64_t seed = 0;
+	const struct od_option opts[] = {
+		OD_OPT_STRING('o', "output", &out_path, "OUT", "write the frames to OUT (default '-', stdout)"),
+		OD_OPT_INT('n', "steps", &steps, "N", "sampling steps (default " OD_STR(OD_SAMPLER_DEFAULT_STEPS) ")", 1,
+			   100000),
+		OD_OPT_NUM('g', "guidance", &guidance, "G",
+			   "classifier-free guidance scale, off when <= 1 (default " OD_STR(OD_SAMPLER_DEFAULT_GUIDANCE) ")",
+			   0, 1e6),
+		OD_OPT_INT64('s', "seed", &seed, "S", "seed of the initial noise, drawn as upstream draws it (default 0)",
+			     0, INT64_MAX),
+		OD_OPT_STRING(0, "mask", &mask, "M",
+			      "frames to generate (1) and condition slots (0), e.g. 10, 001010; the stream then holds "
+			      "only condition frames, placed in order"),
+		OD_OPT_CALLBACK(0, "size", size, "WxH",
+				"text-to-image size in pixels, multiples of 16 (default: the model's input_size times "
+				"the VAE's scale factor; 768x768 for OneDiffusion)", size_cb),
+		OD_OPT_BOOL('a', "all", &all, "write every frame of the sequence, conditions too"),
+		OD_OPT_BOOL(0, "no-softcap", &nocap, "self-attention without the soft-cap (upstream's fp32 path)"),
+		OD_OPT_STRING(0, "trace", &trace_path, "FILE", "write every step's raw model outputs to FILE (frames)"),
+		OD_OPT_COMMON(&common),
+		OD_OPT_END(),
 	};
-	const char *model = getenv("OD_MODEL"), *out_path = "-", *mask = NULL, *trace_path = NULL;
-	const char *device = getenv("OD_DEVICE");
-	int precision = -1;
-	int steps = 50, all = 0, nocap = 0, threads = 0, width = 0, height = 0, c;
-	double guidance = 5.0;
-	uint64_t seed = 0;
-	enum od_progress_mode pmode = OD_PROGRESS_AUTO;
-	while ((c = getopt_long(argc, argv, "m:o:n:g:s:aj:hV", opts, NULL)) != -1) {
-		switch (c) {
-		case 'm': model = optarg; break;
-		case 'o': out_path = optarg; break;
-		case 'n': steps = (int)od_opt_int("--steps", optarg, 1, 100000); break;
-		case 'g': guidance = od_opt_num("--guidance", optarg, 0, 1e6); break;
-		case 's': seed = (uint64_t)od_opt_int("--seed", optarg, 0, INT64_MAX); break;
-		case O_MASK:
-			for (const char *p = optarg; *p; p++)
-				if (*p != '0' && *p != '1' && *p != ',')
-					od_usage_error("--mask: '%s' is not a list of 0 and 1 like 10 or 001010", optarg);
-			if (!strpbrk(optarg, "01"))
-				od_usage_error("--mask: '%s' is empty", optarg);
-			mask = optarg;
-			break;
-		case O_SIZE:
-			od_opt_size("--size", optarg, &width, &height);
-			if (width % 16 || height % 16)
-				od_usage_error("--size: %dx%d is not a multiple of 16 on both sides", width, height);
-			break;
-		case 'a': all = 1; break;
-		case O_NOCAP: nocap = 1; break;
-		case O_TRACE: trace_path = optarg; break;
-		case O_DEVICE: device = optarg; break;
-		case 'j': threads = (int)od_opt_int("--threads", optarg, 1, 1024); break;
-		case O_PRECISION: precision = (int)od_opt_precision(optarg); break;
-		case O_PROGRESS: pmode = od_opt_progress(optarg); break;
-		case 'h': usage(); return 0;
-		case 'V': od_version();
-		default: od_usage_error("unknown option");
-		}
-	}
-	if (!model || !*model)
-		od_usage_error("no model: give --model DIR or set OD_MODEL");
-	enum od_device dev = od_opt_device(device);
+	int first = od_parse_options(argc, argv, opts, &usage);
+	int rc;
+	if (mask && (rc = od_job_mask_check(mask)))
+		od_usage_error("--mask: %s", od_errmsg());
+	const char *model = od_common_model(&common);
 
 	struct od_ctx *ctx;
-	int rc = od_ctx_create(&ctx, dev, threads);
-	if (!rc && precision >= 0)
-		ctx->precision = (enum od_precision)precision;
-	if (rc)
+	if ((rc = od_common_ctx_create(&common, &ctx)))
 		od_fail(rc);
 	struct od_nextdit m;
 	struct od_schedule_config sc;
-	if ((rc = od_nextdit_open(&m, ctx, model)) || (rc = od_schedule_config_load(model, &sc)))
+	struct od_job_opts jo = { .mask = mask };
+	if ((rc = od_nextdit_open(&m, ctx, model)) || (rc = od_schedule_config_load(model, &sc)) ||
+	    (rc = od_job_opts_for_model(&jo, &m.cfg, model)))
 		od_fail(rc);
-	m.softcap = nocap ? 0.0f : 30.0f;
-	if (!width) { /* __call__: height = width = input_size·vae_scale_factor (pipe:471-472) */
-		width = m.cfg.input_size[2] * 8;
-		height = m.cfg.input_size[1] * 8;
+	if (nocap)
+		m.softcap = 0;
+	if (size[0]) {
+		jo.width = size[0];
+		jo.height = size[1];
+		if ((rc = od_job_size_check(&jo)))
+			od_usage_error("--size: %s", od_errmsg());
 	}
-	struct od_job_opts jo = { .mask = mask, .width = width, .height = height, .channels = m.cfg.in_channels,
-				  .text_dim = m.cfg.caption_channels, .vae_scale = 8 };
 	char *dash[] = { "-" };
 	struct od_job_reader jr;
-	od_job_reader_init(&jr, optind < argc ? argv + optind : dash, optind < argc ? argc - optind : 1, &jo);
+	od_job_reader_init(&jr, first < argc ? argv + first : dash, first < argc ? argc - first : 1, &jo);
 	struct od_out out, trace;
 	if ((rc = od_out_open(&out, out_path)))
 		od_fail(rc);
@@ -162,7 +131,7 @@ int main(int argc, char **argv)
 		od_fail(rc);
 	}
 	struct run run = { .trace = trace_path ? &trace : NULL };
-	od_progress_begin(&run.prog, pmode, "denoise");
+	od_progress_begin(&run.prog, common.progress, "denoise");
 	const int cfg = guidance > 1.0;
 	struct od_job job;
 	while ((rc = od_job_next(&jr, &job)) > 0) {
@@ -173,14 +142,15 @@ int main(int argc, char **argv)
 		struct od_frame *fr = NULL;
 		int n_fr = 0;
 		char seed_str[32];
-		snprintf(seed_str, sizeof seed_str, "%" PRIu64, seed);
+		snprintf(seed_str, sizeof seed_str, "%" PRId64, seed);
 		run.job = job.index;
 		run.j = &job;
 		if ((rc = od_nextdit_check_size(&m.cfg, job.F, job.h, job.w))) {
 			od_error_prefix(rc, "%s: job %ld", job.where, job.index);
 		} else if (!(x = malloc((size_t)job.F * job.C * job.h * job.w * sizeof *x))) {
 			rc = od_error(OD_ENOMEM, "out of memory");
-		} else if (!(rc = od_job_init_latents(&job, 1, seed, x)) && !(rc = od_job_text(&job, cfg, &emb, &tmask, &S)) &&
+		} else if (!(rc = od_job_init_latents(&job, 1, (uint64_t)seed, x)) &&
+			   !(rc = od_job_text(&job, cfg, &emb, &tmask, &S)) &&
 			   !(rc = od_nextdit_text_prepare(&m, &txt, cfg ? 2 : 1, S, emb, tmask))) {
 			struct od_sampler_opts so = {
 				.steps = steps, .text_to_image = job.text_to_image, .guidance = (float)guidance,

@@ -1,13 +1,13 @@
 /* od-encode: pictures -> VAE latent frames, as OneDiffusion encodes its
- * condition images (od-encode(1); upstream.md §4, §6.3). */
+ * condition images (od-encode(1); numerics.md §4, §6.3). */
 #include "od.h"
+#include "pipeline/decode.h"
 #include "pipeline/encode.h"
 #include "formats/image.h"
 #include "pipeline/preprocess.h"
 #include "tool.h"
 
 #include <dirent.h>
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,43 +15,19 @@
 #include <strings.h>
 #include <unistd.h>
 
-static void usage(void)
-{
-	printf("Usage: od-encode [OPTION]... [INPUT]...\n"
-	       "Encode pictures into latent frames with the AutoencoderKL (SD3 VAE) encoder, as\n"
-	       "OneDiffusion prepares its condition images: aspect-ratio bucket (or --size), centre\n"
-	       "crop, bilinear resize, normalisation, posterior sample, times scaling_factor.\n"
-	       "INPUT is a PNG or JPEG file, a directory (its .png/.jpg/.jpeg files in name order),\n"
-	       "or a stream of image frames (pixels in [-1, 1], encoded as they are); '-' or no\n"
-	       "INPUT reads standard input. All latent frames go to one stream.\n"
-	       "  -o, --output FILE        write the frames to FILE (default: standard output)\n"
-	       "      --list FILE          read more INPUTs from FILE, one per line ('-': stdin)\n"
-	       "  -s, --size WxH           encode at W x H pixels (multiples of 16); default: the\n"
-	       "                           ASPECT_RATIO_512 bucket closest to the first picture\n"
-	       "      --no-crop            resize the whole picture instead of centre-cropping it\n"
-	       "      --no-double-norm     do not repeat upstream's second normalisation of an\n"
-	       "                           all-bright batch (applied by default, as upstream does)\n"
-	       "      --ignore-orientation do not apply the EXIF orientation\n"
-	       "      --mode               use the posterior mean instead of a sample\n"
-	       "      --seed N             sample with torch.randn of seed N (default 0), as the\n"
-	       "                           pipeline's generator would for condition image k\n"
-	       "      --skip WORDS         start the seed's stream after WORDS 32-bit words\n"
-	       "                           (default: 16*h*w, the pipeline's unused first draw)\n"
-	       "      --noise FILE         take the posterior noise from noise frames, in order\n"
-	       "      --role ROLE          condition (default) or target\n"
-	       "      --pixels             write the preprocessed VAE input as image frames instead\n"
-	       "                           of latents (no model needed)\n"
-	       "      --task TASK          add task=TASK to every frame\n"
-	       "      --set KEY=VALUE      add KEY=VALUE to every frame (repeatable)\n"
-	       "  -m, --model DIR          the OneDiffusion checkpoint (default: $OD_MODEL)\n"
-	       "      --device cpu|cuda    compute device (default: $OD_DEVICE, else cpu)\n"
-	       "  -j, --threads N          CPU threads (default: all)\n"
-	       OD_PRECISION_HELP
-	       "      --progress=MODE      auto (default), none or machine\n"
-	       "  -h, --help               this help;  -V, --version  the version\n"
-	       "Exit status: 0 ok, 1 failure, 2 usage, 3 bad input, 4 model, 5 I/O, 6 no device.\n"
-	       "See od-encode(1).\n");
-}
+static const struct od_usage usage = {
+	.synopsis = "od-encode [OPTION]... [INPUT]...",
+	.description =
+		"Encode pictures into latent frames with the AutoencoderKL (SD3 VAE) encoder,\n"
+		"as OneDiffusion prepares its condition images: aspect-ratio bucket (or --size),\n"
+		"centre crop, bilinear resize, normalisation, posterior sample, times\n"
+		"scaling_factor. INPUT is a PNG or JPEG file, a directory (its .png/.jpg/.jpeg\n"
+		"files in name order), or a stream of image frames (pixels in [-1, 1], encoded\n"
+		"as they are); '-' or no INPUT reads standard input. All latent frames go to\n"
+		"one stream.\n",
+	.footer = "Exit status: 0 ok, 1 failure, 2 usage, 3 bad input, 4 model, 5 I/O, 6 no device.\n"
+		  "See od-encode(1).\n",
+};
 
 /* One input: a file (read again when needed) or the bytes of standard input. */
 struct source {
@@ -178,8 +154,8 @@ struct opts {
 	int W, H, crop, double_norm, mode;
 	struct od_image_opts img;
 	enum od_role role;
-	const char *task, *sets[64];
-	int n_sets;
+	const char *task;
+	struct od_kv_list sets;
 };
 
 /* Decode and preprocess picture src into x (3, H, W); the caller frees x. */
@@ -202,12 +178,8 @@ static int finish_frame(const struct opts *o, struct od_frame *f, const char *so
 		rc = od_frame_set(f, "source", source);
 	if (!rc && o->task)
 		rc = od_frame_set(f, "task", o->task);
-	for (int k = 0; !rc && k < o->n_sets; k++) {
-		char key[256];
-		const char *eq = strchr(o->sets[k], '=');
-		snprintf(key, sizeof key, "%.*s", (int)(eq - o->sets[k]), o->sets[k]);
-		rc = od_frame_set(f, key, eq + 1);
-	}
+	if (!rc)
+		rc = od_frame_set_all(f, &o->sets);
 	return rc;
 }
 
@@ -241,97 +213,70 @@ static int emit(struct run *r, const float *x, int H, int W, const struct od_fra
 	return rc;
 }
 
+static int size_cb(const struct od_option *opt, const char *arg)
+{
+	struct opts *o = opt->value;
+	od_opt_size("--size", arg, &o->W, &o->H);
+	if (od_preprocess_check_size(o->W, o->H))
+		return od_error_prefix(OD_EINVAL, "--size");
+	if (o->W > 4096 || o->H > 4096)
+		return od_error(OD_EINVAL, "--size: %dx%d is over 4096 pixels per side", o->W, o->H);
+	return OD_OK;
+}
+
+static const struct od_choice role_choices[] = {
+	{ "condition", OD_ROLE_CONDITION, 0 }, { "target", OD_ROLE_TARGET, 0 }, { NULL, 0, 0 }
+};
+
 int main(int argc, char **argv)
 {
 	od_tool_init(argc, argv, "od-encode");
-	enum { O_LIST = 256, O_NOCROP, O_NODN, O_NOORIENT, O_MODE, O_SEED, O_SKIP, O_NOISE, O_ROLE, O_TASK, O_SET, O_PIXELS,
-	       O_DEVICE, O_PROGRESS, O_PRECISION };
-	static const struct option lopts[] = {
-		{ "output", required_argument, 0, 'o' }, { "list", required_argument, 0, O_LIST },
-		{ "size", required_argument, 0, 's' }, { "no-crop", no_argument, 0, O_NOCROP },
-		{ "no-double-norm", no_argument, 0, O_NODN }, { "ignore-orientation", no_argument, 0, O_NOORIENT },
-		{ "mode", no_argument, 0, O_MODE }, { "seed", required_argument, 0, O_SEED },
-		{ "skip", required_argument, 0, O_SKIP }, { "noise", required_argument, 0, O_NOISE },
-		{ "role", required_argument, 0, O_ROLE }, { "task", required_argument, 0, O_TASK },
-		{ "set", required_argument, 0, O_SET }, { "pixels", no_argument, 0, O_PIXELS }, { "model", required_argument, 0, 'm' },
-		{ "device", required_argument, 0, O_DEVICE }, { "threads", required_argument, 0, 'j' },
-		{ "progress", optional_argument, 0, O_PROGRESS }, { "help", no_argument, 0, 'h' },
-		{ "precision", required_argument, 0, O_PRECISION },
-		{ "version", no_argument, 0, 'V' }, { 0 }
+	struct opts o = { .role = OD_ROLE_CONDITION };
+	struct od_common_opts common;
+	const char *out_path = "-", *noise_path = NULL, *lists[16];
+	int n_lists = 0, pixels = 0, no_crop = 0, no_double_norm = 0;
+	int64_t seed = -1, skip = -1; /* -1: not given */
+	const struct od_option opts[] = {
+		OD_OPT_STRING('o', "output", &out_path, "FILE", "write the frames to FILE (default: standard output)"),
+		OD_OPT_LIST(0, "list", lists, &n_lists, 16, "FILE", "read more INPUTs from FILE, one per line ('-': stdin)"),
+		OD_OPT_CALLBACK('s', "size", &o, "WxH",
+				"encode at W x H pixels (multiples of 16); default: the ASPECT_RATIO_512 bucket closest "
+				"to the first picture", size_cb),
+		OD_OPT_BOOL(0, "no-crop", &no_crop, "resize the whole picture instead of centre-cropping it"),
+		OD_OPT_BOOL(0, "no-double-norm", &no_double_norm,
+			    "do not repeat upstream's second normalisation of an all-bright batch (applied by default, "
+			    "as upstream does)"),
+		OD_OPT_BOOL(0, "ignore-orientation", &o.img.ignore_orientation, "do not apply the EXIF orientation"),
+		OD_OPT_BOOL(0, "mode", &o.mode, "use the posterior mean instead of a sample"),
+		OD_OPT_INT64(0, "seed", &seed, "N",
+			     "sample with torch.randn of seed N (default 0), as the pipeline's generator would for "
+			     "condition image k", 0, INT64_MAX),
+		OD_OPT_INT64(0, "skip", &skip, "WORDS",
+			     "start the seed's stream after WORDS 32-bit words (default: 16*h*w, the pipeline's unused "
+			     "first draw)", 0, (long long)1 << 40),
+		OD_OPT_STRING(0, "noise", &noise_path, "FILE", "take the posterior noise from noise frames, in order"),
+		OD_OPT_CHOICE(0, "role", &o.role, "ROLE", "condition (default) or target", role_choices),
+		OD_OPT_BOOL(0, "pixels", &pixels,
+			    "write the preprocessed VAE input as image frames instead of latents (no model needed)"),
+		OD_OPT_STRING(0, "task", &o.task, "TASK", "add task=TASK to every frame"),
+		OD_OPT_CALLBACK(0, "set", &o.sets, "KEY=VALUE", "add KEY=VALUE to every frame (repeatable)",
+				od_opt_set_cb),
+		OD_OPT_COMMON(&common),
+		OD_OPT_END(),
 	};
-	struct opts o = { .crop = 1, .double_norm = 1, .role = OD_ROLE_CONDITION };
-	const char *out_path = "-", *model = getenv("OD_MODEL"), *noise_path = NULL, *lists[16];
-	const char *dev_name = getenv("OD_DEVICE");
-	int precision = -1;
-	int n_lists = 0, threads = 0, have_seed = 0, pixels = 0;
-	uint64_t seed = 0, skip = UINT64_MAX;
-	enum od_progress_mode pmode = OD_PROGRESS_AUTO;
-	int c;
-	opterr = 0; /* one line of our own for a bad option */
-	while ((c = getopt_long(argc, argv, ":o:s:m:j:hV", lopts, NULL)) != -1) {
-		switch (c) {
-		case 'o': out_path = optarg; break;
-		case O_LIST:
-			if (n_lists == 16)
-				od_usage_error("--list: at most 16");
-			lists[n_lists++] = optarg;
-			break;
-		case 's':
-			od_opt_size("--size", optarg, &o.W, &o.H);
-			if (o.W % 16 || o.H % 16)
-				od_usage_error("--size: %dx%d is not a multiple of 16 (upstream requires it, pipe:859-860)",
-					       o.W, o.H);
-			if (o.W > 4096 || o.H > 4096)
-				od_usage_error("--size: %dx%d is over 4096 pixels per side", o.W, o.H);
-			break;
-		case O_NOCROP: o.crop = 0; break;
-		case O_NODN: o.double_norm = 0; break;
-		case O_NOORIENT: o.img.ignore_orientation = 1; break;
-		case O_MODE: o.mode = 1; break;
-		case O_SEED:
-			seed = (uint64_t)od_opt_int("--seed", optarg, 0, INT64_MAX);
-			have_seed = 1;
-			break;
-		case O_SKIP: skip = (uint64_t)od_opt_int("--skip", optarg, 0, (long long)1 << 40); break;
-		case O_NOISE: noise_path = optarg; break;
-		case O_ROLE: {
-			int r = od_role_parse(optarg);
-			if (r != OD_ROLE_CONDITION && r != OD_ROLE_TARGET)
-				od_usage_error("--role: '%s' is not condition or target", optarg);
-			o.role = (enum od_role)r;
-			break;
-		}
-		case O_TASK: o.task = optarg; break;
-		case O_PIXELS: pixels = 1; break;
-		case O_SET:
-			if (!strchr(optarg, '=') || optarg[0] == '=')
-				od_usage_error("--set: '%s' is not KEY=VALUE", optarg);
-			if (o.n_sets == 64)
-				od_usage_error("--set: at most 64");
-			o.sets[o.n_sets++] = optarg;
-			break;
-		case 'm': model = optarg; break;
-		case O_DEVICE: dev_name = optarg; break;
-		case 'j': threads = (int)od_opt_int("--threads", optarg, 1, 1024); break;
-		case O_PRECISION: precision = (int)od_opt_precision(optarg); break;
-		case O_PROGRESS: pmode = od_opt_progress(optarg); break;
-		case 'h': usage(); return 0;
-		case 'V': od_version();
-		case ':': od_usage_error("%s needs a value", argv[optind - 1]);
-		default: od_usage_error("unknown option '%s'", argv[optind - 1]);
-		}
-	}
-	if (!pixels && (!model || !*model))
-		od_usage_error("no model: give --model DIR or set OD_MODEL");
-	enum od_device dev = od_opt_device(dev_name);
+	const int first = od_parse_options(argc, argv, opts, &usage);
+	o.crop = !no_crop;
+	o.double_norm = !no_double_norm;
+	const char *model = pixels ? NULL : od_common_model(&common);
+	const int have_seed = seed >= 0;
 	if (o.mode + (noise_path != NULL) + have_seed > 1)
 		od_usage_error("--mode, --seed and --noise exclude each other");
-	if (skip != UINT64_MAX && noise_path)
+	if (skip >= 0 && noise_path)
 		od_usage_error("--skip goes with --seed, not --noise");
 
 	/* the inputs, in order */
 	struct sources s = { 0 };
-	for (int i = optind; i < argc; i++)
+	for (int i = first; i < argc; i++)
 		add_input(&s, argv[i]);
 	for (int i = 0; i < n_lists; i++)
 		add_list(&s, lists[i]);
@@ -379,7 +324,7 @@ int main(int argc, char **argv)
 		od_fail(rc);
 
 	/* upstream's double normalisation looks at the minimum of the whole batch
-	 * of condition pictures (improc:570-579): a first pass over them */
+	 * of condition pictures (numerics.md §6.3 item 4): a first pass over them */
 	int twice = 0;
 	if (any_picture && o.double_norm) {
 		float mn = INFINITY;
@@ -407,9 +352,7 @@ int main(int argc, char **argv)
 	struct od_encoder enc;
 	struct od_reader noise;
 	if (!pixels) {
-		if (!(rc = od_ctx_create(&ctx, dev, threads)) && precision >= 0)
-			ctx->precision = (enum od_precision)precision;
-		if (rc || (rc = od_vae_open(&vae, ctx, model)))
+		if ((rc = od_common_ctx_create(&common, &ctx)) || (rc = od_vae_open(&vae, ctx, model)))
 			od_fail(rc);
 		od_encoder_init(&enc, &vae);
 		if (noise_path) {
@@ -417,7 +360,7 @@ int main(int argc, char **argv)
 				od_fail(rc);
 			od_encoder_use_noise(&enc, &noise);
 		} else if (!o.mode) {
-			od_encoder_use_seed(&enc, seed, skip);
+			od_encoder_use_seed(&enc, have_seed ? (uint64_t)seed : 0, skip >= 0 ? (uint64_t)skip : UINT64_MAX);
 		}
 	}
 	struct od_out out;
@@ -425,7 +368,7 @@ int main(int argc, char **argv)
 		od_fail(rc);
 	struct run run = { &o, pixels ? NULL : &enc, &out };
 	struct od_progress prog;
-	od_progress_begin(&prog, pmode, "encode");
+	od_progress_begin(&prog, common.progress, "encode");
 	long done = 0;
 	for (int i = 0; i < s.n && !rc; i++) {
 		const struct source *src = &s.v[i];
@@ -455,23 +398,19 @@ int main(int argc, char **argv)
 					break;
 				}
 				long idx = (long)r.index - 1;
-				char d[160];
-				int lead = in.ndim == 4 && in.shape[0] == 1;
-				const int64_t *sh = in.shape + lead;
-				if (in.kind != OD_KIND_IMAGE || !in.data || in.ndim - lead != 3 || sh[0] != 3)
-					rc = od_error(OD_EFORMAT, "'%s': frame %ld is %s; od-encode takes image frames (3, H, W)",
-						      src->label, idx, od_frame_describe(&in, d, sizeof d));
-				else if (sh[1] % 16 || sh[2] % 16)
-					rc = od_error(OD_EFORMAT, "'%s': frame %ld: %lldx%lld is not a multiple of 16",
-						      src->label, idx, (long long)sh[2], (long long)sh[1]);
-				else if (o.W && (sh[1] != o.H || sh[2] != o.W))
-					rc = od_error(OD_EFORMAT, "'%s': frame %ld is %lldx%lld, not the %dx%d of this run",
-						      src->label, idx, (long long)sh[2], (long long)sh[1], o.W, o.H);
+				int H, W;
+				if (!(rc = od_image_frame_check(&in, src->label, idx, &H, &W))) {
+					if (od_preprocess_check_size(W, H))
+						rc = od_error_prefix(OD_EFORMAT, "'%s': frame %ld", src->label, idx);
+					else if (o.W && (H != o.H || W != o.W))
+						rc = od_error(OD_EFORMAT, "'%s': frame %ld is %dx%d, not the %dx%d of this run",
+							      src->label, idx, W, H, o.W, o.H);
+				}
 				float *x = NULL;
 				if (!rc && !(x = malloc((size_t)od_frame_numel(&in) * sizeof *x)))
 					rc = od_error(OD_ENOMEM, "out of memory");
 				if (!rc && !(rc = od_frame_to_f32(&in, x)))
-					rc = emit(&run, x, (int)sh[1], (int)sh[2], &in, src->path);
+					rc = emit(&run, x, H, W, &in, src->path);
 				free(x);
 				od_frame_free(&in);
 				od_progress_step(&prog, done++, 1, 1);

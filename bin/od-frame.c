@@ -3,26 +3,15 @@
 #include "formats/frame_safetensors.h"
 #include "tool.h"
 
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static void usage(void)
-{
-	printf("Usage: od-frame show [--stats] [FILE...]\n"
-	       "       od-frame to-safetensors [-o OUT] [FILE...]\n"
-	       "       od-frame from-safetensors [-o OUT] [--tensor NAME [--mask NAME] [--kind KIND]\n"
-	       "                [--role ROLE[,ROLE...]] [--dtype T] [--squeeze] [--split]]... FILE\n"
-	       "       od-frame select [-o OUT] [--kind KIND] [--role ROLE] [--index LIST]\n"
-	       "                [--set-role ROLE] [--set KEY=VALUE]... [FILE...]\n"
-	       "Inspect, convert and select od frame streams. FILE defaults to '-' (stdin).\n"
-	       "  -o, --output OUT   write to OUT instead of stdout\n"
-	       "      --stats        show min, max, mean and rms of each frame's data\n"
-	       "  -h, --help         this help;  -V, --version  the version\n"
-	       "See od-frame(1) and od-frame(5).\n");
-}
+static const struct od_usage usage = {
+	.description = "Inspect, convert and select od frame streams. FILE defaults to '-' (stdin).\n",
+	.footer = "See od-frame(1) and od-frame(5).\n",
+};
 
 static void print_value(const char *v)
 {
@@ -40,20 +29,16 @@ static void print_value(const char *v)
 	putchar('"');
 }
 
-static int cmd_show(int argc, char **argv)
+static int cmd_show(int argc, char **argv, const struct od_command *cmd)
 {
-	static const struct option opts[] = { { "stats", no_argument, 0, 's' }, { "help", no_argument, 0, 'h' }, { 0 } };
-	int stats = 0, c;
-	while ((c = getopt_long(argc, argv, "sh", opts, NULL)) != -1) {
-		if (c == 's')
-			stats = 1;
-		else if (c == 'h')
-			usage(), exit(0);
-		else
-			od_usage_error("show: unknown option");
-	}
+	int stats = 0;
+	const struct od_option opts[] = {
+		OD_OPT_BOOL('s', "stats", &stats, "show min, max, mean and rms of each frame's data"),
+		OD_OPT_END(),
+	};
+	const int first = od_parse_command(argc, argv, opts, cmd);
 	struct od_inputs in;
-	od_inputs_init(&in, argv + optind, argc - optind);
+	od_inputs_init(&in, argv + first, argc - first);
 	struct od_frame f;
 	int rc;
 	long idx = 0;
@@ -96,22 +81,16 @@ static int cmd_show(int argc, char **argv)
 	return 0;
 }
 
-static int cmd_to_st(int argc, char **argv)
+static int cmd_to_st(int argc, char **argv, const struct od_command *cmd)
 {
-	static const struct option opts[] = { { "output", required_argument, 0, 'o' }, { "help", no_argument, 0, 'h' },
-					      { 0 } };
 	const char *out_path = "-";
-	int c;
-	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
-		if (c == 'o')
-			out_path = optarg;
-		else if (c == 'h')
-			usage(), exit(0);
-		else
-			od_usage_error("to-safetensors: unknown option");
-	}
+	const struct od_option opts[] = {
+		OD_OPT_STRING('o', "output", &out_path, "OUT", "write to OUT instead of stdout"),
+		OD_OPT_END(),
+	};
+	const int first = od_parse_command(argc, argv, opts, cmd);
 	struct od_inputs in;
-	od_inputs_init(&in, argv + optind, argc - optind);
+	od_inputs_init(&in, argv + first, argc - first);
 	struct od_frame *frames = NULL;
 	int n = 0, rc;
 	for (;;) {
@@ -150,69 +129,126 @@ struct import {
 	enum od_dtype dtype;
 };
 
-static int cmd_from_st(int argc, char **argv)
+/* The --tensor options: each one starts an import that the options after it
+ * describe. */
+struct imports {
+	struct import v[64];
+	int n;
+};
+
+/* The import the option describes: the last --tensor's. */
+static struct import *current(const struct od_option *opt)
 {
-	enum { O_TENSOR = 256, O_MASK, O_KIND, O_ROLE, O_DTYPE, O_SQUEEZE, O_SPLIT };
-	static const struct option opts[] = {
-		{ "output", required_argument, 0, 'o' }, { "tensor", required_argument, 0, O_TENSOR },
-		{ "mask", required_argument, 0, O_MASK }, { "kind", required_argument, 0, O_KIND },
-		{ "role", required_argument, 0, O_ROLE }, { "dtype", required_argument, 0, O_DTYPE },
-		{ "squeeze", no_argument, 0, O_SQUEEZE }, { "split", no_argument, 0, O_SPLIT },
-		{ "help", no_argument, 0, 'h' }, { 0 }
-	};
-	const char *out_path = "-";
-	struct import imp[64];
-	int n_imp = 0, c;
-	struct import *cur = NULL;
-	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
-		if (c != 'o' && c != 'h' && c != O_TENSOR && !cur)
-			od_usage_error("from-safetensors: --tensor must come before its options");
-		switch (c) {
-		case 'o': out_path = optarg; break;
-		case 'h': usage(); exit(0);
-		case O_TENSOR:
-			if (n_imp == 64)
-				od_usage_error("from-safetensors: at most 64 --tensor options");
-			cur = &imp[n_imp++];
-			memset(cur, 0, sizeof *cur);
-			cur->tensor = optarg;
-			cur->kind = OD_KIND_LATENT;
-			cur->dtype = OD_F32;
-			break;
-		case O_MASK: cur->mask = optarg; break;
-		case O_KIND: {
-			int k = od_kind_parse(optarg);
-			if (k < 0)
-				od_usage_error("--kind: '%s' is not latent, rays, text, noise or image", optarg);
-			cur->kind = (enum od_kind)k;
-			break;
-		}
-		case O_ROLE: {
-			char *s = strdup(optarg), *save = NULL;
-			cur->n_roles = 0;
-			for (char *tok = strtok_r(s, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-				int r = od_role_parse(tok);
-				if (r < 0)
-					od_usage_error("--role: '%s' is not none, condition, target or negative", tok);
-				if (cur->n_roles < 64)
-					cur->roles[cur->n_roles++] = (enum od_role)r;
-			}
+	struct imports *im = opt->value;
+	if (!im->n)
+		od_usage_error("--tensor must come before its options");
+	return &im->v[im->n - 1];
+}
+
+static int tensor_cb(const struct od_option *opt, const char *arg)
+{
+	struct imports *im = opt->value;
+	if (im->n == (int)(sizeof im->v / sizeof *im->v))
+		return od_error(OD_EINVAL, "at most %d --tensor options", (int)(sizeof im->v / sizeof *im->v));
+	struct import *cur = &im->v[im->n++];
+	memset(cur, 0, sizeof *cur);
+	cur->tensor = arg;
+	cur->kind = OD_KIND_LATENT;
+	cur->dtype = OD_F32;
+	return OD_OK;
+}
+
+static int mask_cb(const struct od_option *opt, const char *arg)
+{
+	current(opt)->mask = arg;
+	return OD_OK;
+}
+
+/* --kind for from-safetensors (the current import) and select (an int). */
+static int parse_kind(const char *arg)
+{
+	int k = od_kind_parse(arg);
+	if (k < 0)
+		od_usage_error("--kind: '%s' is not latent, rays, text, noise or image", arg);
+	return k;
+}
+
+static int kind_cb(const struct od_option *opt, const char *arg)
+{
+	struct import *cur = current(opt);
+	cur->kind = (enum od_kind)parse_kind(arg);
+	return OD_OK;
+}
+
+static int roles_cb(const struct od_option *opt, const char *arg)
+{
+	struct import *cur = current(opt);
+	char *s = strdup(arg), *save = NULL;
+	if (!s)
+		od_die(OD_ENOMEM, "out of memory");
+	cur->n_roles = 0;
+	for (char *tok = strtok_r(s, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		int r = od_role_parse(tok);
+		if (r < 0) {
+			od_error(OD_EINVAL, "--role: '%s' is not none, condition, target or negative", tok);
 			free(s);
-			break;
+			return OD_EINVAL;
 		}
-		case O_DTYPE:
-			if (od_float_dtype_parse(optarg, &cur->dtype))
-				od_usage_error("--dtype: '%s' is not f32, f16 or bf16", optarg);
-			break;
-		case O_SQUEEZE: cur->squeeze = 1; break;
-		case O_SPLIT: cur->split = 1; break;
-		default: od_usage_error("from-safetensors: unknown option");
-		}
+		if (cur->n_roles < 64)
+			cur->roles[cur->n_roles++] = (enum od_role)r;
 	}
-	if (optind != argc - 1)
-		od_usage_error("from-safetensors: give exactly one input file");
+	free(s);
+	return OD_OK;
+}
+
+static int dtype_cb(const struct od_option *opt, const char *arg)
+{
+	struct import *cur = current(opt);
+	const struct od_option o = { .long_name = "dtype", .value = &cur->dtype };
+	return od_opt_dtype_cb(&o, arg);
+}
+
+static int squeeze_cb(const struct od_option *opt, const char *arg)
+{
+	current(opt)->squeeze = 1;
+	return OD_OK;
+}
+
+static int split_cb(const struct od_option *opt, const char *arg)
+{
+	current(opt)->split = 1;
+	return OD_OK;
+}
+
+static int cmd_from_st(int argc, char **argv, const struct od_command *cmd)
+{
+	const char *out_path = "-";
+	struct imports im = { .n = 0 };
+	const struct od_option opts[] = {
+		OD_OPT_STRING('o', "output", &out_path, "OUT", "write to OUT instead of stdout"),
+		OD_OPT_CALLBACK(0, "tensor", &im, "NAME",
+				"turn the tensor NAME, of any numeric type, into frames (repeat); the options "
+				"below apply to the last --tensor. Without --tensor: read back a file written by "
+				"to-safetensors", tensor_cb),
+		OD_OPT_CALLBACK(0, "mask", &im, "NAME",
+				"a tensor whose values become the frames' mask planes, split the same way", mask_cb),
+		OD_OPT_CALLBACK(0, "kind", &im, "KIND", "latent (default), rays, text, noise or image", kind_cb),
+		OD_OPT_CALLBACK(0, "role", &im, "ROLE[,ROLE...]",
+				"none, condition, target or negative; a comma-separated list gives one role per "
+				"frame, the last repeating",
+				roles_cb),
+		OD_OPT_CALLBACK(0, "dtype", &im, "T", "frame data type: f32 (default), f16 or bf16", dtype_cb),
+		OD_OPT_CALLBACK(0, "squeeze", &im, NULL, "drop leading dimensions of size 1", squeeze_cb),
+		OD_OPT_CALLBACK(0, "split", &im, NULL, "one frame per index of the first remaining dimension", split_cb),
+		OD_OPT_END(),
+	};
+	const int first = od_parse_command(argc, argv, opts, cmd);
+	const struct import *imp = im.v;
+	const int n_imp = im.n;
+	if (first != argc - 1)
+		od_usage_error("give exactly one input file");
 	struct od_safetensors st;
-	int rc = od_st_open(&st, argv[optind]);
+	int rc = od_st_open(&st, argv[first]);
 	if (rc)
 		od_fail(rc == OD_EMODEL ? OD_EIO : rc);
 	struct od_out out;
@@ -272,49 +308,40 @@ static int in_list(const char *list, long i)
 	return 0;
 }
 
-static int cmd_select(int argc, char **argv)
+static int select_kind_cb(const struct od_option *opt, const char *arg)
 {
-	enum { O_KIND = 256, O_ROLE, O_INDEX, O_SET_ROLE, O_SET };
-	static const struct option opts[] = {
-		{ "output", required_argument, 0, 'o' }, { "kind", required_argument, 0, O_KIND },
-		{ "role", required_argument, 0, O_ROLE }, { "index", required_argument, 0, O_INDEX },
-		{ "set-role", required_argument, 0, O_SET_ROLE }, { "set", required_argument, 0, O_SET },
-		{ "help", no_argument, 0, 'h' }, { 0 }
+	*(int *)opt->value = parse_kind(arg);
+	return OD_OK;
+}
+
+static int index_cb(const struct od_option *opt, const char *arg)
+{
+	in_list(arg, -1); /* validate early */
+	*(const char **)opt->value = arg;
+	return OD_OK;
+}
+
+static int cmd_select(int argc, char **argv, const struct od_command *cmd)
+{
+	const char *out_path = "-", *index = NULL;
+	int kind = -1, role = -1, set_role = -1;
+	struct od_kv_list sets = { .n = 0 };
+	const struct od_option opts[] = {
+		OD_OPT_STRING('o', "output", &out_path, "OUT", "write to OUT instead of stdout"),
+		OD_OPT_CALLBACK(0, "kind", &kind, "KIND", "copy frames of this kind (latent, rays, text, noise, image)",
+				select_kind_cb),
+		OD_OPT_CALLBACK(0, "role", &role, "ROLE", "copy frames of this role (none, condition, target, negative)",
+				od_opt_role_cb),
+		OD_OPT_CALLBACK(0, "index", &index, "LIST", "copy the frames with these numbers, from 0 (0,2,5-7)",
+				index_cb),
+		OD_OPT_CALLBACK(0, "set-role", &set_role, "ROLE", "change the role of the copied frames", od_opt_role_cb),
+		OD_OPT_CALLBACK(0, "set", &sets, "KEY=VALUE", "add or replace metadata of the copied frames (repeatable)",
+				od_opt_set_cb),
+		OD_OPT_END(),
 	};
-	const char *out_path = "-", *index = NULL, *sets[64];
-	int kind = -1, role = -1, set_role = -1, n_sets = 0, c;
-	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'o': out_path = optarg; break;
-		case 'h': usage(); exit(0);
-		case O_KIND:
-			if ((kind = od_kind_parse(optarg)) < 0)
-				od_usage_error("--kind: '%s' is not latent, rays, text, noise or image", optarg);
-			break;
-		case O_ROLE:
-			if ((role = od_role_parse(optarg)) < 0)
-				od_usage_error("--role: '%s' is not none, condition, target or negative", optarg);
-			break;
-		case O_SET_ROLE:
-			if ((set_role = od_role_parse(optarg)) < 0)
-				od_usage_error("--set-role: '%s' is not none, condition, target or negative", optarg);
-			break;
-		case O_INDEX:
-			index = optarg;
-			in_list(index, -1); /* validate early */
-			break;
-		case O_SET:
-			if (!strchr(optarg, '=') || optarg[0] == '=')
-				od_usage_error("--set: '%s' is not KEY=VALUE", optarg);
-			if (n_sets == 64)
-				od_usage_error("--set: at most 64");
-			sets[n_sets++] = optarg;
-			break;
-		default: od_usage_error("select: unknown option");
-		}
-	}
+	const int first = od_parse_command(argc, argv, opts, cmd);
 	struct od_inputs in;
-	od_inputs_init(&in, argv + optind, argc - optind);
+	od_inputs_init(&in, argv + first, argc - first);
 	struct od_out out;
 	int rc = od_out_open(&out, out_path);
 	if (rc)
@@ -329,12 +356,7 @@ static int cmd_select(int argc, char **argv)
 		if (keep) {
 			if (set_role >= 0)
 				f.role = (enum od_role)set_role;
-			for (int k = 0; !rc && k < n_sets; k++) {
-				char key[256];
-				const char *eq = strchr(sets[k], '=');
-				snprintf(key, sizeof key, "%.*s", (int)(eq - sets[k]), sets[k]);
-				rc = od_frame_set(&f, key, eq + 1);
-			}
+			rc = od_frame_set_all(&f, &sets);
 			if (!rc)
 				rc = od_frame_write(&out, &f);
 		}
@@ -353,26 +375,23 @@ static int cmd_select(int argc, char **argv)
 	return 0;
 }
 
+static const struct od_command commands[] = {
+	{ "show", cmd_show, "one line per frame: kind, type, shape, role, mask, metadata",
+	  "od-frame show [--stats] [FILE...]" },
+	{ "to-safetensors", cmd_to_st, "write all frames to one .safetensors file",
+	  "od-frame to-safetensors [-o OUT] [FILE...]" },
+	{ "from-safetensors", cmd_from_st, "make frames from the tensors of a .safetensors file",
+	  "od-frame from-safetensors [-o OUT] [--tensor NAME [--mask NAME]\n"
+	  "         [--kind KIND] [--role ROLE[,ROLE...]] [--dtype T] [--squeeze]\n"
+	  "         [--split]]... FILE" },
+	{ "select", cmd_select, "copy the frames that match, changing role and metadata",
+	  "od-frame select [-o OUT] [--kind KIND] [--role ROLE] [--index LIST]\n"
+	  "         [--set-role ROLE] [--set KEY=VALUE]... [FILE...]" },
+	{ NULL, NULL, NULL, NULL },
+};
+
 int main(int argc, char **argv)
 {
 	od_tool_init(argc, argv, "od-frame");
-	if (argc < 2)
-		od_usage_error("give a command: show, to-safetensors, from-safetensors or select");
-	const char *cmd = argv[1];
-	if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help")) {
-		usage();
-		return 0;
-	}
-	if (!strcmp(cmd, "-V") || !strcmp(cmd, "--version"))
-		od_version();
-	argv[1] = argv[0];
-	if (!strcmp(cmd, "show"))
-		return cmd_show(argc - 1, argv + 1);
-	if (!strcmp(cmd, "to-safetensors"))
-		return cmd_to_st(argc - 1, argv + 1);
-	if (!strcmp(cmd, "from-safetensors"))
-		return cmd_from_st(argc - 1, argv + 1);
-	if (!strcmp(cmd, "select"))
-		return cmd_select(argc - 1, argv + 1);
-	od_usage_error("unknown command '%s'", cmd);
+	return od_run_command(argc, argv, commands, &usage);
 }

@@ -3,25 +3,22 @@
 #include "model/components.h"
 #include "tool.h"
 
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static void usage(void)
-{
-	printf("Usage: od-model info [--check] [--params] MODEL\n"
-	       "       od-model random [--dtype f32|f16|bf16] [--seed N] CONFIGS OUT\n"
-	       "Describe a checkpoint in the Hugging Face layout (transformer/, vae/, text_encoder/,\n"
-	       "tokenizer/, scheduler/): each component's configuration and parameter count,\n"
-	       "counted from config.json alone; --check also maps the weights and validates\n"
-	       "every tensor's name, dtype and shape against the config. --params prints only\n"
-	       "'COMPONENT PARAMETERS' lines.\n"
-	       "'random' writes OUT with random weights for every component of CONFIGS that has\n"
-	       "a config.json (for benchmarks), copying the other files.\n"
-	       "See od-model(1).\n");
-}
+static const struct od_usage usage = {
+	.description =
+		"Describe a checkpoint in the Hugging Face layout (transformer/, vae/,\n"
+		"text_encoder/, tokenizer/, scheduler/): each component's configuration and\n"
+		"parameter count, counted from config.json alone; --check also maps the weights\n"
+		"and validates every tensor's name, dtype and shape against the config.\n"
+		"--params prints only 'COMPONENT PARAMETERS' lines.\n"
+		"'random' writes OUT with random weights for every component of CONFIGS that has\n"
+		"a config.json (for benchmarks), copying the other files.\n",
+	.footer = "See od-model(1).\n",
+};
 
 static void describe(int k, const union od_any_config *c)
 {
@@ -45,24 +42,19 @@ static void describe(int k, const union od_any_config *c)
 	}
 }
 
-static int cmd_info(int argc, char **argv)
+static int cmd_info(int argc, char **argv, const struct od_command *cmd)
 {
-	static const struct option opts[] = { { "check", no_argument, 0, 'c' }, { "params", no_argument, 0, 'p' },
-					      { "help", no_argument, 0, 'h' }, { 0 } };
-	int check = 0, params_only = 0, c;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (c == 'c')
-			check = 1;
-		else if (c == 'p')
-			params_only = 1;
-		else if (c == 'h')
-			usage(), exit(0);
-		else
-			od_usage_error("info: unknown option");
-	}
-	if (optind != argc - 1)
-		od_usage_error("info: give one MODEL folder");
-	const char *model = argv[optind];
+	int check = 0, params_only = 0;
+	const struct od_option opts[] = {
+		OD_OPT_BOOL(0, "check", &check,
+			    "also map the weights and validate every tensor's name, dtype and shape against the config"),
+		OD_OPT_BOOL(0, "params", &params_only, "print only 'COMPONENT PARAMETERS' lines"),
+		OD_OPT_END(),
+	};
+	const int operand = od_parse_command(argc, argv, opts, cmd);
+	if (operand != argc - 1)
+		od_usage_error("give one MODEL folder");
+	const char *model = argv[operand];
 	if (!od_is_dir(model))
 		od_die(OD_EMODEL, "'%s': no such model folder", model);
 	int found = 0, status = 0;
@@ -137,49 +129,34 @@ static int cmd_info(int argc, char **argv)
 	return status;
 }
 
-static int cmd_random(int argc, char **argv)
+static int cmd_random(int argc, char **argv, const struct od_command *cmd)
 {
-	static const struct option opts[] = { { "dtype", required_argument, 0, 'd' }, { "seed", required_argument, 0, 's' },
-					      { "help", no_argument, 0, 'h' }, { 0 } };
 	enum od_dtype dtype = OD_BF16;
-	uint64_t seed = 0;
-	int c;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (c == 'd') {
-			if (od_float_dtype_parse(optarg, &dtype))
-				od_usage_error("--dtype: '%s' is not f32, f16 or bf16", optarg);
-		} else if (c == 's') {
-			seed = (uint64_t)od_opt_int("--seed", optarg, 0, INT64_MAX);
-		} else if (c == 'h') {
-			usage(), exit(0);
-		} else {
-			od_usage_error("random: unknown option");
-		}
-	}
-	if (optind != argc - 2)
-		od_usage_error("random: give CONFIGS and OUT folders");
-	int rc = od_model_write_random(argv[optind], argv[optind + 1], dtype, seed);
+	int64_t seed = 0;
+	const struct od_option opts[] = {
+		OD_OPT_CALLBACK(0, "dtype", &dtype, "T", "weight type: f32, f16 or bf16 (default)", od_opt_dtype_cb),
+		OD_OPT_INT64(0, "seed", &seed, "N", "the weights' seed (default 0)", 0, INT64_MAX),
+		OD_OPT_END(),
+	};
+	const int first = od_parse_command(argc, argv, opts, cmd);
+	if (first != argc - 2)
+		od_usage_error("give CONFIGS and OUT folders");
+	int rc = od_model_write_random(argv[first], argv[first + 1], dtype, (uint64_t)seed);
 	if (rc)
 		od_fail(rc);
 	return 0;
 }
 
+static const struct od_command commands[] = {
+	{ "info", cmd_info, "each component's configuration and parameter count",
+	  "od-model info [--check] [--params] MODEL" },
+	{ "random", cmd_random, "write a checkpoint with random weights for the configs of CONFIGS",
+	  "od-model random [--dtype f32|f16|bf16] [--seed N] CONFIGS OUT" },
+	{ NULL, NULL, NULL, NULL },
+};
+
 int main(int argc, char **argv)
 {
 	od_tool_init(argc, argv, "od-model");
-	if (argc < 2)
-		od_usage_error("give a command: info or random");
-	const char *cmd = argv[1];
-	if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help")) {
-		usage();
-		return 0;
-	}
-	if (!strcmp(cmd, "-V") || !strcmp(cmd, "--version"))
-		od_version();
-	argv[1] = argv[0];
-	if (!strcmp(cmd, "info"))
-		return cmd_info(argc - 1, argv + 1);
-	if (!strcmp(cmd, "random"))
-		return cmd_random(argc - 1, argv + 1);
-	od_usage_error("unknown command '%s'", cmd);
+	return od_run_command(argc, argv, commands, &usage);
 }

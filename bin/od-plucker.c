@@ -1,6 +1,6 @@
 /* od-plucker: cameras -> Plücker ray frames, and (--invert) ray frames -> cameras
- * (od-plucker(1); upstream.md §7). The work is in lib/camera*.c and
- * lib/rays_to_cameras.c. */
+ * (od-plucker(1); numerics.md §7). The work is in lib/camera/: camera.c,
+ * camera_json.c and rays_to_cameras.c. */
 #include "od.h"
 #include "camera/camera.h"
 #include "camera/camera_json.h"
@@ -8,45 +8,29 @@
 #include "tool.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <math.h>
+#include <stdarg.h>
+#include <stdnoreturn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static void usage(void)
-{
-	printf("Usage: od-plucker [-a AZ,...] [-e EL,...] [-d DIST,...] [-f FOCAL,...] [-s SIZE]\n"
-	       "                  [-t VIEWS] [--skip VIEWS] [--normalize[=D]] [-o OUT]\n"
-	       "       od-plucker -c CAMERAS.json [--select VIEWS] [-f FOCAL] [-s SIZE] [-t VIEWS] ... [-o OUT]\n"
-	       "       od-plucker --invert [-f FOCAL,... | -c CAMERAS.json] [--channels average|first]\n"
-	       "                  [-o CAMERAS.json] [FILE...]\n"
-	       "Make the Plücker ray frames of multiview OneDiffusion from cameras: one ray frame\n"
-	       "(16, S, S), S = SIZE/8, per view, relative to the first view whose rays are given.\n"
-	       "With --invert, recover the cameras of ray frames (generated ones, for pose\n"
-	       "estimation) and write them as od-cameras JSON.\n"
-	       "  -a, --azimuth LIST     azimuths in degrees, one per view (default 0,30,60,90);\n"
-	       "                         'none': the view's camera is unknown (its rays a target)\n"
-	       "  -e, --elevation LIST   elevations in degrees (default 0)\n"
-	       "  -d, --distance LIST    distances from the origin (default 1.7; upstream's demo uses 1.5)\n"
-	       "  -f, --focal LIST       focal length in units of the image size (default 1.3887)\n"
-	       "                         A LIST has one value per view, or one value for all.\n"
-	       "  -c, --cameras FILE     cameras from an od-cameras JSON file or a nerfstudio\n"
-	       "                         transforms.json instead of angles\n"
-	       "      --select LIST      use these cameras of FILE, in this order (e.g. 0,12,40)\n"
-	       "  -s, --size N           square image size in pixels, a multiple of 16 (default 512)\n"
-	       "  -t, --target LIST      emit these views as target placeholders (rays to generate)\n"
-	       "      --skip LIST        emit nothing for these views\n"
-	       "      --normalize[=D]    rescale the scene as upstream training does: the first\n"
-	       "                         camera at distance D (default 1.7) from where the optical axes meet\n"
-	       "      --invert           ray frames -> cameras JSON\n"
-	       "      --channels MODE    --invert: average the duplicate ray channels (default) or\n"
-	       "                         read the first six only\n"
-	       "  -o, --output OUT       write to OUT instead of stdout\n"
-	       "  -h, --help             this help;  -V, --version  the version\n"
-	       "View LISTs are indices from 0 like 1,2 or 1-3.\n"
-	       "Exit status: 0 ok, 1 failure, 2 usage, 3 bad input, 5 I/O. See od-plucker(1).\n");
-}
+static const struct od_usage usage = {
+	.synopsis = "od-plucker [-a AZ,...] [-e EL,...] [-d DIST,...] [-f FOCAL,...] [-s SIZE]\n"
+		    "           [-t VIEWS] [--skip VIEWS] [--normalize[=D]] [-o OUT]\n"
+		    "od-plucker -c CAMERAS.json [--select VIEWS] [-f FOCAL] [-s SIZE]\n"
+		    "           [-t VIEWS] ... [-o OUT]\n"
+		    "od-plucker --invert [-f FOCAL,... | -c CAMERAS.json]\n"
+		    "           [--channels average|first] [-o CAMERAS.json] [FILE...]",
+	.description =
+		"Make the Plücker ray frames of multiview OneDiffusion from cameras: one ray\n"
+		"frame (16, S, S), S = SIZE/8, per view, relative to the first view whose rays\n"
+		"are given. With --invert, recover the cameras of ray frames (generated ones,\n"
+		"for pose estimation) and write them as od-cameras JSON.\n",
+	.footer = "A LIST of numbers has one value per view, or one value for all.\n"
+		  "View LISTs are indices from 0 like 1,2 or 1-3.\n"
+		  "Exit status: 0 ok, 1 failure, 2 usage, 3 bad input, 5 I/O. See od-plucker(1).\n",
+};
 
 /* ---------------------------------------------------------------- option lists */
 
@@ -56,84 +40,127 @@ struct numlist {
 	int n;
 };
 
-/* "0,30,none,90" -> numbers; "none" only when allow_none. Values must lie in
- * (lo, hi] when positive is set, else be finite. */
-static struct numlist parse_numlist(const char *opt, const char *s, int allow_none, int positive)
+/* What main() allocates, in one place so that a usage error found after an
+ * allocation frees everything before it exits (release, usage_fail). */
+struct state {
+	struct numlist az, el, dist, focal;
+	char *dup;                 /* the list being parsed */
+	int *idx;                  /* the indices being parsed */
+	struct od_camera *cams;
+	unsigned char *role, *asked;
+};
+
+static void release(struct state *st)
 {
-	struct numlist l = { 0 };
-	char *dup = strdup(s), *save = NULL;
-	if (!dup)
-		od_die(OD_ENOMEM, "out of memory");
+	struct numlist *l[] = { &st->az, &st->el, &st->dist, &st->focal };
+	for (int i = 0; i < 4; i++) {
+		free(l[i]->v), free(l[i]->none);
+		memset(l[i], 0, sizeof *l[i]);
+	}
+	free(st->dup), free(st->idx), free(st->cams), free(st->role), free(st->asked);
+	st->dup = NULL, st->idx = NULL, st->cams = NULL, st->role = NULL, st->asked = NULL;
+}
+
+static noreturn void usage_fail(struct state *st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static noreturn void usage_fail(struct state *st, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	release(st);
+	od_usage_error("%s", msg);
+}
+
+/* "0,30,none,90" -> l; "none" only when allow_none. Values must be finite,
+ * and greater than 0 when positive is set. */
+static void parse_numlist(struct state *st, struct numlist *l, const char *opt, const char *s, int allow_none,
+			  int positive)
+{
+	char *save = NULL;
 	size_t cap = strlen(s) / 2 + 2;
-	l.v = calloc(cap, sizeof *l.v);
-	l.none = calloc(cap, 1);
-	if (!l.v || !l.none)
+	st->dup = strdup(s);
+	l->v = calloc(cap, sizeof *l->v);
+	l->none = calloc(cap, 1);
+	l->n = 0;
+	if (!st->dup || !l->v || !l->none)
 		od_die(OD_ENOMEM, "out of memory");
 	if (!*s || s[strlen(s) - 1] == ',' || s[0] == ',' || strstr(s, ",,"))
-		od_usage_error("%s: '%s' is not a comma-separated list of numbers", opt, s);
-	for (char *tok = strtok_r(dup, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		usage_fail(st, "%s: '%s' is not a comma-separated list of numbers", opt, s);
+	for (char *tok = strtok_r(st->dup, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		if (allow_none && !strcmp(tok, "none")) {
-			l.none[l.n] = 1;
-			l.v[l.n++] = 0;
+			l->none[l->n] = 1;
+			l->v[l->n++] = 0;
 			continue;
 		}
 		char *end;
 		errno = 0;
 		double x = strtod(tok, &end);
 		if (errno || end == tok || *end || !isfinite(x))
-			od_usage_error("%s: '%s' is not a number%s", opt, tok, allow_none ? " or 'none'" : "");
+			usage_fail(st, "%s: '%s' is not a number%s", opt, tok, allow_none ? " or 'none'" : "");
 		if (positive && !(x > 0))
-			od_usage_error("%s: %g must be positive", opt, x);
-		l.v[l.n++] = x;
+			usage_fail(st, "%s: %g must be positive", opt, x);
+		l->v[l->n++] = x;
 	}
-	free(dup);
-	return l;
+	free(st->dup);
+	st->dup = NULL;
 }
 
-/* "1,2,5-7" -> the indices in order (ranges expanded), each < limit. */
-static int *parse_indices(const char *opt, const char *s, int limit, const char *what, int *n_out)
+/* A list of one value (a default). */
+static void numlist_of(struct numlist *l, double x)
+{
+	l->v = calloc(1, sizeof *l->v);
+	l->none = calloc(1, 1);
+	l->n = 1;
+	if (!l->v || !l->none)
+		od_die(OD_ENOMEM, "out of memory");
+	l->v[0] = x;
+}
+
+/* "1,2,5-7" -> st->idx: the indices in order (ranges expanded), each < limit;
+ * returns how many. */
+static int parse_indices(struct state *st, const char *opt, const char *s, int limit, const char *what)
 {
 	int cap = 16, n = 0;
-	int *v = malloc(cap * sizeof *v);
-	if (!v)
+	if (!(st->idx = malloc(cap * sizeof *st->idx)))
 		od_die(OD_ENOMEM, "out of memory");
 	const char *p = s;
 	if (!*p)
-		od_usage_error("%s: empty list", opt);
+		usage_fail(st, "%s: empty list", opt);
 	while (*p) {
 		char *end;
 		errno = 0;
 		long a = strtol(p, &end, 10), b;
 		if (end == p || errno || a < 0)
-			od_usage_error("%s: '%s' is not a list of indices like 1,2 or 1-3", opt, s);
+			usage_fail(st, "%s: '%s' is not a list of indices like 1,2 or 1-3", opt, s);
 		b = a;
 		if (*end == '-') {
 			p = end + 1;
 			b = strtol(p, &end, 10);
 			if (end == p || errno || b < a)
-				od_usage_error("%s: '%s' is not a list of indices like 1,2 or 1-3", opt, s);
+				usage_fail(st, "%s: '%s' is not a list of indices like 1,2 or 1-3", opt, s);
 		}
 		if (b >= limit)
-			od_usage_error("%s: %s %ld does not exist (there are %d)", opt, what, b, limit);
+			usage_fail(st, "%s: %s %ld does not exist (there are %d)", opt, what, b, limit);
 		for (long i = a; i <= b; i++) {
 			if (n == cap) {
 				cap *= 2;
-				int *nv = realloc(v, cap * sizeof *v);
+				int *nv = realloc(st->idx, cap * sizeof *nv);
 				if (!nv)
 					od_die(OD_ENOMEM, "out of memory");
-				v = nv;
+				st->idx = nv;
 			}
-			v[n++] = (int)i;
+			st->idx[n++] = (int)i;
 		}
 		if (*end == ',' && end[1])
 			p = end + 1;
 		else if (*end)
-			od_usage_error("%s: '%s' is not a list of indices like 1,2 or 1-3", opt, s);
+			usage_fail(st, "%s: '%s' is not a list of indices like 1,2 or 1-3", opt, s);
 		else
 			p = end;
 	}
-	*n_out = n;
-	return v;
+	return n;
 }
 
 /* One value per view, or one for all. */
@@ -142,10 +169,10 @@ static double list_at(const struct numlist *l, int i)
 	return l->n == 1 ? l->v[0] : l->v[i];
 }
 
-static void check_count(const char *opt, const struct numlist *l, int n, const char *first)
+static void check_count(struct state *st, const char *opt, const struct numlist *l, int n, const char *first)
 {
 	if (l->n != 1 && l->n != n)
-		od_usage_error("%s has %d values but %s has %d: give one per view or one for all", opt, l->n, first, n);
+		usage_fail(st, "%s has %d values but %s has %d: give one per view or one for all", opt, l->n, first, n);
 }
 
 /* ---------------------------------------------------------------- --invert */
@@ -222,10 +249,10 @@ static int run_invert(char **files, int n_files, const char *out_path, const str
 
 /* ---------------------------------------------------------------- cameras -> rays */
 
-static int write_views(struct od_camera *cams, int n, const unsigned char *role, int size, const char *out_path,
+static int write_views(struct od_camera *cams, int n, const unsigned char *role, int size, int S, const char *out_path,
 		       double normalize)
 {
-	int S = size / 8, rc, ref = -1;
+	int rc, ref = -1;
 	if (normalize > 0) {
 		/* over the views that are emitted */
 		struct od_camera *sub = malloc(n * sizeof *sub);
@@ -243,7 +270,7 @@ static int write_views(struct od_camera *cams, int n, const unsigned char *role,
 		free(map);
 	}
 	/* Rays are relative to the first view whose rays are given: upstream drops the
-	 * None views before first_camera_transform (pipe:724-749). */
+	 * None views before first_camera_transform (numerics.md §7.2). */
 	for (int i = 0; i < n && ref < 0; i++)
 		if (role[i] == OD_ROLE_CONDITION)
 			ref = i;
@@ -305,170 +332,164 @@ static int write_views(struct od_camera *cams, int n, const unsigned char *role,
 	return 0;
 }
 
+static int normalize_cb(const struct od_option *opt, const char *arg)
+{
+	*(double *)opt->value = arg ? od_opt_num("--normalize", arg, 1e-9, 1e9) : OD_TRAIN_SCALE;
+	return OD_OK;
+}
+
 int main(int argc, char **argv)
 {
 	od_tool_init(argc, argv, "od-plucker");
-	enum { O_SKIP = 256, O_SELECT, O_NORMALIZE, O_INVERT, O_CHANNELS };
-	static const struct option opts[] = {
-		{ "azimuth", required_argument, 0, 'a' },     { "elevation", required_argument, 0, 'e' },
-		{ "distance", required_argument, 0, 'd' },    { "focal", required_argument, 0, 'f' },
-		{ "cameras", required_argument, 0, 'c' },     { "size", required_argument, 0, 's' },
-		{ "target", required_argument, 0, 't' },      { "skip", required_argument, 0, O_SKIP },
-		{ "select", required_argument, 0, O_SELECT }, { "normalize", optional_argument, 0, O_NORMALIZE },
-		{ "invert", no_argument, 0, O_INVERT },       { "channels", required_argument, 0, O_CHANNELS },
-		{ "output", required_argument, 0, 'o' },      { "help", no_argument, 0, 'h' },
-		{ "version", no_argument, 0, 'V' },           { 0 }
-	};
 	const char *az_s = NULL, *el_s = NULL, *dist_s = NULL, *focal_s = NULL, *cam_path = NULL, *target_s = NULL,
 		   *skip_s = NULL, *select_s = NULL, *out_path = "-", *size_s = NULL;
-	int invert = 0, c;
+	int invert = 0;
 	double normalize = 0;
 	enum od_rays_channels mode = OD_RAYS_AVERAGE;
-	opterr = 0; /* our own one-line messages */
-	while ((c = getopt_long(argc, argv, ":a:e:d:f:c:s:t:o:hV", opts, NULL)) != -1) {
-		switch (c) {
-		case 'a': az_s = optarg; break;
-		case 'e': el_s = optarg; break;
-		case 'd': dist_s = optarg; break;
-		case 'f': focal_s = optarg; break;
-		case 'c': cam_path = optarg; break;
-		case 's': size_s = optarg; break;
-		case 't': target_s = optarg; break;
-		case 'o': out_path = optarg; break;
-		case O_SKIP: skip_s = optarg; break;
-		case O_SELECT: select_s = optarg; break;
-		case O_NORMALIZE:
-			normalize = optarg ? od_opt_num("--normalize", optarg, 1e-9, 1e9) : OD_TRAIN_SCALE;
-			break;
-		case O_INVERT: invert = 1; break;
-		case O_CHANNELS:
-			if (!strcmp(optarg, "average"))
-				mode = OD_RAYS_AVERAGE;
-			else if (!strcmp(optarg, "first"))
-				mode = OD_RAYS_FIRST;
-			else
-				od_usage_error("--channels: '%s' is not average or first", optarg);
-			break;
-		case 'h': usage(); return 0;
-		case 'V': od_version();
-		case ':': od_usage_error("option '%s' needs a value", argv[optind - 1]);
-		default: od_usage_error("unknown option '%s'", argv[optind - 1]);
-		}
-	}
+	const struct od_option opts[] = {
+		OD_OPT_STRING('a', "azimuth", &az_s, "LIST",
+			      "azimuths in degrees, one per view (default 0,30,60,90); 'none': the view's camera is "
+			      "unknown (its rays a target)"),
+		OD_OPT_STRING('e', "elevation", &el_s, "LIST", "elevations in degrees (default 0)"),
+		OD_OPT_STRING('d', "distance", &dist_s, "LIST",
+			      "distances from the origin (default " OD_STR(OD_DEFAULT_DISTANCE) "; upstream's demo uses "
+			      "1.5)"),
+		OD_OPT_STRING('f', "focal", &focal_s, "LIST",
+			      "focal length in units of the image size (default " OD_STR(OD_DEFAULT_FOCAL) ")"),
+		OD_OPT_STRING('c', "cameras", &cam_path, "FILE",
+			      "cameras from an od-cameras JSON file or a nerfstudio transforms.json instead of angles"),
+		OD_OPT_STRING(0, "select", &select_s, "LIST", "use these cameras of FILE, in this order (e.g. 0,12,40)"),
+		OD_OPT_STRING('s', "size", &size_s, "N",
+			      "square image size in pixels, a multiple of 16 (default " OD_STR(OD_RAYS_DEFAULT_SIZE) ")"),
+		OD_OPT_STRING('t', "target", &target_s, "LIST", "emit these views as target placeholders (rays to generate)"),
+		OD_OPT_STRING(0, "skip", &skip_s, "LIST", "emit nothing for these views"),
+		OD_OPT_CALLBACK_OPTARG(0, "normalize", &normalize, "D",
+				       "rescale the scene as upstream training does: the first camera at distance D "
+				       "(default " OD_STR(OD_TRAIN_SCALE) ") from where the optical axes meet",
+				       normalize_cb),
+		OD_OPT_BOOL(0, "invert", &invert, "ray frames -> cameras JSON"),
+		OD_OPT_CHOICE(0, "channels", &mode, "MODE",
+			      "--invert: average the duplicate ray channels (default) or read the first six only "
+			      "(first)", od_rays_channel_choices),
+		OD_OPT_STRING('o', "output", &out_path, "OUT", "write to OUT instead of stdout"),
+		OD_OPT_END(),
+	};
+	const int first = od_parse_options(argc, argv, opts, &usage);
+	/* the checks that need no allocation first */
 	if (cam_path && (az_s || el_s || dist_s))
 		od_usage_error("give cameras either as angles (--azimuth ...) or as a file (--cameras), not both");
 	if (select_s && !cam_path)
 		od_usage_error("--select picks cameras of a --cameras file");
-	struct numlist focal = { 0 };
-	if (focal_s)
-		focal = parse_numlist("--focal", focal_s, 0, 1);
-	struct od_camera *cams = NULL;
-	int n = 0, rc;
-	if (cam_path) {
-		if ((rc = od_camera_json_read(cam_path, &cams, &n)))
-			od_fail(rc);
-		if (select_s) {
-			int n_sel, *sel = parse_indices("--select", select_s, n, "camera", &n_sel);
-			struct od_camera *picked = malloc(n_sel * sizeof *picked);
-			if (!picked)
-				od_die(OD_ENOMEM, "out of memory");
-			for (int i = 0; i < n_sel; i++)
-				picked[i] = cams[sel[i]];
-			free(cams);
-			free(sel);
-			cams = picked;
-			n = n_sel;
-		}
-		if (focal_s && focal.n != 1)
-			od_usage_error("--focal: with --cameras give one value (for cameras without intrinsics)");
-		for (int i = 0; i < n; i++)
-			if (focal_s && !cams[i].has_intrinsics)
-				cams[i].fx = cams[i].fy = focal.v[0];
-	}
-
+	int size = OD_RAYS_DEFAULT_SIZE, S = 0;
 	if (invert) {
 		if (az_s || el_s || dist_s || target_s || skip_s || size_s || normalize > 0)
 			od_usage_error("--invert takes only --focal, --cameras, --select, --channels and --output");
 		if (focal_s && cam_path)
 			od_usage_error("--invert: give the intrinsics by --focal or by --cameras, not both");
-		rc = run_invert(argv + optind, argc - optind, out_path, focal_s ? &focal : NULL, cam_path ? cams : NULL,
-				n, mode);
-		free(focal.v), free(focal.none), free(cams);
+	} else {
+		if (first < argc)
+			od_usage_error("unexpected argument '%s' (cameras come from options; --invert reads frames)",
+				       argv[first]);
+		if (size_s) {
+			int w, h;
+			od_opt_size("--size", size_s, &w, &h);
+			if (w != h)
+				od_usage_error("--size: %dx%d is not square: multiview rays need a square image", w, h);
+			size = w;
+		}
+		if (od_rays_latent_size(size, &S))
+			od_usage_error("--size: %s", od_errmsg());
+	}
+
+	struct state st = { .cams = NULL };
+	int n = 0, rc;
+	if (focal_s) {
+		parse_numlist(&st, &st.focal, "--focal", focal_s, 0, 1);
+		if (cam_path && st.focal.n != 1)
+			usage_fail(&st, "--focal: with --cameras give one value (for cameras without intrinsics)");
+	}
+	if (cam_path) {
+		if ((rc = od_camera_json_read(cam_path, &st.cams, &n)))
+			od_fail(rc);
+		if (select_s) {
+			int n_sel = parse_indices(&st, "--select", select_s, n, "camera");
+			struct od_camera *picked = malloc(n_sel * sizeof *picked);
+			if (!picked)
+				od_die(OD_ENOMEM, "out of memory");
+			for (int i = 0; i < n_sel; i++)
+				picked[i] = st.cams[st.idx[i]];
+			free(st.cams), free(st.idx);
+			st.cams = picked, st.idx = NULL;
+			n = n_sel;
+		}
+		for (int i = 0; i < n; i++)
+			if (focal_s && !st.cams[i].has_intrinsics)
+				st.cams[i].fx = st.cams[i].fy = st.focal.v[0];
+	}
+
+	if (invert) {
+		rc = run_invert(argv + first, argc - first, out_path, focal_s ? &st.focal : NULL,
+				cam_path ? st.cams : NULL, n, mode);
+		release(&st);
 		return rc;
 	}
-	if (optind < argc)
-		od_usage_error("unexpected argument '%s' (cameras come from options; --invert reads frames)",
-			       argv[optind]);
-
-	int size = 512;
-	if (size_s) {
-		int w, h;
-		od_opt_size("--size", size_s, &w, &h);
-		if (w != h)
-			od_usage_error("--size: %dx%d is not square: multiview rays need a square image", w, h);
-		if (w % 16 || w < 16 || w > 2048)
-			od_usage_error("--size: %d is not a multiple of 16 from 16 to 2048", w);
-		size = w;
-	}
 	if (!cam_path) {
-		struct numlist az = parse_numlist("--azimuth", az_s ? az_s : "0,30,60,90", 1, 0);
-		struct numlist el = parse_numlist("--elevation", el_s ? el_s : "0", 0, 0);
-		struct numlist dist = parse_numlist("--distance", dist_s ? dist_s : "1.7", 0, 1);
+		parse_numlist(&st, &st.az, "--azimuth", az_s ? az_s : "0,30,60,90", 1, 0);
+		if (el_s)
+			parse_numlist(&st, &st.el, "--elevation", el_s, 0, 0);
+		else
+			numlist_of(&st.el, 0);
+		if (dist_s)
+			parse_numlist(&st, &st.dist, "--distance", dist_s, 0, 1);
+		else
+			numlist_of(&st.dist, OD_DEFAULT_DISTANCE);
 		if (!focal_s)
-			focal = parse_numlist("--focal", "1.3887", 0, 1);
-		n = az.n;
-		check_count("--elevation", &el, n, "--azimuth");
-		check_count("--distance", &dist, n, "--azimuth");
-		check_count("--focal", &focal, n, "--azimuth");
-		cams = calloc(n, sizeof *cams);
-		if (!cams)
+			numlist_of(&st.focal, OD_DEFAULT_FOCAL);
+		n = st.az.n;
+		check_count(&st, "--elevation", &st.el, n, "--azimuth");
+		check_count(&st, "--distance", &st.dist, n, "--azimuth");
+		check_count(&st, "--focal", &st.focal, n, "--azimuth");
+		if (!(st.cams = calloc(n, sizeof *st.cams)))
 			od_die(OD_ENOMEM, "out of memory");
 		for (int i = 0; i < n; i++) {
-			od_camera_init(&cams[i], list_at(&focal, i));
-			cams[i].has_intrinsics = focal_s != NULL;
+			od_camera_init(&st.cams[i], list_at(&st.focal, i));
+			st.cams[i].has_intrinsics = focal_s != NULL;
 			char what[64];
 			snprintf(what, sizeof what, "view %d", i);
-			if (!az.none[i] &&
-			    (rc = od_camera_set_orbit(&cams[i], az.v[i], list_at(&el, i), list_at(&dist, i), what)))
+			if (!st.az.none[i] && (rc = od_camera_set_orbit(&st.cams[i], st.az.v[i], list_at(&st.el, i),
+									list_at(&st.dist, i), what)))
 				od_die(OD_EINVAL, "%s", od_errmsg());
 		}
-		free(az.v), free(az.none), free(el.v), free(el.none), free(dist.v), free(dist.none);
 	}
-	free(focal.v), free(focal.none);
 
 	/* roles: condition, target (asked for, or no pose), 0 = skipped */
-	unsigned char *role = malloc(n);
-	if (!role)
+	st.role = malloc(n);
+	st.asked = calloc(n, 1);
+	if (!st.role || !st.asked)
 		od_die(OD_ENOMEM, "out of memory");
 	for (int i = 0; i < n; i++)
-		role[i] = cams[i].has_pose ? OD_ROLE_CONDITION : OD_ROLE_TARGET;
-	int k, *idx;
-	unsigned char *asked = calloc(n, 1);
-	if (!asked)
-		od_die(OD_ENOMEM, "out of memory");
+		st.role[i] = st.cams[i].has_pose ? OD_ROLE_CONDITION : OD_ROLE_TARGET;
 	if (target_s) {
-		idx = parse_indices("--target", target_s, n, "view", &k);
+		int k = parse_indices(&st, "--target", target_s, n, "view");
 		for (int i = 0; i < k; i++)
-			role[idx[i]] = OD_ROLE_TARGET, asked[idx[i]] = 1;
-		free(idx);
+			st.role[st.idx[i]] = OD_ROLE_TARGET, st.asked[st.idx[i]] = 1;
+		free(st.idx);
+		st.idx = NULL;
 	}
 	if (skip_s) {
-		idx = parse_indices("--skip", skip_s, n, "view", &k);
+		int k = parse_indices(&st, "--skip", skip_s, n, "view");
 		for (int i = 0; i < k; i++) {
-			if (asked[idx[i]])
-				od_usage_error("view %d is both in --target and in --skip", idx[i]);
-			role[idx[i]] = 0;
+			if (st.asked[st.idx[i]])
+				usage_fail(&st, "view %d is both in --target and in --skip", st.idx[i]);
+			st.role[st.idx[i]] = 0;
 		}
-		free(idx);
 	}
-	free(asked);
 	int emitted = 0;
 	for (int i = 0; i < n; i++)
-		emitted += role[i] != 0;
+		emitted += st.role[i] != 0;
 	if (!emitted)
-		od_usage_error("every view is skipped: nothing to emit");
-	write_views(cams, n, role, size, out_path, normalize);
-	free(role);
-	free(cams);
+		usage_fail(&st, "every view is skipped: nothing to emit");
+	write_views(st.cams, n, st.role, size, S, out_path, normalize);
+	release(&st);
 	return 0;
 }

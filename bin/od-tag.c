@@ -5,7 +5,6 @@
 #include "text/t5_tokenizer.h"
 #include "tool.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,50 +13,24 @@
 #define MAX_PROMPT (256u << 10) /* bytes: far beyond 300 tokens, well inside a frame's metadata */
 #define MAX_FILE ((size_t)1 << 30)
 
-static void usage(void)
-{
-	printf("Usage: od-tag [OPTIONS] [PROMPT...]\n"
-	       "       od-tag [OPTIONS] -f FILE          (one prompt per line; '-' = stdin)\n"
-	       "       od-tag --list-tags | --list-colors\n"
-	       "Turn prompts into the text frames od-denoise reads: for each prompt, the T5\n"
-	       "encoder's output for the prompt (role condition) and for the negative prompt\n"
-	       "(role negative), each (300, d_model) with the attention mask as mask plane.\n"
-	       "The prompt gets its task tag: PROMPT is the caption, --task picks the tag\n"
-	       "(default text2image); a prompt that starts with [[tag]] is used as it is.\n"
-	       "  -m, --model DIR          checkpoint folder (text_encoder/, tokenizer/); default $OD_MODEL\n"
-	       "  -t, --task TASK          text2image, depth2image, canny2image, hed2img, pose2image,\n"
-	       "                           semanticmap2image, boundingbox2image, image_inpainting,\n"
-	       "                           image_editing, deblurring, faceid, subject_driven, multiview\n"
-	       "  -c, --caption TEXT       the caption (instead of PROMPT words); for faceid and\n"
-	       "                           subject_driven the target's caption ([[img0]])\n"
-	       "  -r, --ref-caption TEXT   a reference image's caption, [[img1]], [[img2]], ... (repeat;\n"
-	       "                           faceid: 1 to 3, subject_driven: 1, the subject image)\n"
-	       "  -i, --item NAME          subject_driven: the subject, as in <item: NAME>\n"
-	       "      --mask COLOUR:OBJECT semanticmap2image: a region <#RRGGBB name mask: OBJECT> (repeat);\n"
-	       "                           COLOUR is #RRGGBB, #RRGGBB=NAME or a name (--list-colors)\n"
-	       "      --box COLOUR:OBJECT  boundingbox2image: a box <#RRGGBB name boundingbox: OBJECT> (repeat)\n"
-	       "      --raw                give the text to T5 exactly as it is (no tag added)\n"
-	       "  -f, --file FILE          read prompts from FILE, one per line ('-': stdin)\n"
-	       "  -n, --negative TEXT      the negative prompt (default: \"\", as upstream)\n"
-	       "  -N, --standard-negative  upstream's standard NEGATIVE_PROMPT as the negative prompt\n"
-	       "  -o, --output FILE        write to FILE instead of stdout\n"
-	       "      --dtype T            frame data type: f32 (default), f16 or bf16\n"
-	       "      --ids                print each prompt's token ids instead of frames\n"
-	       "      --pieces             print each prompt's tokens instead of frames\n"
-	       "      --print-prompt       print each prompt as it goes to T5 instead of frames\n"
-	       "      --list-tags          the task tags with their frame layouts\n"
-	       "      --list-colors        the region colours OneDiffusion knows\n"
-	       "      --device DEV         cpu or cuda (default $OD_DEVICE, else cpu)\n"
-	       "      --threads N          CPU threads (default: all)\n"
-	       OD_PRECISION_HELP
-	       "      --progress MODE      auto, none or machine\n"
-	       "  -h, --help               this help;  -V, --version  the version\n"
-	       "Examples:\n"
-	       "  od-tag -m MODEL 'a red cube on a table' | od-denoise -m MODEL ... \n"
-	       "  od-tag -m MODEL -t depth2image -N -f captions.txt > text.odf\n"
-	       "  od-tag -t faceid -r 'a man with a beard' 'the man as an astronaut' --print-prompt\n"
-	       "See od-tag(1).\n");
-}
+static const struct od_usage usage = {
+	.synopsis = "od-tag [OPTIONS] [PROMPT...]\n"
+		    "od-tag [OPTIONS] -f FILE          (one prompt per line; '-' = stdin)\n"
+		    "od-tag --list-tags | --list-colors",
+	.description =
+		"Turn prompts into the text frames od-denoise reads: for each prompt, the T5\n"
+		"encoder's output for the prompt (role condition) and for the negative prompt\n"
+		"(role negative), each (300, d_model) with the attention mask as mask plane.\n"
+		"The prompt gets its task tag: PROMPT is the caption, --task picks the tag\n"
+		"(default text2image); a prompt that starts with [[tag]] is used as it is.\n",
+	.footer = "Examples:\n"
+		  "  od-tag -m MODEL 'a red cube on a table' | od-denoise -m MODEL ... \n"
+		  "  od-tag -m MODEL -t depth2image -N -f captions.txt > text.odf\n"
+		  "  od-tag -t faceid -r 'a man with a beard' 'the man as an astronaut' \\\n"
+		  "         --print-prompt\n"
+		  "Exit status: 0 ok, 1 failure, 2 usage, 3 bad input, 4 model, 5 I/O, 6 no device.\n"
+		  "See od-tag(1).\n",
+};
 
 enum out_mode { OUT_FRAMES, OUT_IDS, OUT_PIECES, OUT_PROMPT };
 
@@ -68,12 +41,13 @@ struct job {
 	const char *task;
 	int32_t ids[OD_T5_MAX_LENGTH];
 	uint8_t mask[OD_T5_MAX_LENGTH];
-	int real;
+	int real;       /* positions with mask 1 */
+	int cut;        /* tokens truncation dropped */
 	struct od_t5_tokens tk;
 };
 
 struct opts {
-	const char *model, *file, *caption, *negative, *out, *item;
+	const char *file, *caption, *negative, *out, *item;
 	const char *refs[8];
 	int n_refs;
 	struct od_region regions[64];
@@ -81,9 +55,7 @@ struct opts {
 	int task, task_given, raw;
 	enum od_dtype dtype;
 	enum out_mode mode;
-	enum od_device device;
-	int threads;
-	enum od_progress_mode progress;
+	struct od_common_opts common;
 };
 
 /* "'prompts.txt': line 3: " for a line of a file, "" for an argument: the
@@ -116,7 +88,7 @@ static void build_prompt(const struct opts *o, struct job *j)
 		j->prompt = strdup(j->text);
 		j->task = task >= 0 ? od_tasks[task].tag : "none";
 	} else if (tl >= 0) {
-		/* A prompt with its own tag is used as it is (upstream.md §6.2). */
+		/* A prompt with its own tag is used as it is (numerics.md §6.2). */
 		if (task >= 0 && o->task_given && task != o->task) {
 			snprintf(msg, sizeof msg, "the prompt's tag [[%s]] contradicts --task %s", tag, od_tasks[o->task].tag);
 			job_error(o, j, msg);
@@ -248,21 +220,20 @@ static void shorten(char *s, size_t max)
 
 static void tokenize_job(const struct od_t5_tokenizer *tok, const struct opts *o, struct job *j, const char *what)
 {
-	int cut;
 	int rc = od_t5_tokenize(tok, j->prompt, strlen(j->prompt), &j->tk);
 	if (rc)
 		od_fail(rc);
-	j->real = od_t5_row(tok, &j->tk, OD_T5_MAX_LENGTH, j->ids, j->mask, &cut);
-	if (cut > 0) {
+	j->real = od_t5_row(tok, &j->tk, OD_T5_MAX_LENGTH, j->ids, j->mask, &j->cut);
+	if (j->cut > 0) {
 		/* The warning says what was cut (the tool's job, not the library's). */
-		char *dropped = od_t5_tokens_join(&j->tk, j->tk.n - cut, j->tk.n);
+		char *dropped = od_t5_tokens_join(&j->tk, j->tk.n - j->cut, j->tk.n);
 		char w[4200];
 		if (!dropped)
 			od_die(OD_ENOMEM, "out of memory");
 		shorten(dropped, 160);
 		od_warn("%s%s has %d tokens with </s>; cut to %d, dropping the last %d: \"%s\"",
 			where(o, j, w, sizeof w),
-			what ? what : "the prompt", j->tk.n + 1, OD_T5_MAX_LENGTH, cut, dropped);
+			what ? what : "the prompt", j->tk.n + 1, OD_T5_MAX_LENGTH, j->cut, dropped);
 		free(dropped);
 	}
 }
@@ -296,101 +267,95 @@ static int make_frame(struct od_frame *f, enum od_role role, const struct opts *
 		rc = od_frame_set(f, "prompt", j->prompt);
 	if (!rc)
 		rc = od_frame_setf(f, "tokens", "%d", j->real);
-	if (!rc && j->tk.n > OD_T5_MAX_LENGTH - 1)
-		rc = od_frame_setf(f, "truncated", "%d", j->tk.n - (OD_T5_MAX_LENGTH - 1));
+	if (!rc && j->cut > 0)
+		rc = od_frame_setf(f, "truncated", "%d", j->cut);
 	if (!rc && negative)
 		rc = od_frame_set(f, "negative", "1");
 	return rc;
 }
 
+static int task_cb(const struct od_option *opt, const char *arg)
+{
+	struct opts *o = opt->value;
+	if ((o->task = od_task_find(arg)) < 0)
+		return od_error(OD_EINVAL, "--task: '%s' is not a task tag (od-tag --list-tags)", arg);
+	o->task_given = 1;
+	return OD_OK;
+}
+
+/* --mask and --box: a region of semanticmap2image or boundingbox2image. */
+static int region_cb(const struct od_option *opt, const char *arg)
+{
+	struct opts *o = opt->value;
+	const int kind = !strcmp(opt->long_name, "mask") ? 1 : 2;
+	const char *name = kind == 1 ? "--mask" : "--box";
+	if (o->region_kind && o->region_kind != kind)
+		return od_error(OD_EINVAL, "--mask and --box do not mix (semanticmap2image or boundingbox2image)");
+	o->region_kind = kind;
+	if (o->n_regions == (int)(sizeof o->regions / sizeof *o->regions))
+		return od_error(OD_EINVAL, "%s: at most %d", name, (int)(sizeof o->regions / sizeof *o->regions));
+	struct od_region *r = &o->regions[o->n_regions++];
+	if (od_region_parse(arg, r))
+		return od_error_prefix(OD_EINVAL, "%s", name);
+	if (r->name_differs)
+		od_warn("%s: '%s' is called %s in the colour list, not %s", name, r->hex, od_colors[r->color].name,
+			r->name);
+	return OD_OK;
+}
+
+static int list_tags_cb(const struct od_option *opt, const char *arg)
+{
+	list_tags();
+	exit(0);
+}
+
+static int list_colors_cb(const struct od_option *opt, const char *arg)
+{
+	list_colors();
+	exit(0);
+}
+
 int main(int argc, char **argv)
 {
 	od_tool_init(argc, argv, "od-tag");
-	enum {
-		O_MASK = 256, O_BOX, O_RAW, O_DTYPE, O_IDS, O_PIECES, O_PRINT, O_LIST_TAGS, O_LIST_COLORS, O_DEVICE,
-		O_THREADS, O_PROGRESS, O_PRECISION
+	struct opts o = { .out = "-", .dtype = OD_F32, .mode = OUT_FRAMES, .task = OD_TASK_TEXT2IMAGE };
+	int std_negative = 0, ids = 0, pieces = 0, print_prompt = 0;
+	const struct od_option opts[] = {
+		OD_OPT_CALLBACK('t', "task", &o, "TASK",
+				"the task: text2image (default), depth2image, canny2image, hed2img, pose2image, "
+				"semanticmap2image, boundingbox2image, image_inpainting, image_editing, deblurring, "
+				"faceid, subject_driven, multiview", task_cb),
+		OD_OPT_STRING('c', "caption", &o.caption, "TEXT",
+			      "the caption (instead of PROMPT words); for faceid and subject_driven the target's "
+			      "caption ([[img0]])"),
+		OD_OPT_LIST('r', "ref-caption", o.refs, &o.n_refs, 8, "TEXT",
+			    "a reference image's caption, [[img1]], [[img2]], ... (repeat; faceid: 1 to 3, "
+			    "subject_driven: 1, the subject image)"),
+		OD_OPT_STRING('i', "item", &o.item, "NAME", "subject_driven: the subject, as in <item: NAME>"),
+		OD_OPT_CALLBACK(0, "mask", &o, "COLOUR:OBJECT",
+				"semanticmap2image: a region <#RRGGBB name mask: OBJECT> (repeat); COLOUR is #RRGGBB, "
+				"#RRGGBB=NAME or a name (--list-colors)", region_cb),
+		OD_OPT_CALLBACK(0, "box", &o, "COLOUR:OBJECT",
+				"boundingbox2image: a box <#RRGGBB name boundingbox: OBJECT> (repeat)", region_cb),
+		OD_OPT_BOOL(0, "raw", &o.raw, "give the text to T5 exactly as it is (no tag added)"),
+		OD_OPT_STRING('f', "file", &o.file, "FILE", "read prompts from FILE, one per line ('-': stdin)"),
+		OD_OPT_STRING('n', "negative", &o.negative, "TEXT", "the negative prompt (default: \"\", as upstream)"),
+		OD_OPT_BOOL('N', "standard-negative", &std_negative,
+			    "upstream's standard NEGATIVE_PROMPT as the negative prompt"),
+		OD_OPT_STRING('o', "output", &o.out, "FILE", "write to FILE instead of stdout"),
+		OD_OPT_CALLBACK(0, "dtype", &o.dtype, "T", "frame data type: f32 (default), f16 or bf16", od_opt_dtype_cb),
+		OD_OPT_BOOL(0, "ids", &ids, "print each prompt's token ids instead of frames"),
+		OD_OPT_BOOL(0, "pieces", &pieces, "print each prompt's tokens instead of frames"),
+		OD_OPT_BOOL(0, "print-prompt", &print_prompt, "print each prompt as it goes to T5 instead of frames"),
+		OD_OPT_CALLBACK(0, "list-tags", NULL, NULL, "the task tags with their frame layouts", list_tags_cb),
+		OD_OPT_CALLBACK(0, "list-colors", NULL, NULL, "the region colours OneDiffusion knows", list_colors_cb),
+		OD_OPT_COMMON(&o.common),
+		OD_OPT_END(),
 	};
-	static const struct option lopts[] = {
-		{ "model", required_argument, 0, 'm' },       { "task", required_argument, 0, 't' },
-		{ "caption", required_argument, 0, 'c' },     { "ref-caption", required_argument, 0, 'r' },
-		{ "item", required_argument, 0, 'i' },        { "mask", required_argument, 0, O_MASK },
-		{ "box", required_argument, 0, O_BOX },       { "raw", no_argument, 0, O_RAW },
-		{ "file", required_argument, 0, 'f' },        { "negative", required_argument, 0, 'n' },
-		{ "standard-negative", no_argument, 0, 'N' }, { "output", required_argument, 0, 'o' },
-		{ "dtype", required_argument, 0, O_DTYPE },   { "ids", no_argument, 0, O_IDS },
-		{ "pieces", no_argument, 0, O_PIECES },       { "print-prompt", no_argument, 0, O_PRINT },
-		{ "list-tags", no_argument, 0, O_LIST_TAGS }, { "list-colors", no_argument, 0, O_LIST_COLORS },
-		{ "device", required_argument, 0, O_DEVICE }, { "threads", required_argument, 0, O_THREADS },
-		{ "progress", required_argument, 0, O_PROGRESS }, { "help", no_argument, 0, 'h' },
-		{ "precision", required_argument, 0, O_PRECISION },
-		{ "version", no_argument, 0, 'V' },           { 0 }
-	};
-	struct opts o = { .model = getenv("OD_MODEL"), .out = "-", .dtype = OD_F32, .mode = OUT_FRAMES,
-			  .task = OD_TASK_TEXT2IMAGE, .progress = OD_PROGRESS_AUTO };
-	if (o.model && !*o.model)
-		o.model = NULL;
-	const char *dev = getenv("OD_DEVICE");
-	int precision = -1;
-	int std_negative = 0, modes = 0, c;
-	opterr = 0; /* our own one-line messages */
-	while ((c = getopt_long(argc, argv, ":m:t:c:r:i:f:n:No:hV", lopts, NULL)) != -1) {
-		switch (c) {
-		case 'm': o.model = optarg; break;
-		case 't':
-			if ((o.task = od_task_find(optarg)) < 0)
-				od_usage_error("--task: '%s' is not a task tag (od-tag --list-tags)", optarg);
-			o.task_given = 1;
-			break;
-		case 'c': o.caption = optarg; break;
-		case 'r':
-			if (o.n_refs == 8)
-				od_usage_error("--ref-caption: at most 8");
-			o.refs[o.n_refs++] = optarg;
-			break;
-		case 'i': o.item = optarg; break;
-		case O_MASK:
-		case O_BOX: {
-			const char *opt = c == O_MASK ? "--mask" : "--box";
-			if (o.region_kind && o.region_kind != (c == O_MASK ? 1 : 2))
-				od_usage_error("--mask and --box do not mix (semanticmap2image or boundingbox2image)");
-			o.region_kind = c == O_MASK ? 1 : 2;
-			if (o.n_regions == 64)
-				od_usage_error("%s: at most 64", opt);
-			struct od_region *r = &o.regions[o.n_regions++];
-			if (od_region_parse(optarg, r))
-				od_usage_error("%s: %s", opt, od_errmsg());
-			if (r->name_differs)
-				od_warn("%s: '%s' is called %s in the colour list, not %s", opt, r->hex,
-					od_colors[r->color].name, r->name);
-			break;
-		}
-		case O_RAW: o.raw = 1; break;
-		case 'f': o.file = optarg; break;
-		case 'n': o.negative = optarg; break;
-		case 'N': std_negative = 1; break;
-		case 'o': o.out = optarg; break;
-		case O_DTYPE:
-			if (od_float_dtype_parse(optarg, &o.dtype) || o.dtype == OD_F64)
-				od_usage_error("--dtype: '%s' is not f32, f16 or bf16", optarg);
-			break;
-		case O_IDS: o.mode = OUT_IDS, modes++; break;
-		case O_PIECES: o.mode = OUT_PIECES, modes++; break;
-		case O_PRINT: o.mode = OUT_PROMPT, modes++; break;
-		case O_LIST_TAGS: list_tags(); return 0;
-		case O_LIST_COLORS: list_colors(); return 0;
-		case O_DEVICE: dev = optarg; break;
-		case O_THREADS: o.threads = (int)od_opt_int("--threads", optarg, 0, 4096); break;
-		case O_PRECISION: precision = (int)od_opt_precision(optarg); break;
-		case O_PROGRESS: o.progress = od_opt_progress(optarg); break;
-		case 'h': usage(); return 0;
-		case 'V': od_version();
-		case ':': od_usage_error("option '%s' needs a value", argv[optind - 1]);
-		default: od_usage_error("unknown option '%s'", argv[optind - 1]);
-		}
-	}
-	if (modes > 1)
+	const int first = od_parse_options(argc, argv, opts, &usage);
+	if (ids + pieces + print_prompt > 1)
 		od_usage_error("give only one of --ids, --pieces and --print-prompt");
-	o.device = od_opt_device(dev);
+	o.mode = ids ? OUT_IDS : pieces ? OUT_PIECES : print_prompt ? OUT_PROMPT : OUT_FRAMES;
 	if (std_negative && o.negative)
 		od_usage_error("give --negative or --standard-negative, not both");
 	const char *negative = std_negative ? od_standard_negative : o.negative ? o.negative : "";
@@ -414,19 +379,19 @@ int main(int argc, char **argv)
 
 	/* The jobs: PROMPT words (one job), --caption, or the lines of --file / stdin. */
 	struct job *jobs = NULL;
-	int n_jobs = 0, given = (optind < argc) + (o.caption != NULL) + (o.file != NULL);
+	int n_jobs = 0, given = (first < argc) + (o.caption != NULL) + (o.file != NULL);
 	if (given > 1)
 		od_usage_error("give the prompt as PROMPT words, --caption or --file, not several");
-	if (optind < argc) {
+	if (first < argc) {
 		size_t len = 0;
-		for (int i = optind; i < argc; i++)
+		for (int i = first; i < argc; i++)
 			len += strlen(argv[i]) + 1;
 		char *t = malloc(len + 1);
 		if (!t)
 			od_die(OD_ENOMEM, "out of memory");
 		t[0] = 0;
-		for (int i = optind; i < argc; i++) {
-			if (i > optind)
+		for (int i = first; i < argc; i++) {
+			if (i > first)
 				strcat(t, " ");
 			strcat(t, argv[i]);
 		}
@@ -464,11 +429,10 @@ int main(int argc, char **argv)
 		return 0;
 	}
 
-	if (!o.model)
-		od_usage_error("no model: give --model DIR or set OD_MODEL");
-	if (!od_is_dir(o.model))
-		od_die(OD_EMODEL, "'%s': no such model folder", o.model);
-	char *tokdir = od_path_join(o.model, "tokenizer");
+	const char *model = od_common_model(&o.common);
+	if (!od_is_dir(model))
+		od_die(OD_EMODEL, "'%s': no such model folder", model);
+	char *tokdir = od_path_join(model, "tokenizer");
 	struct od_t5_tokenizer tok;
 	if (!tokdir)
 		od_die(OD_ENOMEM, "out of memory");
@@ -512,12 +476,10 @@ int main(int argc, char **argv)
 	tokenize_job(&tok, &o, &neg, "the negative prompt");
 
 	struct od_ctx *ctx;
-	if ((rc = od_ctx_create(&ctx, o.device, o.threads)))
+	if ((rc = od_common_ctx_create(&o.common, &ctx)))
 		od_fail(rc);
-	if (precision >= 0)
-		ctx->precision = (enum od_precision)precision;
 	struct od_t5 *t5;
-	if ((rc = od_t5_open(&t5, ctx, o.model)))
+	if ((rc = od_t5_open(&t5, ctx, model)))
 		od_fail(rc);
 	const int D = t5->cfg.d_model;
 	float *emb = malloc((size_t)OD_T5_MAX_LENGTH * D * sizeof *emb);
@@ -527,7 +489,7 @@ int main(int argc, char **argv)
 	if ((rc = od_out_open(&out, o.out)))
 		od_fail(rc);
 	struct od_progress prog;
-	od_progress_begin(&prog, o.progress, "encode");
+	od_progress_begin(&prog, o.common.progress, "encode");
 	if (n_jobs)
 		rc = od_t5_encode(t5, 1, OD_T5_MAX_LENGTH, neg.ids, neg.mask, neg_emb, NULL);
 	for (int i = 0; !rc && i < n_jobs; i++) {

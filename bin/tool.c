@@ -1,8 +1,11 @@
-/* tool.c: shared start-up, messages and progress for the od tools (see tool.h). */
+/* tool.c: shared start-up, messages, options, commands and progress for the
+ * od tools (see tool.h). The options several tools take are declared here,
+ * once, and tools include them in their tables (OD_OPT_COMMON). */
 #include "tool.h"
 
 #include "base/blas.h"
 #include "base/error.h"
+#include "camera/rays_to_cameras.h"
 
 #include <errno.h>
 #include <math.h>
@@ -56,6 +59,10 @@ void od_fail(int code)
 	exit(od_exit_status(code));
 }
 
+/* The command being run (od_run_command), for usage errors and help. */
+static const struct od_command *cur_cmd;
+static const struct od_usage *tool_usage;
+
 void od_usage_error(const char *fmt, ...)
 {
 	char buf[2048];
@@ -63,7 +70,10 @@ void od_usage_error(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof buf, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "%s: %s (see %s --help)\n", od_prog, buf, od_prog);
+	if (cur_cmd)
+		fprintf(stderr, "%s: %s: %s (see %s %s --help)\n", od_prog, cur_cmd->name, buf, od_prog, cur_cmd->name);
+	else
+		fprintf(stderr, "%s: %s (see %s --help)\n", od_prog, buf, od_prog);
 	exit(OD_EXIT_USAGE);
 }
 
@@ -83,25 +93,17 @@ void od_version(void)
 
 long long od_opt_int(const char *opt, const char *s, long long lo, long long hi)
 {
-	char *end;
-	errno = 0;
-	long long v = strtoll(s, &end, 10);
-	if (errno || end == s || *end)
-		od_usage_error("%s: '%s' is not an integer", opt, s);
-	if (v < lo || v > hi)
-		od_usage_error("%s: %lld is out of range (%lld to %lld)", opt, v, lo, hi);
+	long long v;
+	if (od_parse_int(opt, s, lo, hi, &v))
+		od_usage_error("%s", od_errmsg());
 	return v;
 }
 
 double od_opt_num(const char *opt, const char *s, double lo, double hi)
 {
-	char *end;
-	errno = 0;
-	double v = strtod(s, &end);
-	if (errno || end == s || *end || !isfinite(v))
-		od_usage_error("%s: '%s' is not a number", opt, s);
-	if (v < lo || v > hi)
-		od_usage_error("%s: %g is out of range (%g to %g)", opt, v, lo, hi);
+	double v;
+	if (od_parse_num(opt, s, lo, hi, &v))
+		od_usage_error("%s", od_errmsg());
 	return v;
 }
 
@@ -122,31 +124,229 @@ void od_opt_size(const char *opt, const char *s, int *w, int *h)
 	*h = (int)b;
 }
 
-enum od_device od_opt_device(const char *s)
+/* ---------------------------------------------------------------- shared options */
+
+static int version_cb(const struct od_option *opt, const char *arg)
 {
-	enum od_device d = OD_DEVICE_CPU;
-	if (s && *s && od_device_parse(s, &d))
-		od_usage_error("--device: '%s' is not cpu or cuda", s);
-	return d;
+	od_version();
 }
 
-enum od_precision od_opt_precision(const char *s)
+/* What every command takes. */
+static const struct od_option standard_options[] = {
+	OD_OPT_HELP('h', "help", "this help"),
+	OD_OPT_CALLBACK('V', "version", NULL, NULL, "the version", version_cb),
+	OD_OPT_END(),
+};
+
+static const struct od_choice progress_choices[] = {
+	{ "auto", OD_PROGRESS_AUTO, 0 }, { "none", OD_PROGRESS_NONE, 0 }, { "machine", OD_PROGRESS_MACHINE, 0 },
+	{ NULL, 0, 0 }
+};
+
+static int model_cb(const struct od_option *opt, const char *arg)
 {
-	enum od_precision p = OD_PRECISION_FP32;
-	if (od_precision_parse(s, &p))
-		od_usage_error("--precision: '%s' is not fp32 or bf16", s);
-	return p;
+	struct od_common_opts *c = opt->value;
+	c->model = arg;
+	c->model_given = 1;
+	return OD_OK;
 }
 
-enum od_progress_mode od_opt_progress(const char *s)
+/* The entries of which (OD_COMMON_* bits) for c, with c's defaults. */
+static int common_entries(struct od_common_opts *c, unsigned which, struct od_option *out, int room)
 {
-	if (!s || !strcmp(s, "auto"))
-		return OD_PROGRESS_AUTO;
-	if (!strcmp(s, "none"))
-		return OD_PROGRESS_NONE;
-	if (!strcmp(s, "machine"))
-		return OD_PROGRESS_MACHINE;
-	od_usage_error("--progress: '%s' is not auto, none or machine", s);
+	const char *model = which & OD_COMMON_MODEL ? getenv("OD_MODEL") : NULL;
+	*c = (struct od_common_opts){ .model = model && *model ? model : NULL,
+				      .device_name = which & OD_COMMON_DEVICE ? getenv("OD_DEVICE") : NULL,
+				      .device = OD_DEVICE_CPU, .threads = 0, .progress = OD_PROGRESS_AUTO };
+	const struct od_option t[] = {
+		OD_OPT_CALLBACK('m', "model", c, "DIR", "the OneDiffusion checkpoint folder (default: $OD_MODEL)", model_cb),
+		OD_OPT_STRING(0, "device", &c->device_name, "DEV",
+			      "compute device, cpu or cuda (default: $OD_DEVICE, else cpu)"),
+		OD_OPT_INT('j', "threads", &c->threads, "N", "CPU threads (default 0: all)", 0, 4096),
+		OD_OPT_CHOICE_OPTARG(0, "progress", &c->progress, "MODE",
+				     "auto (the default: a progress line when stderr is a terminal), none, or machine "
+				     "(key=value lines)", progress_choices),
+		OD_OPT_STRING(0, "precision", &c->precision_name, "P",
+			      "matrix products on the CPU in fp32 or bf16 (default: $OD_PRECISION, else bf16 where "
+			      "the CPU has AVX512-BF16 or AMX, else fp32; without them bf16 computes in fp32)"),
+	};
+	const unsigned bit[] = { OD_COMMON_MODEL, OD_COMMON_DEVICE, OD_COMMON_THREADS, OD_COMMON_PROGRESS,
+				 OD_COMMON_PRECISION };
+	int n = 0;
+	for (int i = 0; i < (int)(sizeof t / sizeof *t); i++)
+		if (which & bit[i]) {
+			if (n == room)
+				return -1;
+			out[n++] = t[i];
+		}
+	return n;
+}
+
+int od_common_options(void *value, struct od_option *out, int room)
+{
+	return common_entries(value, OD_COMMON_ALL, out, room);
+}
+
+int od_common_finish(void *value)
+{
+	struct od_common_opts *c = value;
+	if (c->model && !*c->model)
+		c->model = NULL;
+	c->device = OD_DEVICE_CPU;
+	if (c->device_name && *c->device_name && od_device_parse(c->device_name, &c->device))
+		return od_error(OD_EINVAL, "--device: '%s' is not cpu or cuda", c->device_name);
+	if (c->precision_name && od_precision_parse(c->precision_name, &c->precision))
+		return od_error(OD_EINVAL, "--precision: '%s' is not fp32 or bf16", c->precision_name);
+	return OD_OK;
+}
+
+int od_common_ctx_create(const struct od_common_opts *c, struct od_ctx **ctx)
+{
+	int rc = od_ctx_create(ctx, c->device, c->threads);
+	if (!rc && c->precision_name)
+		(*ctx)->precision = c->precision;
+	return rc;
+}
+
+int od_common_some_options(void *value, struct od_option *out, int room)
+{
+	struct od_common_some *s = value;
+	return common_entries(s->c, s->which, out, room);
+}
+
+int od_common_some_finish(void *value)
+{
+	return od_common_finish(((struct od_common_some *)value)->c);
+}
+
+const char *od_common_model(const struct od_common_opts *c)
+{
+	if (!c->model)
+		od_usage_error("no model: give --model DIR or set OD_MODEL");
+	return c->model;
+}
+
+int od_opt_dtype_cb(const struct od_option *opt, const char *arg)
+{
+	char name[128];
+	if (od_float_dtype_parse(arg, opt->value))
+		return od_error(OD_EINVAL, "%s: '%s' is not f32, f16 or bf16", od_option_name(opt, name, sizeof name), arg);
+	return OD_OK;
+}
+
+int od_opt_role_cb(const struct od_option *opt, const char *arg)
+{
+	char name[128];
+	int r = od_role_parse(arg);
+	if (r < 0)
+		return od_error(OD_EINVAL, "%s: '%s' is not none, condition, target or negative",
+				od_option_name(opt, name, sizeof name), arg);
+	*(int *)opt->value = r;
+	return OD_OK;
+}
+
+int od_opt_set_cb(const struct od_option *opt, const char *arg)
+{
+	struct od_kv_list *l = opt->value;
+	char name[128];
+	od_option_name(opt, name, sizeof name);
+	if (!strchr(arg, '=') || arg[0] == '=')
+		return od_error(OD_EINVAL, "%s: '%s' is not KEY=VALUE", name, arg);
+	if (l->n == (int)(sizeof l->v / sizeof *l->v))
+		return od_error(OD_EINVAL, "%s: at most %d", name, (int)(sizeof l->v / sizeof *l->v));
+	l->v[l->n++] = arg;
+	return OD_OK;
+}
+
+int od_frame_set_all(struct od_frame *f, const struct od_kv_list *l)
+{
+	int rc = OD_OK;
+	for (int k = 0; !rc && k < l->n; k++) {
+		char key[256];
+		const char *eq = strchr(l->v[k], '=');
+		snprintf(key, sizeof key, "%.*s", (int)(eq - l->v[k]), l->v[k]);
+		rc = od_frame_set(f, key, eq + 1);
+	}
+	return rc;
+}
+
+const struct od_choice od_rays_channel_choices[] = {
+	{ "average", OD_RAYS_AVERAGE, 0 }, { "first", OD_RAYS_FIRST, 0 }, { NULL, 0, 0 }
+};
+
+int od_parse_options(int argc, char **argv, const struct od_option *opts, const struct od_usage *u)
+{
+	const struct od_option all[] = { OD_OPT_INCLUDE(opts), OD_OPT_INCLUDE(standard_options), OD_OPT_END() };
+	int first, rc = od_options_parse(argc, argv, all, u, &first);
+	if (rc == OD_OPT_SHOWN) {
+		if (fflush(stdout) != 0)
+			od_die(OD_EIO, "<stdout>: write failed");
+		exit(0);
+	}
+	if (rc == OD_EINVAL)
+		od_usage_error("%s", od_errmsg());
+	if (rc)
+		od_fail(rc);
+	return first;
+}
+
+/* ---------------------------------------------------------------- commands */
+
+/* Append to a fixed buffer (help texts: truncated rather than overflowing). */
+static void append(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void append(char *buf, size_t size, const char *fmt, ...)
+{
+	size_t len = strlen(buf);
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf + len, size - len, fmt, ap);
+	va_end(ap);
+}
+
+int od_parse_command(int argc, char **argv, const struct od_option *opts, const struct od_command *cmd)
+{
+	char desc[1024] = "";
+	append(desc, sizeof desc, "%s\n", cmd->summary);
+	const struct od_usage u = { cmd->synopsis, desc, tool_usage ? tool_usage->footer : NULL };
+	return od_parse_options(argc, argv, opts, &u);
+}
+
+int od_run_command(int argc, char **argv, const struct od_command *cmds, const struct od_usage *u)
+{
+	static const struct od_option none[] = { OD_OPT_END() };
+	char synopsis[4096] = "", desc[4096] = "", names[1024] = "";
+	int n = 0, width = 0;
+	for (const struct od_command *c = cmds; c->name; c++, n++)
+		if ((int)strlen(c->name) > width)
+			width = (int)strlen(c->name);
+	for (int i = 0; i < n; i++) {
+		append(synopsis, sizeof synopsis, "%s%s", i ? "\n" : "", cmds[i].synopsis);
+		append(names, sizeof names, "%s%s", i == 0 ? "" : i == n - 1 ? " or " : ", ", cmds[i].name);
+	}
+	append(desc, sizeof desc, "%sCommands:\n", u->description ? u->description : "");
+	for (int i = 0; i < n; i++)
+		append(desc, sizeof desc, "  %-*s  %s\n", width, cmds[i].name, cmds[i].summary);
+	append(desc, sizeof desc, "Options:\n");
+	char footer[4096] = "";
+	append(footer, sizeof footer, "Run '%s COMMAND --help' for the options of a command.\n%s", od_prog,
+	       u->footer ? u->footer : "");
+	const struct od_usage top = { synopsis, desc, footer };
+	tool_usage = u;
+	if (argc == 2 && !strcmp(argv[1], "--list-options")) {
+		/* the commands, then the options (completion, tests) */
+		for (int i = 0; i < n; i++)
+			printf("%s\n", cmds[i].name);
+	}
+	if (argc >= 2 && argv[1][0] == '-')
+		od_parse_options(2, argv, none, &top); /* --help, --version, or a usage error */
+	if (argc < 2)
+		od_usage_error("give a command: %s", names);
+	for (int i = 0; i < n; i++)
+		if (!strcmp(argv[1], cmds[i].name)) {
+			cur_cmd = &cmds[i];
+			return cmds[i].run(argc - 1, argv + 1, &cmds[i]);
+		}
+	od_usage_error("unknown command '%s'", argv[1]);
 }
 
 double od_now(void)

@@ -1,61 +1,180 @@
 /*
  * tool.h: what every od tool's main() shares: start-up, messages, exit
- * statuses, number parsing and progress display.
+ * statuses, the options several tools take, commands, and progress display.
  *
  * Messages go to stderr as "od-tool: message"; stdout carries data only.
  * Exit statuses (every man page, EXIT STATUS): 0 success, 1 failure,
  * 2 usage error, 3 bad input data, 4 model problem, 5 I/O error,
  * 6 compute device unavailable.
+ *
+ * A tool's main():
+ *
+ *   od_tool_init(argc, argv, "od-x");
+ *   struct od_common_opts common;
+ *   const struct od_option opts[] = { OD_OPT_COMMON(&common), ..., OD_OPT_END() };
+ *   int i = od_parse_options(argc, argv, opts, &usage);   // operands: argv[i..argc)
+ *   ... od_ctx_create(&ctx, common.device, common.threads) ...
+ *
+ * A tool made of commands (od-frame, od-model) gives od_run_command() a table
+ * of struct od_command, and each command parses its own options with
+ * od_parse_command().
  */
 #ifndef OD_TOOL_H
 #define OD_TOOL_H
+
+#include "options.h"
+
+#include "compute/backend.h"
+#include "formats/frame.h"
 
 #include <stdint.h>
 #include <stdnoreturn.h>
 
 extern const char *od_prog;
 
-/* Set the program name, and re-execute with better OpenBLAS kernels when
- * od_blas_advice() says so (not under valgrind, not when OD_NO_REEXEC is set). */
+/* A macro's value as a string, for help texts: OD_STR(OD_DEFAULT_FOCAL) is "1.3887". */
+#define OD_STR_(x) #x
+#define OD_STR(x) OD_STR_(x)
+
+/* Start a tool: set the program name; open descriptors 0-2 on /dev/null
+ * where they are closed (a closed stdin reads as empty input); on every fatal
+ * signal and at exit, remove the temporaries of outputs not committed
+ * (base/io.h), then end as the signal would have; a SIGBUS from a mapped file
+ * that shrank is reported as "'FILE': the file changed while in use" with
+ * exit status 5. Then re-execute with OPENBLAS_NUM_THREADS=1 and better
+ * OpenBLAS kernels when od_blas_advice() says so (not under valgrind, not
+ * when OD_NO_REEXEC is set). */
 void od_tool_init(int argc, char **argv, const char *name);
 
 /* Print "prog: message" and exit with the status for code. */
 noreturn void od_die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Print "prog: <od_errmsg()>" and exit with the status for code. */
 noreturn void od_fail(int code);
-/* Print "prog: message (see prog --help)" on one line, exit 2. */
+/* Print "prog: <od_errmsg()>" and carry on. Every message is one line:
+ * control characters (a newline in a file name) are escaped as \n, \xNN. */
+void od_report(int code);
+/* Print "prog: message (see prog --help)" on one line, exit 2. Within a
+ * command: "prog: command: message (see prog command --help)". */
 noreturn void od_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Print "prog: warning: message". */
 void od_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The empty-input rule (README, Conventions): a tool asked to produce output
+ * that receives no input at all (an empty stream, file or file list, an empty
+ * directory, a closed stdin) fails: returns OD_EFORMAT (exit 3) with the
+ * message "no WHAT in the input", and the tool writes nothing. */
+int od_empty_input(const char *what);
 /* Print "prog VERSION" and exit 0. */
 noreturn void od_version(void);
 
-/* Parse numbers for options; on failure a usage error naming the option. */
+/* ---------------------------------------------------------------- options */
+
+/* Parse argv with opts plus -h/--help and -V/--version (every tool has them):
+ * returns the index of the first operand. --help prints the help generated from
+ * the table and u and exits 0; a usage error prints one line and exits 2. */
+int od_parse_options(int argc, char **argv, const struct od_option *opts, const struct od_usage *u);
+
+/* --progress: see od_progress_begin. */
+enum od_progress_mode { OD_PROGRESS_AUTO, OD_PROGRESS_NONE, OD_PROGRESS_MACHINE };
+
+/* The options of the tools that run a model, declared once (tool.c):
+ *   -m, --model DIR       default $OD_MODEL ("" counts as unset)
+ *       --device DEV      cpu or cuda; default $OD_DEVICE, else cpu
+ *   -j, --threads N       0 (the default): all CPUs
+ *       --progress=MODE   auto, none or machine
+ *       --precision P     fp32 or bf16 matrix products on the CPU; default
+ *                         $OD_PRECISION, else bf16 where the CPU has AVX512-BF16
+ *                         or AMX, else fp32 (od_ctx_create reads both)
+ * OD_OPT_COMMON(&c) in a table sets c's defaults when parsing starts and checks
+ * --device (or $OD_DEVICE) and --precision when it ends. */
+struct od_common_opts {
+	const char *model;              /* NULL: none given */
+	int model_given;                /* --model was on the command line (not taken from $OD_MODEL) */
+	const char *device_name;        /* as given */
+	enum od_device device;          /* device_name, parsed */
+	int threads;
+	enum od_progress_mode progress;
+	const char *precision_name;     /* --precision as given, or NULL */
+	enum od_precision precision;    /* precision_name, parsed */
+};
+od_opt_expand_fn od_common_options;
+od_opt_finish_fn od_common_finish;
+#define OD_OPT_COMMON(c)                                                                                 \
+	{ .type = OD_OPT_T_INCLUDE, .value = OD_OPT_PTR(struct od_common_opts, c), .expand = od_common_options, \
+	  .finish = od_common_finish }
+
+/* Some of them only, for a command that has no use for the others (a trainer
+ * that runs on the CPU only takes no --device): which is a set of OD_COMMON_*
+ * bits. Those left out keep their defaults (no model, the CPU, all threads,
+ * auto), whatever $OD_MODEL and $OD_DEVICE say. */
+enum {
+	OD_COMMON_MODEL = 1, OD_COMMON_DEVICE = 2, OD_COMMON_THREADS = 4, OD_COMMON_PROGRESS = 8, OD_COMMON_PRECISION = 16,
+	OD_COMMON_ALL = 31
+};
+struct od_common_some {
+	struct od_common_opts *c;
+	unsigned which;
+};
+od_opt_expand_fn od_common_some_options;
+od_opt_finish_fn od_common_some_finish;
+#define OD_OPT_COMMON_SOME(opts_, which_)                                                                          \
+	{ .type = OD_OPT_T_INCLUDE,                                                                            \
+	  .value = &(struct od_common_some){ .c = OD_OPT_PTR(struct od_common_opts, opts_), .which = (which_) }, \
+	  .expand = od_common_some_options, .finish = od_common_some_finish }
+
+/* od_ctx_create() with c's device and threads, then c's --precision when given. */
+int od_common_ctx_create(const struct od_common_opts *c, struct od_ctx **ctx);
+
+/* The model folder, or a usage error "no model: give --model DIR or set OD_MODEL". */
+const char *od_common_model(const struct od_common_opts *c);
+
+/* Option values more than one tool parses, for OD_OPT_CALLBACK entries. */
+od_opt_fn od_opt_dtype_cb; /* value: enum od_dtype *; f32, f16 or bf16 */
+od_opt_fn od_opt_role_cb;  /* value: int *; a role name (none, condition, target, negative) */
+od_opt_fn od_opt_set_cb;   /* value: struct od_kv_list *; KEY=VALUE, repeatable */
+/* --channels: the ray channels to read (enum od_rays_channels): average or first. */
+extern const struct od_choice od_rays_channel_choices[];
+
+/* KEY=VALUE metadata for every frame a tool writes (--set). */
+struct od_kv_list {
+	const char *v[64];
+	int n;
+};
+/* Set every KEY=VALUE of l on f. */
+int od_frame_set_all(struct od_frame *f, const struct od_kv_list *l);
+
+/* Parse numbers for options outside a table; on failure a usage error naming
+ * the option (the messages of od_parse_int and od_parse_num). */
 long long od_opt_int(const char *opt, const char *s, long long lo, long long hi);
 double od_opt_num(const char *opt, const char *s, double lo, double hi);
 /* Parse "WxH" or "N" (square) into w, h. */
 void od_opt_size(const char *opt, const char *s, int *w, int *h);
 
-/* The compute device from --device or $OD_DEVICE (NULL or "": the CPU); a
- * usage error for anything but cpu or cuda. */
-#include "compute/backend.h"
-enum od_device od_opt_device(const char *s);
+/* ---------------------------------------------------------------- commands */
 
-/* --precision fp32|bf16 (a usage error otherwise). $OD_PRECISION is read by
- * od_ctx_create() itself; the option overrides it. */
-enum od_precision od_opt_precision(const char *s);
-#define OD_PRECISION_HELP                                                       \
-	"      --precision P        fp32 or bf16 matrix products on the CPU (default:\n" \
-	"                           $OD_PRECISION, else bf16 if the CPU has AVX512-BF16\n" \
-	"                           or AMX, else fp32; without them bf16 runs as fp32)\n"
+/* One command of a tool made of commands. run gets argv[0] = the command's
+ * name and returns the exit status. */
+struct od_command {
+	const char *name;
+	int (*run)(int argc, char **argv, const struct od_command *cmd);
+	const char *summary;  /* one line for the tool's command list */
+	const char *synopsis; /* "od-frame show [--stats] [FILE...]"; more forms on more lines */
+};
+
+/* main() of a tool made of commands (a table ending with { NULL }): run the
+ * command argv[1] names. "--help" lists every command's synopsis, u's
+ * description, the commands with their summaries, and u's footer; no command
+ * or an unknown one is a usage error. */
+int od_run_command(int argc, char **argv, const struct od_command *cmds, const struct od_usage *u);
+
+/* od_parse_options for a command: its help is cmd's synopsis and summary,
+ * then opts, then the tool's footer. */
+int od_parse_command(int argc, char **argv, const struct od_option *opts, const struct od_command *cmd);
+
+/* ---------------------------------------------------------------- progress */
 
 /* Progress on stderr. OD_PROGRESS_AUTO shows a line with an ETA only when
  * stderr is a terminal (and only after a short delay, so quick runs print
  * nothing); OD_PROGRESS_MACHINE prints key=value lines for wrappers. */
-enum od_progress_mode { OD_PROGRESS_AUTO, OD_PROGRESS_NONE, OD_PROGRESS_MACHINE };
-/* Parse --progress=auto|none|machine; usage error otherwise. */
-enum od_progress_mode od_opt_progress(const char *s);
-
 struct od_progress {
 	enum od_progress_mode mode;
 	int tty;

@@ -1,5 +1,5 @@
 /*
- * fuzz_camera_json: the camera-file parser (lib/camera_json.c) on arbitrary
+ * fuzz_camera_json: the camera-file parser (lib/camera/camera_json.c) on arbitrary
  * bytes, as od-plucker -c and the frame metadata camera= read them.
  *
  * When a file parses, the invariants the rest of od relies on are checked

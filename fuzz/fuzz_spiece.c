@@ -1,5 +1,5 @@
 /*
- * fuzz_spiece: the SentencePiece model parser (lib/spm.c) on arbitrary bytes.
+ * fuzz_spiece: the SentencePiece model parser (lib/text/spm.c) on arbitrary bytes.
  *
  * The input is a spiece.model. When it loads, every part of the model is
  * exercised: the normaliser (charsmap double array, user-defined pieces),

@@ -15,20 +15,42 @@
  *   formats/    what crosses the process boundary: frame.h (the frame stream,
  *               od-frame(5)), frame_safetensors.h, safetensors.h,
  *               checkpoint.h (Hugging Face component folders), config.h (JSON
- *               files and typed getters), image.h (PNG/JPEG)
+ *               files and typed getters), image.h (PNG/JPEG), image16.h
+ *               (16-bit grey PNG depth maps)
  *   compute/    backend.h: compute contexts and the kernel table. Behind it
  *               compute/cpu/ (the reference kernels over OpenBLAS) and
  *               compute/cuda/ (their twins, built as the od-cuda.so plugin);
  *               files pair by name: cpu_linear.c <-> cuda_linear.cu
  *   model/      the networks, written once against the kernel table:
  *               nextdit.h + nextdit_config.h + rope.h, t5.h + t5_config.h,
- *               vae.h + vae_config.h, components.h (random weights, sizes)
+ *               vae.h + vae_config.h, components.h (random weights, sizes);
+ *               nextdit_grad.h (float32 parameters, the training loss and its
+ *               gradient through the kernels' backward passes),
+ *               nextdit_case.h (training batches from .safetensors) and
+ *               vae_grad.h (the VAE's: L1 + β·KL and its gradient)
  *   text/       spm.h (SentencePiece), t5_tokenizer.h, prompt.h (task tags)
  *   camera/     camera.h (conventions, Plücker rays), camera_json.h,
  *               rays_to_cameras.h
  *   pipeline/   what the tools run: preprocess.h, encode.h, decode.h,
- *               postprocess.h (od-encode, od-decode), schedule.h, sampler.h,
- *               job.h (od-denoise)
+ *               postprocess.h (od-encode, od-decode), draws.h (upstream's
+ *               order of random draws), schedule.h, sampler.h, job.h
+ *               (od-denoise)
+ *   train/      od-train: objective.h (noising, a step's draws), adamw.h
+ *               (AdamW, clipping, schedule, EMA), data.h (jobs of frame
+ *               streams, batches), checkpoint.h (checkpoints, training
+ *               state), log.h, preview.h (sample sheets), trainer.h (a run),
+ *               vae_train.h (a VAE's run: pictures and crops, checkpoints,
+ *               scaling factors)
+ *   scene/      od-scene's synthetic world: scene.h (scenes from a seed,
+ *               captions, task prompts), scene_render.h (the ray caster and
+ *               the maps), canny.h (Canny edges), scene_write.h (scene
+ *               folders and sets, od-scene(5))
+ *   eval/       what od-eval measures: picture.h (PSNR, SSIM), depth.h
+ *               (aligned AbsRel, δ1), segment.h (mIoU), pose.h (relative
+ *               rotations, Umeyama-aligned centres), t2i.h (GenEval-style
+ *               colour detections), scene_json.h (scene-set files), items.h
+ *               (list files, folders, sets), report.h (CSV/JSON/Markdown),
+ *               evaluate.h (one item -> one row)
  *
  * Data flow (each arrow is a frame stream):
  *
@@ -58,6 +80,7 @@
 #include "formats/config.h"
 #include "formats/checkpoint.h"
 #include "formats/image.h"
+#include "formats/image16.h"
 
 #include "compute/backend.h"
 
@@ -69,6 +92,9 @@
 #include "model/vae_config.h"
 #include "model/vae.h"
 #include "model/components.h"
+#include "model/nextdit_grad.h"
+#include "model/nextdit_case.h"
+#include "model/vae_grad.h"
 
 #include "text/spm.h"
 #include "text/t5_tokenizer.h"
@@ -82,8 +108,33 @@
 #include "pipeline/postprocess.h"
 #include "pipeline/encode.h"
 #include "pipeline/decode.h"
+#include "pipeline/draws.h"
 #include "pipeline/schedule.h"
 #include "pipeline/sampler.h"
 #include "pipeline/job.h"
+
+#include "train/objective.h"
+#include "train/adamw.h"
+#include "train/data.h"
+#include "train/checkpoint.h"
+#include "train/log.h"
+#include "train/preview.h"
+#include "train/trainer.h"
+#include "train/vae_train.h"
+
+#include "scene/scene.h"
+#include "scene/scene_render.h"
+#include "scene/canny.h"
+#include "scene/scene_write.h"
+
+#include "eval/picture.h"
+#include "eval/depth.h"
+#include "eval/segment.h"
+#include "eval/pose.h"
+#include "eval/scene_json.h"
+#include "eval/t2i.h"
+#include "eval/items.h"
+#include "eval/report.h"
+#include "eval/evaluate.h"
 
 #endif

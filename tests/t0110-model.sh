@@ -6,13 +6,13 @@ FULL=$OD_GOLDEN/onediffusion-full-configs
 
 t_ok "full-size configs load" od-model info --params "$FULL"
 cp "$T_TMP/out" params.txt
-t_grep '^transformer 2800389184$' params.txt "NextDiT has 2,800,389,184 parameters (upstream.md §1.2)"
-t_grep '^text_encoder 1223527424$' params.txt "T5-XL encoder has 1.2235B parameters (§1.3)"
+t_grep '^transformer 2800389184$' params.txt "NextDiT has 2,800,389,184 parameters (numerics.md §1.2)"
+t_grep '^text_encoder 1223527424$' params.txt "T5-XL encoder has 1.2235B parameters (numerics.md §1.3)"
 t_grep '^vae 83819683$' params.txt "SD3 VAE parameter count"
 t_ok "tiny checkpoint weights validate" od-model info --check "$OD_MODEL"
 cp "$T_TMP/out" info.txt
 t_grep 'all 60 tensors match' info.txt "tiny transformer: 60 tensors"
-t_grep '353320 parameters' info.txt "tiny transformer: 353,320 parameters (golden README §3)"
+t_grep '353320 parameters' info.txt "tiny transformer: 353,320 parameters (tests/golden/README.md §3)"
 t_grep '1753347 parameters' info.txt "tiny VAE: 1,753,347 parameters"
 
 # a checkpoint whose config disagrees with its weights

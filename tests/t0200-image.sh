@@ -100,7 +100,7 @@ t_ok "without -s: the 0.72 bucket (h/w 0.75 ties 0.72 and 0.78; the first wins)"
 t_ok "--no-crop resizes the whole picture" sh -c \
 	"od-encode --pixels -s 64x64 --no-crop $PIPE/depth_100x75.png > nocrop.odf && ! odcmp --atol 0.01 nocrop.odf $PIPE/depth2image_mask10_nocap.safetensors:cond_images_preprocessed >/dev/null"
 
-# the double normalisation of an all-bright run (upstream.md §6.3 item 4)
+# the double normalisation of an all-bright run (numerics.md §6.3 item 4)
 odimg make png-bright bright.png
 t_ok "bright picture, quirk off" sh -c "$PX --no-double-norm bright.png > once.odf && test -s once.odf"
 t_ok "bright picture alone: normalised twice, x -> 2x - 1" sh -c "$PX bright.png > twice.odf && odimg twice once.odf twice.odf"

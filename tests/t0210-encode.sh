@@ -1,7 +1,7 @@
 #!/bin/sh
-# od-encode: the golden VAE encodes (README §6) and the pipeline's condition
-# latents (README §8) through the real binary, the seed mapping of §5.5,
-# --mode, scaling_factor from the config, and bad input.
+# od-encode: the golden VAE encodes (tests/golden/README.md §6) and the
+# pipeline's condition latents (§8) through the real binary, the seed mapping
+# of numerics.md §5.5, --mode, scaling_factor from the config, and bad input.
 . "$OD_SRCDIR/tests/lib.sh"
 cd "$T_TMP"
 VAE=$OD_GOLDEN/cases/vae

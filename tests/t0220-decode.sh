@@ -1,6 +1,6 @@
 #!/bin/sh
-# od-decode: the golden VAE decodes (README §6) and the pipelines' output
-# pictures (README §8) through the real binary; output names, formats,
+# od-decode: the golden VAE decodes (tests/golden/README.md §6) and the
+# pipelines' output pictures (§8) through the real binary; output names, formats,
 # metadata, colour maps, contact sheets; bad input.
 . "$OD_SRCDIR/tests/lib.sh"
 cd "$T_TMP"

@@ -1,5 +1,5 @@
 #!/bin/sh
-# od-decode: ray frames -> cameras JSON (upstream.md §7.5), beside pictures.
+# od-decode: ray frames -> cameras JSON (numerics.md §7.5), beside pictures.
 . "$OD_SRCDIR/tests/lib.sh"
 cd "$T_TMP"
 R=$OD_GOLDEN/cases/rays/gradio_3v.safetensors

@@ -1,5 +1,5 @@
 #!/bin/sh
-# od-tag --ids: the T5 tokenizer on all 68 golden prompts (README-text.md §1),
+# od-tag --ids: the T5 tokenizer on all 68 golden prompts (tests/golden/README-text.md §1),
 # through the real binary; plus invalid UTF-8, truncation and --pieces.
 . "$OD_SRCDIR/tests/lib.sh"
 cd "$T_TMP"

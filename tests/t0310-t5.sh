@@ -1,6 +1,6 @@
 #!/bin/sh
 # od-tag frames: the T5 encoder through the real binary against the golden
-# encoder cases (README-text.md §2.4, §2.5): the 9 prompts of cases/t5 with the
+# encoder cases (tests/golden/README-text.md §2.4, §2.5): the 9 prompts of cases/t5 with the
 # F32 weights and of cases/t5_bf16 with tests/golden/text_encoder_bf16 (BF16
 # weights, float32 compute), last_hidden_state at all 300 positions within the
 # strict tolerance 1e-5 (§3), the frame's mask plane = attention_mask exactly,

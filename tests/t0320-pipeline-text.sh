@@ -3,14 +3,14 @@
 # (tests/golden/README.md §8): for each run's prompt and negative prompt, the
 # token ids (prompt.input_ids, negative.input_ids), the embeddings the DiT
 # received (prompt_embeds row 1 = prompt, row 0 = negative; atol 1e-5,
-# README-text.md §3) and the masks (prompt_mask), exactly.
+# tests/golden/README-text.md §3) and the masks (prompt_mask), exactly.
 . "$OD_SRCDIR/tests/lib.sh"
 cd "$T_TMP"
 for run in t2i depth2image_mask10 image2depth_mask01 multiview_mask001010; do
 	G=$OD_GOLDEN/cases/pipeline/${run}_nocap.safetensors
 	prompt=$(odcase "$G" meta prompt)
 	neg=$(odcase "$G" meta negative_prompt)
-	# upstream's None is the empty string (pipe:329-330): od-tag's default.
+	# upstream's None is the empty string (numerics.md §3.1): od-tag's default.
 	if [ "$neg" = null ]; then
 		set --
 	elif [ $run = t2i ]; then

@@ -1,6 +1,6 @@
 #!/bin/sh
 # od-tag's prompt builders give the exact upstream example strings of
-# cases.json (upstream.md §6.1, §6.2): every task tag, the semantic-map and
+# cases.json (numerics.md §6.1, §6.2): every task tag, the semantic-map and
 # bounding-box regions, faceid and subject-driven captions, bare tags, and
 # prompts used as they are.
 . "$OD_SRCDIR/tests/lib.sh"

@@ -3,9 +3,9 @@
 # text-to-image, depth->image [1,0], image->depth [0,1] and multiview [0,0,1,0,1,0],
 # each without (--no-softcap, upstream's fp32 path) and with the soft-cap, as
 # shell pipelines from golden-made frames. Step 0's model output within 2e-4
-# (via --trace) and the final latents within 1e-3 (README §10); the condition
+# (via --trace) and the final latents within 1e-3 (numerics.md §10.1); the condition
 # frames come out exactly as they went in. Then the same runs from --seed
-# instead of stored noise (upstream's draw order, upstream.md §5.5), and the
+# instead of stored noise (upstream's draw order, numerics.md §5.5), and the
 # frame layouts by roles instead of --mask.
 . "$OD_SRCDIR/tests/lib.sh"
 cd "$T_TMP"

@@ -48,7 +48,7 @@ fails 3 "fewer condition frames than the mask's zeros" "the mask has more condit
 cat text.odf tgt.odf lat.odf > tgt.odf2
 fails 3 "a target frame with --mask" "a target frame with --mask" od-denoise --steps 1 --mask 10 tgt.odf2 -o out.odf
 fails 3 "a mask with nothing to generate" "job 0 has no target frame" od-denoise --steps 1 --mask 0 one.odf -o out.odf
-# RoPE limits (upstream.md §2.5.2): 129 frames, 129 patch columns
+# RoPE limits (numerics.md §2.5.2): 129 frames, 129 patch columns
 cp text.odf many.odf
 i=0
 while [ $i -lt 129 ]; do cat tgt.odf >> many.odf; i=$((i + 1)); done

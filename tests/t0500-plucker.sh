@@ -1,6 +1,7 @@
 #!/bin/sh
-# od-plucker: cameras -> ray frames against tests/golden/cases/rays (README.md §7,
-# rays16 atol 4e-6 as §10), the frame layout and metadata, view selection, and
+# od-plucker: cameras -> ray frames against tests/golden/cases/rays
+# (tests/golden/README.md §7; rays16 atol 4e-6 as numerics.md §10.1), the frame
+# layout and metadata, view selection, and
 # every bad input (one stderr line, the documented status, no output file).
 . "$OD_SRCDIR/tests/lib.sh"
 cd "$T_TMP"

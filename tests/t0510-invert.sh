@@ -1,7 +1,7 @@
 #!/bin/sh
 # od-plucker --invert: ray frames -> cameras JSON against the golden rays_to_cameras
 # results (tests/golden/README.md §7: r2c, r2c_default, r2c_intrinsics; R atol 1e-5,
-# T and centres 1e-4 as §10), round trips through the binaries, and bad input.
+# T and centres 1e-4 as numerics.md §10.1), round trips through the binaries, and bad input.
 # The JSON is checked by `test_camera --json` (reads it with jansson directly).
 . "$OD_SRCDIR/tests/lib.sh"
 cd "$T_TMP"

@@ -3,7 +3,7 @@
 # end to end through the real binaries, from what a user has: the prompt, the
 # condition pictures, the cameras and the seed. od-tag -> od-encode ->
 # od-plucker -> od-denoise -> od-decode; the final latents within 1e-3 and the
-# pictures within 2 levels of upstream's (README §10). Then camera-pose
+# pictures within 2 levels of upstream's (numerics.md §10.1). Then camera-pose
 # estimation as a pipeline, and the README's main job.
 . "$OD_SRCDIR/tests/lib.sh"
 cd "$T_TMP"

@@ -3,11 +3,11 @@
  *
  * Debian's OpenBLAS 0.3.21 does not know recent Intel models and falls back to
  * its generic SSE3 "Prescott" kernels, 3-5x slower than the AVX2/AVX-512 ones
- * the CPU can run (machine.md). OpenBLAS reads OPENBLAS_CORETYPE in a library
- * constructor, before main(), so a tool that wants other kernels must set the
- * variable and re-execute itself. od_blas_advice() says whether that is worth
- * doing; bin/tool.c does it (libod itself never execs). A user who sets
- * OPENBLAS_CORETYPE always wins.
+ * the CPU can run (bench/sgemm.sh measures both). OpenBLAS reads
+ * OPENBLAS_CORETYPE in a library constructor, before main(), so a tool that
+ * wants other kernels must set the variable and re-execute itself.
+ * od_blas_advice() says whether that is worth doing; bin/tool.c does it (libod
+ * itself never execs). A user who sets OPENBLAS_CORETYPE always wins.
  */
 #ifndef OD_BLAS_H
 #define OD_BLAS_H

@@ -38,6 +38,20 @@ enum od_exit {
 	OD_EXIT_DEVICE = 6,
 };
 
+/* Return from the enclosing function with expr's status when it is not OD_OK:
+ *
+ *   OD_TRY(od_linear(c, y, x, M, w, b));
+ *
+ * Self-contained: it needs no variable in scope and sets none, so use it only
+ * where a failure leaves nothing to release (otherwise write the `goto fail`
+ * form). The message expr left stays as it is. */
+#define OD_TRY(expr)                          \
+	do {                                  \
+		int od_try_rc_ = (expr);      \
+		if (od_try_rc_)               \
+			return od_try_rc_;    \
+	} while (0)
+
 /* Set the thread's message (printf-style) and return code, so callers can write
  * `return od_error(OD_EFORMAT, "'%s': truncated header", path);`. */
 int od_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +64,32 @@ int od_out_write(struct od_out *o, const void *buf, size_t n)
 	return od_write_all(o->fd, buf, n, o->label);
 }
 
+/* The process's umask. umask() can only read it by setting it (umask(0), then
+ * back), and a file or folder another thread creates in between gets no umask
+ * at all; so it is read from /proc/self/status (Linux 4.7 on), and only
+ * where that fails by umask() under a lock. */
+static mode_t current_umask(void)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	char buf[4096];
+	int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		ssize_t n = read(fd, buf, sizeof buf - 1);
+		close(fd);
+		if (n > 0) {
+			buf[n] = 0;
+			const char *p = strstr(buf, "\nUmask:");
+			if (p)
+				return (mode_t)strtoul(p + 7, NULL, 8);
+		}
+	}
+	pthread_mutex_lock(&lock);
+	mode_t um = umask(0);
+	umask(um);
+	pthread_mutex_unlock(&lock);
+	return um;
+}
+
 int od_out_commit(struct od_out *o)
 {
 	if (o->direct) {
@@ -76,9 +103,7 @@ int od_out_commit(struct od_out *o)
 		return OD_OK;
 	}
 	/* umask-respecting permissions, as a plain open(O_CREAT, 0666) would give */
-	mode_t um = umask(0);
-	umask(um);
-	fchmod(o->fd, 0666 & ~um);
+	fchmod(o->fd, 0666 & ~current_umask());
 	if (close(o->fd) != 0) {
 		int e = errno;
 		o->fd = -1;

@@ -12,7 +12,7 @@ double od_det3(const double A[3][3]);
 
 /* Least-squares meeting point of n lines (points p (n, 3), directions d (n, 3),
  * any length; zero directions are skipped): the x minimising the summed squared
- * distances (upstream intersect_skew_lines_high_dim, ray:29-55). OD_EFORMAT with
+ * distances (upstream's intersect_skew_lines_high_dim, numerics.md §7.5). OD_EFORMAT with
  * a message when the lines are (nearly) parallel or fewer than two are usable. */
 int od_lines_meet(const double *p, const double *d, int n, double x[3]);
 

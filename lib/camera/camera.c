@@ -1,6 +1,6 @@
 /*
  * camera.c: camera construction, conventions and Plücker rays (see camera.h;
- * upstream.md §7.1-7.3).
+ * numerics.md §7.1-7.3).
  *
  * Upstream builds PyTorch3D cameras and lets PyTorch3D unproject a grid; we use
  * the equivalent closed form of §7.2 in float64:
@@ -265,7 +265,7 @@ void od_camera_pytorch3d(const struct od_camera *ref, const struct od_camera *c,
 
 void od_camera_ndc(const struct od_camera *c, double focal[2], double principal[2])
 {
-	/* _cameras_from_opencv_projection with image size (1, 1): scale = 1/2 (mv:19-60) */
+	/* _cameras_from_opencv_projection with image size (1, 1): scale = 1/2 (numerics.md §7.2 step 2) */
 	focal[0] = c->fx / 0.5;
 	focal[1] = c->fy / 0.5;
 	principal[0] = -(c->cx - 0.5) / 0.5;
@@ -304,6 +304,14 @@ int od_camera_rays(const struct od_camera *ref, const struct od_camera *c, int S
 	return OD_OK;
 }
 
+int od_rays_latent_size(int size, int *S)
+{
+	if (size < 16 || size % 16 || size > 8 * OD_RAYS_MAX_S)
+		return od_error(OD_EINVAL, "%d is not a multiple of 16 from 16 to %d", size, 8 * OD_RAYS_MAX_S);
+	*S = size / 8;
+	return OD_OK;
+}
+
 void od_rays_pack(const double *rays6, int S, float *ray16)
 {
 	size_t plane = (size_t)S * S;
@@ -329,7 +337,7 @@ int od_cameras_normalize(struct od_camera *cams, int n, double scale)
 		return od_error(OD_EINVAL, "normalising cameras needs at least two cameras with a pose (have %d)",
 				n_posed);
 	/* The optical axis: the unprojected principal point at depth 1 is (0, 0, 1) in
-	 * the camera frame (compute_optical_axis_intersection, ray:58-87), so the axis
+	 * the camera frame (compute_optical_axis_intersection, numerics.md §7.6), so the axis
 	 * is the c2w rotation's third column. */
 	double *p = malloc((size_t)n_posed * 3 * sizeof *p), *d = malloc((size_t)n_posed * 3 * sizeof *d);
 	if (!p || !d) {

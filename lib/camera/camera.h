@@ -1,6 +1,6 @@
 /*
  * camera.h: cameras for multiview OneDiffusion and the Plücker ray frames the
- * model sees them as (upstream.md §7.1-7.4; od-plucker(1)).
+ * model sees them as (numerics.md §7.1-7.4; od-plucker(1)).
  *
  * A struct od_camera is a pinhole camera: a camera-to-world pose in the OpenCV
  * convention (x right, y down, z forward, x_world = c2w · x_cam) and intrinsics
@@ -26,15 +26,17 @@
 #ifndef OD_CAMERA_H
 #define OD_CAMERA_H
 
-/* "scalerays": ray frames live in model space as 1.658 · rays (upstream.md §7.3). */
+/* "scalerays": ray frames live in model space as 1.658 · rays (numerics.md §7.3). */
 #define OD_RAYS_SCALE 1.658
 /* Pipeline defaults (§7.1): focal in image-size units, orbit distance. */
 #define OD_DEFAULT_FOCAL 1.3887
 #define OD_DEFAULT_DISTANCE 1.7
 /* The normalisation distance of upstream's training loader (§7.6, c2w_scaling). */
 #define OD_TRAIN_SCALE 1.7
-/* Largest latent size of a ray frame (2048-pixel images, upstream.md §8.2). */
+/* Largest latent size of a ray frame (2048-pixel images, numerics.md §8.2). */
 #define OD_RAYS_MAX_S 256
+/* The image size multiview runs at (ASPECT_RATIO_512's square bucket, §7). */
+#define OD_RAYS_DEFAULT_SIZE 512
 
 struct od_camera {
 	int view;                            /* view index (frame metadata view=), -1 when unknown */
@@ -51,12 +53,12 @@ struct od_camera {
  * has_intrinsics 0. */
 void od_camera_init(struct od_camera *c, double focal);
 
-/* upstream create_c2w_matrix (pipe:57-107, §7.1), float64: the OpenGL camera-to-world
+/* upstream create_c2w_matrix (numerics.md §7.1), float64: the OpenGL camera-to-world
  * matrix of a camera on an orbit, looking at the origin, world z up. At the poles
  * (|up × forward| < 1e-6) the up vector is (0, 1, 0), as upstream. */
 void od_orbit_c2w_gl(double azimuth_deg, double elevation_deg, double distance, double c2w_gl[4][4]);
 
-/* upstream's OpenGL -> OpenCV conversion (pipe:736-741, mv:227-229): negate the
+/* upstream's OpenGL -> OpenCV conversion (numerics.md §7.2 step 1): negate the
  * rotation's columns 1 and 2, permute rows [1, 0, 2, 3], negate row 2. The last two
  * steps rotate the world frame and cancel in relative poses. */
 void od_c2w_gl_to_cv(const double gl[4][4], double cv[4][4]);
@@ -99,6 +101,12 @@ void od_camera_ndc(const struct od_camera *c, double focal[2], double principal[
  * from the left), each (d̂x, d̂y, d̂z, mx, my, mz) in ref's PyTorch3D frame (§7.2 steps
  * 5-6). Both cameras need a pose. */
 int od_camera_rays(const struct od_camera *ref, const struct od_camera *c, int S, double *rays6);
+
+/* The side S of the ray frames of square images of size pixels: the latent
+ * resolution, S = size/8 (§7.2 step 5). size must be a multiple of 16
+ * (numerics.md §6.3 item 1) from 16 to 8·OD_RAYS_MAX_S. OD_EINVAL: "500 is not a multiple
+ * of 16 from 16 to 2048". */
+int od_rays_latent_size(int size, int *S);
 
 /* Pack rays6 (S, S, 6) into a ray frame (16, S, S), channels first:
  * 1.658 · [d̂, m, d̂, m, d̂, m_x] (§7.3). */

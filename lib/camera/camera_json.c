@@ -347,7 +347,7 @@ static int ns_camera(json_t *frame, json_t *root, const char *what, struct od_ca
 	if ((has_ax && !(ax < M_PI)) || (has_ay && !(ay < M_PI)))
 		return od_error(OD_EFORMAT, "%s: a camera angle is not below pi", what);
 	/* Normalise by the shorter side, as PyTorch3D's opencv conversion with the image
-	 * size does (mv:19-60): that is the square a centre crop keeps. Without w, h
+	 * size does (numerics.md §7.6): that is the square a centre crop keeps. Without w, h
 	 * (Blender-style camera_angle_x only) the image is taken to be square. */
 	double side = has_w ? fmin(w, h) : 1, fx, fy;
 	if (has_flx) {
@@ -368,7 +368,7 @@ static int ns_camera(json_t *frame, json_t *root, const char *what, struct od_ca
 	} else {
 		fy = fx; /* square pixels: the same focal in pixels */
 	}
-	/* principal point (w//2, h//2) whatever the file says (mv:190-191) */
+	/* principal point (w//2, h//2) whatever the file says (numerics.md §7.6) */
 	double cx = has_w ? 0.5 + (floor(w / 2) - w / 2) / side : 0.5;
 	double cy = has_w ? 0.5 + (floor(h / 2) - h / 2) / side : 0.5;
 	if ((rc = od_camera_set_intrinsics(c, fx, fy, cx, cy, what)))

@@ -37,7 +37,7 @@
  * nerfstudio transforms.json ("frames"): OpenGL camera-to-world
  * "transform_matrix" per frame, intrinsics "fl_x", "fl_y", "w", "h" (or
  * "camera_angle_x"/"camera_angle_y"), at the top level or per frame. As
- * upstream's training loader (mv:185-215, §7.6) does, the principal point is the
+ * upstream's training loader (numerics.md §7.6) does, the principal point is the
  * image centre (w//2, h//2) — the file's "cx"/"cy" are ignored — and intrinsics
  * are normalised by min(w, h), which is what a centre crop to a square keeps.
  * Distortion coefficients are ignored (upstream too). Other nerfstudio and

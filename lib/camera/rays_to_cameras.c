@@ -1,6 +1,6 @@
 /*
- * rays_to_cameras.c: ray frames -> cameras (see rays_to_cameras.h; upstream.md
- * §7.5, raydiff_utils.rays_to_cameras ray:490-546), in float64. The 3x3 linear
+ * rays_to_cameras.c: ray frames -> cameras (see rays_to_cameras.h; numerics.md
+ * §7.5, upstream's raydiff_utils.rays_to_cameras), in float64. The 3x3 linear
  * algebra (SVD for the Kabsch rotation, the lines' meeting point for the centre)
  * is in base/linalg3.c.
  */
@@ -9,6 +9,7 @@
 #include "base/error.h"
 #include "base/linalg3.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,7 +69,7 @@ int od_rays_to_camera(const double *rays6, int S, const struct od_camera *intr, 
 			continue;
 		}
 		d[0] = r[0] / nd, d[1] = r[1] / nd, d[2] = r[2] / nd;
-		/* p = d̂ × m (to_point_direction, ray:322-342: the moment is divided by |d̂| = 1) */
+		/* p = d̂ × m (to_point_direction, §7.5 step 1: the moment is divided by |d̂| = 1) */
 		p[0] = d[1] * r[5] - d[2] * r[4];
 		p[1] = d[2] * r[3] - d[0] * r[5];
 		p[2] = d[0] * r[4] - d[1] * r[3];
@@ -84,7 +85,7 @@ int od_rays_to_camera(const double *rays6, int S, const struct od_camera *intr, 
 		rc = od_error(OD_EFORMAT, "%s: the rays are (nearly) parallel: no camera centre", label);
 		goto out;
 	}
-	/* Kabsch (compute_optimal_rotation_alignment, ray:625-641): minimise
+	/* Kabsch (compute_optimal_rotation_alignment, §7.5 step 4): minimise
 	 * ‖U − D·R‖ over rotations, with rows u (canonical) and d̂ (given). */
 	double focal[2], pp[2];
 	od_camera_ndc(&K, focal, pp);
@@ -223,4 +224,12 @@ int od_rays_frame_to_camera(const struct od_frame *f, enum od_rays_channels mode
 	}
 	free(x), free(rays6);
 	return rc;
+}
+
+int od_rays_frame_index_view(const struct od_frame *f)
+{
+	const char *ix = od_frame_get(f, "index");
+	char *end;
+	long v = ix ? strtol(ix, &end, 10) : -1;
+	return ix && !*end && v >= 1 && v % 2 == 1 && v / 2 <= INT_MAX ? (int)(v / 2) : -1;
 }

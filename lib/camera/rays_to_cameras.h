@@ -1,5 +1,5 @@
 /*
- * rays_to_cameras.h: recover a camera from a Plücker ray frame (upstream.md §7.5;
+ * rays_to_cameras.h: recover a camera from a Plücker ray frame (numerics.md §7.5;
  * upstream's raydiff_utils.rays_to_cameras, which the released pipeline never
  * calls: od-decode(1) and `od-plucker --invert` do).
  *
@@ -69,5 +69,11 @@ int od_rays_to_camera(const double *rays6, int S, const struct od_camera *intr, 
  * cam->view is the frame's view= metadata, or -1. */
 int od_rays_frame_to_camera(const struct od_frame *f, enum od_rays_channels mode, const struct od_camera *intr,
 			    struct od_camera *cam, struct od_rays_fit *fit, const char *label);
+
+/* The view of a generated ray frame without view= metadata, from its place in
+ * the multiview sequence [image_0, rays_0, image_1, rays_1, ...] (§7.4), which
+ * od-denoise records as index=: the rays at index 2k+1 are view k. -1 when
+ * the frame has no such index. */
+int od_rays_frame_index_view(const struct od_frame *f);
 
 #endif

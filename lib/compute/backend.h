@@ -39,7 +39,7 @@ enum od_device { OD_DEVICE_CPU = 0, OD_DEVICE_CUDA = 1 };
 enum od_act { OD_ACT_SILU = 0, OD_ACT_GELU_TANH = 1, OD_ACT_GELU = 2, OD_ACT_RELU = 3, OD_ACT_IDENTITY = 4 };
 enum od_binop { OD_OP_ADD = 0, OD_OP_MUL = 1 };
 
-/* Which key/value head a query head h reads (upstream.md §2.6, item 2). */
+/* Which key/value head a query head h reads (numerics.md §2.6, item 2). */
 enum od_kv_map {
 	OD_KV_GROUPED = 0, /* h / (q_heads / kv_heads): torch repeat_interleave (NextDiT self-attention) */
 	OD_KV_TILED = 1,   /* h % kv_heads: einops "(repeat h)" (NextDiT cross-attention) */
@@ -92,7 +92,7 @@ struct od_kernels {
 			 const struct od_attention_desc *d);
 
 	/* ---- normalisation (per row of D; w, b device float32 or NULL) */
-	/* y = x·rsqrt(mean(x²) + eps)·w (upstream.md §2.4; in place is fine) */
+	/* y = x·rsqrt(mean(x²) + eps)·w (numerics.md §2.4; in place is fine) */
 	int (*rmsnorm)(struct od_ctx *c, float *y, const float *x, int64_t M, int D, const float *w, float eps);
 	/* y = (x − mean)·rsqrt(var + eps)·w + b (in place is fine) */
 	int (*layernorm)(struct od_ctx *c, float *y, const float *x, int64_t M, int D, const float *w,
@@ -113,7 +113,7 @@ struct od_kernels {
 	/* y (cols, rows) = xᵀ for x (rows, cols); batch matrices back to back */
 	int (*transpose)(struct od_ctx *c, float *y, const float *x, int batch, int64_t rows, int64_t cols);
 
-	/* ---- NextDiT (upstream.md §2.4-§2.7). "Per group" vectors: row m uses row
+	/* ---- NextDiT (numerics.md §2.4-§2.7). "Per group" vectors: row m uses row
 	 * m / group of a (M/group, ld) array, i.e. one vector per frame. */
 	/* y = rmsnorm(x)·w·(1 + scale) */
 	int (*rmsnorm_modulate)(struct od_ctx *c, float *y, const float *x, int64_t M, int D, const float *w,
@@ -132,7 +132,7 @@ struct od_kernels {
 	int (*head_gate_add)(struct od_ctx *c, float *o, const float *y, int64_t M, int heads, int head_dim,
 			     const float *gate);
 
-	/* ---- VAE (upstream.md §4.1) */
+	/* ---- VAE (numerics.md §4.1) */
 	/* 2-D convolution, NCHW, weight (Cout, Cin, kh, kw), bias (Cout) or NULL,
 	 * zero padding pad = {top, bottom, left, right}, stride s. y is
 	 * (N, Cout, Hout, Wout) with Hout = (H + top + bottom − kh)/s + 1. */
@@ -140,6 +140,92 @@ struct od_kernels {
 		      const struct od_tensor *w, const struct od_tensor *bias, int stride, const int pad[4]);
 	/* Nearest-neighbour ×2: x (planes, H, W) -> y (planes, 2H, 2W). */
 	int (*upsample2x)(struct od_ctx *c, float *y, const float *x, int64_t planes, int H, int W);
+
+	/* ---- training: the backward passes of the NextDiT's kernels (numerics.md §11.7-§11.13).
+	 * dX is ∂loss/∂X, with X's shape. Parameter gradients (dw, db, dscale, dgate) are
+	 * always accumulated (+=) and summed over rows in a fixed order (fixed row tiles,
+	 * then the tiles in order), so their bytes never depend on the thread count. An
+	 * input gradient overwrites its buffer (acc = 0) or adds to it (acc = 1). A NULL
+	 * gradient pointer skips that gradient. Per-group vectors as in the forward. */
+	/* dx (M, K) = acc·dx + dy (M, N)·W for the linear y = x·Wᵀ + b, W (N, K) */
+	int (*linear_backward_x)(struct od_ctx *c, float *dx, const float *dy, int64_t M, const struct od_tensor *w,
+				 int acc);
+	/* dw (N, K) += dyᵀ·x; db (N) += Σ_m dy[m] (db may be NULL); dy (M, N), x (M, K) */
+	int (*linear_backward_w)(struct od_ctx *c, float *dw, float *db, const float *dy, const float *x, int64_t M,
+				 int64_t N, int64_t K);
+	/* attention() that also stores each query row's softmax statistic
+	 * lse[(b·q_heads + h)·q_len + i] = max_j s_ij + log Σ_j exp(s_ij − max) (the logits
+	 * after scale, cap, bias and mask; −inf for a row whose keys are all masked).
+	 * o gets the very bytes attention() gives. */
+	int (*attention_lse)(struct od_ctx *c, float *o, float *lse, const float *q, const float *k, const float *v,
+			     const struct od_attention_desc *d);
+	/* Backward of attention() in the flash manner (§11.10): per block of query rows
+	 * the probabilities are recomputed from q, k and the saved lse, never a whole
+	 * (q_len × kv_len) matrix. dq += ∂/∂q, dk += ∂/∂k, dv += ∂/∂v (dk, dv summed
+	 * over the query heads that read each kv head, in head order); o is the
+	 * forward's output, dout its gradient; strides and head maps as the forward's. */
+	int (*attention_backward)(struct od_ctx *c, float *dq, float *dk, float *dv, const float *dout, const float *q,
+				  const float *k, const float *v, const float *o, const float *lse,
+				  const struct od_attention_desc *d);
+	/* y = x·rsqrt(mean(x²) + eps)·w (w NULL: 1): dx, dw (§11.8) */
+	int (*rmsnorm_backward)(struct od_ctx *c, float *dx, float *dw, const float *dy, const float *x, int64_t M,
+				int D, const float *w, float eps, int acc);
+	/* y = (x − mean)·rsqrt(var + eps)·w + b (w NULL: no affine): dx, dw, db (§11.9) */
+	int (*layernorm_backward)(struct od_ctx *c, float *dx, float *dw, float *db, const float *dy, const float *x,
+				  int64_t M, int D, const float *w, float eps, int acc);
+	/* y = rmsnorm(x)·w·(1 + scale): dx, dw, dscale (per group, ld apart, like scale) */
+	int (*rmsnorm_modulate_backward)(struct od_ctx *c, float *dx, float *dw, float *dscale, const float *dy,
+					 const float *x, int64_t M, int D, const float *w, float eps, const float *scale,
+					 int ld, int64_t group, int acc);
+	/* y = layernorm_noaffine(x)·(1 + scale): dx, dscale */
+	int (*layernorm_modulate_backward)(struct od_ctx *c, float *dx, float *dscale, const float *dy, const float *x,
+					   int64_t M, int D, float eps, const float *scale, int ld, int64_t group,
+					   int acc);
+	/* x_out = x + tanh(gate)·(rmsnorm(a)·w), given dx = ∂/∂x_out (which is also ∂/∂x):
+	 * da = ∂/∂a (overwritten), dw, dgate (per group) */
+	int (*rmsnorm_gate_add_backward)(struct od_ctx *c, float *da, float *dw, float *dgate, const float *dx,
+					 const float *a, int64_t M, int D, const float *w, float eps, const float *gate,
+					 int ld, int64_t group);
+	/* The transpose of rope(): rotate each pair by −φ in place (§11.11). */
+	int (*rope_backward)(struct od_ctx *c, float *dx, int64_t M, int heads, int head_dim, int ld,
+			     const float *cos_sin);
+	/* o += tanh(gate[h])·y: dy = tanh(gate[h])·do (overwritten), dgate (heads) += */
+	int (*head_gate_add_backward)(struct od_ctx *c, float *dy, float *dgate, const float *dout, const float *y,
+				      int64_t M, int heads, int head_dim, const float *gate);
+	/* y = act(x): dx = dy·act'(x) (dx may alias dy) */
+	int (*act_backward)(struct od_ctx *c, float *dx, const float *dy, const float *x, int64_t n, enum od_act a);
+	/* y = act(a)·b: da = dy·b·act'(a), db = dy·act(a), and (when y is not NULL) the forward's y again, for
+	 * the next layer's weight gradient (§11.13). Elementwise: da may alias a or dy, db may alias b or dy. */
+	int (*act_mul_backward)(struct od_ctx *c, float *da, float *db, float *y, const float *dy, const float *a,
+				const float *b, int64_t n, enum od_act act);
+
+	/* ---- VAE training: backward passes (numerics.md §12.3). Each takes the upstream gradient
+	 * dy and what the forward read (x, weights), and writes the gradient with respect to the input,
+	 * dx, overwriting it; weight gradients (dw, db: device float32, the shape of the weight) are
+	 * ACCUMULATED (+=) so a caller sums them over a batch by calling again. A NULL output is skipped.
+	 * Every sum runs in an order fixed by the shape, so the bytes do not depend on the thread count. */
+	/* conv2d's backward (same x, w, stride and pad as the forward; dy (N, Cout, Hout, Wout)):
+	 * dx (N, Cin, H, W) = col2im(Wᵀ·dy), dw += Σ_n dy·im2col(x)ᵀ, db += Σ_n,pixels dy. */
+	int (*conv2d_backward)(struct od_ctx *c, float *dx, float *dw, float *db, const float *dy, const float *x,
+			       int N, int Cin, int H, int W, const struct od_tensor *w, int stride, const int pad[4]);
+	/* groupnorm's backward (the forward's x, w, b, eps and silu; statistics are recomputed from x):
+	 * dx (N, C, HW); dw, db (C) +=. w and b may be NULL as in the forward (then dw, db must be NULL).
+	 * dx may alias dy. */
+	int (*groupnorm_backward)(struct od_ctx *c, float *dx, float *dw, float *db, const float *dy,
+				  const float *x, int N, int C, int64_t HW, int groups, const float *w, const float *b,
+				  float eps, int silu);
+	/* upsample2x's backward: dx (planes, H, W) = the sum of the 2×2 block of dy (planes, 2H, 2W) it fed. */
+	int (*upsample2x_backward)(struct od_ctx *c, float *dx, const float *dy, int64_t planes, int H, int W);
+	/* The AutoencoderKL posterior (numerics.md §4.2) of N moments (N, 2L, hw) (mean: planes 0..L-1,
+	 * logvar: L..2L-1), per element: lv = clamp(logvar, −30, 20), z (N, L, hw) = mean + exp(0.5·lv)·eps,
+	 * and, when kl is not NULL, kl (N, L, hw) = 0.5·(mean² + exp(lv) − 1 − lv), the terms of
+	 * KL(q(z|x) ‖ N(0, I)). */
+	int (*posterior)(struct od_ctx *c, float *z, float *kl, const float *moments, const float *eps, int N, int L,
+			 int64_t hw);
+	/* Its backward for the loss Σ dz·z + kl_weight·Σ kl: dmoments (N, 2L, hw), zero for a logvar
+	 * outside [−30, 20] (torch.clamp passes the gradient where min <= x <= max). */
+	int (*posterior_backward)(struct od_ctx *c, float *dmoments, const float *dz, const float *moments,
+				  const float *eps, int N, int L, int64_t hw, float kl_weight);
 };
 
 #define OD_KERNELS_ABI 2
@@ -284,6 +370,65 @@ static inline int od_conv2d(struct od_ctx *c, float *y, const float *x, int N, i
 { return c->k->conv2d(c, y, x, N, Cin, H, W, w, b, stride, pad); }
 static inline int od_upsample2x(struct od_ctx *c, float *y, const float *x, int64_t planes, int H, int W)
 { return c->k->upsample2x(c, y, x, planes, H, W); }
+static inline int od_linear_backward_x(struct od_ctx *c, float *dx, const float *dy, int64_t M,
+				       const struct od_tensor *w, int acc)
+{ return c->k->linear_backward_x(c, dx, dy, M, w, acc); }
+static inline int od_linear_backward_w(struct od_ctx *c, float *dw, float *db, const float *dy, const float *x,
+				       int64_t M, int64_t N, int64_t K)
+{ return c->k->linear_backward_w(c, dw, db, dy, x, M, N, K); }
+static inline int od_attention_lse(struct od_ctx *c, float *o, float *lse, const float *q, const float *k,
+				   const float *v, const struct od_attention_desc *d)
+{ return c->k->attention_lse(c, o, lse, q, k, v, d); }
+static inline int od_attention_backward(struct od_ctx *c, float *dq, float *dk, float *dv, const float *dout,
+					const float *q, const float *k, const float *v, const float *o, const float *lse,
+					const struct od_attention_desc *d)
+{ return c->k->attention_backward(c, dq, dk, dv, dout, q, k, v, o, lse, d); }
+static inline int od_rmsnorm_backward(struct od_ctx *c, float *dx, float *dw, const float *dy, const float *x,
+				      int64_t M, int D, const float *w, float eps, int acc)
+{ return c->k->rmsnorm_backward(c, dx, dw, dy, x, M, D, w, eps, acc); }
+static inline int od_layernorm_backward(struct od_ctx *c, float *dx, float *dw, float *db, const float *dy,
+					const float *x, int64_t M, int D, const float *w, float eps, int acc)
+{ return c->k->layernorm_backward(c, dx, dw, db, dy, x, M, D, w, eps, acc); }
+static inline int od_rmsnorm_modulate_backward(struct od_ctx *c, float *dx, float *dw, float *dscale, const float *dy,
+					       const float *x, int64_t M, int D, const float *w, float eps,
+					       const float *scale, int ld, int64_t group, int acc)
+{ return c->k->rmsnorm_modulate_backward(c, dx, dw, dscale, dy, x, M, D, w, eps, scale, ld, group, acc); }
+static inline int od_layernorm_modulate_backward(struct od_ctx *c, float *dx, float *dscale, const float *dy,
+						 const float *x, int64_t M, int D, float eps, const float *scale, int ld,
+						 int64_t group, int acc)
+{ return c->k->layernorm_modulate_backward(c, dx, dscale, dy, x, M, D, eps, scale, ld, group, acc); }
+static inline int od_rmsnorm_gate_add_backward(struct od_ctx *c, float *da, float *dw, float *dgate, const float *dx,
+					       const float *a, int64_t M, int D, const float *w, float eps,
+					       const float *gate, int ld, int64_t group)
+{ return c->k->rmsnorm_gate_add_backward(c, da, dw, dgate, dx, a, M, D, w, eps, gate, ld, group); }
+static inline int od_rope_backward(struct od_ctx *c, float *dx, int64_t M, int heads, int head_dim, int ld,
+				   const float *cs)
+{ return c->k->rope_backward(c, dx, M, heads, head_dim, ld, cs); }
+static inline int od_head_gate_add_backward(struct od_ctx *c, float *dy, float *dgate, const float *dout,
+					    const float *y, int64_t M, int heads, int head_dim, const float *gate)
+{ return c->k->head_gate_add_backward(c, dy, dgate, dout, y, M, heads, head_dim, gate); }
+static inline int od_act_backward(struct od_ctx *c, float *dx, const float *dy, const float *x, int64_t n,
+				  enum od_act a)
+{ return c->k->act_backward(c, dx, dy, x, n, a); }
+static inline int od_act_mul_backward(struct od_ctx *c, float *da, float *db, float *y, const float *dy,
+				      const float *a, const float *b, int64_t n, enum od_act act)
+{ return c->k->act_mul_backward(c, da, db, y, dy, a, b, n, act); }
+static inline int od_conv2d_backward(struct od_ctx *c, float *dx, float *dw, float *db, const float *dy,
+				     const float *x, int N, int Cin, int H, int W, const struct od_tensor *w, int stride,
+				     const int pad[4])
+{ return c->k->conv2d_backward(c, dx, dw, db, dy, x, N, Cin, H, W, w, stride, pad); }
+static inline int od_groupnorm_backward(struct od_ctx *c, float *dx, float *dw, float *db, const float *dy,
+					const float *x, int N, int C, int64_t HW, int groups, const float *w,
+					const float *b, float eps, int silu)
+{ return c->k->groupnorm_backward(c, dx, dw, db, dy, x, N, C, HW, groups, w, b, eps, silu); }
+static inline int od_upsample2x_backward(struct od_ctx *c, float *dx, const float *dy, int64_t planes, int H, int W)
+{ return c->k->upsample2x_backward(c, dx, dy, planes, H, W); }
+static inline int od_posterior(struct od_ctx *c, float *z, float *kl, const float *moments, const float *eps, int N,
+			       int L, int64_t hw)
+{ return c->k->posterior(c, z, kl, moments, eps, N, L, hw); }
+static inline int od_posterior_backward(struct od_ctx *c, float *dmoments, const float *dz, const float *moments,
+					const float *eps, int N, int L, int64_t hw, float kl_weight)
+{ return c->k->posterior_backward(c, dmoments, dz, moments, eps, N, L, hw, kl_weight); }
 
 #ifdef __cplusplus
 }

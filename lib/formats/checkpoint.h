@@ -1,5 +1,5 @@
 /*
- * checkpoint.h: the released checkpoint layout, loaded unchanged (upstream.md §1.1).
+ * checkpoint.h: the released checkpoint layout, loaded unchanged (numerics.md §1.1).
  *
  *   MODEL/model_index.json
  *   MODEL/transformer/{config.json, *.safetensors}          NextDiT

@@ -49,7 +49,7 @@
 #define OD_FRAME_DEFAULT_MAX_BYTES ((size_t)2 << 30)
 
 enum od_kind {
-	OD_KIND_LATENT = 1, /* (C, h, w) model-space latent: scaling_factor · z (upstream.md §4.3) */
+	OD_KIND_LATENT = 1, /* (C, h, w) model-space latent: scaling_factor · z (numerics.md §4.3) */
 	OD_KIND_RAYS = 2,   /* (16, h, w) Plücker ray frame in model-latent space (§7.3) */
 	OD_KIND_TEXT = 3,   /* (S, D) T5 last_hidden_state; mask plane = attention mask */
 	OD_KIND_NOISE = 4,  /* any shape: N(0,1) draws, consumed in order */

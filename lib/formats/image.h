@@ -2,7 +2,7 @@
  * image.h: reading and writing PNG and JPEG pictures.
  *
  * Reading gives what upstream's PIL `Image.open(f).convert('RGB')` gives
- * (upstream.md §6.3 item 2): 8-bit RGB, alpha *dropped* (not composited),
+ * (numerics.md §6.3 item 2): 8-bit RGB, alpha *dropped* (not composited),
  * grey replicated to three channels, palettes expanded. The readers:
  *
  *   PNG   (libpng) 1/2/4/8/16-bit grey, grey+alpha, palette (with or without
@@ -21,7 +21,7 @@
  * error naming the file ("'a.png': truncated PNG data"); nothing here crashes
  * or prints.
  *
- * Writing: PNG (grey or RGB, 8-bit) with the frame's metadata as text chunks
+ * Writing: PNG (grey or RGB, 8-bit; 16-bit grey) with the frame's metadata as text chunks
  * (tEXt when the value is ASCII, iTXt UTF-8 otherwise), and JPEG (quality
  * 1..100; 4:4:4 chroma from quality 90 up, 4:2:0 below) with the metadata as
  * "key=value" lines in a COM marker.
@@ -77,6 +77,18 @@ int od_image_read_file(struct od_image *img, const char *path, const struct od_i
 
 /* Write img as PNG; meta (may be NULL) become text chunks, plus "Software". */
 int od_image_write_png(struct od_out *o, const struct od_image *img, const struct od_meta_entry *meta, int n_meta);
+/* Choices for od_image_write_png_opt; all zero is od_image_write_png. */
+struct od_png_opts {
+	int unfiltered; /* rows without PNG filters: for flat-colour maps (labels, masks, edges) about as
+			 * small as with libpng's adaptive filter choice, and encoded much faster */
+};
+int od_image_write_png_opt(struct od_out *o, const struct od_image *img, const struct od_meta_entry *meta, int n_meta,
+			   const struct od_png_opts *opts);
+/* Write a 16-bit grey PNG (depth maps): data (height, width) row-major, host
+ * byte order; meta as for od_image_write_png. (The readers above keep only the
+ * high byte of such a file; image16.h reads all 16 bits.) */
+int od_image_write_png16(struct od_out *o, int width, int height, const uint16_t *data,
+			 const struct od_meta_entry *meta, int n_meta);
 /* Write img as JPEG of the given quality (1..100); meta go to a COM marker. */
 int od_image_write_jpeg(struct od_out *o, const struct od_image *img, int quality, const struct od_meta_entry *meta,
 			int n_meta);

@@ -4,7 +4,7 @@
  * Reading asks libpng for 8-bit RGB whatever the file holds: palettes are
  * expanded, low-bit grey widened, 16-bit samples reduced to their high byte,
  * alpha stripped and grey replicated, which is PIL's convert('RGB')
- * (upstream.md §6.3 item 2). libpng reports errors through a longjmp; the
+ * (numerics.md §6.3 item 2). libpng reports errors through a longjmp; the
  * message is kept and returned as an OD_EFORMAT error naming the file.
  */
 #include "formats/image.h"
@@ -159,12 +159,16 @@ static int is_ascii(const char *s)
 	return 1;
 }
 
-int od_image_write_png(struct od_out *o, const struct od_image *img, const struct od_meta_entry *meta, int n_meta)
+/* Write a PNG of 8-bit grey/RGB (img) or 16-bit grey (data16) samples; rows
+ * unfiltered when asked, else with libpng's adaptive filter choice. */
+static int write_png(struct od_out *o, const struct od_image *img, int width, int height, const uint16_t *data16,
+		     const struct od_meta_entry *meta, int n_meta, int unfiltered)
 {
 	struct png_dst d = { o, OD_OK, "" };
 	png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &d, png_werr, png_warn);
 	png_infop info = png ? png_create_info_struct(png) : NULL;
 	png_textp volatile text = NULL;
+	uint8_t *volatile row16 = NULL;
 	volatile int rc = OD_OK;
 	if (!info) {
 		png_destroy_write_struct(&png, NULL);
@@ -175,9 +179,15 @@ int od_image_write_png(struct od_out *o, const struct od_image *img, const struc
 		goto done;
 	}
 	png_set_write_fn(png, &d, png_write_out, png_flush_out);
-	png_set_IHDR(png, info, (png_uint_32)img->width, (png_uint_32)img->height, 8,
-		     img->channels == 1 ? PNG_COLOR_TYPE_GRAY : PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
-		     PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+	if (unfiltered)
+		png_set_filter(png, PNG_FILTER_TYPE_BASE, PNG_FILTER_NONE);
+	if (data16)
+		png_set_IHDR(png, info, (png_uint_32)width, (png_uint_32)height, 16, PNG_COLOR_TYPE_GRAY,
+			     PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+	else
+		png_set_IHDR(png, info, (png_uint_32)img->width, (png_uint_32)img->height, 8,
+			     img->channels == 1 ? PNG_COLOR_TYPE_GRAY : PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
+			     PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
 	/* The generation parameters: one text chunk per metadata entry (PNG
 	 * keywords are 1-79 Latin-1 characters; frame keys are ASCII). */
 	text = calloc((size_t)n_meta + 1, sizeof *text);
@@ -208,11 +218,48 @@ int od_image_write_png(struct od_out *o, const struct od_image *img, const struc
 	}
 	png_set_text(png, info, text, nt);
 	png_write_info(png, info);
-	for (int y = 0; y < img->height; y++)
-		png_write_row(png, img->data + (size_t)y * img->width * img->channels);
+	if (data16) {
+		/* PNG stores 16-bit samples big-endian */
+		row16 = malloc((size_t)width * 2);
+		if (!row16) {
+			rc = od_error(OD_ENOMEM, "out of memory");
+			goto done;
+		}
+		for (int y = 0; y < height; y++) {
+			const uint16_t *src = data16 + (size_t)y * width;
+			for (int x = 0; x < width; x++) {
+				row16[2 * x] = (uint8_t)(src[x] >> 8);
+				row16[2 * x + 1] = (uint8_t)src[x];
+			}
+			png_write_row(png, row16);
+		}
+	} else {
+		for (int y = 0; y < img->height; y++)
+			png_write_row(png, img->data + (size_t)y * img->width * img->channels);
+	}
 	png_write_end(png, info);
 done:
 	png_destroy_write_struct(&png, &info);
 	free(text);
+	free(row16);
 	return rc;
+}
+
+int od_image_write_png(struct od_out *o, const struct od_image *img, const struct od_meta_entry *meta, int n_meta)
+{
+	return write_png(o, img, 0, 0, NULL, meta, n_meta, 0);
+}
+
+int od_image_write_png_opt(struct od_out *o, const struct od_image *img, const struct od_meta_entry *meta, int n_meta,
+			   const struct od_png_opts *opts)
+{
+	return write_png(o, img, 0, 0, NULL, meta, n_meta, opts && opts->unfiltered);
+}
+
+int od_image_write_png16(struct od_out *o, int width, int height, const uint16_t *data,
+			 const struct od_meta_entry *meta, int n_meta)
+{
+	if (width < 1 || height < 1)
+		return od_error(OD_EINVAL, "'%s': a %dx%d picture", o->label, width, height);
+	return write_png(o, NULL, width, height, data, meta, n_meta, 0);
 }

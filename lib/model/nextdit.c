@@ -1,6 +1,6 @@
 /*
  * nextdit.c: the NextDiT forward pass over the kernel table (see nextdit.h;
- * upstream.md §2). Shapes in comments use B batch, F frames, T tokens per
+ * numerics.md §2). Shapes in comments use B batch, F frames, T tokens per
  * frame, L = F·T, M = B·L token rows, G = B·F frame rows, D hidden, KV =
  * kv_heads·head_dim, A adaLN width, P patch_dim (64), S text length.
  */
@@ -18,12 +18,10 @@
  * the released model) while keeping the matrix products large. */
 #define FFN_CHUNK 4096
 
-/* LayerNorm eps of q_norm/k_norm (nn.LayerNorm's default), ky_norm, y_embedder.0
- * and the final layer (upstream.md §2.3, §2.6, §2.7). */
-#define QK_NORM_EPS 1e-5f
-#define KY_NORM_EPS 1e-6f
-#define Y_NORM_EPS 1e-6f
-#define FINAL_NORM_EPS 1e-6f
+#define QK_NORM_EPS OD_NEXTDIT_QK_NORM_EPS
+#define KY_NORM_EPS OD_NEXTDIT_KY_NORM_EPS
+#define Y_NORM_EPS OD_NEXTDIT_Y_NORM_EPS
+#define FINAL_NORM_EPS OD_NEXTDIT_FINAL_NORM_EPS
 
 float od_nextdit_t_token(float t, int patch_dim)
 {
@@ -72,28 +70,17 @@ int od_nextdit_open(struct od_nextdit *m, struct od_ctx *ctx, const char *model_
 		goto fail;
 	if ((rc = od_component_resolve(&m->comp, od_nextdit_spec, &m->cfg, &m->tensors, &m->n_tensors)))
 		goto fail;
-	const struct od_tensor **t = m->tensors;
-	int k = 0;
-	m->x_w = t[k++], m->x_b = t[k++];
-	m->t0_w = t[k++], m->t0_b = t[k++], m->t2_w = t[k++], m->t2_b = t[k++];
-	m->yln_w = t[k++], m->yln_b = t[k++], m->y_w = t[k++], m->y_b = t[k++];
 	m->block = calloc((size_t)m->cfg.depth, sizeof *m->block);
 	m->rope_omega = malloc((size_t)(m->cfg.head_dim / 6) * sizeof(float));
 	if (!m->block || !m->rope_omega) {
 		rc = od_error(OD_ENOMEM, "out of memory");
 		goto fail;
 	}
-	for (int i = 0; i < m->cfg.depth; i++)
-		for (int j = 0; j < OD_DIT_BLOCK_TENSORS; j++) {
-			if (!m->cfg.qk_norm && j >= OD_DIT_Q_NORM_W && j <= OD_DIT_K_NORM_B)
-				continue;
-			m->block[i][j] = t[k++];
-		}
-	m->fin_w = t[k++], m->fin_b = t[k++], m->fin_ada_w = t[k++], m->fin_ada_b = t[k++];
-	/* timestep_embedding (nextdit:21-57): exp(-ln(10000)·k/half) in float32.
+	od_nextdit_bind(m);
+	/* timestep_embedding (numerics.md §2.3): exp(-ln(10000)·k/half) in float32.
 	 * torch 1.13's float32 exp on AVX2 is SLEEF's expf_u10 with fused
 	 * multiply-adds; for 15 of the 128 frequencies it is one ulp off the correctly
-	 * rounded value, which moves t·ω_k near t = 1000 by ~6e-5 (golden README
+	 * rounded value, which moves t·ω_k near t = 1000 by ~6e-5 (tests/golden/README.md
 	 * §11.3, `t_omega`): od_expf is that same function, operation by operation. */
 	const float nl = (float)-log(10000.0);
 	for (int i = 0; i < 128; i++)
@@ -105,11 +92,28 @@ fail:
 	return rc;
 }
 
+void od_nextdit_bind(struct od_nextdit *m)
+{
+	const struct od_tensor **t = m->tensors;
+	int k = 0;
+	m->x_w = t[k++], m->x_b = t[k++];
+	m->t0_w = t[k++], m->t0_b = t[k++], m->t2_w = t[k++], m->t2_b = t[k++];
+	m->yln_w = t[k++], m->yln_b = t[k++], m->y_w = t[k++], m->y_b = t[k++];
+	for (int i = 0; i < m->cfg.depth; i++)
+		for (int j = 0; j < OD_DIT_BLOCK_TENSORS; j++) {
+			if (!m->cfg.qk_norm && j >= OD_DIT_Q_NORM_W && j <= OD_DIT_K_NORM_B)
+				continue;
+			m->block[i][j] = t[k++];
+		}
+	m->fin_w = t[k++], m->fin_b = t[k++], m->fin_ada_w = t[k++], m->fin_ada_b = t[k++];
+}
+
 void od_nextdit_close(struct od_nextdit *m)
 {
 	if (m->ctx) {
 		od_free(m->ctx, m->ws);
 		od_free(m->ctx, m->ws_mask);
+		od_free(m->ctx, m->grad_ws);
 	}
 	free(m->tensors);
 	free(m->block);
@@ -226,8 +230,6 @@ static int trace_dev(struct fwd *f, const char *name, const float *dev, int ndim
 	return rc;
 }
 
-#define TRY(x) do { if ((rc = (x))) return rc; } while (0)
-
 static int block_forward(struct fwd *f, int i, const struct od_nextdit_text *txt)
 {
 	struct od_nextdit *m = f->m;
@@ -237,25 +239,24 @@ static int block_forward(struct fwd *f, int i, const struct od_nextdit_text *txt
 	const int D = cf->hidden, KV = cf->kv_heads * cf->head_dim, hd = cf->head_dim, H = cf->heads;
 	const int64_t M = f->M, T = f->T, L = f->L, R = (int64_t)txt->batch * txt->len;
 	const float eps = cf->norm_eps;
-	int rc;
 	/* adaLN modulation per frame (nextdit.h): scale_msa, gate_msa, scale_mlp, gate_mlp */
-	TRY(od_linear(c, f->mod, f->cc, f->G, bt[OD_DIT_ADALN_W], bt[OD_DIT_ADALN_B]));
+	OD_TRY(od_linear(c, f->mod, f->cc, f->G, bt[OD_DIT_ADALN_W], bt[OD_DIT_ADALN_B]));
 	const float *scale_msa = f->mod, *gate_msa = f->mod + D, *scale_mlp = f->mod + 2 * D, *gate_mlp = f->mod + 3 * D;
 	/* h = attention_norm1(x)·(1 + scale_msa) */
-	TRY(od_rmsnorm_modulate(c, f->h, f->x, M, D, od_param(c, bt[OD_DIT_ATTN_NORM1]), eps, scale_msa, 4 * D, T));
-	TRY(od_linear(c, f->q, f->h, M, bt[OD_DIT_WQ], NULL));
-	TRY(od_linear(c, f->k, f->h, M, bt[OD_DIT_WK], NULL));
-	TRY(od_linear(c, f->v, f->h, M, bt[OD_DIT_WV], NULL));
+	OD_TRY(od_rmsnorm_modulate(c, f->h, f->x, M, D, od_param(c, bt[OD_DIT_ATTN_NORM1]), eps, scale_msa, 4 * D, T));
+	OD_TRY(od_linear(c, f->q, f->h, M, bt[OD_DIT_WQ], NULL));
+	OD_TRY(od_linear(c, f->k, f->h, M, bt[OD_DIT_WK], NULL));
+	OD_TRY(od_linear(c, f->v, f->h, M, bt[OD_DIT_WV], NULL));
 	if (cf->qk_norm) { /* LayerNorms over the full width, before the heads split (§2.6 item 3) */
-		TRY(od_layernorm(c, f->q, f->q, M, D, od_param(c, bt[OD_DIT_Q_NORM_W]), od_param(c, bt[OD_DIT_Q_NORM_B]),
+		OD_TRY(od_layernorm(c, f->q, f->q, M, D, od_param(c, bt[OD_DIT_Q_NORM_W]), od_param(c, bt[OD_DIT_Q_NORM_B]),
 				 QK_NORM_EPS));
-		TRY(od_layernorm(c, f->k, f->k, M, KV, od_param(c, bt[OD_DIT_K_NORM_W]),
+		OD_TRY(od_layernorm(c, f->k, f->k, M, KV, od_param(c, bt[OD_DIT_K_NORM_W]),
 				 od_param(c, bt[OD_DIT_K_NORM_B]), QK_NORM_EPS));
 	}
 	/* RoPE on q and k (per batch entry: the table has L rows); text keys stay unrotated */
 	for (int b = 0; b < f->B; b++) {
-		TRY(od_rope(c, f->q + (size_t)b * L * D, L, H, hd, D, f->rope));
-		TRY(od_rope(c, f->k + (size_t)b * L * KV, L, cf->kv_heads, hd, KV, f->rope));
+		OD_TRY(od_rope(c, f->q + (size_t)b * L * D, L, H, hd, D, f->rope));
+		OD_TRY(od_rope(c, f->k + (size_t)b * L * KV, L, cf->kv_heads, hd, KV, f->rope));
 	}
 	const float scale = 1.0f / sqrtf((float)hd);
 	/* self-attention over all L tokens of all frames; repeat_interleave head map */
@@ -264,38 +265,38 @@ static int block_forward(struct fwd *f, int i, const struct od_nextdit_text *txt
 		.head_dim = hd, .q_stride = D, .kv_stride = KV, .o_stride = D, .kv_map = OD_KV_GROUPED,
 		.scale = scale, .softcap = m->softcap,
 	};
-	TRY(od_attention(c, f->o, f->q, f->k, f->v, &sd));
+	OD_TRY(od_attention(c, f->o, f->q, f->k, f->v, &sd));
 	/* cross-attention: rotated q, text keys with the key mask, tiled head map, no soft-cap */
 	struct od_attention_desc xd = {
 		.batch = f->B, .q_len = (int)L, .kv_len = txt->len, .q_heads = H, .kv_heads = cf->kv_heads,
 		.head_dim = hd, .q_stride = D, .kv_stride = KV, .o_stride = D, .kv_map = OD_KV_TILED,
 		.scale = scale, .softcap = 0, .key_mask = txt->mask,
 	};
-	TRY(od_attention(c, f->oy, f->q, txt->yk + (size_t)i * R * KV, txt->yv + (size_t)i * R * KV, &xd));
-	TRY(od_head_gate_add(c, f->o, f->oy, M, H, hd, od_param(c, bt[OD_DIT_GATE])));
-	TRY(od_linear(c, f->h, f->o, M, bt[OD_DIT_WO], NULL));
+	OD_TRY(od_attention(c, f->oy, f->q, txt->yk + (size_t)i * R * KV, txt->yv + (size_t)i * R * KV, &xd));
+	OD_TRY(od_head_gate_add(c, f->o, f->oy, M, H, hd, od_param(c, bt[OD_DIT_GATE])));
+	OD_TRY(od_linear(c, f->h, f->o, M, bt[OD_DIT_WO], NULL));
 	int64_t sh[3] = { f->B, L, D };
 	if (i == 0)
-		TRY(trace_dev(f, "block0_attn_out", f->h, 3, sh));
+		OD_TRY(trace_dev(f, "block0_attn_out", f->h, 3, sh));
 	/* x += tanh(gate_msa)·attention_norm2(a) */
-	TRY(od_rmsnorm_gate_add(c, f->x, f->h, M, D, od_param(c, bt[OD_DIT_ATTN_NORM2]), eps, gate_msa, 4 * D, T));
+	OD_TRY(od_rmsnorm_gate_add(c, f->x, f->h, M, D, od_param(c, bt[OD_DIT_ATTN_NORM2]), eps, gate_msa, 4 * D, T));
 	/* SwiGLU feed-forward on ffn_norm1(x)·(1 + scale_mlp), in row chunks; output into q */
-	TRY(od_rmsnorm_modulate(c, f->h, f->x, M, D, od_param(c, bt[OD_DIT_FFN_NORM1]), eps, scale_mlp, 4 * D, T));
+	OD_TRY(od_rmsnorm_modulate(c, f->h, f->x, M, D, od_param(c, bt[OD_DIT_FFN_NORM1]), eps, scale_mlp, 4 * D, T));
 	const int FF = cf->ffn_hidden;
 	for (int64_t r0 = 0; r0 < M; r0 += f->ffn_rows) {
 		int64_t n = M - r0 < f->ffn_rows ? M - r0 : f->ffn_rows;
-		TRY(od_linear(c, f->f1, f->h + r0 * D, n, bt[OD_DIT_W1], NULL));
-		TRY(od_linear(c, f->f3, f->h + r0 * D, n, bt[OD_DIT_W3], NULL));
-		TRY(od_act_mul(c, f->f1, f->f1, f->f3, n * FF, OD_ACT_SILU));
-		TRY(od_linear(c, f->q + r0 * D, f->f1, n, bt[OD_DIT_W2], NULL));
+		OD_TRY(od_linear(c, f->f1, f->h + r0 * D, n, bt[OD_DIT_W1], NULL));
+		OD_TRY(od_linear(c, f->f3, f->h + r0 * D, n, bt[OD_DIT_W3], NULL));
+		OD_TRY(od_act_mul(c, f->f1, f->f1, f->f3, n * FF, OD_ACT_SILU));
+		OD_TRY(od_linear(c, f->q + r0 * D, f->f1, n, bt[OD_DIT_W2], NULL));
 	}
 	if (i == 0)
-		TRY(trace_dev(f, "block0_ffn_out", f->q, 3, sh));
-	TRY(od_rmsnorm_gate_add(c, f->x, f->q, M, D, od_param(c, bt[OD_DIT_FFN_NORM2]), eps, gate_mlp, 4 * D, T));
+		OD_TRY(trace_dev(f, "block0_ffn_out", f->q, 3, sh));
+	OD_TRY(od_rmsnorm_gate_add(c, f->x, f->q, M, D, od_param(c, bt[OD_DIT_FFN_NORM2]), eps, gate_mlp, 4 * D, T));
 	if (f->tr && f->tr->fn) {
 		char name[32];
 		snprintf(name, sizeof name, "block%d_out", i);
-		TRY(trace_dev(f, name, f->x, 3, sh));
+		OD_TRY(trace_dev(f, name, f->x, 3, sh));
 	}
 	return OD_OK;
 }

@@ -1,5 +1,5 @@
 /*
- * nextdit.h: the NextDiT denoiser's forward pass (upstream.md §2), written once
+ * nextdit.h: the NextDiT denoiser's forward pass (numerics.md §2), written once
  * against the kernel table (backend.h) so that it runs on every backend.
  *
  *   struct od_nextdit m;
@@ -41,6 +41,13 @@
 
 #include <stdint.h>
 
+/* LayerNorm eps of q_norm/k_norm (nn.LayerNorm's default), ky_norm, y_embedder.0
+ * and the final layer (numerics.md §2.3, §2.6, §2.7). */
+#define OD_NEXTDIT_QK_NORM_EPS 1e-5f
+#define OD_NEXTDIT_KY_NORM_EPS 1e-6f
+#define OD_NEXTDIT_Y_NORM_EPS 1e-6f
+#define OD_NEXTDIT_FINAL_NORM_EPS 1e-6f
+
 struct od_nextdit {
 	struct od_nextdit_config cfg;
 	struct od_component comp;
@@ -60,12 +67,18 @@ struct od_nextdit {
 	size_t ws_len;
 	uint8_t *ws_mask;
 	size_t ws_mask_len;
+	/* training workspace (model/nextdit_grad.c), kept across calls */
+	float *grad_ws;
+	size_t grad_ws_len;
 };
 
 /* Open MODEL/transformer: parse config.json, map the weights and check every
  * tensor's name and shape against the config (OD_EMODEL on mismatch). */
 int od_nextdit_open(struct od_nextdit *m, struct od_ctx *ctx, const char *model_dir);
 void od_nextdit_close(struct od_nextdit *m);
+/* Point the named tensor pointers (x_w, block[i][j], ...) at the entries of
+ * m->tensors again, after a caller replaced them (model/nextdit_grad.h). */
+void od_nextdit_bind(struct od_nextdit *m);
 
 /* The text side of a batch, computed once per job (device buffers). */
 struct od_nextdit_text {

@@ -105,7 +105,7 @@ int od_nextdit_config_parse(json_t *cfg, struct od_nextdit_config *c, const char
 	c->out_channels = c->in_channels;
 	c->patch_dim = c->patch_t * c->patch_h * c->patch_w * c->in_channels;
 	c->adaln = c->hidden < 1024 ? c->hidden : 1024;
-	/* FeedForward inner width (layers:80-83): int(2·4D/3), times the multiplier
+	/* FeedForward inner width (numerics.md §1.2): int(2·4D/3), times the multiplier
 	 * when given, rounded up to a multiple of multiple_of. */
 	long long hid = (long long)(2 * (4 * (long long)c->hidden) / 3);
 	if ((rc = od_cfg_num(cfg, "ffn_dim_multiplier", 0, 0, &d, label)))
@@ -123,9 +123,8 @@ int od_nextdit_spec(const void *cfgp, od_spec_cb cb, void *user)
 	const struct od_nextdit_config *c = cfgp;
 	const int64_t D = c->hidden, A = c->adaln, KV = (int64_t)c->kv_heads * c->head_dim, Y = c->caption_channels,
 		      F = c->ffn_hidden, P = c->patch_dim, O = (int64_t)c->patch_t * c->patch_h * c->patch_w * c->out_channels;
-	int rc;
-#define T1(name, a) do { int64_t s_[1] = { a }; if ((rc = cb(user, name, 1, s_))) return rc; } while (0)
-#define T2(name, a, b) do { int64_t s_[2] = { a, b }; if ((rc = cb(user, name, 2, s_))) return rc; } while (0)
+#define T1(name, a) do { int64_t s_[1] = { a }; OD_TRY(cb(user, name, 1, s_)); } while (0)
+#define T2(name, a, b) do { int64_t s_[2] = { a, b }; OD_TRY(cb(user, name, 2, s_)); } while (0)
 	T2("x_embedder.weight", D, P);
 	T1("x_embedder.bias", D);
 	T2("t_embedder.mlp.0.weight", A, 256);
@@ -162,8 +161,7 @@ int od_nextdit_spec(const void *cfgp, od_spec_cb cb, void *user)
 			case OD_DIT_ADALN_B: nd = 1, s[0] = 4 * D; break;
 			}
 			snprintf(name, sizeof name, "layers.%d.%s", i, od_nextdit_block_tensor_names[k]);
-			if ((rc = cb(user, name, nd, s)))
-				return rc;
+			OD_TRY(cb(user, name, nd, s));
 		}
 	}
 	T2("final_layer.linear.weight", O, D);

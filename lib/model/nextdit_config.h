@@ -1,8 +1,7 @@
 /*
  * nextdit_config.h: the NextDiT transformer's configuration and tensor list
- * (upstream.md §1.2, §2.9). Read from transformer/config.json; missing keys take
- * the upstream code defaults (nextdit:380-398), always the checkpoint's values
- * when present.
+ * (numerics.md §1.2, §2.9). Read from transformer/config.json; missing keys take
+ * the defaults of upstream's NextDiT constructor, keys present always win.
  */
 #ifndef OD_NEXTDIT_CONFIG_H
 #define OD_NEXTDIT_CONFIG_H
@@ -21,7 +20,7 @@ struct od_nextdit_config {
 	int patch_dim;        /* patch_t·patch_h·patch_w·in_channels (64) */
 	int caption_channels; /* T5 width (2048) */
 	int adaln;            /* min(hidden, 1024): width of t/y embeddings and adaLN input */
-	int ffn_hidden;       /* SwiGLU inner width (layers:80-83) */
+	int ffn_hidden;       /* SwiGLU inner width (numerics.md §1.2) */
 	int qk_norm;          /* q_norm/k_norm LayerNorms present */
 	float norm_eps;       /* RMSNorm eps (1e-5) */
 	int rope_max;         /* rotary_max_length: positions per spatial axis */

@@ -1,4 +1,4 @@
-/* rope.c: 3-D RoPE frequency tables (see rope.h; upstream.md §2.5). */
+/* rope.c: 3-D RoPE frequency tables (see rope.h; numerics.md §2.5). */
 #include "model/rope.h"
 #include "base/error.h"
 

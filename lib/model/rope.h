@@ -1,6 +1,6 @@
 /*
  * rope.h: NextDiT's 3-D rotary position tables, computed on the fly
- * (upstream.md §2.5).
+ * (numerics.md §2.5).
  *
  * Upstream precomputes a complex64 table of shape (128, 128, 128, head_dim/2),
  * about 1 GB for the released model; od computes only the rows a call needs.
@@ -18,7 +18,7 @@
  *
  * stored as cos φ, sin φ: the (tokens, head_dim/2, 2) layout od_rope() takes
  * (backend.h). Forming the angle in float32 as upstream's torch.outer does keeps
- * the table within 1e-6 of upstream's (golden README §10: `rope`).
+ * the table within 1e-6 of upstream's (numerics.md §10.1: `rope`).
  *
  * Limits (§2.5.2): upstream's table has rotary_max_length positions per spatial
  * axis and rotary_max_length_t (or rotary_max_length) frames; a sequence beyond

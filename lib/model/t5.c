@@ -1,6 +1,6 @@
 /*
- * t5.c: the T5 v1.1 encoder forward pass (see t5.h; upstream.md §3.2,
- * README-text.md §2.4 for the exact semantics reproduced).
+ * t5.c: the T5 v1.1 encoder forward pass (see t5.h; numerics.md §3.2,
+ * tests/golden/README-text.md §2.4 for the exact semantics reproduced).
  */
 #include "model/t5.h"
 #include "base/error.h"
@@ -201,14 +201,12 @@ static int ensure_buffers(struct od_t5 *t, int batch, int len)
 static enum od_act kernel_act(enum od_t5_act a)
 {
 	switch (a) {
-	case OD_T5_GELU_NEW: return OD_ACT_GELU_TANH; /* gelu_new (upstream.md §3.2) */
+	case OD_T5_GELU_NEW: return OD_ACT_GELU_TANH; /* gelu_new (numerics.md §3.2) */
 	case OD_T5_GELU: return OD_ACT_GELU;
 	case OD_T5_SILU: return OD_ACT_SILU;
 	default: return OD_ACT_RELU;
 	}
 }
-
-#define TRY(x) do { if ((rc = (x))) return rc; } while (0)
 
 int od_t5_encode(struct od_t5 *t, int batch, int len, const int32_t *ids, const uint8_t *mask, float *out,
 		 float **block_out)
@@ -232,7 +230,7 @@ int od_t5_encode(struct od_t5 *t, int batch, int len, const int32_t *ids, const 
 		if (!real)
 			return od_error(OD_EINVAL, "t5: row %d has no real token", b);
 	}
-	TRY(ensure_buffers(t, batch, len));
+	OD_TRY(ensure_buffers(t, batch, len));
 	const int64_t M = (int64_t)batch * len;
 	/* Embedding gather (host), rows widened from the stored dtype. */
 	float *host = malloc((size_t)M * D * sizeof *host);
@@ -269,32 +267,32 @@ int od_t5_encode(struct od_t5 *t, int batch, int len, const int32_t *ids, const 
 		const float *w;
 		if (!(w = od_param(c, L->ln_attn)))
 			return OD_ENOMEM;
-		TRY(od_rmsnorm(c, t->h, t->x, M, D, w, g->eps));
-		TRY(od_linear(c, t->q, t->h, M, L->q, NULL));
-		TRY(od_linear(c, t->k, t->h, M, L->k, NULL));
-		TRY(od_linear(c, t->v, t->h, M, L->v, NULL));
-		TRY(od_attention(c, t->a, t->q, t->k, t->v, &ad));
-		TRY(od_linear(c, t->h, t->a, M, L->o, NULL));
-		TRY(od_binary(c, t->x, t->x, t->h, M * D, OD_OP_ADD));
+		OD_TRY(od_rmsnorm(c, t->h, t->x, M, D, w, g->eps));
+		OD_TRY(od_linear(c, t->q, t->h, M, L->q, NULL));
+		OD_TRY(od_linear(c, t->k, t->h, M, L->k, NULL));
+		OD_TRY(od_linear(c, t->v, t->h, M, L->v, NULL));
+		OD_TRY(od_attention(c, t->a, t->q, t->k, t->v, &ad));
+		OD_TRY(od_linear(c, t->h, t->a, M, L->o, NULL));
+		OD_TRY(od_binary(c, t->x, t->x, t->h, M * D, OD_OP_ADD));
 		if (!(w = od_param(c, L->ln_ff)))
 			return OD_ENOMEM;
-		TRY(od_rmsnorm(c, t->h, t->x, M, D, w, g->eps));
-		TRY(od_linear(c, t->f0, t->h, M, L->wi0, NULL));
+		OD_TRY(od_rmsnorm(c, t->h, t->x, M, D, w, g->eps));
+		OD_TRY(od_linear(c, t->f0, t->h, M, L->wi0, NULL));
 		if (L->wi1) {
-			TRY(od_linear(c, t->f1, t->h, M, L->wi1, NULL));
-			TRY(od_act_mul(c, t->f0, t->f0, t->f1, M * g->d_ff, act));
+			OD_TRY(od_linear(c, t->f1, t->h, M, L->wi1, NULL));
+			OD_TRY(od_act_mul(c, t->f0, t->f0, t->f1, M * g->d_ff, act));
 		} else {
-			TRY(od_act(c, t->f0, t->f0, M * g->d_ff, act));
+			OD_TRY(od_act(c, t->f0, t->f0, M * g->d_ff, act));
 		}
-		TRY(od_linear(c, t->h, t->f0, M, L->wo, NULL));
-		TRY(od_binary(c, t->x, t->x, t->h, M * D, OD_OP_ADD));
+		OD_TRY(od_linear(c, t->h, t->f0, M, L->wo, NULL));
+		OD_TRY(od_binary(c, t->x, t->x, t->h, M * D, OD_OP_ADD));
 		if (block_out && block_out[l])
-			TRY(od_download(c, block_out[l], t->x, (size_t)M * D * sizeof(float)));
+			OD_TRY(od_download(c, block_out[l], t->x, (size_t)M * D * sizeof(float)));
 	}
 	const float *w = od_param(c, t->final_norm);
 	if (!w)
 		return OD_ENOMEM;
-	TRY(od_rmsnorm(c, t->h, t->x, M, D, w, g->eps));
-	TRY(od_download(c, out, t->h, (size_t)M * D * sizeof(float)));
+	OD_TRY(od_rmsnorm(c, t->h, t->x, M, D, w, g->eps));
+	OD_TRY(od_download(c, out, t->h, (size_t)M * D * sizeof(float)));
 	return od_sync(c);
 }

@@ -1,5 +1,5 @@
 /*
- * t5.h: the T5 v1.1 encoder (upstream.md §3.2), as transformers 4.45's
+ * t5.h: the T5 v1.1 encoder (numerics.md §3.2), as transformers 4.45's
  * T5EncoderModel computes it, in float32 through the kernel table.
  *
  *   x = shared.weight[ids]                        no scaling, no positions

@@ -70,11 +70,10 @@ int od_t5_config_parse(json_t *cfg, struct od_t5_config *c, const char *label)
 int od_t5_spec(const void *cfgp, od_spec_cb cb, void *user)
 {
 	const struct od_t5_config *c = cfgp;
-	int rc;
 	char name[160];
 	int64_t s[2];
 #define T(nd, a, b, ...) do { s[0] = a; s[1] = b; snprintf(name, sizeof name, __VA_ARGS__); \
-		if ((rc = cb(user, name, nd, s))) return rc; } while (0)
+		OD_TRY(cb(user, name, nd, s)); } while (0)
 	T(2, c->vocab, c->d_model, "shared.weight");
 	for (int i = 0; i < c->layers; i++) {
 		T(2, c->inner, c->d_model, "encoder.block.%d.layer.0.SelfAttention.q.weight", i);

@@ -1,5 +1,5 @@
 /*
- * t5_config.h: the T5 encoder's configuration and tensor list (upstream.md §1.3,
+ * t5_config.h: the T5 encoder's configuration and tensor list (numerics.md §1.3,
  * §3.2). Read from text_encoder/config.json. Only the encoder is described: the
  * decoder.* and lm_head.* tensors a T5ForConditionalGeneration file carries are
  * ignored. encoder.embed_tokens.weight, when present, is an alias of shared.weight.

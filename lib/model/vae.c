@@ -1,5 +1,5 @@
 /*
- * vae.c: AutoencoderKL forward passes (see vae.h; upstream.md §4.1).
+ * vae.c: AutoencoderKL forward passes (see vae.h; numerics.md §4.1).
  *
  * An activation is a device buffer of (C, H, W) floats. The helpers below take
  * ownership of their input and hand back a new buffer (or fail, having freed

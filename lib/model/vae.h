@@ -1,6 +1,6 @@
 /*
  * vae.h: the AutoencoderKL (SD3 VAE, diffusers 0.30.3) encoder and decoder
- * (upstream.md §4.1), written once against the kernel table (backend.h).
+ * (numerics.md §4.1), written once against the kernel table (backend.h).
  *
  *   struct od_vae v;
  *   od_vae_open(&v, ctx, "MODEL");                   // vae/, weights mapped and checked
@@ -36,7 +36,7 @@
 
 /* Called with a host copy of an intermediate (C, H, W): "enc.conv_in",
  * "enc.down0".."enc.down3", "enc.mid", "dec.conv_in", "dec.mid", "dec.up0"..,
- * as the golden data names them (golden README §6). */
+ * as the golden data names them (tests/golden/README.md §6). */
 typedef void (*od_vae_tap_fn)(void *user, const char *name, const float *x, int C, int H, int W);
 
 struct od_vae {

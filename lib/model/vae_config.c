@@ -1,8 +1,10 @@
 /* vae_config.c: AutoencoderKL config parsing and tensor list (see vae_config.h). */
 #include "model/vae_config.h"
 #include "base/error.h"
+#include "base/io.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 int od_vae_config_parse(json_t *cfg, struct od_vae_config *c, const char *label)
@@ -70,6 +72,30 @@ int od_vae_config_parse(json_t *cfg, struct od_vae_config *c, const char *label)
 	return OD_OK;
 }
 
+int od_vae_scale_factor(const char *model_dir, int *scale)
+{
+	char *dir = od_path_join(model_dir, "vae");
+	if (!dir)
+		return od_error(OD_ENOMEM, "out of memory");
+	int present = od_is_dir(dir);
+	free(dir);
+	if (!present) {
+		*scale = 8;
+		return OD_OK;
+	}
+	struct od_component comp;
+	struct od_vae_config c;
+	int rc = od_component_open(&comp, model_dir, "vae", "config.json", 0, NULL);
+	if (rc)
+		return rc;
+	char label[1024];
+	snprintf(label, sizeof label, "%s/config.json", comp.dir);
+	if (!(rc = od_vae_config_parse(comp.config, &c, label)))
+		*scale = c.downscale;
+	od_component_close(&comp);
+	return rc;
+}
+
 struct emit {
 	od_spec_cb cb;
 	void *user;
@@ -79,10 +105,8 @@ struct emit {
 static int conv(struct emit *e, const char *prefix, int cout, int cin, int k)
 {
 	int64_t w[4] = { cout, cin, k, k }, b[1] = { cout };
-	int rc;
 	snprintf(e->name, sizeof e->name, "%s.weight", prefix);
-	if ((rc = e->cb(e->user, e->name, 4, w)))
-		return rc;
+	OD_TRY(e->cb(e->user, e->name, 4, w));
 	snprintf(e->name, sizeof e->name, "%s.bias", prefix);
 	return e->cb(e->user, e->name, 1, b);
 }
@@ -90,10 +114,8 @@ static int conv(struct emit *e, const char *prefix, int cout, int cin, int k)
 static int vec2(struct emit *e, const char *prefix, int c)
 {
 	int64_t s[1] = { c };
-	int rc;
 	snprintf(e->name, sizeof e->name, "%s.weight", prefix);
-	if ((rc = e->cb(e->user, e->name, 1, s)))
-		return rc;
+	OD_TRY(e->cb(e->user, e->name, 1, s));
 	snprintf(e->name, sizeof e->name, "%s.bias", prefix);
 	return e->cb(e->user, e->name, 1, s);
 }
@@ -101,10 +123,8 @@ static int vec2(struct emit *e, const char *prefix, int c)
 static int linear(struct emit *e, const char *prefix, int cout, int cin)
 {
 	int64_t w[2] = { cout, cin }, b[1] = { cout };
-	int rc;
 	snprintf(e->name, sizeof e->name, "%s.weight", prefix);
-	if ((rc = e->cb(e->user, e->name, 2, w)))
-		return rc;
+	OD_TRY(e->cb(e->user, e->name, 2, w));
 	snprintf(e->name, sizeof e->name, "%s.bias", prefix);
 	return e->cb(e->user, e->name, 1, b);
 }
@@ -113,23 +133,17 @@ static int linear(struct emit *e, const char *prefix, int cout, int cin)
 static int resnet(struct emit *e, const char *prefix, int cin, int cout)
 {
 	char p[160];
-	int rc;
 	snprintf(p, sizeof p, "%s.norm1", prefix);
-	if ((rc = vec2(e, p, cin)))
-		return rc;
+	OD_TRY(vec2(e, p, cin));
 	snprintf(p, sizeof p, "%s.conv1", prefix);
-	if ((rc = conv(e, p, cout, cin, 3)))
-		return rc;
+	OD_TRY(conv(e, p, cout, cin, 3));
 	snprintf(p, sizeof p, "%s.norm2", prefix);
-	if ((rc = vec2(e, p, cout)))
-		return rc;
+	OD_TRY(vec2(e, p, cout));
 	snprintf(p, sizeof p, "%s.conv2", prefix);
-	if ((rc = conv(e, p, cout, cout, 3)))
-		return rc;
+	OD_TRY(conv(e, p, cout, cout, 3));
 	if (cin != cout) {
 		snprintf(p, sizeof p, "%s.conv_shortcut", prefix);
-		if ((rc = conv(e, p, cout, cin, 1)))
-			return rc;
+		OD_TRY(conv(e, p, cout, cin, 1));
 	}
 	return 0;
 }
@@ -137,19 +151,15 @@ static int resnet(struct emit *e, const char *prefix, int cin, int cout)
 static int mid_block(struct emit *e, const char *prefix, int ch, int attention)
 {
 	char p[160];
-	int rc;
 	snprintf(p, sizeof p, "%s.resnets.0", prefix);
-	if ((rc = resnet(e, p, ch, ch)))
-		return rc;
+	OD_TRY(resnet(e, p, ch, ch));
 	if (attention) {
 		static const char *const parts[] = { "to_q", "to_k", "to_v", "to_out.0" };
 		snprintf(p, sizeof p, "%s.attentions.0.group_norm", prefix);
-		if ((rc = vec2(e, p, ch)))
-			return rc;
+		OD_TRY(vec2(e, p, ch));
 		for (int i = 0; i < 4; i++) {
 			snprintf(p, sizeof p, "%s.attentions.0.%s", prefix, parts[i]);
-			if ((rc = linear(e, p, ch, ch)))
-				return rc;
+			OD_TRY(linear(e, p, ch, ch));
 		}
 	}
 	snprintf(p, sizeof p, "%s.resnets.1", prefix);
@@ -161,56 +171,45 @@ int od_vae_spec(const void *cfgp, od_spec_cb cb, void *user)
 	const struct od_vae_config *c = cfgp;
 	struct emit e = { cb, user, "" };
 	char p[160];
-	int rc, n = c->n_blocks, L = c->latent_channels;
+	int n = c->n_blocks, L = c->latent_channels;
 	/* encoder */
-	if ((rc = conv(&e, "encoder.conv_in", c->block_out[0], c->in_channels, 3)))
-		return rc;
+	OD_TRY(conv(&e, "encoder.conv_in", c->block_out[0], c->in_channels, 3));
 	int out = c->block_out[0];
 	for (int i = 0; i < n; i++) {
 		int in = out;
 		out = c->block_out[i];
 		for (int j = 0; j < c->layers_per_block; j++) {
 			snprintf(p, sizeof p, "encoder.down_blocks.%d.resnets.%d", i, j);
-			if ((rc = resnet(&e, p, j ? out : in, out)))
-				return rc;
+			OD_TRY(resnet(&e, p, j ? out : in, out));
 		}
 		if (i < n - 1) {
 			snprintf(p, sizeof p, "encoder.down_blocks.%d.downsamplers.0.conv", i);
-			if ((rc = conv(&e, p, out, out, 3)))
-				return rc;
+			OD_TRY(conv(&e, p, out, out, 3));
 		}
 	}
-	if ((rc = mid_block(&e, "encoder.mid_block", c->block_out[n - 1], c->mid_attention)))
-		return rc;
-	if ((rc = vec2(&e, "encoder.conv_norm_out", c->block_out[n - 1])))
-		return rc;
-	if ((rc = conv(&e, "encoder.conv_out", 2 * L, c->block_out[n - 1], 3)))
-		return rc;
-	if (c->quant_conv && (rc = conv(&e, "quant_conv", 2 * L, 2 * L, 1)))
-		return rc;
-	if (c->post_quant_conv && (rc = conv(&e, "post_quant_conv", L, L, 1)))
-		return rc;
+	OD_TRY(mid_block(&e, "encoder.mid_block", c->block_out[n - 1], c->mid_attention));
+	OD_TRY(vec2(&e, "encoder.conv_norm_out", c->block_out[n - 1]));
+	OD_TRY(conv(&e, "encoder.conv_out", 2 * L, c->block_out[n - 1], 3));
+	if (c->quant_conv)
+		OD_TRY(conv(&e, "quant_conv", 2 * L, 2 * L, 1));
+	if (c->post_quant_conv)
+		OD_TRY(conv(&e, "post_quant_conv", L, L, 1));
 	/* decoder */
-	if ((rc = conv(&e, "decoder.conv_in", c->block_out[n - 1], L, 3)))
-		return rc;
-	if ((rc = mid_block(&e, "decoder.mid_block", c->block_out[n - 1], c->mid_attention)))
-		return rc;
+	OD_TRY(conv(&e, "decoder.conv_in", c->block_out[n - 1], L, 3));
+	OD_TRY(mid_block(&e, "decoder.mid_block", c->block_out[n - 1], c->mid_attention));
 	out = c->block_out[n - 1];
 	for (int i = 0; i < n; i++) {
 		int prev = out;
 		out = c->block_out[n - 1 - i];
 		for (int j = 0; j < c->layers_per_block + 1; j++) {
 			snprintf(p, sizeof p, "decoder.up_blocks.%d.resnets.%d", i, j);
-			if ((rc = resnet(&e, p, j ? out : prev, out)))
-				return rc;
+			OD_TRY(resnet(&e, p, j ? out : prev, out));
 		}
 		if (i < n - 1) {
 			snprintf(p, sizeof p, "decoder.up_blocks.%d.upsamplers.0.conv", i);
-			if ((rc = conv(&e, p, out, out, 3)))
-				return rc;
+			OD_TRY(conv(&e, p, out, out, 3));
 		}
 	}
-	if ((rc = vec2(&e, "decoder.conv_norm_out", c->block_out[0])))
-		return rc;
+	OD_TRY(vec2(&e, "decoder.conv_norm_out", c->block_out[0]));
 	return conv(&e, "decoder.conv_out", c->out_channels, c->block_out[0], 3);
 }

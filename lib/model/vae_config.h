@@ -1,5 +1,5 @@
 /*
- * vae_config.h: the AutoencoderKL configuration and tensor list (upstream.md
+ * vae_config.h: the AutoencoderKL configuration and tensor list (numerics.md
  * §1.4, §4.1; diffusers 0.30.3 naming). Read from vae/config.json.
  */
 #ifndef OD_VAE_CONFIG_H
@@ -27,6 +27,12 @@ struct od_vae_config {
 };
 
 int od_vae_config_parse(json_t *cfg, struct od_vae_config *c, const char *label);
+
+/* The pipeline's vae_scale_factor for the model in model_dir: image pixels per
+ * latent pixel, 2^(len(block_out_channels)-1) from vae/config.json (numerics.md §1.4),
+ * without mapping the weights. A model folder without vae/ (only
+ * what od-denoise needs) gets 8, the factor of OneDiffusion's VAE. */
+int od_vae_scale_factor(const char *model_dir, int *scale);
 
 /* Enumerate encoder.*, decoder.* (and quant_conv/post_quant_conv when used). */
 int od_vae_spec(const void *cfg, od_spec_cb cb, void *user);

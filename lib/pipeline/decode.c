@@ -11,7 +11,7 @@
 int od_vae_decode_latent(struct od_vae *v, const float *z_model, int h, int w, float *out)
 {
 	/* latents / scaling_factor: torch multiplies by the float32 reciprocal of
-	 * the Python float (golden README §6); shift_factor is never used (§4.3) */
+	 * the Python float (tests/golden/README.md §6); shift_factor is never used (§4.3) */
 	double sf = v->cfg.scaling_factor;
 	if (v->comp.config)
 		od_cfg_num(v->comp.config, "scaling_factor", sf, 0, &sf, "vae/config.json");

@@ -1,9 +1,9 @@
 /*
  * decode.h: latent frames to pixels, as the pipeline decodes its generated
- * frames (upstream.md §4.3, §6.4).
+ * frames (numerics.md §4.3, §6.4).
  *
  *   z = fp32(1/scaling_factor)·z_model   (a multiply by the rounded reciprocal,
- *                                         as torch does; golden README §6)
+ *                                         as torch does; tests/golden/README.md §6)
  *   x = vae.decode(z).sample             one frame at a time (VAE slicing)
  *
  * x is kept as an image frame (3, H, W) of the *unclamped* decoder output, so

@@ -3,6 +3,7 @@
  */
 #include "pipeline/encode.h"
 #include "base/error.h"
+#include "pipeline/draws.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -114,8 +115,9 @@ int od_encoder_encode(struct od_encoder *e, const float *x, int H, int W, enum o
 	}
 	if (!rc && e->source == OD_NOISE_SEED) {
 		if (!e->gen) {
-			/* img2img (§5.5): an unused randn(1, L, h, w), then the ε in order */
-			uint64_t skip = e->skip == UINT64_MAX ? od_randn_words((size_t)L * hw) : e->skip;
+			/* the ε start where img2img's posterior draw does (draws.h) */
+			uint64_t skip = e->skip == UINT64_MAX ? od_draw_offset(OD_DRAW_POSTERIOR, 0, (size_t)L * hw, 0)
+							     : e->skip;
 			if (!(e->gen = malloc(sizeof *e->gen))) {
 				rc = od_error(OD_ENOMEM, "out of memory");
 			} else {

@@ -1,6 +1,6 @@
 /*
  * encode.h: pictures to latent frames, as the pipeline encodes its condition
- * images (upstream.md §4.2, §4.3, §5.5, §6.3).
+ * images (numerics.md §4.2, §4.3, §5.5, §6.3).
  *
  *   x (3, H, W) in [-1, 1]  --encoder-->  moments (2L, h, w)
  *   mean = moments[0:L], logvar = clamp(moments[L:2L], -30, 20),
@@ -8,11 +8,12 @@
  *   z_model = fp32(scaling_factor)·z          (never shift_factor, §4.3)
  *
  * The posterior noise ε comes from a seed's torch.randn stream or from noise
- * frames. The seed mapping reproduces `img2img` (§5.5): the generator first
- * draws an unused randn(1, L, h, w) in prepare_latents, then the ε of every
- * condition image in order. So with --seed S, picture k of one od-encode run
- * (all of the run's pictures being one upstream call's condition images) takes
- * ε = randn after (1 + k)·L·h·w words of seed S's stream (for equal sizes).
+ * frames. The seed mapping reproduces `img2img` (draws.h, numerics.md §5.5):
+ * the generator first draws an unused randn(1, L, h, w) in prepare_latents,
+ * then the ε of every condition image in order. So with --seed S, picture k of
+ * one od-encode run (all of the run's pictures being one upstream call's
+ * condition images) takes ε = randn after (1 + k)·L·h·w words of seed S's
+ * stream (for equal sizes, L·h·w a multiple of 16, as it is for L = 16).
  * Noise frames are read as one flat sequence of values, L·h·w per picture.
  */
 #ifndef OD_ENCODE_H

@@ -2,6 +2,8 @@
 #include "pipeline/job.h"
 #include "base/error.h"
 #include "base/rng.h"
+#include "model/vae_config.h"
+#include "pipeline/draws.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,15 +81,46 @@ static int parse_mask(const char *s, uint8_t **out, int *n)
 			m[k++] = (uint8_t)(*p - '0');
 		else if (*p != ',' && *p != ' ') {
 			free(m);
-			return od_error(OD_EINVAL, "mask '%s': use 0 (condition) and 1 (generate), e.g. 10 or 001010", s);
+			return od_error(OD_EINVAL, "'%s' is not a list of 0 and 1 like 10 or 001010", s);
 		}
 	}
 	if (!k) {
 		free(m);
-		return od_error(OD_EINVAL, "mask '%s' is empty", s);
+		return od_error(OD_EINVAL, "'%s' is empty", s);
 	}
 	*out = m;
 	*n = k;
+	return OD_OK;
+}
+
+int od_job_mask_check(const char *mask)
+{
+	uint8_t *m;
+	int n, rc = parse_mask(mask, &m, &n);
+	if (!rc)
+		free(m);
+	return rc;
+}
+
+int od_job_size_check(const struct od_job_opts *o)
+{
+	const int q = 2 * o->vae_scale;
+	if (q <= 0)
+		return od_error(OD_EINVAL, "no VAE scale factor (od_job_opts_for_model fills it)");
+	if (o->width <= 0 || o->height <= 0 || o->width % q || o->height % q)
+		return od_error(OD_EINVAL, "%dx%d is not a multiple of %d on both sides", o->width, o->height, q);
+	return OD_OK;
+}
+
+int od_job_opts_for_model(struct od_job_opts *o, const struct od_nextdit_config *c, const char *model_dir)
+{
+	int rc = od_vae_scale_factor(model_dir, &o->vae_scale);
+	if (rc)
+		return rc;
+	o->channels = c->in_channels;
+	o->text_dim = c->caption_channels;
+	o->width = c->input_size[2] * o->vae_scale;
+	o->height = c->input_size[1] * o->vae_scale;
 	return OD_OK;
 }
 
@@ -129,7 +162,7 @@ static int layout(struct od_job *job, struct side *sd, int n_sd, const struct od
 	int F = 0;
 	if (o->mask) {
 		if ((rc = parse_mask(o->mask, &mask, &F)))
-			return rc;
+			return od_error_prefix(rc, "mask");
 		for (int i = 0; i < n_sd; i++)
 			if (sd[i].f.role != OD_ROLE_CONDITION) {
 				free(mask);
@@ -149,9 +182,9 @@ static int layout(struct od_job *job, struct side *sd, int n_sd, const struct od
 		job->text_to_image = 1;
 	}
 	if (!n_sd) {
-		if (o->width % (2 * o->vae_scale) || o->height % (2 * o->vae_scale) || o->width <= 0 || o->height <= 0) {
+		if ((rc = od_job_size_check(o))) {
 			free(mask);
-			return od_error(OD_EINVAL, "size %dx%d is not a multiple of %d", o->width, o->height, 2 * o->vae_scale);
+			return od_error_prefix(rc, "size");
 		}
 		h = o->height / o->vae_scale, w = o->width / o->vae_scale;
 	}
@@ -342,15 +375,8 @@ int od_job_next(struct od_job_reader *jr, struct od_job *job)
 
 uint64_t od_job_noise_skip(const struct od_job *job)
 {
-	if (job->text_to_image)
-		return 0; /* __call__: the initial noise is the first draw */
-	/* img2img (§5.5): an unused randn(B, C, h, w) in prepare_latents, then the
-	 * posterior ε of the condition images */
-	const size_t fsz = (size_t)job->C * job->h * job->w;
-	uint64_t skip = od_randn_words(fsz);
-	if (job->n_cond_latents)
-		skip += od_randn_words((size_t)job->n_cond_latents * fsz);
-	return skip;
+	return od_draw_offset(OD_DRAW_INIT_NOISE, job->text_to_image, (size_t)job->C * job->h * job->w,
+			      job->n_cond_latents);
 }
 
 int od_job_init_latents(const struct od_job *job, int have_seed, uint64_t seed, float *x)

@@ -37,6 +37,7 @@
 #define OD_JOB_H
 
 #include "formats/frame.h"
+#include "model/nextdit_config.h"
 
 #include <stdint.h>
 
@@ -75,6 +76,20 @@ struct od_job_reader {
 	struct od_job_opts o;
 };
 
+/* The rest of o for the model in model_dir, whose transformer config is c:
+ * channels, text_dim, vae_scale (od_vae_scale_factor) and the text-to-image
+ * size upstream's __call__ uses when none is given, input_size·vae_scale
+ * (numerics.md §5.6; 768×768 for OneDiffusion). mask is left as it is. */
+int od_job_opts_for_model(struct od_job_opts *o, const struct od_nextdit_config *c, const char *model_dir);
+/* Check a mask before any job is read: 0 (condition) and 1 (generate), commas
+ * and spaces ignored. OD_EINVAL: "'1x0' is not a list of 0 and 1 like 10 or
+ * 001010", "',' is empty". */
+int od_job_mask_check(const char *mask);
+/* Check o's text-to-image size: the latent must split into 2×2 patches, so the
+ * pixels are multiples of 2·vae_scale (16). OD_EINVAL: "72x64 is not a
+ * multiple of 16 on both sides". */
+int od_job_size_check(const struct od_job_opts *o);
+
 /* Read jobs from the frame streams paths[0..n) in turn ("-" is stdin). */
 void od_job_reader_init(struct od_job_reader *jr, char **paths, int n, const struct od_job_opts *o);
 /* The next job: 1 = got one, 0 = end of input, < 0 = error (OD_EFORMAT for a
@@ -84,13 +99,14 @@ void od_job_reader_close(struct od_job_reader *jr);
 void od_job_free(struct od_job *job);
 
 /* The initial state x (F, C, h, w): the job's noise frames, or else torch.randn
- * from the seed in upstream's draw order (§5.5): text-to-image (__call__) draws
- * the initial noise first; every other job (img2img) first draws an unused
- * randn(C·h·w) in prepare_latents, then the VAE posterior ε of its condition
- * images (n_cond_latents·C·h·w), then the noise of all F frames. Then the clean
- * condition frames overwrite their noise. */
+ * from the seed where upstream's call draws its initial noise (draws.h,
+ * numerics.md §5.5): first for text-to-image (__call__); for every other job
+ * (img2img) after prepare_latents' unused randn(C·h·w) and the VAE posterior ε
+ * of its n_cond_latents condition images. Then the clean condition frames
+ * overwrite their noise. */
 int od_job_init_latents(const struct od_job *job, int have_seed, uint64_t seed, float *x);
-/* The number of 32-bit generator words drawn before the initial noise. */
+/* The number of 32-bit generator words drawn before the initial noise
+ * (od_draw_offset(OD_DRAW_INIT_NOISE, ...)). */
 uint64_t od_job_noise_skip(const struct od_job *job);
 
 /* The text of the job as the transformer takes it: (B, S, text_dim) float32 and

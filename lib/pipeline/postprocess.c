@@ -17,7 +17,7 @@ int od_image_from_decoded(const float *x, int H, int W, struct od_image *out)
 	for (int c = 0; c < 3; c++) {
 		for (size_t i = 0; i < plane; i++) {
 			/* (image / 2 + 0.5).clamp(0, 1), then (images * 255).round()
-			 * in float32 (upstream.md §4.3, §8.1; golden README §1) */
+			 * in float32 (numerics.md §4.3, §8.1; tests/golden/README.md §1) */
 			float v = x[c * plane + i] / 2.0f + 0.5f;
 			v = v < 0.0f ? 0.0f : v > 1.0f ? 1.0f : v;
 			if (v != v)

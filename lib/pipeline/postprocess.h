@@ -1,10 +1,10 @@
 /*
- * postprocess.h: decoded pixels to pictures (upstream.md §4.3, §6.4).
+ * postprocess.h: decoded pixels to pictures (numerics.md §4.3, §6.4).
  *
  *   od_image_from_decoded   the pipeline's uint8 conversion: clamp(x/2 + 0.5,
  *                           0, 1), ×255, round half to even (numpy.round)
  *   od_image_luma           PIL convert('L'): ITU-601 luma, integer weights
- *   od_depth_colorize       the demo's depth display (gradio:152-194, 315-326):
+ *   od_depth_colorize       the demo's depth display (numerics.md §6.4):
  *                           luma, min-max normalised, inverted, matplotlib's
  *                           "Spectral" colour map
  *   od_contact_sheet        several pictures on one grid

@@ -1,6 +1,6 @@
 /*
  * preprocess.c: the aspect-ratio buckets, centre crop, bilinear resize and
- * normalisation of condition images (see preprocess.h, upstream.md §6.3).
+ * normalisation of condition images (see preprocess.h, numerics.md §6.3).
  *
  * Everything that upstream computes in Python floats (the crop box, the bucket
  * distance) is done in double here; everything torch computes on tensors is
@@ -14,11 +14,11 @@
 #include <math.h>
 #include <stdlib.h>
 
-/* ASPECT_RATIO_512 in dict order: key (h/w) -> [height, width]. upstream.md
- * §6.3 quotes only three entries of dutils:41-52 (1.0 -> 512×512, 0.78 ->
- * 448×576, 1.29 -> 576×448); this is the standard PixArt-α 512 table those
- * come from (also diffusers' ASPECT_RATIO_512_BIN), 40 buckets from 0.25 to
- * 4.0, every side a multiple of 32. */
+/* ASPECT_RATIO_512 in dict order: key (h/w) -> [height, width] (numerics.md
+ * §6.3 item 1). OneDiffusion's dataset utilities use the standard PixArt-α 512
+ * table (also diffusers' ASPECT_RATIO_512_BIN): 40 buckets from 0.25 to 4.0,
+ * every side a multiple of 32, among them 1.0 -> 512×512, 0.78 -> 448×576 and
+ * 1.29 -> 576×448. */
 const struct od_bucket od_aspect_ratio_512[OD_N_ASPECT_RATIO_512] = {
 	{ "0.25", 256, 1024 }, { "0.26", 256, 992 }, { "0.27", 256, 960 }, { "0.28", 256, 928 },
 	{ "0.32", 288, 896 },  { "0.33", 288, 864 }, { "0.35", 288, 832 }, { "0.4", 320, 800 },
@@ -49,7 +49,7 @@ const struct od_bucket *od_bucket_closest(int height, int width)
 
 void od_crop_box(int src_h, int src_w, int H, int W, int *y, int *x, int *ch, int *cw)
 {
-	/* CenterCropResizeImage.__call__ (tfm:69-119), in Python floats */
+	/* CenterCropResizeImage.__call__ (numerics.md §6.3 item 3), in Python floats */
 	double target_aspect = (double)W / (double)H;
 	double height = src_h, width = src_w, current_aspect = width / height;
 	double crop_h, crop_w;
@@ -156,6 +156,13 @@ int od_preprocess_image(const struct od_image *img, int H, int W, int crop, floa
 	return OD_OK;
 }
 
+int od_preprocess_check_size(int W, int H)
+{
+	if (W <= 0 || H <= 0 || W % 16 || H % 16)
+		return od_error(OD_EINVAL, "%dx%d is not a multiple of 16", W, H);
+	return OD_OK;
+}
+
 float od_min_value(const float *x, size_t n)
 {
 	float m = INFINITY;
@@ -167,7 +174,7 @@ float od_min_value(const float *x, size_t n)
 
 void od_double_normalize(float *x, size_t n)
 {
-	/* improc:570-579: `2.0 * images - 1.0` on already normalised values */
+	/* numerics.md §6.3 item 4: `2.0 * images - 1.0` on already normalised values */
 	for (size_t i = 0; i < n; i++)
 		x[i] = 2.0f * x[i] - 1.0f;
 }

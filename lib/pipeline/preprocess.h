@@ -1,16 +1,17 @@
 /*
  * preprocess.h: condition images to VAE input, as upstream prepares them
- * (upstream.md §6.3; improc:471-584, tfm:69-119, dutils:41-52, 172-175).
+ * (numerics.md §6.3: upstream's image processor, CenterCropResizeImage and
+ * aspect-ratio buckets).
  *
  *   1. size: the ASPECT_RATIO_512 bucket closest to the first image's h/w, or
- *      an explicit size (multiples of 16, pipe:859-860);
+ *      an explicit size (multiples of 16, as upstream requires);
  *   2. PIL convert('RGB') (done by the image reader, image.h);
  *   3. ToTensor (u8/255 in float32), CenterCropResizeImage((H, W)): centre crop
  *      to the target aspect ratio with int-truncated corners, then
  *      F.interpolate(bilinear, align_corners=False), no antialias, on the
  *      float values; or, without cropping, a plain bilinear resize;
  *   4. Normalize(0.5, 0.5) to [-1, 1]; then upstream's double normalisation
- *      (improc:570-579, upstream.md §6.3 item 4 and §8.3 item 9): when the
+ *      (numerics.md §6.3 item 4 and §8.3 item 9): when the
  *      minimum over the *whole batch* of condition images is >= 0 (every
  *      pixel at least 0.5 before normalising, a very bright picture) it maps
  *      x to 2x - 1 a second time.
@@ -40,6 +41,10 @@ extern const struct od_bucket od_aspect_ratio_512[OD_N_ASPECT_RATIO_512];
 /* get_closest_ratio(height, width): the bucket whose key is closest to
  * height/width in double precision; ties go to the first key in dict order. */
 const struct od_bucket *od_bucket_closest(int height, int width);
+
+/* Check a size given for condition images: multiples of 16 on both sides, as
+ * the pipeline asserts (numerics.md §6.3 item 1). OD_EINVAL: "100x64 is not a multiple of 16". */
+int od_preprocess_check_size(int W, int H);
 
 /* CenterCropResizeImage's crop box for a src_h × src_w picture and an H × W
  * target: top row y, left column x, crop height ch and width cw. */

@@ -17,7 +17,7 @@ void od_sampler_combine(float *v, const float *vu, const float *vc, size_t n, fl
 double od_sampler_mu(const struct od_schedule_config *sc, int n_generated, int h, int w, int patch_area,
 		     int text_to_image)
 {
-	/* img2img: seq = noise_scale · #(denoise_mask == 1) · h·w/4 (pipe:700), a
+	/* img2img: seq = noise_scale · #(denoise_mask == 1) · h·w/4 (numerics.md §5.1), a
 	 * float32 tensor; __call__: h·w/4 for its one frame, a Python number */
 	double seq = (double)n_generated * ((double)h * w / patch_area);
 	return text_to_image ? od_schedule_mu(sc, seq) : od_schedule_mu_f32(sc, seq);

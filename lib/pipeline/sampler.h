@@ -1,11 +1,11 @@
 /*
- * sampler.h: the multi-frame flow-matching sampler (upstream.md §5.2-§5.4, §5.7).
+ * sampler.h: the multi-frame flow-matching sampler (numerics.md §5.2-§5.4, §5.7).
  *
  * A sequence of F frames (latent or ray frames, each C × h × w) is sampled
  * jointly: frames with denoise[f] = 1 are generated, the others are clean
  * condition frames. The caller puts the initial state in x: N(0,1) noise on
  * every frame, then the clean condition data over the condition frames (the
- * pipeline's prepare_init_latents + overwrite, pipe:758-765). Then, for each of
+ * pipeline's prepare_init_latents + overwrite, §5.4). Then, for each of
  * the N steps of the schedule (schedule.h, mu from seq = #generated frames ·
  * h·w / (patch_h·patch_w), od_sampler_mu):
  *
@@ -13,7 +13,7 @@
  *   V    = NextDiT([x; x], [T; T], [negative; prompt])       batch 2 when guidance > 1
  *   v    = fl32(V_u + fl32(g · fl32(V_c − V_u)))            classifier-free guidance (§5.3)
  *   x    = fl32(x + fl32(fl32(σ_{i+1} − σ_i) · v))          Euler (§5.2), every frame
- *   x[condition frames] = their clean values                 re-injection (pipe:803-811)
+ *   x[condition frames] = their clean values                 re-injection (§5.4)
  *
  * Everything outside the transformer is float32 on the host, operation by
  * operation as torch does it, so replaying the golden model outputs through
@@ -28,6 +28,10 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+/* Upstream __call__'s defaults: num_inference_steps, guidance_scale. */
+#define OD_SAMPLER_DEFAULT_STEPS 50
+#define OD_SAMPLER_DEFAULT_GUIDANCE 5.0
 
 struct od_sampler_opts {
 	int steps;              /* N >= 1 (upstream default 50) */

@@ -1,4 +1,4 @@
-/* schedule.c: flow-matching schedule and Euler step (see schedule.h; upstream.md §5.1-§5.2). */
+/* schedule.c: flow-matching schedule and Euler step (see schedule.h; numerics.md §5.1-§5.2). */
 #include "pipeline/schedule.h"
 #include "formats/checkpoint.h"
 #include "base/error.h"
@@ -46,7 +46,7 @@ int od_schedule_config_load(const char *model_dir, struct od_schedule_config *c)
 
 double od_schedule_mu(const struct od_schedule_config *c, double seq)
 {
-	/* calculate_shift (pipe:137-149): no clipping */
+	/* calculate_shift (numerics.md §5.1): no clipping */
 	double m = (c->max_shift - c->base_shift) / (c->max_seq - c->base_seq);
 	double b = c->base_shift - m * c->base_seq;
 	return seq * m + b;

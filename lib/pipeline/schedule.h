@@ -1,5 +1,5 @@
 /*
- * schedule.h: the flow-matching σ / timestep schedule (upstream.md §5.1) and the
+ * schedule.h: the flow-matching σ / timestep schedule (numerics.md §5.1) and the
  * Euler step (§5.2), as diffusers 0.30.3's FlowMatchEulerDiscreteScheduler
  * computes them when the pipeline passes sigmas = linspace(1, 1/N, N) and mu.
  *

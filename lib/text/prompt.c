@@ -1,5 +1,5 @@
 /*
- * prompt.c: task tags and prompt builders (see prompt.h; upstream.md §6.1,
+ * prompt.c: task tags and prompt builders (see prompt.h; numerics.md §6.1,
  * §6.2, §5.3).
  */
 #include "text/prompt.h"
@@ -11,7 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
-/* upstream.md §6.1 (guide:46-62, gradio:36-50). Frame 0 is always the RGB
+/* numerics.md §6.1. Frame 0 is always the RGB
  * image; the direction of a task is chosen by the denoise mask only. */
 const struct od_task_info od_tasks[OD_TASK_COUNT] = {
 	[OD_TASK_TEXT2IMAGE] = { "text2image", "text -> image", "[image]", "(one frame)", 0, 0, 0, 0 },
@@ -33,7 +33,7 @@ const struct od_task_info od_tasks[OD_TASK_COUNT] = {
 			     0, 0 },
 	[OD_TASK_SUBJECT] = { "subject_driven", "subject-driven", "[target, subject image]", "[1,0]", 1, 1, 0, 1 },
 	[OD_TASK_MULTIVIEW] = { "multiview", "multiview / pose estimation", "[img0, ray0, img1, ray1, ...]",
-				"per view (upstream.md §7.4)", 0, 0, 0, 0 },
+				"per view (doc/numerics.md §7.4)", 0, 0, 0, 0 },
 };
 
 const struct od_color od_colors[OD_N_COLORS] = {
@@ -124,7 +124,7 @@ int od_region_parse(const char *spec, struct od_region *r)
 				r->color = i;
 		if (r->color < 0)
 			return od_error(OD_EINVAL, "colour %s is not one of the 20 colours OneDiffusion knows "
-					"(upstream.md §6.2; od-tag --list-colors)", r->hex);
+					"(doc/numerics.md §6.2; od-tag --list-colors)", r->hex);
 		if (eq) {
 			int k = copy_trim(r->name, sizeof r->name, eq + 1, strlen(eq + 1));
 			if (k <= 0)
@@ -141,7 +141,7 @@ int od_region_parse(const char *spec, struct od_region *r)
 				r->color = i;
 		if (r->color < 0)
 			return od_error(OD_EINVAL, "colour '%s' is not one of the 20 colours OneDiffusion knows "
-					"(upstream.md §6.2; od-tag --list-colors)", colour);
+					"(doc/numerics.md §6.2; od-tag --list-colors)", colour);
 		strcpy(r->hex, od_colors[r->color].hex);
 		if (strlen(colour) >= sizeof r->name)
 			return od_error(OD_EINVAL, "'%s': colour name too long", colour);
@@ -231,7 +231,7 @@ int od_prompt_build(const struct od_prompt_parts *p, char **out)
 		sb_add(&b, p->item);
 		sb_add(&b, ">");
 	}
-	if (ti->max_refs) { /* [[img0]] target [[img1]] ref1 ... (guide:60-62) */
+	if (ti->max_refs) { /* [[img0]] target [[img1]] ref1 ... (numerics.md §6.2) */
 		part(&b, "[[img0]]");
 		part(&b, p->caption);
 		for (int i = 0; i < p->n_refs; i++) {

@@ -1,5 +1,5 @@
 /*
- * prompt.h: OneDiffusion's task tags and prompt formats (upstream.md §6.1,
+ * prompt.h: OneDiffusion's task tags and prompt formats (numerics.md §6.1,
  * §6.2), and the standard negative prompt (§5.3).
  *
  * The prompt is plain text that goes to T5 verbatim; the task is chosen by a
@@ -58,7 +58,7 @@ int od_task_find(const char *name);
  * return its length; else return -1. The task is od_task_find(tag). */
 int od_prompt_leading_tag(const char *text, char *tag, size_t size);
 
-/* The allowed region colours (upstream.md §6.2, PROMPT_GUIDE.md:70-91). */
+/* The allowed region colours (numerics.md §6.2; upstream's PROMPT_GUIDE.md). */
 struct od_color {
 	const char *hex;  /* "#00FFFF" */
 	const char *name; /* "cyan" */
@@ -97,7 +97,7 @@ struct od_prompt_parts {
  * take). */
 int od_prompt_build(const struct od_prompt_parts *p, char **out);
 
-/* NEGATIVE_PROMPT of inference.py:9 / gradio_demo.py:51 (upstream.md §5.3). */
+/* NEGATIVE_PROMPT of upstream's inference.py and gradio_demo.py (numerics.md §5.3). */
 extern const char od_standard_negative[];
 
 #endif

@@ -1,7 +1,7 @@
 /*
  * spm.h: a SentencePiece unigram model in C: reads a spiece.model, normalises
  * text and cuts it into pieces exactly as Google's sentencepiece library
- * (0.1.9x) does (upstream.md §3.1).
+ * (0.1.9x) does (numerics.md §3.1).
  *
  * The model file is a ModelProto protobuf. What is read from it:
  *   pieces            piece string, score (float), type (normal, unknown,

@@ -1,6 +1,6 @@
 /*
  * t5_tokenizer.c: transformers' slow T5Tokenizer over spm.c (see
- * t5_tokenizer.h for the steps and README-text.md §1.3 for the evidence).
+ * t5_tokenizer.h for the steps and tests/golden/README-text.md §1.3 for the evidence).
  */
 #include "text/t5_tokenizer.h"
 #include "formats/checkpoint.h"

@@ -1,6 +1,6 @@
 /*
  * t5_tokenizer.h: the Hugging Face T5Tokenizer (slow, transformers 4.45) on
- * top of the SentencePiece model, as OneDiffusion calls it (upstream.md §3.1):
+ * top of the SentencePiece model, as OneDiffusion calls it (numerics.md §3.1):
  *
  *   tokenizer(prompt, padding="max_length", max_length=300, truncation=True)
  *
@@ -30,7 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The text length the pipeline pads and truncates to (pipe:294-301). */
+/* The text length the pipeline pads and truncates to (numerics.md §3.1). */
 #define OD_T5_MAX_LENGTH 300
 
 struct od_t5_tokenizer {

@@ -1,5 +1,5 @@
 /*
- * nextdit_step: the NextDiT forward on the GPU (lib/nextdit.h over the CUDA
+ * nextdit_step: the NextDiT forward on the GPU (lib/model/nextdit.h over the CUDA
  * kernel table), for tests/gpu/run. Not built by make: tests/gpu/run compiles
  * it against the build's libod.a.
  *

@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
-"""nextdit_torch.py: the NextDiT forward (upstream.md §2) in PyTorch BF16, for
+"""nextdit_torch.py: the NextDiT forward (numerics.md §2) in PyTorch BF16, for
 timing against od's CUDA backend on the same machine (tests/gpu/run).
 
-It computes what od's lib/nextdit.c computes per sampling step, with the same
+It computes what od's lib/model/nextdit.c computes per sampling step, with the same
 work split, so the two timings compare like for like:
   - random BF16 weights of the checkpoint's config (transformer/config.json);
   - adaLN modulations once per frame (upstream computes them per token, with
-    identical values: lib/nextdit.h explains), broadcast over the frame's tokens;
+    identical values: lib/model/nextdit.h explains), broadcast over the frame's tokens;
   - the text side (attention_y_norm, wk_y + ky_norm, wv_y per block, pooled y)
     computed once before the timed steps, as od_nextdit_text_prepare does;
   - RMSNorm in float32 then cast to BF16 and multiplied by the weight, q/k

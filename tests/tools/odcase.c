@@ -7,6 +7,7 @@
  *   odcase CASES.json get NAME FIELD     a field: string as is (no newline added),
  *                                        number, or integer array space-separated
  *   odcase FILE.safetensors meta KEY     a metadata value, as is
+ *   odcase FILE.safetensors names        the tensor names, one per line (sorted)
  *   odcase FILE.safetensors ints NAME[i] an integer tensor (row i), space-separated
  *   odcase FILE.safetensors real NAME[i] MASK[i]
  *                                        the ints where MASK is 1, space-separated
@@ -91,7 +92,10 @@ int main(int argc, char **argv)
 		struct od_safetensors st;
 		if (od_st_open(&st, file))
 			die(od_errmsg(), file);
-		if (!strcmp(cmd, "meta") && argc == 4) {
+		if (!strcmp(cmd, "names") && argc == 3) {
+			for (int i = 0; i < st.n_tensors; i++)
+				printf("%s\n", st.tensors[i].name);
+		} else if (!strcmp(cmd, "meta") && argc == 4) {
 			const char *v = od_st_meta(&st, argv[3]);
 			if (!v)
 				die("no such metadata key", argv[3]);

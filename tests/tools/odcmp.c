@@ -2,6 +2,7 @@
  * odcmp: compare two tensors element by element with a tolerance (a test tool).
  *
  *   odcmp [--atol A] [--rtol R] [--exact] ACTUAL EXPECTED
+ *   odcmp --atol A --zero ACTUAL       |actual| <= A everywhere
  *
  * An operand is either
  *   FILE.safetensors:NAME[i]   a tensor (optionally one index, or [i:j] a range,
@@ -143,9 +144,10 @@ static void load(const char *arg, struct vec *out)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = { { "atol", required_argument, 0, 'a' }, { "rtol", required_argument, 0, 'r' },
-					      { "exact", no_argument, 0, 'e' }, { 0 } };
+					      { "exact", no_argument, 0, 'e' }, { "zero", no_argument, 0, 'z' },
+					      { 0 } };
 	double atol = 0, rtol = 0;
-	int exact = 0, c;
+	int exact = 0, zero = 0, c;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (c == 'a')
 			atol = atof(optarg);
@@ -153,16 +155,26 @@ int main(int argc, char **argv)
 			rtol = atof(optarg);
 		else if (c == 'e')
 			exact = 1;
+		else if (c == 'z')
+			zero = 1;
 		else
-			die("usage: odcmp [--atol A] [--rtol R] [--exact] ACTUAL EXPECTED", NULL);
+			die("usage: odcmp [--atol A] [--rtol R] [--exact] ACTUAL EXPECTED | --zero ACTUAL", NULL);
 	}
-	if (argc - optind != 2)
-		die("usage: odcmp [--atol A] [--rtol R] [--exact] ACTUAL EXPECTED", NULL);
+	if (argc - optind != 2 - zero)
+		die("usage: odcmp [--atol A] [--rtol R] [--exact] ACTUAL EXPECTED | --zero ACTUAL", NULL);
 	struct vec a, e;
 	load(argv[optind], &a);
-	load(argv[optind + 1], &e);
+	if (zero) { /* the expected values: zeros of the actual's shape */
+		e = a;
+		snprintf(e.label, sizeof e.label, "%.480s (against 0)", a.label);
+		e.v = calloc(a.n ? a.n : 1, sizeof *e.v);
+	} else {
+		load(argv[optind + 1], &e);
+	}
 	if (a.n != e.n) {
 		fprintf(stderr, "odcmp: %s has %zu values, %s has %zu\n", a.label, a.n, e.label, e.n);
+		free(a.v);
+		free(e.v);
 		return 1;
 	}
 	size_t worst = 0;
@@ -193,6 +205,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "odcmp: FAIL %s vs %s: max abs diff %.6g; worst element %zu %s: actual %.9g expected %.9g "
 				"(atol %g, rtol %g%s)\n",
 			a.label, e.label, max_abs, worst, idx, a.v[worst], e.v[worst], atol, rtol, exact ? ", exact" : "");
+		free(a.v);
+		free(e.v);
 		return 1;
 	}
 	printf("odcmp: ok %s: max abs diff %.3g over %zu values (atol %g, rtol %g%s)\n", e.label, max_abs, a.n, atol,

@@ -8,9 +8,14 @@
  *                           FILE.safetensors:NAME[i], a U8 (n, H, W, 3) tensor.
  *   odimg info FILE         print "W H" of the picture as od reads it
  *   odimg pixel FILE X Y    print "R G B" of one pixel
+ *   odimg synth SEED W H OUT  a W×H PNG of a synthetic scene for training tests:
+ *                           a two-colour gradient with random flat rectangles and
+ *                           discs, deterministic from SEED (the colours and
+ *                           shapes of synthetic pictures, depth-like ramps and
+ *                           label-like flat regions with sharp edges)
  *   odimg twice ONCE TWICE  check that the frame stream TWICE holds 2x - 1 of
  *                           ONCE's values, exactly (upstream's second
- *                           normalisation, upstream.md §6.3 item 4)
+ *                           normalisation, numerics.md §6.3 item 4)
  *
  * The pictures are written with libpng and libjpeg directly, not with od's
  * writers, so that the readers are tested against an independent encoder.
@@ -37,6 +42,7 @@
 #include "formats/image.h"
 
 #include <jpeglib.h>
+#include <math.h>
 #include <png.h>
 #include <setjmp.h>
 #include <stdio.h>
@@ -377,10 +383,55 @@ static void load(const char *spec, struct od_image *img)
 	od_st_close(&st);
 }
 
+static uint64_t synth_state;
+static uint32_t synth_next(void)
+{
+	synth_state = synth_state * 6364136223846793005ull + 1442695040888963407ull;
+	return (uint32_t)(synth_state >> 33);
+}
+
+static void synth(unsigned long seed, int w, int h, const char *out)
+{
+	synth_state = seed * 0x9e3779b97f4a7c15ull + 1;
+	uint8_t *rgb = malloc((size_t)w * h * 3), c0[3], c1[3];
+	if (!rgb)
+		die("out of memory", "");
+	for (int k = 0; k < 3; k++)
+		c0[k] = (uint8_t)(synth_next() % 256), c1[k] = (uint8_t)(synth_next() % 256);
+	int vertical = synth_next() % 2;
+	for (int y = 0; y < h; y++)
+		for (int x = 0; x < w; x++) {
+			double t = vertical ? (double)y / (h - 1) : (double)x / (w - 1);
+			for (int k = 0; k < 3; k++)
+				rgb[((size_t)y * w + x) * 3 + k] = (uint8_t)(c0[k] + t * (c1[k] - c0[k]) + 0.5);
+		}
+	int shapes = 2 + synth_next() % 4;
+	for (int s = 0; s < shapes; s++) {
+		uint8_t col[3] = { (uint8_t)(synth_next() % 256), (uint8_t)(synth_next() % 256), (uint8_t)(synth_next() % 256) };
+		int cx = synth_next() % w, cy = synth_next() % h, rx = 2 + synth_next() % (w / 3), ry = 2 + synth_next() % (h / 3);
+		int disc = synth_next() % 2;
+		for (int y = 0; y < h; y++)
+			for (int x = 0; x < w; x++) {
+				double dx = (double)(x - cx) / rx, dy = (double)(y - cy) / ry;
+				if (disc ? dx * dx + dy * dy <= 1 : fabs(dx) <= 1 && fabs(dy) <= 1)
+					memcpy(rgb + ((size_t)y * w + x) * 3, col, 3);
+			}
+	}
+	write_png(out, w, h, PNG_COLOR_TYPE_RGB, 8, rgb, 0, 0, 0);
+	free(rgb);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 4 && !strcmp(argv[1], "make")) {
 		make(argv[2], argv[3]);
+		return 0;
+	}
+	if (argc == 6 && !strcmp(argv[1], "synth")) {
+		int w = atoi(argv[3]), h = atoi(argv[4]);
+		if (w < 2 || h < 2 || w > 4096 || h > 4096)
+			die("synth: bad size", argv[3]);
+		synth(strtoul(argv[2], NULL, 10), w, h, argv[5]);
 		return 0;
 	}
 	if (argc == 3 && !strcmp(argv[1], "info")) {

@@ -1,6 +1,7 @@
 /*
  * test_camera.c: cameras and rays against the upstream golden data
- * (tests/golden/cases/rays, README.md §7), tolerances of README.md §10.
+ * (tests/golden/cases/rays, tests/golden/README.md §7), tolerances of
+ * numerics.md §10.1.
  *
  * For each of the six sets: create_c2w_matrix (c2w_gl), the OpenCV conversion
  * (c2w_cv, w2c), the PyTorch3D cameras after first_camera_transform (p3d_R,

@@ -1,6 +1,6 @@
 /*
  * test_cuda_twins: every entry of the kernel table (backend.h) on the CUDA
- * backend against its CPU twin (lib/cpu_*.c), on the same inputs, with an
+ * backend against its CPU twin (lib/compute/cpu/cpu_*.c), on the same inputs, with an
  * explicit tolerance per kernel; each comparison prints its worst element.
  * Without a CUDA device (or a build without the plugin) it is a TAP skip.
  *
@@ -23,7 +23,11 @@
  *  - head_dim > 128 takes cuBLAS GEMMs around a softmax kernel (same BF16
  *    tolerances as the fused kernel), also in blocks of query rows;
  *  - attention runs with the kernel the size picks and with each variant
- *    forced (OD_CUDA_ATTN=1|2|3, cuda_attention.cu).
+ *    forced (OD_CUDA_ATTN=1|2|3, cuda_attention.cu);
+ *  - the backward passes (training) are float32 on both sides: linear and
+ *    attention rtol 1e-4 (a 1e-5, 1e-4: summation order, exact tanhf against
+ *    the CPU's polynomial), norms rtol 1e-4, a 1e-5, elementwise rtol 1e-5,
+ *    a 1e-6; attention_lse's o must be attention()'s bytes.
  * A bug in an index or a fragment layout gives errors of the data's own size,
  * far outside all of these.
  */
@@ -848,6 +852,380 @@ static struct od_ctx *cuda_with(const char *var, const char *val, const char *va
 	return c;
 }
 
+
+/* ---------------------------------------------------------------- backward passes (training) */
+
+/* Run a backward kernel on both contexts from the same host inputs: each
+ * buffer is uploaded to both, the kernel runs through fn, the named outputs
+ * come back and are compared. */
+struct bw_buf {
+	const char *name;
+	float *host; /* initial values */
+	size_t n;
+	int out;     /* compared after the run */
+	float *dev[2];
+};
+
+static void bw_upload(struct bw_buf *b, int nb)
+{
+	for (int i = 0; i < nb; i++) {
+		b[i].dev[0] = up(cpu, b[i].host, b[i].n);
+		b[i].dev[1] = up(gpu, b[i].host, b[i].n);
+	}
+}
+
+static void bw_compare(const char *what, struct bw_buf *b, int nb, double rtol, double a)
+{
+	for (int i = 0; i < nb; i++) {
+		if (b[i].out) {
+			float *e = down(cpu, b[i].dev[0], b[i].n), *g = down(gpu, b[i].dev[1], b[i].n);
+			char w[200];
+			snprintf(w, sizeof w, "%s: %s", what, b[i].name);
+			cmp(w, g, e, b[i].n, rtol, a);
+			free(e);
+			free(g);
+		}
+		od_free(cpu, b[i].dev[0]);
+		od_free(gpu, b[i].dev[1]);
+		free(b[i].host);
+	}
+}
+
+#define DEV(k) b[k].dev[ci]
+
+static void test_backward(void)
+{
+	/* linear: float32 GEMMs on the GPU (rtol 1e-4, a 1e-5: only the summation order differs) */
+	{
+		const int64_t M = 130, N = 257, K = 96;
+		int64_t ws[2] = { N, K };
+		struct htensor *w = mk_tensor("w", OD_F32, 2, ws, rnd((size_t)(N * K), 0.5f));
+		struct bw_buf b[] = { { "dx", rnd((size_t)(M * K), 1), (size_t)(M * K), 1, { 0 } },
+				      { "dy", rnd((size_t)(M * N), 1), (size_t)(M * N), 0, { 0 } },
+				      { "x", rnd((size_t)(M * K), 1), (size_t)(M * K), 0, { 0 } },
+				      { "dW", rnd((size_t)(N * K), 1), (size_t)(N * K), 1, { 0 } },
+				      { "db", rnd((size_t)N, 1), (size_t)N, 1, { 0 } } };
+		bw_upload(b, 5);
+		for (int ci = 0; ci < 2; ci++) {
+			struct od_ctx *c = ci ? gpu : cpu;
+			check_rc(od_linear_backward_x(c, DEV(0), DEV(1), M, &w->t, 1), "linear_backward_x");
+			check_rc(od_linear_backward_w(c, DEV(3), DEV(4), DEV(1), DEV(2), M, N, K), "linear_backward_w");
+		}
+		bw_compare("linear backward (accumulating)", b, 5, 1e-4, 1e-5);
+	}
+	/* attention: the same q, k, v, o, lse (the CPU's) and dout on both; float32 throughout */
+	struct {
+		const char *what;
+		int B, Lq, Lk, Hq, Hkv, hd;
+		enum od_kv_map map;
+		float cap, qs;
+		int mask;
+	} ac[] = {
+		{ "attention backward: self, grouped, soft-cap 30", 2, 77, 77, 4, 2, 24, OD_KV_GROUPED, 30, 4, 0 },
+		{ "attention backward: cross, tiled, key mask with a masked batch entry", 2, 40, 23, 4, 2, 24, OD_KV_TILED,
+		  0, 1, 1 },
+		{ "attention backward: 300 rows, head_dim 120, cap", 1, 300, 300, 2, 1, 120, OD_KV_GROUPED, 30, 2, 0 },
+	};
+	for (size_t t = 0; t < sizeof ac / sizeof *ac; t++) {
+		struct od_attention_desc d = { .batch = ac[t].B, .q_len = ac[t].Lq, .kv_len = ac[t].Lk,
+					       .q_heads = ac[t].Hq, .kv_heads = ac[t].Hkv, .head_dim = ac[t].hd,
+					       .kv_map = ac[t].map, .softcap = ac[t].cap };
+		d.q_stride = d.o_stride = d.q_heads * d.head_dim;
+		d.kv_stride = d.kv_heads * d.head_dim + 8;
+		d.scale = 1.0f / sqrtf((float)d.head_dim);
+		const size_t nq = (size_t)d.batch * d.q_len * d.q_stride, nk = (size_t)d.batch * d.kv_len * d.kv_stride,
+			     nl = (size_t)d.batch * d.q_heads * d.q_len;
+		uint8_t *mask = NULL, *dmask[2] = { NULL, NULL };
+		if (ac[t].mask) {
+			mask = malloc((size_t)d.batch * d.kv_len);
+			for (int i = 0; i < d.batch * d.kv_len; i++)
+				mask[i] = i >= d.kv_len && (i % d.kv_len) < d.kv_len - 5; /* entry 0: all masked */
+			for (int ci = 0; ci < 2; ci++) {
+				struct od_ctx *c = ci ? gpu : cpu;
+				dmask[ci] = od_alloc_bytes(c, (size_t)d.batch * d.kv_len);
+				od_upload(c, dmask[ci], mask, (size_t)d.batch * d.kv_len);
+			}
+		}
+		float *q = rnd(nq, ac[t].qs), *k = rnd(nk, 1), *v = rnd(nk, 1);
+		/* the CPU's forward gives o and lse for both */
+		struct od_attention_desc dc = d;
+		dc.key_mask = dmask[0];
+		float *cq = up(cpu, q, nq), *ck = up(cpu, k, nk), *cv = up(cpu, v, nk), *co = od_alloc(cpu, nq),
+		      *cl = od_alloc(cpu, nl);
+		check_rc(od_attention_lse(cpu, co, cl, cq, ck, cv, &dc), "cpu attention_lse");
+		float *o = down(cpu, co, nq), *lse = down(cpu, cl, nl);
+		/* the GPU's own row statistic against the CPU's */
+		{
+			struct od_attention_desc dg = d;
+			dg.key_mask = dmask[1];
+			float *gq = up(gpu, q, nq), *gk = up(gpu, k, nk), *gv = up(gpu, v, nk), *go = od_alloc(gpu, nq),
+			      *gl = od_alloc(gpu, nl), *go2 = od_alloc(gpu, nq);
+			check_rc(od_attention_lse(gpu, go, gl, gq, gk, gv, &dg), "attention_lse");
+			check_rc(od_attention(gpu, go2, gq, gk, gv, &dg), "attention");
+			float *h1 = down(gpu, go, nq), *h2 = down(gpu, go2, nq), *hl = down(gpu, gl, nl);
+			char w[200];
+			snprintf(w, sizeof w, "%s: attention_lse's o is attention()'s", ac[t].what);
+			ok(!memcmp(h1, h2, nq * sizeof *h1), "%s", w);
+			float *el = malloc(nl * sizeof *el), *al = malloc(nl * sizeof *al);
+			int infs = 1;
+			for (size_t i = 0; i < nl; i++) {
+				infs &= isinf(lse[i]) == isinf(hl[i]);
+				el[i] = isinf(lse[i]) ? 0 : lse[i];
+				al[i] = isinf(hl[i]) ? 0 : hl[i];
+			}
+			snprintf(w, sizeof w, "%s: the row statistic lse", ac[t].what);
+			ok(infs, "%s: -inf for the same (fully masked) rows", w);
+			cmp(w, al, el, nl, 1e-5, 1e-5);
+			od_free(gpu, gq), od_free(gpu, gk), od_free(gpu, gv), od_free(gpu, go), od_free(gpu, gl);
+			od_free(gpu, go2);
+			free(h1), free(h2), free(hl), free(el), free(al);
+		}
+		struct bw_buf b[] = { { "dq", rnd(nq, 1), nq, 1, { 0 } },   { "dk", rnd(nk, 1), nk, 1, { 0 } },
+				      { "dv", rnd(nk, 1), nk, 1, { 0 } },   { "dout", rnd(nq, 1), nq, 0, { 0 } },
+				      { "q", q, nq, 0, { 0 } },	    { "k", k, nk, 0, { 0 } },
+				      { "v", v, nk, 0, { 0 } },	    { "o", o, nq, 0, { 0 } },
+				      { "lse", lse, nl, 0, { 0 } } };
+		bw_upload(b, 9);
+		for (int ci = 0; ci < 2; ci++) {
+			struct od_ctx *c = ci ? gpu : cpu;
+			struct od_attention_desc dd = d;
+			dd.key_mask = dmask[ci];
+			check_rc(od_attention_backward(c, DEV(0), DEV(1), DEV(2), DEV(3), DEV(4), DEV(5), DEV(6), DEV(7),
+						       DEV(8), &dd),
+				 "attention_backward");
+		}
+		bw_compare(ac[t].what, b, 9, 1e-4, 1e-4);
+		od_free(cpu, cq), od_free(cpu, ck), od_free(cpu, cv), od_free(cpu, co), od_free(cpu, cl);
+		for (int ci = 0; ci < 2; ci++)
+			if (dmask[ci])
+				od_free(ci ? gpu : cpu, dmask[ci]);
+		free(mask);
+	}
+	/* norms: float32 row sums on the GPU (rtol 1e-4, a 1e-5) */
+	{
+		const int64_t M = 70, G = 30;
+		const int D = 96, ld = 4 * D;
+		const size_t nx = (size_t)M * D, nm = (size_t)((M + G - 1) / G) * ld;
+		for (int kind = 0; kind < 5; kind++) {
+			static const char *names[] = { "rmsnorm backward", "layernorm backward",
+						       "rmsnorm_modulate backward", "layernorm_modulate backward",
+						       "rmsnorm_gate_add backward" };
+			float *w = rnd(D, 1);
+			for (int i = 0; i < D; i++)
+				w[i] += 1.5f;
+			struct bw_buf b[] = { { "dx", rnd(nx, 1), nx, 1, { 0 } }, { "dy", rnd(nx, 1), nx, 0, { 0 } },
+					      { "x", rnd(nx, 2), nx, 0, { 0 } },  { "w", w, (size_t)D, 0, { 0 } },
+					      { "dw", rnd(D, 1), (size_t)D, 1, { 0 } },
+					      { "db", rnd(D, 1), (size_t)D, 1, { 0 } },
+					      { "mod", rnd(nm, 1), nm, 0, { 0 } },
+					      { "dmod", rnd(nm, 1), nm, 1, { 0 } } };
+			bw_upload(b, 8);
+			for (int ci = 0; ci < 2; ci++) {
+				struct od_ctx *c = ci ? gpu : cpu;
+				int rc = kind == 0   ? od_rmsnorm_backward(c, DEV(0), DEV(4), DEV(1), DEV(2), M, D, DEV(3), 1e-5f, 1)
+					 : kind == 1 ? od_layernorm_backward(c, DEV(0), DEV(4), DEV(5), DEV(1), DEV(2), M, D,
+									     DEV(3), 1e-5f, 0)
+					 : kind == 2 ? od_rmsnorm_modulate_backward(c, DEV(0), DEV(4), DEV(7), DEV(1), DEV(2),
+										    M, D, DEV(3), 1e-5f, DEV(6), ld, G, 1)
+					 : kind == 3 ? od_layernorm_modulate_backward(c, DEV(0), DEV(7) + D, DEV(1), DEV(2), M,
+										      D, 1e-6f, DEV(6) + D, ld, G, 0)
+						     : od_rmsnorm_gate_add_backward(c, DEV(0), DEV(4), DEV(7) + 3 * D, DEV(1),
+										    DEV(2), M, D, DEV(3), 1e-5f,
+										    DEV(6) + 3 * D, ld, G);
+				check_rc(rc, names[kind]);
+			}
+			bw_compare(names[kind], b, 8, 1e-4, 1e-5);
+		}
+	}
+	/* elementwise */
+	{
+		const int64_t M = 37;
+		const int H = 4, hd = 24, ld = H * hd + 8;
+		float *cs = malloc(sizeof(float) * M * hd);
+		for (int64_t i = 0; i < M * hd / 2; i++) {
+			float a = 3 * frand();
+			cs[2 * i] = cosf(a), cs[2 * i + 1] = sinf(a);
+		}
+		const size_t nr = (size_t)M * ld, ny = (size_t)M * H * hd;
+		struct bw_buf b[] = { { "rope dx", rnd(nr, 1), nr, 1, { 0 } },
+				      { "cos_sin", cs, (size_t)M * hd, 0, { 0 } },
+				      { "head gate dy", rnd(ny, 1), ny, 1, { 0 } },
+				      { "head gate dgate", rnd(H, 1), (size_t)H, 1, { 0 } },
+				      { "dout", rnd(ny, 1), ny, 0, { 0 } },
+				      { "y", rnd(ny, 1), ny, 0, { 0 } },
+				      { "gate", rnd(H, 2), (size_t)H, 0, { 0 } } };
+		bw_upload(b, 7);
+		for (int ci = 0; ci < 2; ci++) {
+			struct od_ctx *c = ci ? gpu : cpu;
+			check_rc(od_rope_backward(c, DEV(0), M, H, hd, ld, DEV(1)), "rope_backward");
+			check_rc(od_head_gate_add_backward(c, DEV(2), DEV(3), DEV(4), DEV(5), M, H, hd, DEV(6)),
+				 "head_gate_add_backward");
+		}
+		bw_compare("rope and head gate backward", b, 7, 1e-5, 1e-6);
+		const enum od_act acts[] = { OD_ACT_SILU, OD_ACT_GELU_TANH, OD_ACT_GELU, OD_ACT_RELU };
+		for (int ai = 0; ai < 4; ai++) {
+			const size_t n = 10007;
+			/* act_backward writes e[0], then act_mul_backward overwrites it with y */
+			struct bw_buf e[] = { { "act_mul y", rnd(n, 1), n, 1, { 0 } }, { "da", rnd(n, 1), n, 1, { 0 } },
+					      { "db", rnd(n, 1), n, 1, { 0 } },	    { "dy", rnd(n, 1), n, 0, { 0 } },
+					      { "a", rnd(n, 4), n, 0, { 0 } },	    { "b", rnd(n, 2), n, 0, { 0 } } };
+			bw_upload(e, 6);
+			for (int ci = 0; ci < 2; ci++) {
+				struct od_ctx *c = ci ? gpu : cpu;
+				check_rc(od_act_backward(c, e[0].dev[ci], e[3].dev[ci], e[4].dev[ci], n, acts[ai]),
+					 "act_backward");
+				check_rc(od_act_mul_backward(c, e[1].dev[ci], e[2].dev[ci], e[0].dev[ci], e[3].dev[ci],
+							     e[4].dev[ci], e[5].dev[ci], n, acts[ai]),
+					 "act_mul_backward");
+			}
+			char w[64];
+			snprintf(w, sizeof w, "activation %d backward", (int)acts[ai]);
+			bw_compare(w, e, 6, 1e-5, 1e-6);
+		}
+	}
+}
+#undef DEV
+/* ---------------------------------------------------------------- VAE backward kernels
+ * Float32 on both sides (the GPU twins do not round to BF16): conv2d backward
+ * sums up to a few thousand products in another order (rtol 1e-4, a 1e-5);
+ * groupnorm backward sums in double on both (rtol 1e-4, a 1e-5: float32
+ * normalisation and possible fused multiply-adds on the GPU); the elementwise
+ * posterior differs by expf ulps (rtol 1e-5, a 1e-6); upsample backward
+ * adds in the same order (rtol 1e-6, a 1e-7). */
+
+static float *on_dev(struct od_ctx *c, const float *h, size_t n, const float *init_out)
+{
+	return up(c, init_out ? init_out : h, n);
+}
+
+static void test_vae_backward(void)
+{
+	/* conv2d_backward: ResBlock 3x3, the down-sampler's stride 2 with (0,1,0,1), a 1x1 shortcut */
+	const struct conv_case cases[] = {
+		{ 2, 6, 12, 10, 5, 3, 3, 1, { 1, 1, 1, 1 }, 1 },
+		{ 1, 8, 16, 16, 8, 3, 3, 2, { 0, 1, 0, 1 }, 1 },
+		{ 2, 12, 7, 9, 4, 1, 1, 1, { 0, 0, 0, 0 }, 1 },
+		{ 1, 32, 32, 32, 32, 3, 3, 1, { 1, 1, 1, 1 }, 1 },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		const struct conv_case *cc = &cases[i];
+		const int Hout = (cc->H + cc->pad[0] + cc->pad[1] - cc->kh) / cc->stride + 1,
+			  Wout = (cc->W + cc->pad[2] + cc->pad[3] - cc->kw) / cc->stride + 1;
+		const size_t nx = (size_t)cc->N * cc->Cin * cc->H * cc->W, ny = (size_t)cc->N * cc->Cout * Hout * Wout,
+			     nw = (size_t)cc->Cout * cc->Cin * cc->kh * cc->kw;
+		int64_t ws[4] = { cc->Cout, cc->Cin, cc->kh, cc->kw };
+		float *x = rnd(nx, 2), *wf = rnd(nw, 0.5f), *dyh = rnd(ny, 1), *w0 = rnd(nw, 1), *b0 = rnd(cc->Cout, 1);
+		struct htensor *w = mk_tensor("bw", OD_F32, 4, ws, wf);
+		float *res[2][3];
+		for (int d = 0; d < 2; d++) {
+			struct od_ctx *c = d ? gpu : cpu;
+			float *dx = od_alloc(c, nx), *dw = on_dev(c, w0, nw, NULL), *db = on_dev(c, b0, cc->Cout, NULL);
+			float *ddy = up(c, dyh, ny), *dxin = up(c, x, nx);
+			int rc = od_conv2d_backward(c, dx, dw, db, ddy, dxin, cc->N, cc->Cin, cc->H, cc->W, &w->t, cc->stride,
+						    cc->pad);
+			check_rc(rc, "conv2d backward");
+			res[d][0] = down(c, dx, nx);
+			res[d][1] = down(c, dw, nw);
+			res[d][2] = down(c, db, cc->Cout);
+			od_free(c, dx), od_free(c, dw), od_free(c, db), od_free(c, ddy), od_free(c, dxin);
+		}
+		char what[160];
+		snprintf(what, sizeof what, "conv2d backward %dx%dx%dx%d k%d s%d: dx", cc->N, cc->Cin, cc->H, cc->W, cc->kh,
+			 cc->stride);
+		cmp(what, res[1][0], res[0][0], nx, 1e-4, 1e-5);
+		snprintf(what, sizeof what, "conv2d backward %dx%dx%dx%d k%d s%d: dw (+=)", cc->N, cc->Cin, cc->H, cc->W,
+			 cc->kh, cc->stride);
+		cmp(what, res[1][1], res[0][1], nw, 1e-4, 1e-5);
+		snprintf(what, sizeof what, "conv2d backward %dx%dx%dx%d k%d s%d: db (+=)", cc->N, cc->Cin, cc->H, cc->W,
+			 cc->kh, cc->stride);
+		cmp(what, res[1][2], res[0][2], cc->Cout, 1e-4, 1e-5);
+		for (int d = 0; d < 2; d++)
+			for (int k = 0; k < 3; k++)
+				free(res[d][k]);
+		free(x), free(wf), free(dyh), free(w0), free(b0);
+	}
+	/* groupnorm_backward, with and without SiLU and affine, in place */
+	const struct {
+		int N, C, groups, silu, affine, in_place;
+		int64_t HW;
+	} gcases[] = { { 2, 64, 32, 1, 1, 0, 100 }, { 1, 32, 8, 0, 1, 1, 4096 }, { 3, 12, 4, 1, 0, 0, 30 } };
+	for (size_t i = 0; i < sizeof gcases / sizeof gcases[0]; i++) {
+		const int N = gcases[i].N, C = gcases[i].C, G = gcases[i].groups, silu = gcases[i].silu;
+		const int aff = gcases[i].affine, inp = gcases[i].in_place;
+		const int64_t HW = gcases[i].HW;
+		const size_t n = (size_t)N * C * HW;
+		float *x = rnd(n, 2), *w = rnd(C, 1), *b = rnd(C, 1), *dyh = rnd(n, 1), *w0 = rnd(C, 1), *b0 = rnd(C, 1);
+		float *res[2][3];
+		for (int d = 0; d < 2; d++) {
+			struct od_ctx *c = d ? gpu : cpu;
+			float *dxin = up(c, x, n), *ddy = up(c, dyh, n), *dx = inp ? ddy : od_alloc(c, n);
+			float *dw = up(c, w0, C), *db = up(c, b0, C), *dwt = up(c, w, C), *dbt = up(c, b, C);
+			check_rc(od_groupnorm_backward(c, dx, aff ? dw : NULL, aff ? db : NULL, ddy, dxin, N, C, HW, G,
+						       aff ? dwt : NULL, aff ? dbt : NULL, 1e-6f, silu),
+				 "groupnorm backward");
+			res[d][0] = down(c, dx, n);
+			res[d][1] = down(c, dw, C);
+			res[d][2] = down(c, db, C);
+			od_free(c, dxin), od_free(c, ddy), od_free(c, dw), od_free(c, db), od_free(c, dwt), od_free(c, dbt);
+			if (!inp)
+				od_free(c, dx);
+		}
+		char what[160];
+		snprintf(what, sizeof what, "groupnorm backward N%d C%d G%d HW%lld%s%s%s: dx", N, C, G, (long long)HW,
+			 silu ? " +silu" : "", aff ? "" : " no affine", inp ? " in place" : "");
+		cmp(what, res[1][0], res[0][0], n, 1e-4, 1e-5);
+		if (aff) {
+			snprintf(what, sizeof what, "groupnorm backward N%d C%d G%d: dw, db (+=)", N, C, G);
+			cmp(what, res[1][1], res[0][1], C, 1e-4, 1e-5);
+			cmp(what, res[1][2], res[0][2], C, 1e-4, 1e-5);
+		}
+		for (int d = 0; d < 2; d++)
+			for (int k = 0; k < 3; k++)
+				free(res[d][k]);
+		free(x), free(w), free(b), free(dyh), free(w0), free(b0);
+	}
+	/* upsample2x_backward; the posterior */
+	{
+		const int planes = 37, H = 13, W = 21;
+		const size_t nx = (size_t)planes * H * W;
+		float *dy4 = rnd(4 * nx, 1), *r[2];
+		for (int d = 0; d < 2; d++) {
+			struct od_ctx *c = d ? gpu : cpu;
+			float *ddy = up(c, dy4, 4 * nx), *o = od_alloc(c, nx);
+			check_rc(od_upsample2x_backward(c, o, ddy, planes, H, W), "upsample2x backward");
+			r[d] = down(c, o, nx);
+			od_free(c, ddy), od_free(c, o);
+		}
+		cmp("upsample2x backward", r[1], r[0], nx, 1e-6, 1e-7);
+		free(r[0]), free(r[1]), free(dy4);
+	}
+	{
+		const int N = 3, L = 16;
+		const int64_t hw = 64, nl = L * hw;
+		float *m = rnd((size_t)N * 2 * nl, 3), *eps = rnd((size_t)N * nl, 2), *dz = rnd((size_t)N * nl, 1);
+		m[nl + 3] = -40, m[nl + 5] = 25;
+		float *r[2][3];
+		for (int d = 0; d < 2; d++) {
+			struct od_ctx *c = d ? gpu : cpu;
+			float *dm = up(c, m, (size_t)N * 2 * nl), *de = up(c, eps, (size_t)N * nl), *ddz = up(c, dz, (size_t)N * nl);
+			float *z = od_alloc(c, (size_t)N * nl), *kl = od_alloc(c, (size_t)N * nl), *g = od_alloc(c, (size_t)N * 2 * nl);
+			check_rc(od_posterior(c, z, kl, dm, de, N, L, hw), "posterior");
+			check_rc(od_posterior_backward(c, g, ddz, dm, de, N, L, hw, 0.25f), "posterior backward");
+			r[d][0] = down(c, z, (size_t)N * nl);
+			r[d][1] = down(c, kl, (size_t)N * nl);
+			r[d][2] = down(c, g, (size_t)N * 2 * nl);
+			od_free(c, dm), od_free(c, de), od_free(c, ddz), od_free(c, z), od_free(c, kl), od_free(c, g);
+		}
+		cmp("posterior z", r[1][0], r[0][0], (size_t)N * nl, 1e-5, 1e-6);
+		cmp("posterior KL terms", r[1][1], r[0][1], (size_t)N * nl, 1e-5, 1e-6);
+		cmp("posterior backward", r[1][2], r[0][2], (size_t)N * 2 * nl, 1e-5, 1e-6);
+		for (int d = 0; d < 2; d++)
+			for (int k = 0; k < 3; k++)
+				free(r[d][k]);
+		free(m), free(eps), free(dz);
+	}
+}
+
 int main(void)
 {
 	if (od_ctx_create(&gpu, OD_DEVICE_CUDA, 0)) {
@@ -870,6 +1248,8 @@ int main(void)
 	test_linear();
 	test_conv();
 	test_attention();
+	test_backward();
+	test_vae_backward();
 	od_ctx_destroy(gpu_alt);
 	od_ctx_destroy(gpu_simple);
 	size_t left = gpu->bytes_now;

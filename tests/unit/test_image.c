@@ -32,11 +32,16 @@ static void buckets(void)
 		   b->ratio, b->height, b->width);
 	}
 	const struct od_bucket *b = od_bucket_closest(512, 512);
-	ok(b->height == 512 && b->width == 512, "1.0 -> 512x512 (upstream.md §6.3)");
+	ok(b->height == 512 && b->width == 512, "1.0 -> 512x512 (numerics.md §6.3)");
 	b = od_bucket_closest(78, 100);
 	ok(b->height == 448 && b->width == 576, "0.78 -> 448x576 (h x w)");
 	b = od_bucket_closest(129, 100);
 	ok(b->height == 576 && b->width == 448, "1.29 -> 576x448");
+	ok(od_preprocess_check_size(448, 576) == OD_OK && od_preprocess_check_size(16, 4096) == OD_OK,
+	   "explicit sizes: multiples of 16 (pipe:859-860)");
+	ok(od_preprocess_check_size(100, 64) == OD_EINVAL && !strcmp(od_errmsg(), "100x64 is not a multiple of 16") &&
+		   od_preprocess_check_size(64, 8) == OD_EINVAL && od_preprocess_check_size(0, 16) == OD_EINVAL,
+	   "sizes that are not: refused (%s)", od_errmsg());
 	int sorted = 1, mult = 1;
 	for (int i = 0; i < OD_N_ASPECT_RATIO_512; i++) {
 		if (i && strtod(od_aspect_ratio_512[i].ratio, NULL) <= strtod(od_aspect_ratio_512[i - 1].ratio, NULL))

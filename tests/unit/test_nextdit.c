@@ -3,7 +3,7 @@
  * (tests/golden/README.md §4) on the tiny checkpoint: both outputs (soft-cap 30
  * and upstream's fp32 path without it) for all 5 cases, and every stored
  * intermediate (patchify, embeddings, adaLN input, RoPE table, block outputs,
- * final layer) with the tolerances of README §10.
+ * final layer) with the tolerances of numerics.md §10.1.
  */
 #include "od.h"
 #include "model/nextdit.h"
@@ -128,7 +128,7 @@ int main(void)
 	}
 	ok(m.cfg.hidden == 96 && m.cfg.adaln == 96 && m.cfg.ffn_hidden == 256 && m.cfg.head_dim == 24,
 	   "tiny config: D 96, A 96, FFN 256, head_dim 24");
-	/* torch's timestep frequencies (golden README §11.3): float32 exp of the
+	/* torch's timestep frequencies (numerics.md §2.3): float32 exp of the
 	 * float32 argument as SLEEF computes it; 15 of the 128 are one ulp away
 	 * from the correctly rounded exp */
 	int differ = 0, within = 1;
@@ -217,7 +217,7 @@ int main(void)
 		free(x), free(out), free(t), free(emb), free(maskf), free(mask);
 		od_st_close(&st);
 	}
-	/* sizes the RoPE tables cannot hold are refused (§2.5.2) */
+	/* sizes the RoPE tables cannot hold are refused (numerics.md §2.5.2) */
 	ok(od_nextdit_check_size(&m.cfg, 129, 8, 8) == OD_EFORMAT, "129 frames exceed rotary_max_length_t 128");
 	ok(od_nextdit_check_size(&m.cfg, 128, 8, 8) == OD_OK, "128 frames fit");
 	ok(od_nextdit_check_size(&m.cfg, 1, 8, 258) == OD_EFORMAT, "129 patch columns exceed rotary_max_length 128");

@@ -1,6 +1,6 @@
 /*
- * test_prompt: the prompt builders and region parsing of lib/prompt.c
- * (upstream.md §6.1, §6.2): formats, the colour list, and the refusals.
+ * test_prompt: the prompt builders and region parsing of lib/text/prompt.c
+ * (numerics.md §6.1, §6.2): formats, the colour list, and the refusals.
  * The exact upstream example strings are checked through od-tag in
  * tests/t0330-prompts.sh.
  */

@@ -280,8 +280,36 @@ static void test_normalize(void)
 	ok(od_cameras_normalize(one, 2, 1.7) == OD_EFORMAT, "normalise with parallel axes: refused (%s)", od_errmsg());
 }
 
+/* Image sizes -> ray grids, and the view of a generated ray frame. */
+static void test_sizes(void)
+{
+	int S = 0, rc;
+	rc = od_rays_latent_size(512, &S);
+	ok(rc == OD_OK && S == 64, "512-pixel views: 64x64 ray frames (%d)", S);
+	rc = od_rays_latent_size(16, &S);
+	ok(rc == OD_OK && S == 2 && od_rays_latent_size(2048, &S) == OD_OK && S == 256, "16 and 2048 pixels: the ends");
+	ok(od_rays_latent_size(500, &S) == OD_EINVAL && !strcmp(od_errmsg(), "500 is not a multiple of 16 from 16 to 2048"),
+	   "500 pixels: refused (%s)", od_errmsg());
+	ok(od_rays_latent_size(2064, &S) == OD_EINVAL && od_rays_latent_size(0, &S) == OD_EINVAL, "2064 and 0: refused");
+	struct od_frame f;
+	int64_t shape[3] = { 16, 2, 2 };
+	static const char *const index[] = { "1", "5", "0", "4", "x", "", "3a" };
+	static const int view[] = { 0, 2, -1, -1, -1, -1, -1 };
+	for (int i = 0; i < (int)(sizeof index / sizeof *index); i++) {
+		od_frame_init(&f, OD_KIND_RAYS, OD_ROLE_TARGET, OD_F32, 3, shape, 0);
+		od_frame_set(&f, "index", index[i]);
+		int v = od_rays_frame_index_view(&f);
+		ok(v == view[i], "rays at index '%s' of a multiview sequence: view %d (%d)", index[i], view[i], v);
+		od_frame_free(&f);
+	}
+	od_frame_init(&f, OD_KIND_RAYS, OD_ROLE_TARGET, OD_F32, 3, shape, 0);
+	ok(od_rays_frame_index_view(&f) == -1, "no index: no view");
+	od_frame_free(&f);
+}
+
 int main(void)
 {
+	test_sizes();
 	test_svd();
 	test_lines();
 	test_round_trip();

@@ -1,7 +1,7 @@
 /*
  * test_sampler: the flow-matching schedule, the Euler step and the sampler's
  * per-step arithmetic against the golden data, all bit for bit
- * (tests/golden/README.md §5, §8, §10):
+ * (tests/golden/README.md §5, §8; tolerances numerics.md §10.1):
  *  - cases/scheduler/schedules_{dynamic,static_shift3}: σ and timesteps for 10 (N, seq) pairs, with
  *    dynamic shifting (the checkpoint's config) and with a static shift of 3;
  *  - cases/scheduler/steps_{...}: N Euler steps;
@@ -220,11 +220,11 @@ int main(void)
 			snprintf(name, sizeof name, "%s_%s", runs[i], cap ? "softcap" : "nocap");
 			pipeline(golden, name, &sc);
 		}
-	/* the worked values of upstream.md §5.1 */
+	/* the worked values of numerics.md §5.1 */
 	struct od_schedule s;
 	od_schedule_make(&sc, 50, od_sampler_mu(&sc, 1, 64, 64, 4, 0), &s);
 	ok(s.sigmas[0] == 1.0f && fabsf(s.sigmas[1] - 0.98925f) < 1e-5f && fabsf(s.timesteps[49] - 36.90f) < 0.01f,
-	   "512², one target, N=50: σ_1 %.5f, t_cond %.2f (upstream.md §5.1: 0.98925, 36.90)", s.sigmas[1],
+	   "512², one target, N=50: σ_1 %.5f, t_cond %.2f (numerics.md §5.1: 0.98925, 36.90)", s.sigmas[1],
 	   s.timesteps[49]);
 	od_schedule_free(&s);
 	json_t *bad = json_loads("{\"use_dynamic_shifting\": \"yes\"}", 0, NULL);

@@ -1,6 +1,6 @@
 /*
  * test_spm: the SentencePiece core and the T5Tokenizer layer against
- * tests/golden/cases/tokenizer/cases.json (README-text.md §1.4): for every
+ * tests/golden/cases/tokenizer/cases.json (tests/golden/README-text.md §1.4): for every
  * prompt, sp_normalized and sp_ids (SentencePiece on the whole prompt),
  * hf_tokens, input_ids and attention_mask (legacy=True, 300 long), and the
  * legacy=False rows where they differ. All exact. Also: the Python-style
@@ -238,7 +238,7 @@ int main(void)
 	ok(n_row == total, "input_ids, attention_mask, num_real_tokens, truncation exact: %d of %d", n_row, total);
 	ok(n_nl == n_nl_total, "legacy=False rows exact: %d of %d", n_nl, n_nl_total);
 
-	/* The published T5 examples (README-text.md §1.1). */
+	/* The published T5 examples (tests/golden/README-text.md §1.1). */
 	struct od_t5_tokens tk;
 	od_t5_tokenize(&tok, "Hello world", 11, &tk);
 	ok(tk.n == 2 && tk.id[0] == 8774 && tk.id[1] == 296, "'Hello world' -> 8774 296");

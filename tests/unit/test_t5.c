@@ -1,6 +1,6 @@
 /*
  * test_t5: the T5 encoder against tests/golden/cases/t5 (F32 weights) and
- * cases/t5_bf16 (the same weights stored as BF16), README-text.md §2.4-§3:
+ * cases/t5_bf16 (the same weights stored as BF16), tests/golden/README-text.md §2.4-§3:
  *  - relative_position_bucket and position_bias_layer0: bit-exact;
  *  - the embedding gather: bit-exact;
  *  - block_0_output, block_1_output, last_hidden_state at all 300 positions:
@@ -244,7 +244,7 @@ int main(void)
 		od_t5_close(t5);
 	}
 	/* F16 weights: the F32 model's output within F16 rounding of the weights
-	 * (measured 3.1e-3; bf16 weights move it by up to 2.9e-2, README-text.md §3). */
+	 * (measured 3.1e-3; bf16 weights move it by up to 2.9e-2, tests/golden/README-text.md §3). */
 	snprintf(dir, sizeof dir, "%s/f16", td);
 	mkdir(dir, 0755);
 	ok(write_alias_model(model, dir, 1) == 0, "write an F16 copy of the text encoder");

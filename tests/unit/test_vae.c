@@ -4,7 +4,7 @@
  * posterior (mean, logvar, std, z, z_model with the recorded ε), the decoder
  * output and uint8 image, every stored intermediate (enc.conv_in, enc.down*,
  * enc.mid, dec.conv_in, dec.mid, dec.up*), the ÷scaling_factor reciprocal bit
- * for bit, and the same results with 1 and 2 threads. Tolerances: README §10
+ * for bit, and the same results with 1 and 2 threads. Tolerances: numerics.md §10.1
  * (moments atol 5e-5, decoded atol 1e-4, uint8 ±1).
  */
 #include "od.h"

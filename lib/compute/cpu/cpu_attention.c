@@ -11,6 +11,7 @@
  * shape, so results are the same for every thread count.
  */
 #include "compute/cpu/cpu_kernels.h"
+#include "compute/cpu/cpu_simd.h"
 #include "base/fastmath.h"
 #include "base/error.h"
 #include "base/parallel.h"
@@ -52,51 +53,7 @@ static inline float logit_f(float s, const struct od_attention_desc *d, float ca
 	return v;
 }
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-#define HAVE_AVX2_PATH 1
-
-__attribute__((target("avx2,fma"))) static inline __m256 exp8(__m256 d)
-{
-	const __m256 log2e = _mm256_set1_ps(1.442695040888963407359924681001892137426645954152985934135449406931f);
-	__m256 qf = _mm256_round_ps(_mm256_mul_ps(d, log2e), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-	__m256i q = _mm256_cvtps_epi32(qf);
-	__m256 s = _mm256_fmadd_ps(qf, _mm256_set1_ps(-EXP_LN2U), d);
-	s = _mm256_fmadd_ps(qf, _mm256_set1_ps(-EXP_LN2L), s);
-	__m256 u = _mm256_set1_ps(0.000198527617612853646278381f);
-	u = _mm256_fmadd_ps(u, s, _mm256_set1_ps(0.00139304355252534151077271f));
-	u = _mm256_fmadd_ps(u, s, _mm256_set1_ps(0.00833336077630519866943359f));
-	u = _mm256_fmadd_ps(u, s, _mm256_set1_ps(0.0416664853692054748535156f));
-	u = _mm256_fmadd_ps(u, s, _mm256_set1_ps(0.166666671633720397949219f));
-	u = _mm256_fmadd_ps(u, s, _mm256_set1_ps(0.5f));
-	u = _mm256_add_ps(_mm256_set1_ps(1.0f), _mm256_fmadd_ps(_mm256_mul_ps(s, s), u, s));
-	__m256i q1 = _mm256_srai_epi32(q, 1), q2 = _mm256_sub_epi32(q, q1), bias = _mm256_set1_epi32(0x7f);
-	__m256 p1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(q1, bias), 23));
-	__m256 p2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(q2, bias), 23));
-	u = _mm256_mul_ps(_mm256_mul_ps(u, p1), p2);
-	/* d < -104 (and -inf): 0 */
-	return _mm256_andnot_ps(_mm256_cmp_ps(d, _mm256_set1_ps(-104.0f), _CMP_LT_OQ), u);
-}
-
-__attribute__((target("avx2,fma"))) static inline __m256 tanh8(__m256 x)
-{
-	const __m256 sign = _mm256_set1_ps(-0.0f);
-	__m256 a = _mm256_andnot_ps(sign, x);
-	/* large branch: 1 − 2/(exp(2·min(|x|, 20)) + 1), with x's sign */
-	__m256 e = exp8(_mm256_mul_ps(_mm256_set1_ps(2.0f), _mm256_min_ps(a, _mm256_set1_ps(20.0f))));
-	__m256 r = _mm256_sub_ps(_mm256_set1_ps(1.0f),
-				 _mm256_div_ps(_mm256_set1_ps(2.0f), _mm256_add_ps(e, _mm256_set1_ps(1.0f))));
-	r = _mm256_or_ps(r, _mm256_and_ps(sign, x));
-	/* small branch: x + x·z·P(z) */
-	__m256 z = _mm256_mul_ps(x, x);
-	__m256 p = _mm256_fmadd_ps(_mm256_set1_ps(-5.70498872745e-3f), z, _mm256_set1_ps(2.06390887954e-2f));
-	p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(-5.37397155531e-2f));
-	p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(1.33314422036e-1f));
-	p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(-3.33332819422e-1f));
-	__m256 sm = _mm256_fmadd_ps(_mm256_mul_ps(p, z), x, x);
-	return _mm256_blendv_ps(sm, r, _mm256_cmp_ps(a, _mm256_set1_ps(0.625f), _CMP_GE_OQ));
-}
-
+#ifdef HAVE_AVX2_PATH
 /* Returns the row max; fills row with the logits. */
 __attribute__((target("avx2,fma"))) static float logits_avx2(float *row, int L, const struct od_attention_desc *d,
 							      float capmul, const float *bias, const uint8_t *mask)
@@ -157,18 +114,6 @@ __attribute__((target("avx2,fma"))) static double exp_sum_avx2(float *row, int L
 	return sum;
 }
 
-/* OD_NO_SIMD=1 in the environment forces the scalar path (to check that both
- * give the same bits: tests/t0410-denoise-determinism.sh). */
-static int have_avx2(void)
-{
-	static int v = -1;
-	if (v < 0) {
-		const char *e = getenv("OD_NO_SIMD");
-		__builtin_cpu_init();
-		v = !(e && *e && strcmp(e, "0")) && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-	}
-	return v;
-}
 #endif
 
 /* The scalar twin of exp_sum_avx2: the same values and the same summation order. */
@@ -189,11 +134,12 @@ static double exp_sum_scalar(float *row, int L, float mx)
 	return sum;
 }
 
-static void softmax_rows(float *s, int rows, int L, int64_t q0, const struct od_attention_desc *d, int h, int b)
+static void softmax_rows(float *s, int rows, int L, int64_t q0, const struct od_attention_desc *d, int h, int b,
+			 float *lse)
 {
 	const float *bias_h = d->bias ? d->bias + (size_t)h * d->q_len * d->kv_len : NULL;
 	const uint8_t *mask = d->key_mask ? d->key_mask + (size_t)b * d->kv_len : NULL;
-	/* soft-capped logits: softcap·tanh(s·(scale/softcap)), flash-attn's form (upstream.md §2.6) */
+	/* soft-capped logits: softcap·tanh(s·(scale/softcap)), flash-attn's form (numerics.md §2.6) */
 	const float capmul = d->softcap > 0 ? d->scale / d->softcap : 0;
 #ifdef HAVE_AVX2_PATH
 	const int vec = have_avx2();
@@ -216,6 +162,8 @@ static void softmax_rows(float *s, int rows, int L, int64_t q0, const struct od_
 		}
 		if (mx == -INFINITY) { /* every key masked: defined as zero output */
 			memset(row, 0, (size_t)L * sizeof *row);
+			if (lse)
+				lse[r] = -INFINITY;
 			continue;
 		}
 #ifdef HAVE_AVX2_PATH
@@ -224,6 +172,8 @@ static void softmax_rows(float *s, int rows, int L, int64_t q0, const struct od_
 		else
 #endif
 			sum = exp_sum_scalar(row, L, mx);
+		if (lse) /* the row statistic the backward recomputes the probabilities from (§11.10) */
+			lse[r] = (float)((double)mx + log(sum));
 		float inv = (float)(1.0 / sum);
 		for (int i = 0; i < L; i++)
 			row[i] *= inv;
@@ -231,7 +181,7 @@ static void softmax_rows(float *s, int rows, int L, int64_t q0, const struct od_
 }
 
 struct attn_job {
-	float *o;
+	float *o, *lse;
 	const float *q, *k, *v;
 	const struct od_attention_desc *d;
 	int failed;
@@ -258,7 +208,8 @@ static void attn_pairs(void *p, int64_t i0, int64_t i1)
 			int n = d->q_len - q0 < qb ? d->q_len - q0 : qb;
 			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, d->kv_len, d->head_dim, 1.0f,
 				    Q + (size_t)q0 * d->q_stride, d->q_stride, K, d->kv_stride, 0.0f, s, d->kv_len);
-			softmax_rows(s, n, d->kv_len, q0, d, h, b);
+			softmax_rows(s, n, d->kv_len, q0, d, h, b,
+				     j->lse ? j->lse + ((size_t)b * d->q_heads + h) * d->q_len + q0 : NULL);
 			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, d->head_dim, d->kv_len, 1.0f, s, d->kv_len,
 				    V, d->kv_stride, 0.0f, O + (size_t)q0 * d->o_stride, d->o_stride);
 		}
@@ -302,7 +253,8 @@ static void attn_pairs_bf16(void *p, int64_t i0, int64_t i1)
 				if (od_bf16_gemm(&qa, kp, d->kv_len, 0, n, c0, nc, s, d->kv_len, 0))
 					goto oom;
 			}
-			softmax_rows(s, n, d->kv_len, q0, d, h, b);
+			softmax_rows(s, n, d->kv_len, q0, d, h, b,
+				     j->lse ? j->lse + ((size_t)b * d->q_heads + h) * d->q_len + q0 : NULL);
 			/* O (n, head_dim) = P·V */
 			struct od_bf16_a pa = { s, OD_F32, d->kv_len, n, d->kv_len };
 			if (od_bf16_gemm(&pa, vp, d->head_dim, 0, n, 0, d->head_dim, O + (size_t)q0 * d->o_stride, d->o_stride,
@@ -315,16 +267,194 @@ oom:
 	__atomic_store_n(&j->failed, 1, __ATOMIC_RELAXED);
 }
 
-int od_cpu_attention(struct od_ctx *c, float *o, const float *q, const float *k, const float *v,
-		     const struct od_attention_desc *d)
+int od_cpu_attention_lse(struct od_ctx *c, float *o, float *lse, const float *q, const float *k, const float *v,
+			 const struct od_attention_desc *d)
 {
 	if (d->q_heads <= 0 || d->kv_heads <= 0 || d->q_heads % d->kv_heads)
 		return od_error(OD_EINVAL, "attention: %d query heads for %d kv heads", d->q_heads, d->kv_heads);
 	if (d->q_len <= 0 || d->kv_len <= 0 || d->batch <= 0)
 		return OD_OK;
-	struct attn_job j = { o, q, k, v, d, 0 };
+	struct attn_job j = { o, lse, q, k, v, d, 0 };
 	od_parallel_for((int64_t)d->batch * d->q_heads, od_cpu_bf16(c) ? attn_pairs_bf16 : attn_pairs, &j);
 	if (j.failed)
 		return od_error(OD_ENOMEM, "attention: out of memory for the score block");
+	return OD_OK;
+}
+
+int od_cpu_attention(struct od_ctx *c, float *o, const float *q, const float *k, const float *v,
+		     const struct od_attention_desc *d)
+{
+	return od_cpu_attention_lse(c, o, NULL, q, k, v, d);
+}
+
+/*
+ * The backward pass (numerics.md §11.10), flash style. For one query row i of
+ * head h, with raw scores s_ij = q_i·k_j, logits l_ij (scale, cap, bias, mask as
+ * above), p_ij = exp(l_ij − lse_i) recomputed from the forward's row statistic
+ * and D_i = Σ_e dO_ie·O_ie:
+ *
+ *   dV_j += Σ_i p_ij dO_i
+ *   dl_ij = p_ij (dO_i·V_j − D_i)
+ *   ds_ij = dl_ij · scale · (1 − tanh²(s_ij·scale/cap))   (soft-cap; without: · scale)
+ *   dQ_i += Σ_j ds_ij K_j,   dK_j += Σ_i ds_ij Q_i
+ *
+ * Work items are (batch, kv head) pairs: an item owns its kv head's dK and dV
+ * and the dQ of every query head that reads that kv head, and visits those heads
+ * in increasing order, query rows in blocks of QBLOCK (the forward's blocking),
+ * so every sum has the same order for any thread count. Per block of rows two
+ * block × kv_len matrices exist (P and dS), never an L × L one.
+ */
+
+/* Per row: p = exp(l − lse) into row (from the raw scores), dS into dp (from dO·Vᵀ). */
+static void grad_row_scalar(float *row, float *dp, int L, const struct od_attention_desc *d, float capmul,
+			    const float *bias, const uint8_t *mask, float lse, float Di)
+{
+	for (int j = 0; j < L; j++) {
+		float s = row[j], fac = d->scale, l;
+		if (d->softcap > 0) {
+			float t = od_tanhf(s * capmul);
+			l = d->softcap * t;
+			fac = d->scale * (1.0f - t * t);
+		} else {
+			l = s * d->scale;
+		}
+		if (bias)
+			l += bias[j];
+		float p = (mask && !mask[j]) ? 0.0f : od_expf(l - lse);
+		row[j] = p;
+		dp[j] = p * (dp[j] - Di) * fac;
+	}
+}
+
+#ifdef HAVE_AVX2_PATH
+__attribute__((target("avx2,fma"))) static void grad_row_avx2(float *row, float *dp, int L,
+							       const struct od_attention_desc *d, float capmul,
+							       const float *bias, const uint8_t *mask, float lse,
+							       float Di)
+{
+	const __m256 vscale = _mm256_set1_ps(d->scale), vcap = _mm256_set1_ps(d->softcap),
+		     vcm = _mm256_set1_ps(capmul), vlse = _mm256_set1_ps(lse), vdi = _mm256_set1_ps(Di),
+		     one = _mm256_set1_ps(1.0f);
+	int j = 0;
+	for (; j + 8 <= L; j += 8) {
+		__m256 s = _mm256_loadu_ps(row + j), l, fac;
+		if (d->softcap > 0) {
+			__m256 t = tanh8(_mm256_mul_ps(s, vcm));
+			l = _mm256_mul_ps(vcap, t);
+			fac = _mm256_mul_ps(vscale, _mm256_sub_ps(one, _mm256_mul_ps(t, t)));
+		} else {
+			l = _mm256_mul_ps(s, vscale);
+			fac = vscale;
+		}
+		if (bias)
+			l = _mm256_add_ps(l, _mm256_loadu_ps(bias + j));
+		__m256 p = exp8(_mm256_sub_ps(l, vlse));
+		if (mask) {
+			__m128i m8 = _mm_loadl_epi64((const __m128i *)(mask + j));
+			__m256i m32 = _mm256_cvtepu8_epi32(m8);
+			__m256 zero = _mm256_castsi256_ps(_mm256_cmpeq_epi32(m32, _mm256_setzero_si256()));
+			p = _mm256_andnot_ps(zero, p);
+		}
+		_mm256_storeu_ps(row + j, p);
+		__m256 g = _mm256_mul_ps(_mm256_mul_ps(p, _mm256_sub_ps(_mm256_loadu_ps(dp + j), vdi)), fac);
+		_mm256_storeu_ps(dp + j, g);
+	}
+	if (j < L)
+		grad_row_scalar(row + j, dp + j, L - j, d, capmul, bias ? bias + j : NULL, mask ? mask + j : NULL, lse,
+				Di);
+}
+#endif
+
+struct attnb_job {
+	float *dq, *dk, *dv;
+	const float *dout, *q, *k, *v, *o, *lse;
+	const struct od_attention_desc *d;
+	int failed;
+};
+
+static void attnb_items(void *p, int64_t i0, int64_t i1)
+{
+	struct attnb_job *j = p;
+	const struct od_attention_desc *d = j->d;
+	const int rep = d->q_heads / d->kv_heads, qb = d->q_len < QBLOCK ? d->q_len : QBLOCK, L = d->kv_len,
+		  hd = d->head_dim;
+	float *s = od_cpu_thread_scratch(1, (size_t)2 * qb * (size_t)L), *dp = s + (size_t)qb * L;
+	if (!s) {
+		__atomic_store_n(&j->failed, 1, __ATOMIC_RELAXED);
+		return;
+	}
+	const float capmul = d->softcap > 0 ? d->scale / d->softcap : 0;
+#ifdef HAVE_AVX2_PATH
+	const int vec = have_avx2();
+#endif
+	for (int64_t it = i0; it < i1; it++) {
+		const int b = (int)(it / d->kv_heads), kh = (int)(it % d->kv_heads);
+		const size_t kvoff = (size_t)b * L * d->kv_stride + (size_t)kh * hd;
+		const float *K = j->k + kvoff, *V = j->v + kvoff;
+		float *dK = j->dk ? j->dk + kvoff : NULL, *dV = j->dv ? j->dv + kvoff : NULL;
+		const uint8_t *mask = d->key_mask ? d->key_mask + (size_t)b * L : NULL;
+		for (int r = 0; r < rep; r++) {
+			const int h = d->kv_map == OD_KV_GROUPED ? kh * rep + r : kh + r * d->kv_heads;
+			const float *Q = j->q + (size_t)b * d->q_len * d->q_stride + (size_t)h * hd;
+			const float *O = j->o + (size_t)b * d->q_len * d->o_stride + (size_t)h * hd;
+			const float *dO = j->dout + (size_t)b * d->q_len * d->o_stride + (size_t)h * hd;
+			float *dQ = j->dq ? j->dq + (size_t)b * d->q_len * d->q_stride + (size_t)h * hd : NULL;
+			const float *lse = j->lse + ((size_t)b * d->q_heads + h) * d->q_len;
+			const float *bias_h = d->bias ? d->bias + (size_t)h * d->q_len * L : NULL;
+			for (int q0 = 0; q0 < d->q_len; q0 += qb) {
+				const int n = d->q_len - q0 < qb ? d->q_len - q0 : qb;
+				/* S = Q·Kᵀ, dP = dO·Vᵀ for this block of rows */
+				cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, L, hd, 1.0f,
+					    Q + (size_t)q0 * d->q_stride, d->q_stride, K, d->kv_stride, 0.0f, s, L);
+				cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, L, hd, 1.0f,
+					    dO + (size_t)q0 * d->o_stride, d->o_stride, V, d->kv_stride, 0.0f, dp, L);
+				for (int r2 = 0; r2 < n; r2++) {
+					float *row = s + (size_t)r2 * L, *dpr = dp + (size_t)r2 * L;
+					const float ls = lse[q0 + r2];
+					if (ls == -INFINITY) { /* every key masked: the output was 0, no gradient */
+						memset(row, 0, (size_t)L * sizeof *row);
+						memset(dpr, 0, (size_t)L * sizeof *dpr);
+						continue;
+					}
+					const float *orow = O + (size_t)(q0 + r2) * d->o_stride,
+						    *drow = dO + (size_t)(q0 + r2) * d->o_stride;
+					double di = 0;
+					for (int e = 0; e < hd; e++)
+						di += (double)drow[e] * orow[e];
+					const float *bias = bias_h ? bias_h + (size_t)(q0 + r2) * L : NULL;
+#ifdef HAVE_AVX2_PATH
+					if (vec)
+						grad_row_avx2(row, dpr, L, d, capmul, bias, mask, ls, (float)di);
+					else
+#endif
+						grad_row_scalar(row, dpr, L, d, capmul, bias, mask, ls, (float)di);
+				}
+				if (dQ) /* dQ += dS·K */
+					cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, hd, L, 1.0f, dp, L, K,
+						    d->kv_stride, 1.0f, dQ + (size_t)q0 * d->q_stride, d->q_stride);
+				if (dK) /* dK += dSᵀ·Q */
+					cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, L, hd, n, 1.0f, dp, L,
+						    Q + (size_t)q0 * d->q_stride, d->q_stride, 1.0f, dK, d->kv_stride);
+				if (dV) /* dV += Pᵀ·dO */
+					cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, L, hd, n, 1.0f, s, L,
+						    dO + (size_t)q0 * d->o_stride, d->o_stride, 1.0f, dV, d->kv_stride);
+			}
+		}
+	}
+}
+
+int od_cpu_attention_backward(struct od_ctx *c, float *dq, float *dk, float *dv, const float *dout, const float *q,
+			      const float *k, const float *v, const float *o, const float *lse,
+			      const struct od_attention_desc *d)
+{
+	if (d->q_heads <= 0 || d->kv_heads <= 0 || d->q_heads % d->kv_heads)
+		return od_error(OD_EINVAL, "attention backward: %d query heads for %d kv heads", d->q_heads,
+				d->kv_heads);
+	if (d->q_len <= 0 || d->kv_len <= 0 || d->batch <= 0)
+		return OD_OK;
+	struct attnb_job j = { dq, dk, dv, dout, q, k, v, o, lse, d, 0 };
+	od_parallel_for((int64_t)d->batch * d->kv_heads, attnb_items, &j);
+	if (j.failed)
+		return od_error(OD_ENOMEM, "attention backward: out of memory for the score blocks");
 	return OD_OK;
 }

@@ -12,7 +12,7 @@ float od_act_f(float x, enum od_act a)
 	switch (a) {
 	case OD_ACT_SILU:
 		return od_silu_f(x);
-	case OD_ACT_GELU_TANH: /* transformers' gelu_new (upstream.md §3.2) */
+	case OD_ACT_GELU_TANH: /* transformers' gelu_new (numerics.md §3.2) */
 		return 0.5f * x * (1.0f + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x)));
 	case OD_ACT_GELU:
 		return 0.5f * x * (1.0f + erff(x * 0.7071067811865476f));

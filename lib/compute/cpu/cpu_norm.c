@@ -1,6 +1,6 @@
 /*
  * cpu_norm.c: RMSNorm, LayerNorm and GroupNorm, and the NextDiT variants that
- * fuse them with adaLN modulation and tanh gates (upstream.md §2.4, §2.7, §4.1).
+ * fuse them with adaLN modulation and tanh gates (numerics.md §2.4, §2.7, §4.1).
  *
  * Statistics are accumulated in double and the normalised value is formed in
  * float32 in the order upstream uses: (x·rsqrt(ms + eps))·w, then ·(1 + scale).

@@ -8,7 +8,7 @@
  * rescaled when the max grows), and never holds more than a BM × BK tile of
  * scores, in registers. Both products, S = Q·Kᵀ and O += P·V, are BF16
  * tensor-core MMAs (mma.sync m16n8k16, FP32 accumulation); scale, soft-cap
- * (softcap·tanh(s/softcap), upstream.md §2.6 item 1: tanh.approx, as the
+ * (softcap·tanh(s/softcap), numerics.md §2.6 item 1: tanh.approx, as the
  * flash-attn kernels upstream ran use), additive bias, key mask and the
  * softmax are FP32. head_dim is padded with zeros to DP = 32, 64 or 128 (120 ->
  * 128), so any head_dim ≤ 128 runs here. Three variants (run_flash_dp): 4
@@ -242,5 +242,238 @@ int cu_attention(struct od_ctx *c, float *o, const float *q, const float *k, con
 				: run_flash_dp<128>(c, p, d->batch, variant);
 	}
 	cu_scratch_free(c, Kb, 2 * bytes);
+	return rc;
+}
+
+/*
+ * Training (numerics.md §11.10): attention_lse and attention_backward, the
+ * twins of cpu_attention.c's, written plainly in float32: one warp per query
+ * row (the row statistic, D_i = dO_i·O_i and dQ) or per key row (dK and dV,
+ * visiting the query heads that read its kv head and their rows in order), each
+ * dot product a warp sum in a fixed order. O(L²·head_dim) per head, no shared
+ * memory tiling: a reference for the CPU's numbers, not a fast path.
+ * attention_lse gives o from attention() itself (the same bytes) and the row
+ * statistic from float32 logits with exact tanhf.
+ */
+struct tr_params {
+	const float *q, *k, *v, *o, *dout, *lse, *bias, *Di;
+	const uint8_t *mask;
+	float *dq, *dk, *dv, *lse_out, *Di_out;
+	int batch, q_len, kv_len, q_heads, kv_heads, hd, rep, tiled, q_stride, kv_stride, o_stride;
+	float scale, softcap;
+};
+
+__device__ __forceinline__ float tr_warp_sum(float v)
+{
+	for (int o = 16; o > 0; o >>= 1)
+		v += __shfl_xor_sync(0xffffffffu, v, o);
+	return v;
+}
+
+/* the logit of score s for (h, i, j), and d logit / d s in *fac; −inf when masked */
+__device__ __forceinline__ float tr_logit(const tr_params &p, float s, int b, int h, int i, int j, float *fac)
+{
+	float l;
+	if (p.softcap > 0) {
+		const float t = tanhf(s * (p.scale / p.softcap));
+		l = p.softcap * t;
+		*fac = p.scale * (1.0f - t * t);
+	} else {
+		l = s * p.scale;
+		*fac = p.scale;
+	}
+	if (p.bias)
+		l += p.bias[((size_t)h * p.q_len + i) * p.kv_len + j];
+	if (p.mask && !p.mask[(size_t)b * p.kv_len + j])
+		l = -INFINITY;
+	return l;
+}
+
+__device__ __forceinline__ float tr_dot(const float *a, const float *b, int n)
+{
+	float s = 0;
+	for (int e = threadIdx.x & 31; e < n; e += 32)
+		s += a[e] * b[e];
+	return tr_warp_sum(s);
+}
+
+/* one warp per (b, h, i): lse and D_i */
+__global__ void tr_rows_kernel(tr_params p)
+{
+	const int64_t w = (blockIdx.x * (int64_t)blockDim.x + threadIdx.x) / 32,
+		      rows = (int64_t)p.batch * p.q_heads * p.q_len;
+	if (w >= rows)
+		return;
+	const int i = (int)(w % p.q_len), h = (int)(w / p.q_len % p.q_heads), b = (int)(w / ((int64_t)p.q_len * p.q_heads));
+	const int kh = p.tiled ? h % p.kv_heads : h / p.rep;
+	const float *q = p.q + ((size_t)b * p.q_len + i) * p.q_stride + (size_t)h * p.hd;
+	if (p.lse_out) {
+		float mx = -INFINITY, sum = 0, fac;
+		for (int j = 0; j < p.kv_len; j++) {
+			const float *k = p.k + ((size_t)b * p.kv_len + j) * p.kv_stride + (size_t)kh * p.hd;
+			const float l = tr_logit(p, tr_dot(q, k, p.hd), b, h, i, j, &fac);
+			if (l == -INFINITY)
+				continue;
+			if (l > mx) {
+				sum = sum * expf(mx - l) + 1.0f;
+				mx = l;
+			} else {
+				sum += expf(l - mx);
+			}
+		}
+		if ((threadIdx.x & 31) == 0)
+			p.lse_out[w] = mx == -INFINITY ? -INFINITY : mx + logf(sum);
+	}
+	if (p.Di_out) {
+		const size_t off = ((size_t)b * p.q_len + i) * p.o_stride + (size_t)h * p.hd;
+		const float d = tr_dot(p.dout + off, p.o + off, p.hd);
+		if ((threadIdx.x & 31) == 0)
+			p.Di_out[w] = d;
+	}
+}
+
+#define TR_MAXE 16 /* head_dim ≤ 512: 16 values per lane */
+
+/* one warp per (b, h, i): dQ_i += Σ_j ds_ij K_j */
+__global__ void tr_dq_kernel(tr_params p)
+{
+	const int64_t w = (blockIdx.x * (int64_t)blockDim.x + threadIdx.x) / 32,
+		      rows = (int64_t)p.batch * p.q_heads * p.q_len;
+	if (w >= rows)
+		return;
+	const int lane = threadIdx.x & 31;
+	const int i = (int)(w % p.q_len), h = (int)(w / p.q_len % p.q_heads), b = (int)(w / ((int64_t)p.q_len * p.q_heads));
+	const int kh = p.tiled ? h % p.kv_heads : h / p.rep;
+	const float L = p.lse[w], Di = p.Di[w];
+	if (L == -INFINITY)
+		return;
+	const size_t qoff = ((size_t)b * p.q_len + i) * p.q_stride + (size_t)h * p.hd,
+		     ooff = ((size_t)b * p.q_len + i) * p.o_stride + (size_t)h * p.hd;
+	float acc[TR_MAXE];
+	for (int t = 0; t < TR_MAXE; t++)
+		acc[t] = 0;
+	for (int j = 0; j < p.kv_len; j++) {
+		const size_t koff = ((size_t)b * p.kv_len + j) * p.kv_stride + (size_t)kh * p.hd;
+		float fac;
+		const float l = tr_logit(p, tr_dot(p.q + qoff, p.k + koff, p.hd), b, h, i, j, &fac);
+		if (l == -INFINITY)
+			continue;
+		const float pr = expf(l - L), dp = tr_dot(p.dout + ooff, p.v + koff, p.hd), ds = pr * (dp - Di) * fac;
+		for (int t = 0, e = lane; e < p.hd; t++, e += 32)
+			acc[t] += ds * p.k[koff + e];
+	}
+	for (int t = 0, e = lane; e < p.hd; t++, e += 32)
+		p.dq[qoff + e] += acc[t];
+}
+
+/* one warp per (b, kv head, j): dK_j += Σ ds_ij Q_i, dV_j += Σ p_ij dO_i over the heads reading it, in order */
+__global__ void tr_dkv_kernel(tr_params p)
+{
+	const int64_t w = (blockIdx.x * (int64_t)blockDim.x + threadIdx.x) / 32,
+		      rows = (int64_t)p.batch * p.kv_heads * p.kv_len;
+	if (w >= rows)
+		return;
+	const int lane = threadIdx.x & 31;
+	const int j = (int)(w % p.kv_len), kh = (int)(w / p.kv_len % p.kv_heads),
+		  b = (int)(w / ((int64_t)p.kv_len * p.kv_heads));
+	if (p.mask && !p.mask[(size_t)b * p.kv_len + j])
+		return;
+	const size_t koff = ((size_t)b * p.kv_len + j) * p.kv_stride + (size_t)kh * p.hd;
+	float ak[TR_MAXE], av[TR_MAXE];
+	for (int t = 0; t < TR_MAXE; t++)
+		ak[t] = av[t] = 0;
+	for (int r = 0; r < p.rep; r++) {
+		const int h = p.tiled ? kh + r * p.kv_heads : kh * p.rep + r;
+		for (int i = 0; i < p.q_len; i++) {
+			const int64_t row = ((int64_t)b * p.q_heads + h) * p.q_len + i;
+			const float L = p.lse[row];
+			if (L == -INFINITY)
+				continue;
+			const size_t qoff = ((size_t)b * p.q_len + i) * p.q_stride + (size_t)h * p.hd,
+				     ooff = ((size_t)b * p.q_len + i) * p.o_stride + (size_t)h * p.hd;
+			float fac;
+			const float l = tr_logit(p, tr_dot(p.q + qoff, p.k + koff, p.hd), b, h, i, j, &fac);
+			const float pr = expf(l - L), dp = tr_dot(p.dout + ooff, p.v + koff, p.hd),
+				    ds = pr * (dp - p.Di[row]) * fac;
+			for (int t = 0, e = lane; e < p.hd; t++, e += 32) {
+				ak[t] += ds * p.q[qoff + e];
+				av[t] += pr * p.dout[ooff + e];
+			}
+		}
+	}
+	for (int t = 0, e = lane; e < p.hd; t++, e += 32) {
+		if (p.dk)
+			p.dk[koff + e] += ak[t];
+		if (p.dv)
+			p.dv[koff + e] += av[t];
+	}
+}
+
+static tr_params tr_from(const struct od_attention_desc *d)
+{
+	tr_params p;
+	memset(&p, 0, sizeof p);
+	p.bias = d->bias;
+	p.mask = d->key_mask;
+	p.batch = d->batch, p.q_len = d->q_len, p.kv_len = d->kv_len, p.q_heads = d->q_heads, p.kv_heads = d->kv_heads;
+	p.hd = d->head_dim, p.rep = d->q_heads / d->kv_heads, p.tiled = d->kv_map == OD_KV_TILED;
+	p.q_stride = d->q_stride, p.kv_stride = d->kv_stride, p.o_stride = d->o_stride;
+	p.scale = d->scale, p.softcap = d->softcap;
+	return p;
+}
+
+static int tr_check(struct od_ctx *c, const struct od_attention_desc *d, const char *what)
+{
+	if (d->kv_heads <= 0 || d->q_heads <= 0 || d->q_heads % d->kv_heads)
+		return cu_fail(c, OD_EINVAL, "%s: %d query heads for %d kv heads", what, d->q_heads, d->kv_heads);
+	if (d->head_dim > 32 * TR_MAXE)
+		return cu_fail(c, OD_EINVAL, "%s: head_dim %d > %d is not supported on cuda", what, d->head_dim,
+			       32 * TR_MAXE);
+	return OD_OK;
+}
+
+int cu_attention_lse(struct od_ctx *c, float *o, float *lse, const float *q, const float *k, const float *v,
+		     const struct od_attention_desc *d)
+{
+	int rc = tr_check(c, d, "attention_lse");
+	if (rc || d->batch <= 0 || d->q_len <= 0 || d->head_dim <= 0)
+		return rc;
+	if ((rc = cu_attention(c, o, q, k, v, d)) || !lse)
+		return rc;
+	tr_params p = tr_from(d);
+	p.q = q, p.k = k, p.lse_out = lse;
+	const int64_t threads = (int64_t)d->batch * d->q_heads * d->q_len * 32;
+	tr_rows_kernel<<<cu_blocks(threads), 256, 0, cu_st(c)->stream>>>(p);
+	return cu_launched(c, "attention_lse");
+}
+
+int cu_attention_backward(struct od_ctx *c, float *dq, float *dk, float *dv, const float *dout, const float *q,
+			  const float *k, const float *v, const float *o, const float *lse,
+			  const struct od_attention_desc *d)
+{
+	int rc = tr_check(c, d, "attention backward");
+	if (rc || d->batch <= 0 || d->q_len <= 0 || d->kv_len <= 0 || d->head_dim <= 0)
+		return rc;
+	const int64_t rows = (int64_t)d->batch * d->q_heads * d->q_len;
+	const size_t bytes = (size_t)rows * sizeof(float);
+	float *Di = (float *)cu_scratch(c, bytes, "attention backward");
+	if (!Di)
+		return OD_ENOMEM;
+	tr_params p = tr_from(d);
+	p.q = q, p.k = k, p.v = v, p.o = o, p.dout = dout, p.lse = lse, p.Di_out = Di;
+	cudaStream_t st = cu_st(c)->stream;
+	tr_rows_kernel<<<cu_blocks(rows * 32), 256, 0, st>>>(p);
+	rc = cu_launched(c, "attention backward (D)");
+	p.Di_out = NULL, p.Di = Di, p.dq = dq, p.dk = dk, p.dv = dv;
+	if (!rc && dq) {
+		tr_dq_kernel<<<cu_blocks(rows * 32), 256, 0, st>>>(p);
+		rc = cu_launched(c, "attention backward (dq)");
+	}
+	if (!rc && (dk || dv)) {
+		const int64_t krows = (int64_t)d->batch * d->kv_heads * d->kv_len;
+		tr_dkv_kernel<<<cu_blocks(krows * 32), 256, 0, st>>>(p);
+		rc = cu_launched(c, "attention backward (dk, dv)");
+	}
+	cu_scratch_free(c, Di, bytes);
 	return rc;
 }

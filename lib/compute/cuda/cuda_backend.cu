@@ -1,7 +1,7 @@
 /*
  * cuda_backend.cu: the CUDA plugin's entry point (od_cuda_kernels, called by
- * lib/backend.c:load_cuda), device memory, the weight caches and the kernel
- * table.
+ * load_cuda() in compute/backend.c), device memory, the weight caches and the
+ * kernel table.
  *
  * Memory: a caching allocator over cudaMalloc (cu_dev_alloc). One stream per
  * context carries every kernel, copy and GEMM, so a freed block can serve the
@@ -518,6 +518,24 @@ static const struct od_kernels cuda_kernels = {
 	/* .head_gate_add = */ cu_head_gate_add,
 	/* .conv2d = */ cu_conv2d,
 	/* .upsample2x = */ cu_upsample2x,
+	/* .linear_backward_x = */ cu_linear_backward_x,
+	/* .linear_backward_w = */ cu_linear_backward_w,
+	/* .attention_lse = */ cu_attention_lse,
+	/* .attention_backward = */ cu_attention_backward,
+	/* .rmsnorm_backward = */ cu_rmsnorm_backward,
+	/* .layernorm_backward = */ cu_layernorm_backward,
+	/* .rmsnorm_modulate_backward = */ cu_rmsnorm_modulate_backward,
+	/* .layernorm_modulate_backward = */ cu_layernorm_modulate_backward,
+	/* .rmsnorm_gate_add_backward = */ cu_rmsnorm_gate_add_backward,
+	/* .rope_backward = */ cu_rope_backward,
+	/* .head_gate_add_backward = */ cu_head_gate_add_backward,
+	/* .act_backward = */ cu_act_backward,
+	/* .act_mul_backward = */ cu_act_mul_backward,
+	/* .conv2d_backward = */ cu_conv2d_backward,
+	/* .groupnorm_backward = */ cu_groupnorm_backward,
+	/* .upsample2x_backward = */ cu_upsample2x_backward,
+	/* .posterior = */ cu_posterior,
+	/* .posterior_backward = */ cu_posterior_backward,
 };
 
 static size_t env_size(const char *name, size_t dflt)
@@ -530,7 +548,7 @@ static size_t env_size(const char *name, size_t dflt)
 	return *end || !x ? dflt : (size_t)x;
 }
 
-/* The plugin's entry point (lib/backend.c:load_cuda). NULL with a one-line
+/* The plugin's entry point (load_cuda() in compute/backend.c). NULL with a one-line
  * reason in err when there is no usable driver or GPU. */
 extern "C" __attribute__((visibility("default"))) const struct od_kernels *
 od_cuda_kernels(struct od_ctx *c, int abi, char *err, size_t errlen)

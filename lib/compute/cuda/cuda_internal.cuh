@@ -1,7 +1,8 @@
 /*
  * cuda_internal.cuh: what the .cu files of the CUDA backend (the plugin
- * od-cuda.so, see backend.h and lib/backend.c:load_cuda) share: the per-context
- * state, error reporting, device scratch memory and the weight caches.
+ * od-cuda.so, see backend.h and load_cuda() in compute/backend.c) share: the
+ * per-context state, error reporting, device scratch memory and the weight
+ * caches.
  *
  * Conventions (the kernel table's contract, backend.h):
  *  - activations are float32 device buffers; every kernel runs on the context's
@@ -167,6 +168,48 @@ OD_HIDDEN int cu_rope(struct od_ctx *c, float *x, int64_t M, int heads, int head
 OD_HIDDEN int cu_head_gate_add(struct od_ctx *c, float *o, const float *y, int64_t M, int heads, int head_dim,
 			       const float *gate);
 OD_HIDDEN int cu_upsample2x(struct od_ctx *c, float *y, const float *x, int64_t planes, int H, int W);
+/* Backward passes (training): cuda_linear_backward.cu, cuda_attention.cu, cuda_norm_backward.cu,
+ * cuda_elementwise_backward.cu; contracts in backend.h. */
+OD_HIDDEN int cu_linear_backward_x(struct od_ctx *c, float *dx, const float *dy, int64_t M, const struct od_tensor *w,
+				   int acc);
+OD_HIDDEN int cu_linear_backward_w(struct od_ctx *c, float *dw, float *db, const float *dy, const float *x, int64_t M,
+				   int64_t N, int64_t K);
+OD_HIDDEN int cu_attention_lse(struct od_ctx *c, float *o, float *lse, const float *q, const float *k, const float *v,
+			       const struct od_attention_desc *d);
+OD_HIDDEN int cu_attention_backward(struct od_ctx *c, float *dq, float *dk, float *dv, const float *dout,
+				    const float *q, const float *k, const float *v, const float *o, const float *lse,
+				    const struct od_attention_desc *d);
+OD_HIDDEN int cu_rmsnorm_backward(struct od_ctx *c, float *dx, float *dw, const float *dy, const float *x, int64_t M,
+				  int D, const float *w, float eps, int acc);
+OD_HIDDEN int cu_layernorm_backward(struct od_ctx *c, float *dx, float *dw, float *db, const float *dy, const float *x,
+				    int64_t M, int D, const float *w, float eps, int acc);
+OD_HIDDEN int cu_rmsnorm_modulate_backward(struct od_ctx *c, float *dx, float *dw, float *dscale, const float *dy,
+					   const float *x, int64_t M, int D, const float *w, float eps,
+					   const float *scale, int ld, int64_t group, int acc);
+OD_HIDDEN int cu_layernorm_modulate_backward(struct od_ctx *c, float *dx, float *dscale, const float *dy,
+					     const float *x, int64_t M, int D, float eps, const float *scale, int ld,
+					     int64_t group, int acc);
+OD_HIDDEN int cu_rmsnorm_gate_add_backward(struct od_ctx *c, float *da, float *dw, float *dgate, const float *dx,
+					   const float *a, int64_t M, int D, const float *w, float eps,
+					   const float *gate, int ld, int64_t group);
+OD_HIDDEN int cu_rope_backward(struct od_ctx *c, float *dx, int64_t M, int heads, int head_dim, int ld,
+			       const float *cos_sin);
+OD_HIDDEN int cu_head_gate_add_backward(struct od_ctx *c, float *dy, float *dgate, const float *dout, const float *y,
+					int64_t M, int heads, int head_dim, const float *gate);
+OD_HIDDEN int cu_act_backward(struct od_ctx *c, float *dx, const float *dy, const float *x, int64_t n, enum od_act a);
+OD_HIDDEN int cu_act_mul_backward(struct od_ctx *c, float *da, float *db, float *y, const float *dy, const float *a,
+				  const float *b, int64_t n, enum od_act act);
+/* The VAE's backward passes: cuda_conv_backward.cu, cuda_groupnorm_backward.cu, cuda_posterior.cu. */
+OD_HIDDEN int cu_conv2d_backward(struct od_ctx *c, float *dx, float *dw, float *db, const float *dy, const float *x,
+				 int N, int Cin, int H, int W, const struct od_tensor *w, int stride, const int pad[4]);
+OD_HIDDEN int cu_groupnorm_backward(struct od_ctx *c, float *dx, float *dw, float *db, const float *dy,
+				    const float *x, int N, int C, int64_t HW, int groups, const float *w,
+				    const float *b, float eps, int silu);
+OD_HIDDEN int cu_upsample2x_backward(struct od_ctx *c, float *dx, const float *dy, int64_t planes, int H, int W);
+OD_HIDDEN int cu_posterior(struct od_ctx *c, float *z, float *kl, const float *moments, const float *eps, int N,
+			   int L, int64_t hw);
+OD_HIDDEN int cu_posterior_backward(struct od_ctx *c, float *dmoments, const float *dz, const float *moments,
+				    const float *eps, int N, int L, int64_t hw, float kl_weight);
 /* Add bias[ch] to every element of plane ch: y (planes, plane_len), channel = plane % channels. */
 OD_HIDDEN int cu_add_channel_bias(struct od_ctx *c, float *y, const float *bias, int64_t planes, int channels,
 				  int64_t plane_len);
@@ -180,7 +223,7 @@ __device__ __forceinline__ float cu_act_f(float x, int a)
 	switch (a) {
 	case OD_ACT_SILU:
 		return cu_silu(x);
-	case OD_ACT_GELU_TANH: /* transformers' gelu_new (upstream.md §3.2) */
+	case OD_ACT_GELU_TANH: /* transformers' gelu_new (numerics.md §3.2) */
 		return 0.5f * x * (1.0f + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x)));
 	case OD_ACT_GELU:
 		return 0.5f * x * (1.0f + erff(x * 0.7071067811865476f));

@@ -1,6 +1,6 @@
 /*
  * cuda_norm.cu: RMSNorm, LayerNorm and GroupNorm on the GPU, and the NextDiT
- * variants fused with adaLN modulation and tanh gates (upstream.md §2.4, §2.7,
+ * variants fused with adaLN modulation and tanh gates (numerics.md §2.4, §2.7,
  * §4.1). The twins of cpu_norm.c: the same formulas in the same order,
  * (x·rsqrt(ms + eps))·w, then ·(1 + scale); statistics in float32 per row
  * (float64 for GroupNorm, whose groups hold millions of values in the VAE).

@@ -1,0 +1,148 @@
+/* od-eval: evaluation metrics over predictions and references (od-eval(1)):
+ * pictures (PSNR, SSIM), depth (AbsRel, δ1), semantic maps (mIoU), cameras
+ * (relative rotation and centre accuracy) and text -> image (GenEval-style
+ * presence, count, colour, position). One command a kind of item; the work is
+ * in lib/eval/. */
+#include "od.h"
+#include "eval/evaluate.h"
+#include "eval/items.h"
+#include "eval/report.h"
+#include "tool.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct od_usage usage = {
+	.description =
+		"Measure predictions against references: one line per item, then a summary.\n"
+		"An item is PRED and GT (two files; or two folders, whose files of one name are\n"
+		"paired), a line \"PRED GT\" of a --list FILE, or a scene of a --set SET, whose\n"
+		"predictions are PRED_DIR/ID.png. depth: GT a 16-bit depth PNG, PRED 8-bit\n"
+		"(near = bright) or 16-bit. t2i: PRED a picture, GT its scene.json.\n",
+	.footer = "Exit status: 0 ok, 1 failure, 2 usage, 3 bad input, 5 I/O. See od-eval(1).\n",
+};
+
+/* --format csv|json|md (the names are the library's) */
+static int format_cb(const struct od_option *opt, const char *arg)
+{
+	int f = od_report_format_parse(arg);
+	if (f < 0)
+		return od_error(OD_EINVAL, "--format: '%s' is not csv, json or md", arg);
+	*(int *)opt->value = f;
+	return OD_OK;
+}
+
+static int cmd_eval(int argc, char **argv, const struct od_command *cmd)
+{
+	enum od_eval_kind kind = OD_EVAL_KINDS;
+	for (int k = 0; k < OD_EVAL_KINDS; k++)
+		if (!strcmp(cmd->name, od_eval_kind_names[k]))
+			kind = (enum od_eval_kind)k;
+	if (kind == OD_EVAL_KINDS)
+		od_die(OD_EFAIL, "%s: not a kind of item the library knows", cmd->name);
+
+	const char *out_path = "-", *list = NULL, *set = NULL;
+	int format = OD_REPORT_CSV, view = -1; /* -1: not given */
+	int64_t min_area = 0;
+	struct od_eval_opts eo = { 0 };
+	char hue_help[96];
+	snprintf(hue_help, sizeof hue_help, "hue tolerance of the colour detector, in (0, 180] (default %g)",
+		 OD_T2I_HUE_TOL);
+	const struct od_option depth_opts[] = {
+		OD_OPT_NUM(0, "depth-scale", &eo.depth_scale, "S", "metres per ground-truth unit (default 1)", 1e-300,
+			   1e300),
+		OD_OPT_STRING(0, "scene", &eo.scene, "FILE", "the depth scale of this scene.json"),
+		OD_OPT_END(),
+	};
+	const struct od_option t2i_opts[] = {
+		OD_OPT_NUM(0, "hue-tol", &eo.t2i.hue_tol, "DEG", hue_help, 1e-6, 180),
+		OD_OPT_INT64(0, "min-area", &min_area, "N", "smallest object in pixels (default 0.5% of the picture)", 1,
+			     (int64_t)1 << 40),
+		OD_OPT_END(),
+	};
+	const struct od_option none[] = { OD_OPT_END() };
+	const struct od_option opts[] = {
+		OD_OPT_CALLBACK('f', "format", &format, "FMT", "csv (the default), json or md", format_cb),
+		OD_OPT_STRING('o', "output", &out_path, "FILE", "write to FILE instead of standard output"),
+		OD_OPT_STRING('l', "list", &list, "FILE", "items from FILE: one \"PRED GT\" per line ('-': stdin)"),
+		OD_OPT_STRING(0, "set", &set, "SET", "items from a scene set: its scenes, predictions in PRED_DIR/ID.png"),
+		OD_OPT_INT(0, "view", &view, "N", "--set: the view to compare (default 0)", 0, 9999),
+		OD_OPT_INCLUDE(kind == OD_EVAL_DEPTH ? depth_opts : kind == OD_EVAL_T2I ? t2i_opts : none),
+		OD_OPT_END(),
+	};
+	const int first = od_parse_command(argc, argv, opts, cmd);
+	eo.t2i.min_area = (long)min_area;
+	if (eo.depth_scale > 0 && eo.scene)
+		od_usage_error("give the depth scale either as --depth-scale or as --scene, not both");
+	if (view >= 0 && !set)
+		od_usage_error("--view chooses the view of a --set");
+	if (list && set)
+		od_usage_error("give items either as --list or as --set, not both");
+	int npos = argc - first, want = list ? 0 : set ? 1 : 2;
+	if (npos != want)
+		od_usage_error("%s", list  ? "no PRED or GT arguments with --list"
+				     : set ? "--set SET takes one argument, PRED_DIR"
+					   : (kind == OD_EVAL_T2I ? "give PICTURE SCENE.json (or two folders)"
+								  : "give PRED and GT (two files or two folders)"));
+
+	struct od_eval_items items;
+	int rc;
+	const char *pred = npos > 0 ? argv[first] : NULL, *gt = npos > 1 ? argv[first + 1] : NULL;
+	if (list)
+		rc = od_eval_list_read(list, kind, &items);
+	else if (set)
+		rc = od_eval_set(set, pred, kind, view < 0 ? 0 : view, &items);
+	else if (od_is_dir(pred) || od_is_dir(gt)) {
+		if (!od_is_dir(pred) || !od_is_dir(gt))
+			od_usage_error("'%s' is a folder but '%s' is not: give two files or two folders",
+				       od_is_dir(pred) ? pred : gt, od_is_dir(pred) ? gt : pred);
+		rc = od_eval_dirs(pred, gt, kind, &items);
+	} else
+		rc = od_eval_pair(pred, gt, &items);
+	if (rc)
+		od_fail(rc);
+
+	/* every item first, so that a bad one leaves no output at all */
+	struct od_report report;
+	if ((rc = od_eval_report_init(&report, kind)))
+		od_fail(rc);
+	for (int i = 0; i < items.n; i++)
+		if ((rc = od_eval_item(kind, &items.v[i], &eo, &report))) {
+			if (items.v[i].line)
+				od_error_prefix(rc, "'%s' line %d", strcmp(list, "-") ? list : "<stdin>",
+						items.v[i].line);
+			od_fail(rc);
+		}
+	struct od_out out;
+	if ((rc = od_out_open(&out, out_path)))
+		od_fail(rc);
+	if ((rc = od_report_write(&report, format, cmd->name, &out)) || (rc = od_out_commit(&out))) {
+		od_out_abort(&out);
+		od_fail(rc);
+	}
+	od_report_free(&report);
+	od_eval_items_free(&items);
+	return 0;
+}
+
+/* The commands are the library's kinds of item (od_eval_kind_names). */
+static const struct od_command commands[] = {
+	{ "image", cmd_eval, "PSNR (dB) and SSIM of two pictures",
+	  "od-eval image [OPTIONS] PRED GT | --list FILE | --set SET PRED_DIR" },
+	{ "depth", cmd_eval, "AbsRel, delta1 and RMSE after scale-and-shift alignment",
+	  "od-eval depth [OPTIONS] PRED GT | --list FILE | --set SET PRED_DIR" },
+	{ "seg", cmd_eval, "mean IoU over the region colours (GT a semantic map)",
+	  "od-eval seg [OPTIONS] PRED GT | --list FILE | --set SET PRED_DIR" },
+	{ "cameras", cmd_eval, "relative rotation errors, RRA@15, centre accuracy CCA@0.1",
+	  "od-eval cameras [OPTIONS] PRED GT | --list FILE | --set SET PRED_DIR" },
+	{ "t2i", cmd_eval, "presence, count, colour and position of the scene's objects",
+	  "od-eval t2i [OPTIONS] PICTURE SCENE | --list FILE | --set SET PRED_DIR" },
+	{ NULL, NULL, NULL, NULL },
+};
+
+int main(int argc, char **argv)
+{
+	od_tool_init(argc, argv, "od-eval");
+	return od_run_command(argc, argv, commands, &usage);
+}

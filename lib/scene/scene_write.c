@@ -1,0 +1,607 @@
+/*
+ * scene_write.c: scene folders and sets on disk (see scene_write.h and
+ * od-scene(5)): the per-view files, cameras.json, caption.txt, scene.json and
+ * index.json, and the parallel loop over the scenes of a set.
+ *
+ * JSON is written by hand in a fixed layout so that the bytes are the same on
+ * every run; numbers that were rounded when drawn (scene.c) are written with
+ * exactly the digits they were rounded to.
+ */
+#include "scene/scene_write.h"
+#include "scene/canny.h"
+#include "scene/scene_render.h"
+#include "base/error.h"
+#include "base/io.h"
+#include "base/parallel.h"
+#include "camera/camera_json.h"
+#include "formats/image.h"
+#include "text/prompt.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ---------------------------------------------------------------- text building */
+
+struct sb {
+	char *p;
+	size_t n, cap;
+	int oom;
+};
+
+static void sb_printf(struct sb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_printf(struct sb *b, const char *fmt, ...)
+{
+	if (b->oom)
+		return;
+	for (;;) {
+		va_list ap;
+		va_start(ap, fmt);
+		int k = vsnprintf(b->p ? b->p + b->n : NULL, b->p ? b->cap - b->n : 0, fmt, ap);
+		va_end(ap);
+		if (k < 0) {
+			b->oom = 1;
+			return;
+		}
+		if (b->p && b->n + (size_t)k < b->cap) {
+			b->n += (size_t)k;
+			return;
+		}
+		size_t cap = b->cap ? b->cap : 1024;
+		while (cap <= b->n + (size_t)k)
+			cap *= 2;
+		char *np = realloc(b->p, cap);
+		if (!np) {
+			b->oom = 1;
+			return;
+		}
+		b->p = np;
+		b->cap = cap;
+	}
+}
+
+static void sb_json_str(struct sb *b, const char *s)
+{
+	sb_printf(b, "\"");
+	for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+		if (*c == '"' || *c == '\\')
+			sb_printf(b, "\\%c", *c);
+		else if (*c < 0x20)
+			sb_printf(b, "\\u%04x", *c);
+		else
+			sb_printf(b, "%c", *c);
+	}
+	sb_printf(b, "\"");
+}
+
+/* The shortest of %.15g, %.16g, %.17g that reads back as x. */
+static void sb_num(struct sb *b, double x)
+{
+	char buf[40];
+	for (int prec = 15; prec <= 17; prec++) {
+		snprintf(buf, sizeof buf, "%.*g", prec, x);
+		if (strtod(buf, NULL) == x)
+			break;
+	}
+	sb_printf(b, "%s", buf);
+}
+
+/* One shell word: as it is when it holds only safe characters, else in single quotes. */
+static void sb_shell_word(struct sb *b, const char *s)
+{
+	int safe = *s != 0;
+	for (const char *c = s; *c && safe; c++)
+		safe = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+		       strchr("-_./:=,+", *c);
+	if (safe) {
+		sb_printf(b, "%s", s);
+		return;
+	}
+	sb_printf(b, "'");
+	for (const char *c = s; *c; c++)
+		if (*c == '\'')
+			sb_printf(b, "'\\''");
+		else
+			sb_printf(b, "%c", *c);
+	sb_printf(b, "'");
+}
+
+static void sb_rgb(struct sb *b, const uint8_t c[3])
+{
+	sb_printf(b, "[%d, %d, %d]", c[0], c[1], c[2]);
+}
+
+static void sb_palette(struct sb *b, const char *indent)
+{
+	sb_printf(b, "{");
+	for (int i = 0; i < OD_SCENE_N_COLOURS; i++) {
+		sb_printf(b, "%s\n%s  \"%s\": ", i ? "," : "", indent, od_scene_palette[i].name);
+		sb_rgb(b, od_scene_palette[i].srgb);
+	}
+	sb_printf(b, "\n%s}", indent);
+}
+
+/* ---------------------------------------------------------------- files */
+
+static int make_dir(const char *path)
+{
+	if (mkdir(path, 0777) == 0 || (errno == EEXIST && od_is_dir(path)))
+		return OD_OK;
+	return od_error(OD_EIO, "'%s': cannot create the folder: %s", path, errno == EEXIST ? "a file is in the way" :
+			strerror(errno));
+}
+
+static int join(char *out, size_t size, const char *dir, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int join(char *out, size_t size, const char *dir, const char *fmt, ...)
+{
+	char name[64];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(name, sizeof name, fmt, ap);
+	va_end(ap);
+	if ((size_t)snprintf(out, size, "%s/%s", dir, name) >= size)
+		return od_error(OD_EINVAL, "'%s': the path is too long", dir);
+	return OD_OK;
+}
+
+static int write_bytes(const char *path, const char *data, size_t n)
+{
+	struct od_out o;
+	int rc = od_out_open(&o, path);
+	if (!rc)
+		rc = od_out_write(&o, data, n);
+	if (!rc)
+		rc = od_out_commit(&o);
+	if (rc)
+		od_out_abort(&o);
+	return rc;
+}
+
+/* A picture (filtered rows) or a flat-colour map (label maps, masks, edges:
+ * unfiltered rows, as small and encoded faster). */
+enum { PICTURE, MAP };
+
+static int write_png(const char *path, int w, int h, int channels, uint8_t *data, int kind)
+{
+	struct od_image img = { w, h, channels, data };
+	struct od_png_opts opts = { .unfiltered = kind == MAP };
+	struct od_out o;
+	int rc = od_out_open(&o, path);
+	if (!rc)
+		rc = od_image_write_png_opt(&o, &img, NULL, 0, &opts);
+	if (!rc)
+		rc = od_out_commit(&o);
+	if (rc)
+		od_out_abort(&o);
+	return rc;
+}
+
+static int write_png16(const char *path, int w, int h, const uint16_t *data)
+{
+	struct od_out o;
+	int rc = od_out_open(&o, path);
+	if (!rc)
+		rc = od_image_write_png16(&o, w, h, data, NULL, 0);
+	if (!rc)
+		rc = od_out_commit(&o);
+	if (rc)
+		od_out_abort(&o);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- one scene */
+
+struct view_info {
+	int n_boxes;
+	struct od_scene_box boxes[OD_SCENE_MAX_OBJECTS];
+	int mask_rect[4], mask_object;
+};
+
+/* Work buffers of one view. */
+struct bufs {
+	struct od_scene_view v;
+	uint8_t *rgb, *grey, *mask;
+	uint16_t *d16;
+};
+
+static void bufs_free(struct bufs *b)
+{
+	od_scene_view_free(&b->v);
+	free(b->rgb);
+	free(b->grey);
+	free(b->mask);
+	free(b->d16);
+}
+
+static int bufs_alloc(struct bufs *b, int w, int h)
+{
+	memset(b, 0, sizeof *b);
+	size_t n = (size_t)w * h;
+	int rc = od_scene_view_alloc(&b->v, w, h);
+	if (rc)
+		return rc;
+	b->rgb = malloc(n * 3);
+	b->grey = malloc(n);
+	b->mask = malloc(n);
+	b->d16 = malloc(n * sizeof *b->d16);
+	if (!b->rgb || !b->grey || !b->mask || !b->d16) {
+		bufs_free(b);
+		return od_error(OD_ENOMEM, "out of memory");
+	}
+	return OD_OK;
+}
+
+/* Render view v and write its folder; pixels (ids 0..n) get the instance counts. */
+static int write_view(const struct od_scene *s, int v, const char *dir, struct bufs *b, struct view_info *vi,
+		      long *pixels)
+{
+	char vdir[PATH_MAX], path[PATH_MAX];
+	const int W = s->p.width, H = s->p.height;
+	const long n = (long)W * H;
+	int rc;
+	if ((rc = join(vdir, sizeof vdir, dir, "view%d", v)) || (rc = make_dir(vdir)))
+		return rc;
+	if ((rc = od_scene_render(s, v, &b->v)))
+		return rc;
+	vi->n_boxes = od_scene_boxes(s, b->v.inst, W, H, vi->boxes, pixels);
+#define OUT(name) ((rc = join(path, sizeof path, vdir, name)) ? rc : 0)
+	if (OUT("image.png") || (rc = write_png(path, W, H, 3, b->v.rgb, PICTURE)))
+		return rc;
+	od_scene_depth8(b->v.depth, n, b->grey);
+	if (OUT("depth.png") || (rc = write_png(path, W, H, 1, b->grey, PICTURE)))
+		return rc;
+	od_scene_depth16(b->v.depth, n, b->d16);
+	if (OUT("depth16.png") || (rc = write_png16(path, W, H, b->d16)))
+		return rc;
+	od_scene_semantic(s, b->v.inst, n, b->rgb);
+	if (OUT("semantic.png") || (rc = write_png(path, W, H, 3, b->rgb, MAP)))
+		return rc;
+	if (OUT("instances.png") || (rc = write_png(path, W, H, 1, b->v.inst, MAP)))
+		return rc;
+	struct od_canny_params cp;
+	od_canny_params_default(&cp);
+	if ((rc = od_canny(b->v.rgb, W, H, 3, &cp, b->grey)))
+		return rc;
+	if (OUT("canny.png") || (rc = write_png(path, W, H, 1, b->grey, MAP)))
+		return rc;
+	od_scene_box_map(s, vi->boxes, vi->n_boxes, W, H, b->rgb);
+	if (OUT("boxes.png") || (rc = write_png(path, W, H, 3, b->rgb, MAP)))
+		return rc;
+	od_scene_inpaint_mask(s, v, b->v.inst, vi->boxes, vi->n_boxes, b->mask, vi->mask_rect, &vi->mask_object);
+	if (OUT("mask.png") || (rc = write_png(path, W, H, 1, b->mask, MAP)))
+		return rc;
+	for (long i = 0; i < n; i++)
+		if (b->mask[i])
+			b->v.rgb[i * 3] = b->v.rgb[i * 3 + 1] = b->v.rgb[i * 3 + 2] = 0;
+	if (OUT("masked.png") || (rc = write_png(path, W, H, 3, b->v.rgb, PICTURE)))
+		return rc;
+#undef OUT
+	return OD_OK;
+}
+
+/* Task t's od-tag arguments as one line of shell words; 0 when the scene has no such task. */
+static int task_line(const struct od_scene *s, int t, const unsigned char *visible, struct sb *w)
+{
+	struct od_scene_args a;
+	if (!od_scene_task_args(s, (enum od_scene_task)t, visible, &a))
+		return 0;
+	for (int i = 0; i < a.n; i++) {
+		sb_printf(w, "%s", i ? " " : "");
+		sb_shell_word(w, a.arg[i]);
+	}
+	return 1;
+}
+
+/* scene.json's "tasks" (shell words) or "task_args" (arrays of arguments). */
+static void sb_task_args(struct sb *b, const struct od_scene *s, const unsigned char *visible, int as_array)
+{
+	int first = 1;
+	sb_printf(b, "{");
+	for (int t = 0; t < OD_SCENE_N_TASKS; t++) {
+		struct od_scene_args a;
+		if (!od_scene_task_args(s, (enum od_scene_task)t, visible, &a))
+			continue;
+		sb_printf(b, "%s\n    \"%s\": ", first ? "" : ",", od_scene_task_tags[t]);
+		first = 0;
+		if (as_array) {
+			sb_printf(b, "[");
+			for (int i = 0; i < a.n; i++) {
+				sb_printf(b, "%s", i ? ", " : "");
+				sb_json_str(b, a.arg[i]);
+			}
+			sb_printf(b, "]");
+		} else {
+			struct sb w = { 0 };
+			task_line(s, t, visible, &w);
+			if (w.oom)
+				b->oom = 1;
+			else
+				sb_json_str(b, w.p);
+			free(w.p);
+		}
+	}
+	sb_printf(b, "\n  }");
+}
+
+/* tasks.txt: "TAG<TAB>OPTIONS" a line, the same as scene.json's "tasks". */
+static char *tasks_txt(const struct od_scene *s, const unsigned char *visible)
+{
+	struct sb b = { 0 };
+	for (int t = 0; t < OD_SCENE_N_TASKS; t++) {
+		struct sb w = { 0 };
+		if (task_line(s, t, visible, &w))
+			sb_printf(&b, "%s\t%s\n", od_scene_task_tags[t], w.oom ? "" : w.p);
+		b.oom |= w.oom;
+		free(w.p);
+	}
+	if (b.oom) {
+		free(b.p);
+		return NULL;
+	}
+	return b.p;
+}
+
+static char *scene_json(const struct od_scene *s, const struct view_info *vi, const unsigned char *visible)
+{
+	struct sb b = { 0 };
+	const struct od_scene_params *p = &s->p;
+	sb_printf(&b, "{\n  \"format\": \"od-scene\",\n  \"version\": 1,\n");
+	sb_printf(&b, "  \"id\": \"%s\",\n  \"seed\": %llu,\n", s->id, (unsigned long long)s->seed);
+	sb_printf(&b, "  \"width\": %d,\n  \"height\": %d,\n  \"depth_scale\": ", p->width, p->height);
+	sb_num(&b, OD_SCENE_DEPTH_SCALE);
+	sb_printf(&b, ",\n  \"caption\": ");
+	sb_json_str(&b, s->caption);
+	sb_printf(&b, ",\n  \"palette\": ");
+	sb_palette(&b, "  ");
+	sb_printf(&b, ",\n  \"objects\": [");
+	for (int k = 0; k < s->n_objects; k++) {
+		const struct od_scene_object *o = &s->objects[k];
+		sb_printf(&b, "%s\n    {\"id\": %d, \"shape\": \"%s\", \"colour\": \"%s\", \"size\": \"%s\", "
+			  "\"centre\": [%.3f, %.3f, %.3f], \"extent\": %.3f, \"rotation_deg\": %.1f, "
+			  "\"semantic\": \"%s\", \"semantic_name\": \"%s\"}",
+			  k ? "," : "", o->id, od_scene_shape_names[o->shape], od_scene_palette[o->colour].name,
+			  o->large ? "large" : "small", o->centre[0], o->centre[1], o->centre[2], o->extent,
+			  o->rotation_deg, od_colors[o->semantic].hex, od_colors[o->semantic].name);
+	}
+	sb_printf(&b, "%s],\n  \"relations\": [", s->n_objects ? "\n  " : "");
+	for (int i = 0; i < s->n_rel; i++)
+		sb_printf(&b, "%s{\"a\": %d, \"relation\": \"%s\", \"b\": %d}", i ? ", " : "", s->rel[i].a,
+			  od_scene_relation_names[s->rel[i].rel], s->rel[i].b);
+	sb_printf(&b, "],\n  \"tasks\": ");
+	sb_task_args(&b, s, visible, 0);
+	sb_printf(&b, ",\n  \"task_args\": ");
+	sb_task_args(&b, s, visible, 1);
+	sb_printf(&b, ",\n  \"light\": {\"azimuth_deg\": %.1f, \"elevation_deg\": %.1f, \"direction\": [",
+		  s->light_azimuth, s->light_elevation);
+	for (int i = 0; i < 3; i++) {
+		sb_printf(&b, "%s", i ? ", " : "");
+		sb_num(&b, s->light_dir[i]);
+	}
+	sb_printf(&b, "]},\n  \"ground\": {\"colour\": \"%s\", \"rgb\": ", od_scene_grounds[s->ground].name);
+	sb_rgb(&b, od_scene_grounds[s->ground].srgb);
+	sb_printf(&b, ", \"checker\": %s, \"radius\": ", s->checker ? "true" : "false");
+	sb_num(&b, OD_SCENE_GROUND_RADIUS);
+	sb_printf(&b, "},\n  \"sky\": {\"horizon\": ");
+	sb_rgb(&b, od_scene_skies[s->sky][0].srgb);
+	sb_printf(&b, ", \"zenith\": ");
+	sb_rgb(&b, od_scene_skies[s->sky][1].srgb);
+	sb_printf(&b, "},\n  \"camera\": {\"distance\": ");
+	sb_num(&b, p->distance);
+	sb_printf(&b, ", \"target\": [");
+	for (int i = 0; i < 3; i++) {
+		sb_printf(&b, "%s", i ? ", " : "");
+		sb_num(&b, OD_SCENE_TARGET[i]);
+	}
+	sb_printf(&b, "], \"focal\": ");
+	sb_num(&b, OD_DEFAULT_FOCAL);
+	sb_printf(&b, "},\n  \"views\": [");
+	for (int v = 0; v < p->views; v++) {
+		const struct view_info *w = &vi[v];
+		sb_printf(&b, "%s\n    {\"index\": %d, \"azimuth_deg\": %.2f, \"elevation_deg\": %.2f,", v ? "," : "",
+			  v, s->poses[v].azimuth, s->poses[v].elevation);
+		sb_printf(&b, "\n     \"boxes\": [");
+		for (int i = 0; i < w->n_boxes; i++) {
+			const struct od_scene_box *q = &w->boxes[i];
+			sb_printf(&b, "%s{\"id\": %d, \"xyxy\": [%d, %d, %d, %d], \"pixels\": %ld}", i ? ", " : "",
+				  q->id, q->x0, q->y0, q->x1, q->y1, q->pixels);
+		}
+		sb_printf(&b, "],\n     \"mask\": {\"object\": %d, \"xyxy\": [%d, %d, %d, %d]}}", w->mask_object,
+			  w->mask_rect[0], w->mask_rect[1], w->mask_rect[2], w->mask_rect[3]);
+	}
+	sb_printf(&b, "\n  ]\n}\n");
+	if (b.oom) {
+		free(b.p);
+		return NULL;
+	}
+	return b.p;
+}
+
+/* Write cameras.json and replace the scene's cameras by what it reads back as. */
+static int write_cameras(struct od_scene *s, const char *dir)
+{
+	char path[PATH_MAX];
+	int rc = join(path, sizeof path, dir, "cameras.json");
+	if (rc)
+		return rc;
+	char *text = od_camera_json_dump(s->cams, NULL, s->p.views);
+	if (!text)
+		return od_error(OD_ENOMEM, "out of memory");
+	struct od_camera *back = NULL;
+	int n = 0;
+	rc = od_camera_json_parse(text, strlen(text), path, &back, &n);
+	if (!rc && n != s->p.views)
+		rc = od_error(OD_EFAIL, "'%s': %d cameras read back of %d", path, n, s->p.views);
+	if (!rc) {
+		for (int v = 0; v < n; v++)
+			s->cams[v] = back[v];
+		rc = write_bytes(path, text, strlen(text));
+	}
+	free(back);
+	free(text);
+	return rc;
+}
+
+int od_scene_write(const struct od_scene_params *p, uint64_t set_seed, uint64_t index, const char *dir)
+{
+	struct od_scene *s = malloc(sizeof *s);
+	struct view_info *vi = malloc(sizeof *vi * (size_t)(p->views > 0 ? p->views : 1));
+	struct bufs b = { 0 };
+	char path[PATH_MAX];
+	char *json = NULL;
+	int rc = (!s || !vi) ? od_error(OD_ENOMEM, "out of memory") : OD_OK;
+	if (!rc)
+		rc = od_scene_generate(s, p, od_scene_seed(set_seed, index), index);
+	if (!rc)
+		rc = make_dir(dir);
+	if (!rc)
+		rc = write_cameras(s, dir);
+	if (!rc)
+		rc = bufs_alloc(&b, p->width, p->height);
+	long pixels[OD_SCENE_MAX_OBJECTS + 1];
+	unsigned char visible[OD_SCENE_MAX_OBJECTS + 1] = { 0 };
+	for (int v = 0; !rc && v < p->views; v++) {
+		long px[OD_SCENE_MAX_OBJECTS + 1];
+		rc = write_view(s, v, dir, &b, &vi[v], px);
+		if (v == 0)
+			memcpy(pixels, px, sizeof px);
+	}
+	if (!rc) {
+		/* the caption and the tasks speak of view 0 */
+		od_scene_describe(s, pixels);
+		for (int k = 0; k <= s->n_objects; k++)
+			visible[k] = k > 0 && pixels[k] > 0;
+		char cap[sizeof s->caption + 1];
+		snprintf(cap, sizeof cap, "%s\n", s->caption);
+		if (!(rc = join(path, sizeof path, dir, "caption.txt")))
+			rc = write_bytes(path, cap, strlen(cap));
+	}
+	if (!rc && !(json = tasks_txt(s, visible)))
+		rc = od_error(OD_ENOMEM, "out of memory");
+	if (!rc && !(rc = join(path, sizeof path, dir, "tasks.txt")))
+		rc = write_bytes(path, json, strlen(json));
+	free(json);
+	json = NULL;
+	if (!rc && !(json = scene_json(s, vi, visible)))
+		rc = od_error(OD_ENOMEM, "out of memory");
+	if (!rc && !(rc = join(path, sizeof path, dir, "scene.json")))
+		rc = write_bytes(path, json, strlen(json));
+	free(json);
+	bufs_free(&b);
+	free(vi);
+	free(s);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- sets */
+
+struct batch {
+	const struct od_scene_set *set;
+	long base;
+	int *rc;
+	char (*msg)[512];
+};
+
+static void scene_id(uint64_t index, char *buf, size_t size)
+{
+	snprintf(buf, size, "%06llu", (unsigned long long)index);
+}
+
+static void run_batch(void *arg, int64_t begin, int64_t end)
+{
+	struct batch *bt = arg;
+	for (int64_t i = begin; i < end; i++) {
+		uint64_t index = bt->set->first + (uint64_t)(bt->base + i);
+		char id[24], dir[PATH_MAX];
+		scene_id(index, id, sizeof id);
+		int rc = join(dir, sizeof dir, bt->set->dir, "%s", id);
+		if (!rc)
+			rc = od_scene_write(&bt->set->p, bt->set->seed, index, dir);
+		bt->rc[i] = rc;
+		if (rc)
+			snprintf(bt->msg[i], sizeof bt->msg[i], "%s", od_errmsg());
+	}
+}
+
+static char *index_json(const struct od_scene_set *set)
+{
+	struct sb b = { 0 };
+	const struct od_scene_params *p = &set->p;
+	sb_printf(&b, "{\n  \"format\": \"od-scene-set\",\n  \"version\": 1,\n  \"seed\": %llu,\n  \"count\": %ld,\n"
+		  "  \"first\": %llu,\n  \"width\": %d,\n  \"height\": %d,\n  \"views\": %d,\n"
+		  "  \"generator\": \"od-scene %s\",\n", (unsigned long long)set->seed, set->count,
+		  (unsigned long long)set->first, p->width, p->height, p->views, OD_VERSION);
+	sb_printf(&b, "  \"objects\": [%d, %d],\n  \"shapes\": [", p->min_objects, p->max_objects);
+	for (int i = 0, k = 0; i < OD_SHAPE_COUNT; i++)
+		if (p->shapes & (1u << i))
+			sb_printf(&b, "%s\"%s\"", k++ ? ", " : "", od_scene_shape_names[i]);
+	sb_printf(&b, "],\n  \"distance\": ");
+	sb_num(&b, p->distance);
+	sb_printf(&b, ",\n  \"elevation\": [");
+	sb_num(&b, p->min_elevation);
+	sb_printf(&b, ", ");
+	sb_num(&b, p->max_elevation);
+	sb_printf(&b, "],\n  \"depth_scale\": ");
+	sb_num(&b, OD_SCENE_DEPTH_SCALE);
+	sb_printf(&b, ",\n  \"palette\": ");
+	sb_palette(&b, "  ");
+	sb_printf(&b, ",\n  \"scenes\": [");
+	for (long i = 0; i < set->count; i++) {
+		char id[24];
+		scene_id(set->first + (uint64_t)i, id, sizeof id);
+		sb_printf(&b, "%s%s\"%s\"", i ? "," : "", i % 8 ? " " : "\n    ", id);
+	}
+	sb_printf(&b, "\n  ]\n}\n");
+	if (b.oom) {
+		free(b.p);
+		return NULL;
+	}
+	return b.p;
+}
+
+int od_scene_set_write(const struct od_scene_set *set, od_scene_progress_fn progress, void *arg)
+{
+	int rc = od_scene_params_check(&set->p);
+	if (rc)
+		return rc;
+	if (set->count < 1)
+		return od_error(OD_EINVAL, "a set of %ld scenes", set->count);
+	char path[PATH_MAX];
+	if ((rc = make_dir(set->dir)) || (rc = join(path, sizeof path, set->dir, "index.json")))
+		return rc;
+	/* an earlier run's index.json would make a half-rewritten set look complete */
+	if (unlink(path) != 0 && errno != ENOENT)
+		return od_error(OD_EIO, "'%s': cannot remove: %s", path, strerror(errno));
+	long chunk = 16L * od_threads();
+	int *rcs = malloc((size_t)chunk * sizeof *rcs);
+	char (*msg)[512] = malloc((size_t)chunk * sizeof *msg);
+	if (!rcs || !msg) {
+		free(rcs);
+		free(msg);
+		return od_error(OD_ENOMEM, "out of memory");
+	}
+	for (long base = 0; !rc && base < set->count; base += chunk) {
+		long n = set->count - base < chunk ? set->count - base : chunk;
+		struct batch bt = { set, base, rcs, msg };
+		od_parallel_for(n, run_batch, &bt);
+		for (long i = 0; i < n && !rc; i++)
+			if (rcs[i])
+				rc = od_error(rcs[i], "%s", msg[i]);
+		if (!rc && progress)
+			progress(arg, base + n, set->count);
+	}
+	free(rcs);
+	free(msg);
+	if (rc)
+		return rc;
+	char *json = index_json(set);
+	if (!json)
+		return od_error(OD_ENOMEM, "out of memory");
+	rc = write_bytes(path, json, strlen(json));
+	free(json);
+	return rc;
+}

@@ -1,0 +1,36 @@
+#!/bin/sh
+# t0780: od-eval on a real scene set written by od-scene (skipped where
+# od-scene is not built): it reads index.json, scene.json, cameras.json and
+# every map as od-scene writes them, and each reference scores what it must
+# against itself. The scene set's own depth.png (8-bit, near = bright) against
+# its depth16.png checks that the disparity alignment fits what od-scene
+# writes (only 8-bit rounding is left); the view-0 renders against their
+# scene.json check the t2i detector on the pictures it is meant for.
+. "$OD_SRCDIR/tests/lib.sh"
+if [ ! -x "$OD_BIN/od-scene" ]; then
+	echo "1..0 # skip: od-scene is not built"
+	exit 0
+fi
+cd "$T_TMP" || exit 1
+od-scene -o set -n 12 -s 5 --size 128x128 -v 3 -j 1 --progress none 2>err || { cat err; exit 1; }
+mkdir -p img depth sem cam
+for d in set/0000*; do
+	id=${d#set/}
+	cp "$d/view0/image.png" "img/$id.png"; cp "$d/view0/depth.png" "depth/$id.png"
+	cp "$d/view0/semantic.png" "sem/$id.png"; cp "$d/cameras.json" "cam/$id.json"
+done
+
+t_ok "image: each view-0 picture against itself" od-eval image --set set img -o image.csv
+t_grep '^mean,,inf,1$' image.csv "... PSNR inf, SSIM 1 throughout"
+t_ok "seg: each semantic.png against itself" od-eval seg --set set sem -o seg.csv
+t_grep '^mean,,1,1,1$' seg.csv "... mIoU 1 (every pixel of semantic.png a class)"
+t_ok "cameras: each cameras.json against itself" od-eval cameras --set set cam -o cam.csv
+t_ok "... rotation errors 0, RRA 1, CCA 1 (3 views each)" awk -F, '
+	$1 == "mean" { exit !($3 == 36 && $4 < 1e-9 && $6 == 1 && $7 == 1 && $8 < 1e-9) }' cam.csv
+t_ok "depth: depth.png against depth16.png with each scene.json's depth_scale" od-eval depth --set set depth -o depth.csv
+t_ok "... AbsRel < 0.01 and delta1 = 1: depth.png is an affine map of 1/depth, as assumed" awk -F, '
+	$1 == "mean" { exit !($3 < 0.01 && $4 == 1) }' depth.csv
+t_ok "t2i: each view-0 render against its scene.json" od-eval t2i --set set img -o t2i.csv
+t_ok "... presence and colour >= 0.9 over the set" awk -F, '$1 == "mean" { exit !($3 >= 0.9 && $5 >= 0.9) }' t2i.csv
+sed 's/^/# /' t2i.csv | tail -1
+t_done
