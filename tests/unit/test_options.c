@@ -344,7 +344,13 @@ int main(void)
 	rc = parse_with(all_common, "--model=", (const char *)NULL);
 	ok(rc == 0 && !c.model && c.model_given, "common: an empty --model is no model, but given");
 	char *names_all = capture(list, all_common), *names_some = capture(list, some_common);
-	ok(!strcmp(names_all, "--model -m DIR\n--device DEV\n--threads -j N\n--progress [=MODE]\n"), "common: the list");
+	ok(!strcmp(names_all, "--model -m DIR\n--device DEV\n--threads -j N\n--progress [=MODE]\n--precision P\n"),
+	   "common: the list");
+	rc = parse_with(all_common, "--precision", "bf16", (const char *)NULL);
+	ok(rc == 0 && c.precision_name && c.precision == OD_PRECISION_BF16, "common: --precision bf16");
+	ok(refused(parse_with(all_common, "--precision", "fp16", (const char *)NULL),
+		   "--precision: 'fp16' is not fp32 or bf16"),
+	   "common: --precision is checked");
 	ok(!strcmp(names_some, "--threads -j N\n--progress [=MODE]\n"), "some: only the options asked for");
 	free(names_all);
 	free(names_some);
