@@ -73,6 +73,31 @@ int od_eval_pair(const char *pred, const char *gt, struct od_eval_items *items)
 	return add(items, strdup(pred), strdup(gt), NULL, 0, 0);
 }
 
+int od_eval_fields(const char *line, size_t len, const char **f, size_t *fl, int max)
+{
+	const char *q = line, *le = line + len;
+	const int tabs = memchr(q, '\t', len) != NULL;
+	int nf = 0;
+	while (q < le && (*q == ' ' || *q == '\t'))
+		q++;
+	if (q == le || *q == '#')
+		return 0;
+	while (q < le) {
+		const char *s = q;
+		while (q < le && (tabs ? *q != '\t' : *q != ' '))
+			q++;
+		const char *e = q;
+		while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+			e--;
+		if (nf < max)
+			f[nf] = s, fl[nf] = (size_t)(e - s);
+		nf++;
+		while (q < le && (*q == ' ' || *q == '\t'))
+			q++;
+	}
+	return nf;
+}
+
 int od_eval_list_parse(const char *text, size_t len, const char *label, const char *base, enum od_eval_kind kind,
 		       struct od_eval_items *items)
 {
@@ -90,33 +115,15 @@ int od_eval_list_parse(const char *text, size_t len, const char *label, const ch
 		p = eol + 1;
 		if (ll && q[ll - 1] == '\r')
 			ll--;
-		const char *le = q + ll;
 		if (memchr(q, '\0', ll)) {
 			od_eval_items_free(items);
 			return od_error(OD_EFORMAT, "'%s': line %d holds a NUL byte", label, line);
 		}
-		const int tabs = memchr(q, '\t', ll) != NULL;
-		/* fields: split on tabs if any, else on spaces; surrounding blanks trimmed */
 		const char *f[4];
 		size_t fl[4];
-		int nf = 0;
-		while (q < le && (*q == ' ' || *q == '\t'))
-			q++;
-		if (q == le || *q == '#')
+		int nf = od_eval_fields(q, ll, f, fl, 4);
+		if (nf == 0)
 			continue;
-		while (q < le) {
-			const char *s = q;
-			while (q < le && (tabs ? *q != '\t' : *q != ' '))
-				q++;
-			const char *e = q;
-			while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
-				e--;
-			if (nf < 4)
-				f[nf] = s, fl[nf] = (size_t)(e - s);
-			nf++;
-			while (q < le && (*q == ' ' || *q == '\t'))
-				q++;
-		}
 		if (nf < 2 || nf > max_fields) {
 			od_eval_items_free(items);
 			return od_error(OD_EFORMAT, "'%s': line %d has %d field%s, not %s", label, line, nf,
