@@ -1,11 +1,16 @@
 /* od-eval: evaluation metrics over predictions and references (od-eval(1)):
  * pictures (PSNR, SSIM), depth (AbsRel, δ1), semantic maps (mIoU), cameras
  * (relative rotation and centre accuracy) and text -> image (GenEval-style
- * presence, count, colour, position). The work is in lib/eval/. */
+ * presence, count, colour, position); and what an evaluation run needs around
+ * them: baseline predictions, contact sheets, and the results of many tasks in
+ * one document (make eval). The work is in lib/eval/. */
 #include "od.h"
+#include "eval/baseline.h"
 #include "eval/evaluate.h"
 #include "eval/items.h"
 #include "eval/report.h"
+#include "eval/results.h"
+#include "eval/sheet.h"
 #include "tool.h"
 
 #include <getopt.h>
@@ -27,6 +32,9 @@ static void usage(void)
 	       "  seg PRED GT            mean IoU over the region colours (GT a semantic map)\n"
 	       "  cameras PRED GT        relative rotation errors, RRA@15, centre accuracy CCA@0.1\n"
 	       "  t2i PICTURE SCENE      presence, count, colour and position of the scene's objects\n"
+	       "  results SPEC           the tables of an evaluation run: tasks, their rows, their lists\n"
+	       "  sheet FILE...          a contact sheet of pictures and camera files\n"
+	       "  baseline KIND REF      a trivial prediction: mean, black (pictures), origin (cameras)\n"
 	       "Options:\n"
 	       "  -f, --format FMT       csv (default), json or md\n"
 	       "  -o, --output FILE      write to FILE instead of standard output\n"
@@ -38,26 +46,206 @@ static void usage(void)
 	       "      --hue-tol DEG      t2i: hue tolerance of the colour detector (default 20)\n"
 	       "      --min-area N       t2i: smallest object in pixels (default 0.5%% of the picture)\n"
 	       "  -h, --help             this help;  -V, --version  the version\n"
+	       "Run 'od-eval results|sheet|baseline --help' for theirs.\n"
 	       "Exit status: 0 ok, 1 failure, 2 usage, 3 bad input, 5 I/O. See od-eval(1).\n");
+}
+
+/* ---------------------------------------------------------------- od-eval results */
+
+static void usage_results(void)
+{
+	printf("Usage: od-eval results [-f md|json|csv] [-o FILE] [--json FILE] [--title TEXT]\n"
+	       "                       [--param KEY=VALUE]... SPEC\n"
+	       "Score every row of SPEC (lines \"TASK COMMAND ROW LIST [NOTE]\", tab-separated) and write\n"
+	       "one table per task; an item that cannot be scored counts as failed.\n"
+	       "Options:\n"
+	       "  -f, --format FMT       md (default), json or csv\n"
+	       "  -o, --output FILE      write to FILE instead of standard output\n"
+	       "      --json FILE        also write the results as JSON to FILE\n"
+	       "      --title TEXT       the document's title (default \"Evaluation results\")\n"
+	       "      --param KEY=VALUE  a parameter of the run, shown under the title (repeatable)\n"
+	       "  -h, --help             this help\n"
+	       "See od-eval(1).\n");
+}
+
+static void write_results(const struct od_results *r, int format, const char *title, const char *const *params,
+			  int n_params, const char *path)
+{
+	struct od_out out;
+	int rc = od_out_open(&out, path);
+	if (rc)
+		od_fail(rc);
+	if ((rc = od_results_write(r, format, title, params, n_params, &out)) || (rc = od_out_commit(&out))) {
+		od_out_abort(&out);
+		od_fail(rc);
+	}
+}
+
+static int cmd_results(int argc, char **argv)
+{
+	enum { O_JSON = 256, O_TITLE, O_PARAM };
+	static const struct option opts[] = {
+		{ "format", required_argument, 0, 'f' }, { "output", required_argument, 0, 'o' },
+		{ "json", required_argument, 0, O_JSON }, { "title", required_argument, 0, O_TITLE },
+		{ "param", required_argument, 0, O_PARAM }, { "help", no_argument, 0, 'h' },
+		{ 0 }
+	};
+	const char *out_path = "-", *json = NULL, *title = NULL, *params[64];
+	int format = OD_REPORT_MD, n_params = 0, c;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":f:o:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			if ((format = od_report_format_parse(optarg)) < 0)
+				od_usage_error("--format: '%s' is not md, json or csv", optarg);
+			break;
+		case 'o': out_path = optarg; break;
+		case O_JSON: json = optarg; break;
+		case O_TITLE: title = optarg; break;
+		case O_PARAM:
+			if (!strchr(optarg, '=') || optarg[0] == '=')
+				od_usage_error("--param: '%s' is not KEY=VALUE", optarg);
+			if (n_params == 64)
+				od_usage_error("--param: at most 64 parameters");
+			params[n_params++] = optarg;
+			break;
+		case 'h': usage_results(); return 0;
+		case ':': od_usage_error("option '%s' needs a value", argv[optind - 1]);
+		default: od_usage_error("unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (argc - optind != 1)
+		od_usage_error("results: give one SPEC file");
+	struct od_results_spec spec;
+	struct od_results r;
+	struct od_eval_opts eo = { 0 };
+	int rc = od_results_spec_read(argv[optind], &spec);
+	if (rc || (rc = od_results_run(&spec, &eo, &r)))
+		od_fail(rc);
+	/* the JSON first: standard output, when it is the other one, is written last */
+	if (json)
+		write_results(&r, OD_REPORT_JSON, title, params, n_params, json);
+	write_results(&r, format, title, params, n_params, out_path);
+	od_results_free(&r);
+	od_results_spec_free(&spec);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- od-eval sheet */
+
+static void usage_sheet(void)
+{
+	printf("Usage: od-eval sheet [-o FILE] [--columns N] [--cell WxH] [--missing] FILE...\n"
+	       "A contact sheet (PNG) of pictures and camera files, row by row.\n"
+	       "Options:\n"
+	       "  -o, --output FILE      write to FILE instead of standard output\n"
+	       "  -c, --columns N        cells per row (default: all in one row)\n"
+	       "      --cell WxH         the cells' size (default: the largest picture's)\n"
+	       "      --missing          draw a file that does not exist as a crossed cell\n"
+	       "  -h, --help             this help\n"
+	       "See od-eval(1).\n");
+}
+
+static int cmd_sheet(int argc, char **argv)
+{
+	enum { O_CELL = 256, O_MISSING };
+	static const struct option opts[] = {
+		{ "output", required_argument, 0, 'o' }, { "columns", required_argument, 0, 'c' },
+		{ "cell", required_argument, 0, O_CELL }, { "missing", no_argument, 0, O_MISSING },
+		{ "help", no_argument, 0, 'h' },          { 0 }
+	};
+	const char *out_path = "-";
+	struct od_sheet_opts so = { 0 };
+	int c;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":o:c:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'o': out_path = optarg; break;
+		case 'c': so.cols = (int)od_opt_int("--columns", optarg, 1, OD_IMAGE_MAX_SIDE); break;
+		case O_CELL: od_opt_size("--cell", optarg, &so.cell_w, &so.cell_h); break;
+		case O_MISSING: so.missing_ok = 1; break;
+		case 'h': usage_sheet(); return 0;
+		case ':': od_usage_error("option '%s' needs a value", argv[optind - 1]);
+		default: od_usage_error("unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	int n = argc - optind;
+	if (n < 1)
+		od_usage_error("sheet: give the files of the cells");
+	if (!so.cols)
+		so.cols = n;
+	int rc = od_sheet_write((const char *const *)argv + optind, n, &so, out_path);
+	if (rc)
+		od_fail(rc);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- od-eval baseline */
+
+static void usage_baseline(void)
+{
+	printf("Usage: od-eval baseline mean|black|origin [-o FILE] REF\n"
+	       "A trivial prediction of REF's kind, to score beside a model's:\n"
+	       "  mean     a picture of REF's size in REF's mean colour (PNG)\n"
+	       "  black    a black picture of REF's size (PNG)\n"
+	       "  origin   REF's cameras, all at the origin with the identity rotation\n"
+	       "Options:\n"
+	       "  -o, --output FILE      write to FILE instead of standard output\n"
+	       "  -h, --help             this help\n"
+	       "See od-eval(1).\n");
+}
+
+static int cmd_baseline(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "output", required_argument, 0, 'o' }, { "help", no_argument, 0, 'h' }, { 0 }
+	};
+	const char *out_path = "-";
+	int c;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":o:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'o': out_path = optarg; break;
+		case 'h': usage_baseline(); return 0;
+		case ':': od_usage_error("option '%s' needs a value", argv[optind - 1]);
+		default: od_usage_error("unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (argc - optind != 2)
+		od_usage_error("baseline: give the kind (mean, black or origin) and REF");
+	int b = od_baseline_parse(argv[optind]);
+	if (b < 0)
+		od_usage_error("baseline: unknown kind '%s' (mean, black or origin)", argv[optind]);
+	int rc = od_baseline_file((enum od_baseline)b, argv[optind + 1], out_path);
+	if (rc)
+		od_fail(rc);
+	return 0;
 }
 
 int main(int argc, char **argv)
 {
 	od_tool_init(argc, argv, "od-eval");
 	if (argc < 2)
-		od_usage_error("no command: image, depth, seg, cameras or t2i");
+		od_usage_error("no command: image, depth, seg, cameras, t2i, results, sheet or baseline");
 	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
 		usage();
 		return 0;
 	}
 	if (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version"))
 		od_version();
+	if (!strcmp(argv[1], "results"))
+		return cmd_results(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "sheet"))
+		return cmd_sheet(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "baseline"))
+		return cmd_baseline(argc - 1, argv + 1);
 	int kind = -1;
 	for (int k = 0; k < OD_EVAL_KINDS; k++)
 		if (!strcmp(argv[1], od_eval_kind_names[k]))
 			kind = k;
 	if (kind < 0)
-		od_usage_error("unknown command '%s' (image, depth, seg, cameras or t2i)", argv[1]);
+		od_usage_error("unknown command '%s' (image, depth, seg, cameras, t2i, results, sheet or baseline)",
+			       argv[1]);
 
 	enum { O_SET = 256, O_VIEW, O_DEPTH_SCALE, O_SCENE, O_HUE_TOL, O_MIN_AREA };
 	static const struct option opts[] = {
