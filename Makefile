@@ -6,6 +6,7 @@
 #   make check-sanitize              the test suite under AddressSanitizer + UBSan
 #   make fuzz FUZZ_SECONDS=N         every fuzz target for N seconds each (clang, libFuzzer)
 #   make bench                       benchmarks (bench/README.md); not part of check
+#   make eval [N=8 STEPS=10 ...]     every task on a held-out od-scene set, scored (eval/Makefile)
 #   make install [DESTDIR=...]       tools, libod.a, headers, man pages, od.pc, share/
 #
 # Objects go to $(B) (default build/), so several builds can share one tree:
@@ -189,6 +190,14 @@ fuzz: $(FUZZ_BINS)
 bench: all $(BENCH_TOOLS)
 	OD_BIN=$(abspath $(B)/bin) OD_BENCHBIN=$(abspath $(B)/bench) B=$(abspath $(B)) sh bench/run
 
+# ---------------------------------------------------------------- evaluation
+# eval/Makefile with the tools just built: every task on a held-out od-scene
+# set, scored by od-eval, into OUT (default $(B)/eval). MODEL=, N=, STEPS=,
+# SIZE=, SEED=, VIEWS=, THREADS= and -j reach it as given; not part of check
+# (t0790 runs it).
+eval: all
+	$(MAKE) -f eval/Makefile BIN=$(abspath $(B)/bin) OUT=$(or $(OUT),$(B)/eval)
+
 # ---------------------------------------------------------------- install
 INSTALL ?= install
 install: all
@@ -214,7 +223,7 @@ clean:
 distclean: clean
 	rm -rf config.mk config.log config.status configure autom4te.cache aclocal.m4 od.pc
 
-.PHONY: all check check-sanitize check-man fuzz bench install uninstall clean distclean
+.PHONY: all check check-sanitize check-man fuzz bench eval install uninstall clean distclean
 .SECONDARY:
 .DELETE_ON_ERROR:
 
