@@ -68,19 +68,6 @@ static void usage_results(void)
 	       "See od-eval(1).\n");
 }
 
-static void write_results(const struct od_results *r, int format, const char *title, const char *const *params,
-			  int n_params, const char *path)
-{
-	struct od_out out;
-	int rc = od_out_open(&out, path);
-	if (rc)
-		od_fail(rc);
-	if ((rc = od_results_write(r, format, title, params, n_params, &out)) || (rc = od_out_commit(&out))) {
-		od_out_abort(&out);
-		od_fail(rc);
-	}
-}
-
 static int cmd_results(int argc, char **argv)
 {
 	enum { O_JSON = 256, O_TITLE, O_PARAM };
@@ -122,10 +109,22 @@ static int cmd_results(int argc, char **argv)
 	int rc = od_results_spec_read(argv[optind], &spec);
 	if (rc || (rc = od_results_run(&spec, &eo, &r)))
 		od_fail(rc);
-	/* the JSON first: standard output, when it is the other one, is written last */
-	if (json)
-		write_results(&r, OD_REPORT_JSON, title, params, n_params, json);
-	write_results(&r, format, title, params, n_params, out_path);
+	/* both written before either is committed: neither appears unless both can */
+	struct od_out out[2];
+	const char *paths[2] = { json, out_path }; /* standard output, if one of them, last */
+	const int formats[2] = { OD_REPORT_JSON, format };
+	int opened = 0;
+	for (int k = json ? 0 : 1; k < 2 && !rc; k++) {
+		if ((rc = od_out_open(&out[k], paths[k])))
+			break;
+		opened |= 1 << k;
+		rc = od_results_write(&r, formats[k], title, params, n_params, &out[k]);
+	}
+	for (int k = 0; k < 2; k++)
+		if (opened & (1 << k) && (rc || (rc = od_out_commit(&out[k]))))
+			od_out_abort(&out[k]);
+	if (rc)
+		od_fail(rc);
 	od_results_free(&r);
 	od_results_spec_free(&spec);
 	return 0;

@@ -50,7 +50,10 @@
  *               rotations, Umeyama-aligned centres), t2i.h (GenEval-style
  *               colour detections), scene_json.h (scene-set files), items.h
  *               (list files, folders, sets), report.h (CSV/JSON/Markdown),
- *               evaluate.h (one item -> one row)
+ *               evaluate.h (one item -> one row); for evaluation runs
+ *               (make eval): baseline.h (trivial predictions), sheet.h
+ *               (contact sheets, camera plans), results.h (many tasks'
+ *               tables, failed items counted), textbuf.h (output escaping)
  *
  * Data flow (each arrow is a frame stream):
  *
@@ -136,5 +139,9 @@
 #include "eval/items.h"
 #include "eval/report.h"
 #include "eval/evaluate.h"
+#include "eval/textbuf.h"
+#include "eval/baseline.h"
+#include "eval/sheet.h"
+#include "eval/results.h"
 
 #endif

@@ -24,6 +24,7 @@ cp "$F/depth/p8.png" depth-out/000000.png
 cp "$F/seg/p1.png" seg.png
 cp "$F/cameras/p1.json" estimated.json; cp "$F/cameras/g1_nerfstudio.json" transforms.json
 cp "$F/t2i/a_noisy.png" pictures/000000.png
+printf 'pictures\timage\tmodel\tpairs.txt\n' > run.tsv
 
 # the examples: .Dl lines and .Bd -literal blocks between EXAMPLES and SEE ALSO
 awk '/^\.Sh EXAMPLES/ { on = 1; next } /^\.Sh / { on = 0 }
@@ -42,4 +43,6 @@ for f in $(ls ex*.sh | sort -t x -k 2 -n); do
 	fi
 done
 t_ok "... and wrote what it said: scores.json, depth.csv, picture.png" test -s scores.json -a -s depth.csv -a -s picture.png
+t_ok "... mean.png, origin.json, sheet.png, results.md, results.json" test -s mean.png -a -s origin.json -a -s sheet.png \
+	-a -s results.md -a -s results.json
 t_done
