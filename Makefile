@@ -6,7 +6,7 @@
 #   make check-sanitize              the test suite under AddressSanitizer + UBSan
 #   make fuzz FUZZ_SECONDS=N         every fuzz target for N seconds each (clang, libFuzzer)
 #   make bench                       benchmarks (bench/README.md); not part of check
-#   make eval [N=8 STEPS=10 ...]     every task on a held-out od-scene set, scored (eval/Makefile)
+#   make eval [N=8 SIZE=128 ...]     every task on a held-out od-scene set, scored (eval/Makefile)
 #   make install [DESTDIR=...]       tools, libod.a, headers, man pages, od.pc, share/
 #
 # Objects go to $(B) (default build/), so several builds can share one tree:
