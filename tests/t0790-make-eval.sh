@@ -65,6 +65,14 @@ t_grep "masked.png" dry.txt "... the inpainting job"
 t_ok "make again" eval_make -j2
 t_ok "... up to date" eval_make -q
 
+# fewer scenes: the same outputs, new tables
+eval_make N=4 > n4.out 2>&1
+t_ok "N=4 afterwards: the tables cover 4 scenes" sh -c "'$OD_TESTBIN/unit/test_eval_run' --check-results '$EV/results.json' |
+	awk -F'|' '\$3 != (\$1 ~ /^multiview/ ? 8 : 4) { exit 1 }'"
+grep '^  ' n4.out | grep -v '^  results \|^  sheet ' > n4.jobs
+t_ok "... and no job ran again" test ! -s n4.jobs
+t_ok "N=8 again: up to date but for the tables" eval_make -j2
+
 # a job that fails: an unreadable Canny map
 others() { awk '/^## / { s = $0 } /^\| / && s !~ /^## Canny/' "$EV/results.md"; }
 others > others-before.txt
