@@ -134,7 +134,9 @@ int main(int argc, char **argv)
 	od_progress_begin(&run.prog, common.progress, "denoise");
 	const int cfg = guidance > 1.0;
 	struct od_job job;
+	long n_jobs = 0;
 	while ((rc = od_job_next(&jr, &job)) > 0) {
+		n_jobs++;
 		float *x = NULL, *emb = NULL;
 		uint8_t *tmask = NULL;
 		int S = 0;
@@ -175,6 +177,8 @@ int main(int argc, char **argv)
 		if (rc)
 			break;
 	}
+	if (!rc && !n_jobs)
+		rc = od_empty_input("frames");
 	if (!rc)
 		rc = od_out_commit(&out);
 	if (!rc && trace_path)
