@@ -159,7 +159,8 @@ int main(int argc, char **argv)
 				.progress = on_progress, .progress_user = &run,
 				.trace = trace_path ? on_trace : NULL, .trace_user = &run,
 			};
-			rc = od_sample(&m, &sc, &txt, job.F, job.h, job.w, job.denoise, x, &so);
+			if ((rc = od_sample(&m, &sc, &txt, job.F, job.h, job.w, job.denoise, x, &so)))
+				od_error_prefix(rc, "%s: job %ld", job.where, job.index);
 			od_progress_end(&run.prog);
 			if (!rc)
 				rc = od_job_outputs(&job, x, all, job.noise ? NULL : seed_str, steps, (float)guidance, &fr, &n_fr);

@@ -170,6 +170,8 @@ int od_rays_to_camera(const double *rays6, int S, const struct od_camera *intr, 
 		fit->rms_angle = sqrt(sa / used);
 		fit->rms_distance = sqrt(sd / used);
 	}
+	if (!od_camera_finite(cam) || (fit && !(isfinite(fit->rms_angle) && isfinite(fit->rms_distance))))
+		rc = od_error(OD_EFORMAT, "%s: the camera recovered from the rays is not finite (NaN or infinity)", label);
 out:
 	free(pts), free(dirs);
 	return rc;
