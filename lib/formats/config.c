@@ -16,14 +16,21 @@ int od_json_load(const char *path, json_t **out)
 	int rc = od_read_file(path, 64u << 20, &data, &len);
 	if (rc)
 		return rc == OD_EIO ? OD_EMODEL : rc;
-	json_error_t jerr;
-	json_t *j = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
+	rc = od_json_parse(data, len, path, out);
 	free(data);
+	return rc;
+}
+
+int od_json_parse(const char *data, size_t len, const char *label, json_t **out)
+{
+	json_error_t jerr;
+	*out = NULL;
+	json_t *j = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!j)
-		return od_error(OD_EMODEL, "'%s': bad JSON at line %d: %s", path, jerr.line, jerr.text);
+		return od_error(OD_EMODEL, "'%s': bad JSON at line %d: %s", label, jerr.line, jerr.text);
 	if (!json_is_object(j)) {
 		json_decref(j);
-		return od_error(OD_EMODEL, "'%s': not a JSON object", path);
+		return od_error(OD_EMODEL, "'%s': not a JSON object", label);
 	}
 	*out = j;
 	return OD_OK;

@@ -27,5 +27,8 @@ const char *od_cfg_str(json_t *cfg, const char *key, const char *def);
 
 /* Read and parse a JSON file ("<dir>/<name>"), with a clear error. */
 int od_json_load(const char *path, json_t **out);
+/* The parsing half of od_json_load: len bytes of JSON that must be an object
+ * (duplicate keys refused); label names it in messages. OD_EMODEL otherwise. */
+int od_json_parse(const char *data, size_t len, const char *label, json_t **out);
 
 #endif
