@@ -335,8 +335,8 @@ int main(int argc, char **argv)
 		}
 		default: /* text and noise frames hold no picture */
 			if (!warned_text++)
-				od_warn("'%s': frame %ld is a %s frame; text and noise frames are passed over", in.label,
-					in.index, od_kind_name(f.kind));
+				od_warn("'%s': frame %ld is %s frame; text and noise frames are passed over", in.label,
+					in.index, od_kind_a(f.kind));
 			break;
 		}
 		if (!rc && pix && cameras_on_stdout && !strcmp(k.name, "-"))

@@ -17,6 +17,12 @@ const char *od_kind_name(int kind)
 	return kind > 0 && kind < (int)(sizeof kind_names / sizeof *kind_names) ? kind_names[kind] : "unknown";
 }
 
+const char *od_kind_a(int kind)
+{
+	static const char *const a[] = { NULL, "a latent", "a rays", "a text", "a noise", "an image" };
+	return kind > 0 && kind < (int)(sizeof a / sizeof *a) ? a[kind] : "an unknown";
+}
+
 int od_kind_parse(const char *name)
 {
 	for (int i = 1; i < (int)(sizeof kind_names / sizeof *kind_names); i++)
