@@ -14,6 +14,7 @@
 #include <math.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,6 +101,12 @@ static void on_fatal_signal(int sig, siginfo_t *si, void *uc)
 		 * its end otherwise): say which one, and end as an I/O error. */
 		char path[1024], msg[2048];
 		if (od_map_owner(si->si_addr, path, sizeof path)) {
+			/* several compute threads may fault at once: one reports, the
+			 * others wait for its _exit */
+			static atomic_flag reporting = ATOMIC_FLAG_INIT;
+			if (atomic_flag_test_and_set(&reporting))
+				for (;;)
+					pause();
 			size_t n = 0;
 			n = put_raw(msg, n, sizeof msg, od_prog);
 			n = put_raw(msg, n, sizeof msg, ": '");
