@@ -150,9 +150,15 @@ check-man:
 # ---------------------------------------------------------------- fuzzing (clang + libFuzzer)
 # The library is rebuilt with clang, coverage instrumentation and ASan+UBSan
 # into $(B)-fuzz/libod.a; each fuzz/fuzz_*.c links against it.
+#
+# `make fuzz` runs every target in turn for FUZZ_SECONDS seconds each (CI:
+# 20); FUZZ_SECONDS_fuzz_x=N gives one target its own budget, and
+# FUZZ_TARGETS="fuzz_x fuzz_y" runs only those. A crash prints the end of the
+# target's log ($(B)-fuzz/fuzz_x.log) and fails.
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
 FUZZ_BINS := $(FUZZ_SRC:fuzz/%.c=$(B)-fuzz/%)
 FUZZ_SECONDS ?= 30
+FUZZ_TARGETS ?= $(FUZZ_SRC:fuzz/%.c=%)
 FUZZ_CC = clang
 FUZZ_CFLAGS = -g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined \
 	-Ilib $(PNG_CFLAGS) $(JPEG_CFLAGS) $(BLAS_CFLAGS) $(JANSSON_CFLAGS) \
@@ -176,14 +182,16 @@ $(B)-fuzz/fuzz_options: fuzz/fuzz_options.c bin/options.c bin/options.h $(B)-fuz
 	$(msg) FUZZLD $@
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -Ibin -fsanitize=fuzzer -o $@ $< bin/options.c $(B)-fuzz/libod.a $(OD_LIBS)
 
-fuzz: $(FUZZ_BINS)
-	@set -e; for f in $(FUZZ_BINS); do n=$$(basename $$f); \
-	  mkdir -p $(B)-fuzz/corpus-$$n; \
-	  seeds=fuzz/seeds/$$n; test -d $$seeds || seeds=; \
-	  echo "fuzz: $$n for $(FUZZ_SECONDS)s"; \
-	  $$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=2048 -print_final_stats=1 \
-	    $(B)-fuzz/corpus-$$n $$seeds > $(B)-fuzz/$$n.log 2>&1 || { tail -n 40 $(B)-fuzz/$$n.log; exit 1; }; \
-	  grep -E 'stat::number_of_executed_units|Done' $(B)-fuzz/$$n.log | tr '\n' ' '; echo; done
+fuzz: $(FUZZ_TARGETS:%=fuzz-run-%)
+
+# One target: its corpus grows in $(B)-fuzz/corpus-NAME, seeded from fuzz/seeds/NAME.
+fuzz-run-%: $(B)-fuzz/%
+	@mkdir -p $(B)-fuzz/corpus-$*
+	@t=$(or $(FUZZ_SECONDS_$*),$(FUZZ_SECONDS)); seeds=fuzz/seeds/$*; test -d $$seeds || seeds=; \
+	  echo "fuzz: $* for $${t}s"; \
+	  $< -max_total_time=$$t -max_len=65536 -rss_limit_mb=2048 -print_final_stats=1 \
+	    $(B)-fuzz/corpus-$* $$seeds > $(B)-fuzz/$*.log 2>&1 || { tail -n 40 $(B)-fuzz/$*.log; exit 1; }; \
+	  grep -E 'stat::number_of_executed_units|Done' $(B)-fuzz/$*.log | tr '\n' ' '; echo
 
 # ---------------------------------------------------------------- benchmarks
 bench: all $(BENCH_TOOLS)

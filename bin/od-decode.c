@@ -39,6 +39,7 @@ struct sink {
 	int *held_n_meta;
 	int n_held;
 	long written;
+	struct od_out_group *outs; /* every file of the run: renamed into place together at the end */
 };
 
 /* Accept exactly one %d-style conversion (flags 0, width digits) besides %%. */
@@ -69,15 +70,13 @@ static int check_pattern(const char *s)
 static int write_picture(struct sink *k, const struct od_image *img, const struct od_meta_entry *meta, int n_meta,
 			 const char *name)
 {
-	struct od_out out;
-	int rc = od_out_open(&out, name);
+	struct od_out *out;
+	int rc = od_group_open(k->outs, name, &out);
 	if (!rc)
-		rc = od_image_write(&out, img, k->fmt, k->quality, meta, n_meta);
+		rc = od_image_write(out, img, k->fmt, k->quality, meta, n_meta);
 	if (!rc)
-		rc = od_out_commit(&out);
-	if (rc)
-		od_out_abort(&out);
-	else
+		rc = od_group_finish(k->outs, out);
+	if (!rc)
 		k->written++;
 	return rc;
 }
@@ -257,8 +256,11 @@ int main(int argc, char **argv)
 	struct od_ctx *ctx = NULL;
 	struct od_vae vae;
 	int have_vae = 0, rc = OD_OK, got, warned_text = 0;
-	struct od_out fout;
-	if (frames && (rc = od_out_open(&fout, k.name)))
+	struct od_out_group outs;
+	od_group_init(&outs);
+	k.outs = &outs;
+	struct od_out *fout = NULL;
+	if (frames && (rc = od_group_open(&outs, k.name, &fout)))
 		od_fail(rc);
 	struct od_camera *cams = NULL;
 	struct od_rays_fit *fits = NULL;
@@ -333,8 +335,8 @@ int main(int argc, char **argv)
 		}
 		default: /* text and noise frames hold no picture */
 			if (!warned_text++)
-				od_warn("'%s': frame %ld is a %s frame; text and noise frames are passed over", in.label,
-					in.index, od_kind_name(f.kind));
+				od_warn("'%s': frame %ld is %s frame; text and noise frames are passed over", in.label,
+					in.index, od_kind_a(f.kind));
 			break;
 		}
 		if (!rc && pix && cameras_on_stdout && !strcmp(k.name, "-"))
@@ -343,7 +345,7 @@ int main(int argc, char **argv)
 		if (!rc && pix && frames) {
 			int H, W;
 			if (!(rc = od_image_frame_check(pix, in.label, in.index, &H, &W)))
-				rc = od_frame_write(&fout, pix);
+				rc = od_frame_write(fout, pix);
 		} else if (!rc && pix) {
 			struct od_image pic, mapped;
 			if (!(rc = od_image_from_frame(pix, in.label, in.index, &pic))) {
@@ -363,25 +365,20 @@ int main(int argc, char **argv)
 	od_progress_end(&prog);
 	if (!rc && !frames)
 		rc = sink_finish(&k);
-	if (!rc && frames)
-		rc = od_out_commit(&fout);
 	if (!rc && cameras_path) {
-		struct od_out cout;
+		struct od_out *cout;
 		if (n_cams == 0)
 			rc = od_error(OD_EFORMAT, "--cameras: the input has no ray frames");
-		else if (!(rc = od_out_open(&cout, cameras_path))) {
-			rc = od_camera_json_write(&cout, cams, fits, n_cams);
-			if (!rc)
-				rc = od_out_commit(&cout);
-			else
-				od_out_abort(&cout);
-		}
+		else if (!(rc = od_group_open(&outs, cameras_path, &cout)))
+			rc = od_camera_json_write(cout, cams, fits, n_cams);
 	}
+	/* pictures, frames and cameras: all of them or none */
+	if (!rc)
+		rc = od_group_commit(&outs);
 	free(cams);
 	free(fits);
 	if (rc) {
-		if (frames)
-			od_out_abort(&fout);
+		od_group_abort(&outs);
 		od_fail(rc);
 	}
 	if (!frames && !k.written && !k.n_held && !n_cams)

@@ -123,18 +123,21 @@ int main(int argc, char **argv)
 	char *dash[] = { "-" };
 	struct od_job_reader jr;
 	od_job_reader_init(&jr, first < argc ? argv + first : dash, first < argc ? argc - first : 1, &jo);
-	struct od_out out, trace;
-	if ((rc = od_out_open(&out, out_path)))
-		od_fail(rc);
-	if (trace_path && (rc = od_out_open(&trace, trace_path))) {
-		od_out_abort(&out);
+	/* the frames and the trace: both or neither */
+	struct od_out_group outs;
+	struct od_out *out, *trace = NULL;
+	od_group_init(&outs);
+	if ((rc = od_group_open(&outs, out_path, &out)) || (trace_path && (rc = od_group_open(&outs, trace_path, &trace)))) {
+		od_group_abort(&outs);
 		od_fail(rc);
 	}
-	struct run run = { .trace = trace_path ? &trace : NULL };
+	struct run run = { .trace = trace };
 	od_progress_begin(&run.prog, common.progress, "denoise");
 	const int cfg = guidance > 1.0;
 	struct od_job job;
+	long n_jobs = 0;
 	while ((rc = od_job_next(&jr, &job)) > 0) {
+		n_jobs++;
 		float *x = NULL, *emb = NULL;
 		uint8_t *tmask = NULL;
 		int S = 0;
@@ -157,12 +160,13 @@ int main(int argc, char **argv)
 				.progress = on_progress, .progress_user = &run,
 				.trace = trace_path ? on_trace : NULL, .trace_user = &run,
 			};
-			rc = od_sample(&m, &sc, &txt, job.F, job.h, job.w, job.denoise, x, &so);
+			if ((rc = od_sample(&m, &sc, &txt, job.F, job.h, job.w, job.denoise, x, &so)))
+				od_error_prefix(rc, "%s: job %ld", job.where, job.index);
 			od_progress_end(&run.prog);
 			if (!rc)
 				rc = od_job_outputs(&job, x, all, job.noise ? NULL : seed_str, steps, (float)guidance, &fr, &n_fr);
 			for (int i = 0; !rc && i < n_fr; i++)
-				rc = od_frame_write(&out, &fr[i]);
+				rc = od_frame_write(out, &fr[i]);
 		}
 		for (int i = 0; i < n_fr; i++)
 			od_frame_free(&fr[i]);
@@ -175,15 +179,13 @@ int main(int argc, char **argv)
 		if (rc)
 			break;
 	}
+	if (!rc && !n_jobs)
+		rc = od_empty_input("frames");
 	if (!rc)
-		rc = od_out_commit(&out);
-	if (!rc && trace_path)
-		rc = od_out_commit(&trace);
+		rc = od_group_commit(&outs);
 	od_job_reader_close(&jr);
 	if (rc) {
-		od_out_abort(&out);
-		if (trace_path)
-			od_out_abort(&trace);
+		od_group_abort(&outs);
 		od_fail(rc);
 	}
 	od_nextdit_close(&m);

@@ -82,7 +82,8 @@ static void add_dir(struct sources *s, const char *dir)
 			od_die(OD_ENOMEM, "out of memory");
 	}
 	closedir(d);
-	qsort(names, (size_t)n, sizeof *names, cmp_str);
+	if (n)
+		qsort(names, (size_t)n, sizeof *names, cmp_str);
 	for (int i = 0; i < n; i++) {
 		if (od_is_file(names[i]) && !od_is_dir(names[i]))
 			add_source(s, names[i]);
@@ -133,7 +134,7 @@ static int load(struct sources *s, const struct source *src, char **buf, size_t 
 		}
 		*buf = s->stdin_buf;
 		*len = s->stdin_len;
-		*frames = is_frame_stream(*buf, *len);
+		*frames = !*len || is_frame_stream(*buf, *len); /* nothing at all: an empty stream */
 		return OD_OK;
 	}
 	int fd = od_in_open(src->path);
@@ -144,7 +145,7 @@ static int load(struct sources *s, const struct source *src, char **buf, size_t 
 	for (ssize_t k; got < sizeof magic && (k = read(fd, magic + got, sizeof magic - got)) > 0;)
 		got += (size_t)k;
 	close(fd);
-	if ((*frames = is_frame_stream(magic, got)))
+	if ((*frames = !got || is_frame_stream(magic, got))) /* an empty file: an empty stream */
 		return OD_OK;
 	*owned = 1;
 	return od_read_file(src->path, OD_IMAGE_MAX_FILE, buf, len);
@@ -280,10 +281,10 @@ int main(int argc, char **argv)
 		add_input(&s, argv[i]);
 	for (int i = 0; i < n_lists; i++)
 		add_list(&s, lists[i]);
-	if (!s.n && !n_lists)
+	if (first == argc && !n_lists)
 		add_source(&s, "-");
 	if (!s.n)
-		od_die(OD_EFORMAT, "no input pictures");
+		od_fail(od_empty_input("pictures"));
 	int n_stdin = 0;
 	for (int i = 0; i < s.n; i++)
 		n_stdin += !strcmp(s.v[i].path, "-");
@@ -422,7 +423,7 @@ int main(int argc, char **argv)
 	}
 	od_progress_end(&prog);
 	if (!rc && !done)
-		rc = od_error(OD_EFORMAT, "no pictures in the input");
+		rc = od_empty_input("pictures");
 	if (!rc)
 		rc = od_out_commit(&out);
 	if (rc) {

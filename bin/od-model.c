@@ -88,7 +88,7 @@ static int cmd_info(int argc, char **argv, const struct od_command *cmd)
 			if (!rc && (rc = od_component_resolve(&comp, kind->spec, &cfg, &list, &n)))
 				od_component_close(&comp);
 			if (rc) {
-				fprintf(stderr, "%s: %s\n", od_prog, od_errmsg());
+				od_report(rc);
 				status = status ? status : od_exit_status(rc);
 			} else {
 				int counts[OD_DTYPE_COUNT] = { 0 };

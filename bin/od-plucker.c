@@ -405,6 +405,11 @@ int main(int argc, char **argv)
 	int n = 0, rc;
 	if (focal_s) {
 		parse_numlist(&st, &st.focal, "--focal", focal_s, 0, 1);
+		for (int i = 0; i < st.focal.n; i++) {
+			struct od_camera k;
+			if (od_camera_set_intrinsics(&k, st.focal.v[i], st.focal.v[i], 0.5, 0.5, "--focal"))
+				usage_fail(&st, "%s", od_errmsg());
+		}
 		if (cam_path && st.focal.n != 1)
 			usage_fail(&st, "--focal: with --cameras give one value (for cameras without intrinsics)");
 	}

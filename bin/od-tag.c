@@ -406,7 +406,7 @@ int main(int argc, char **argv)
 		}
 		read_lines(o.file, &jobs, &n_jobs);
 		if (!n_jobs)
-			od_warn("no prompts in '%s'", strcmp(o.file, "-") ? o.file : "<stdin>");
+			od_fail(od_empty_input("prompts"));
 	}
 	for (int i = 0; i < n_jobs; i++) {
 		if (!jobs[i].text)

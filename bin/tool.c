@@ -7,10 +7,14 @@
 #include "base/error.h"
 #include "camera/rays_to_cameras.h"
 
+#include "base/io.h"
+
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,28 +23,184 @@
 
 const char *od_prog = "od";
 
+/* ---------------------------------------------------------------- start-up */
+
+/* Descriptors 0-2 must be open before anything else is: a tool started with
+ * one closed would otherwise hand its number to the first file it opens, and
+ * write messages into an output file (stderr closed) or data into a file
+ * meant to be read. A closed stdin reads as empty (/dev/null); a closed
+ * stdout refuses writes (/dev/null opened for reading), so output meant for
+ * it fails loudly instead of vanishing; a closed stderr drops messages. */
+static void open_standard_descriptors(void)
+{
+	for (int fd = 0; fd <= 2; fd++) {
+		if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+			continue;
+		int nfd = open("/dev/null", fd == 2 ? O_WRONLY : O_RDONLY);
+		if (nfd < 0)
+			_exit(OD_EXIT_IO); /* no /dev/null: nothing can be said, and nothing is safe to do */
+		if (nfd != fd) {
+			dup2(nfd, fd);
+			close(nfd);
+		}
+	}
+}
+
+/* Signals that end a process by default; each removes the registered
+ * temporaries (base/io.h) and then ends the process as it would have, so the
+ * exit status still says which signal. The hardware faults pass on to the
+ * handler that was there before (the default, or a sanitizer's). */
+static const int fatal_signals[] = { SIGHUP,  SIGINT,  SIGQUIT, SIGTERM, SIGPIPE, SIGALRM, SIGUSR1, SIGUSR2,
+				     SIGXCPU, SIGXFSZ, SIGBUS,  SIGSEGV, SIGILL,  SIGFPE,  SIGABRT };
+static struct sigaction previous[NSIG];
+
+static int is_fault(int sig)
+{
+	return sig == SIGBUS || sig == SIGSEGV || sig == SIGILL || sig == SIGFPE;
+}
+
+/* Append s to buf (async-signal-safe), control characters escaped. */
+static size_t put_escaped(char *buf, size_t at, size_t size, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	for (; *s && at + 5 < size; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '\n' || c == '\t' || c == '\r') {
+			buf[at++] = '\\';
+			buf[at++] = c == '\n' ? 'n' : c == '\t' ? 't' : 'r';
+		} else if (c < 0x20 || c == 0x7f || c == '\\') {
+			if (c == '\\') {
+				buf[at++] = '\\';
+				buf[at++] = '\\';
+			} else {
+				buf[at++] = '\\';
+				buf[at++] = 'x';
+				buf[at++] = hex[c >> 4];
+				buf[at++] = hex[c & 15];
+			}
+		} else {
+			buf[at++] = (char)c;
+		}
+	}
+	return at;
+}
+
+static size_t put_raw(char *buf, size_t at, size_t size, const char *s)
+{
+	for (; *s && at + 1 < size; s++)
+		buf[at++] = *s;
+	return at;
+}
+
+static void on_fatal_signal(int sig, siginfo_t *si, void *uc)
+{
+	(void)uc;
+	int saved = errno;
+	if (sig == SIGBUS && si && si->si_code > 0) {
+		/* A mapped file shrank under its map (numerics never touch a map past
+		 * its end otherwise): say which one, and end as an I/O error. */
+		char path[1024], msg[2048];
+		if (od_map_owner(si->si_addr, path, sizeof path)) {
+			/* several compute threads may fault at once: one reports, the
+			 * others wait for its _exit */
+			static atomic_flag reporting = ATOMIC_FLAG_INIT;
+			if (atomic_flag_test_and_set(&reporting))
+				for (;;)
+					pause();
+			size_t n = 0;
+			n = put_raw(msg, n, sizeof msg, od_prog);
+			n = put_raw(msg, n, sizeof msg, ": '");
+			n = put_escaped(msg, n, sizeof msg - 64, path);
+			n = put_raw(msg, n, sizeof msg, "': the file changed while in use (truncated?)\n");
+			od_out_remove_all();
+			ssize_t w = write(STDERR_FILENO, msg, n);
+			(void)w;
+			_exit(OD_EXIT_IO);
+		}
+	}
+	od_out_remove_all();
+	sigaction(sig, &previous[sig], NULL);
+	/* A fault returns to the faulting instruction, which faults again into the
+	 * previous handler; anything sent (kill, a terminal, raise) is sent again,
+	 * delivered when this handler returns. */
+	if (!is_fault(sig) || !si || si->si_code <= 0)
+		raise(sig);
+	errno = saved;
+}
+
+static void remove_temporaries_at_exit(void)
+{
+	od_out_remove_all();
+}
+
+static void install_cleanup(void)
+{
+	atexit(remove_temporaries_at_exit);
+	for (size_t i = 0; i < sizeof fatal_signals / sizeof *fatal_signals; i++) {
+		int sig = fatal_signals[i];
+		if (sigaction(sig, NULL, &previous[sig]) != 0)
+			continue;
+		/* a signal the caller ignores stays ignored (nohup, background jobs),
+		 * except SIGPIPE: a closed pipe must end a tool, not fail its writes */
+		if (previous[sig].sa_handler == SIG_IGN && !(previous[sig].sa_flags & SA_SIGINFO)) {
+			if (sig != SIGPIPE)
+				continue;
+			previous[sig].sa_handler = SIG_DFL;
+		}
+		struct sigaction sa;
+		memset(&sa, 0, sizeof sa);
+		sa.sa_sigaction = on_fatal_signal;
+		sa.sa_flags = SA_SIGINFO;
+		sigfillset(&sa.sa_mask);
+		sigaction(sig, &sa, NULL);
+	}
+}
+
 void od_tool_init(int argc, char **argv, const char *name)
 {
 	(void)argc;
 	od_prog = name;
-	signal(SIGPIPE, SIG_DFL);
+	open_standard_descriptors();
+	install_cleanup();
 	const char *advice = od_blas_advice();
 	const char *preload = getenv("LD_PRELOAD");
+	const char *nt = getenv("OPENBLAS_NUM_THREADS");
 	int under_valgrind = preload && strstr(preload, "vgpreload");
-	if (advice && !under_valgrind && !getenv("OD_NO_REEXEC")) {
-		/* OpenBLAS has already chosen its kernels in its constructor; the only
-		 * way to change them is to start again with the variable set. */
-		setenv("OPENBLAS_CORETYPE", advice, 1);
+	int one_thread = nt && !strcmp(nt, "1");
+	if ((advice || !one_thread) && !under_valgrind && !getenv("OD_NO_REEXEC")) {
+		/* OpenBLAS chooses its kernels and starts its threads in its
+		 * constructor, before main(); the only way to change either is to
+		 * start again with the variables set. od never uses OpenBLAS's threads
+		 * (base/parallel.h), and each would reserve a work buffer of 128 MiB
+		 * on starting: under a memory limit they spin forever. */
+		if (advice)
+			setenv("OPENBLAS_CORETYPE", advice, 1);
+		setenv("OPENBLAS_NUM_THREADS", "1", 1);
 		execv("/proc/self/exe", argv);
 		/* exec failed: carry on with the slower kernels */
 	}
+}
+
+/* A message line on stderr: "prog: prefix message", control characters
+ * escaped so that it stays one line whatever file names it quotes. */
+static void message_line(const char *prefix, const char *msg, const char *suffix)
+{
+	char buf[4200];
+	size_t n = 0;
+	n = put_raw(buf, n, sizeof buf, od_prog);
+	n = put_raw(buf, n, sizeof buf, ": ");
+	n = put_raw(buf, n, sizeof buf, prefix);
+	n = put_escaped(buf, n, sizeof buf - 256, msg);
+	n = put_raw(buf, n, sizeof buf, suffix);
+	buf[n] = 0;
+	fprintf(stderr, "%s\n", buf);
 }
 
 static void vmsg(const char *prefix, const char *fmt, va_list ap)
 {
 	char buf[2048];
 	vsnprintf(buf, sizeof buf, fmt, ap);
-	fprintf(stderr, "%s: %s%s\n", od_prog, prefix, buf);
+	message_line(prefix, buf, "");
 }
 
 void od_die(int code, const char *fmt, ...)
@@ -54,9 +214,14 @@ void od_die(int code, const char *fmt, ...)
 
 void od_fail(int code)
 {
-	const char *m = od_errmsg();
-	fprintf(stderr, "%s: %s\n", od_prog, *m ? m : od_status_name(code));
+	od_report(code);
 	exit(od_exit_status(code));
+}
+
+void od_report(int code)
+{
+	const char *m = od_errmsg();
+	message_line("", *m ? m : od_status_name(code), "");
 }
 
 /* The command being run (od_run_command), for usage errors and help. */
@@ -70,10 +235,15 @@ void od_usage_error(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof buf, fmt, ap);
 	va_end(ap);
-	if (cur_cmd)
-		fprintf(stderr, "%s: %s: %s (see %s %s --help)\n", od_prog, cur_cmd->name, buf, od_prog, cur_cmd->name);
-	else
-		fprintf(stderr, "%s: %s (see %s --help)\n", od_prog, buf, od_prog);
+	char prefix[256], suffix[512];
+	if (cur_cmd) {
+		snprintf(prefix, sizeof prefix, "%s: ", cur_cmd->name);
+		snprintf(suffix, sizeof suffix, " (see %s %s --help)", od_prog, cur_cmd->name);
+	} else {
+		prefix[0] = 0;
+		snprintf(suffix, sizeof suffix, " (see %s --help)", od_prog);
+	}
+	message_line(prefix, buf, suffix);
 	exit(OD_EXIT_USAGE);
 }
 
@@ -83,6 +253,11 @@ void od_warn(const char *fmt, ...)
 	va_start(ap, fmt);
 	vmsg("warning: ", fmt, ap);
 	va_end(ap);
+}
+
+int od_empty_input(const char *what)
+{
+	return od_error(OD_EFORMAT, "no %s in the input", what);
 }
 
 void od_version(void)

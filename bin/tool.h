@@ -36,19 +36,33 @@ extern const char *od_prog;
 #define OD_STR_(x) #x
 #define OD_STR(x) OD_STR_(x)
 
-/* Set the program name, and re-execute with better OpenBLAS kernels when
- * od_blas_advice() says so (not under valgrind, not when OD_NO_REEXEC is set). */
+/* Start a tool: set the program name; open descriptors 0-2 on /dev/null
+ * where they are closed (a closed stdin reads as empty input); on every fatal
+ * signal and at exit, remove the temporaries of outputs not committed
+ * (base/io.h), then end as the signal would have; a SIGBUS from a mapped file
+ * that shrank is reported as "'FILE': the file changed while in use" with
+ * exit status 5. Then re-execute with OPENBLAS_NUM_THREADS=1 and better
+ * OpenBLAS kernels when od_blas_advice() says so (not under valgrind, not
+ * when OD_NO_REEXEC is set). */
 void od_tool_init(int argc, char **argv, const char *name);
 
 /* Print "prog: message" and exit with the status for code. */
 noreturn void od_die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Print "prog: <od_errmsg()>" and exit with the status for code. */
 noreturn void od_fail(int code);
+/* Print "prog: <od_errmsg()>" and carry on. Every message is one line:
+ * control characters (a newline in a file name) are escaped as \n, \xNN. */
+void od_report(int code);
 /* Print "prog: message (see prog --help)" on one line, exit 2. Within a
  * command: "prog: command: message (see prog command --help)". */
 noreturn void od_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Print "prog: warning: message". */
 void od_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The empty-input rule (README, Conventions): a tool asked to produce output
+ * that receives no input at all (an empty stream, file or file list, an empty
+ * directory, a closed stdin) fails: returns OD_EFORMAT (exit 3) with the
+ * message "no WHAT in the input", and the tool writes nothing. */
+int od_empty_input(const char *what);
 /* Print "prog VERSION" and exit 0. */
 noreturn void od_version(void);
 

@@ -8,9 +8,10 @@
  * include lines.
  *
  *   base/       error.h (status codes, the thread's last message), tensor.h
- *               (element types, views, conversions), io.h (atomic outputs,
+ *               (element types, views, conversions, non-finite checks), io.h
+ *               (atomic outputs and groups of them, the cleanup registry,
  *               exact reads, maps), parallel.h (thread pool), rng.h (torch's
- *               CPU normal noise), blas.h (OpenBLAS kernel choice), linalg3.h
+ *               CPU normal noise), blas.h (OpenBLAS kernels and buffers), linalg3.h
  *               (3x3 SVD and friends); fastmath.h is private
  *   formats/    what crosses the process boundary: frame.h (the frame stream,
  *               od-frame(5)), frame_safetensors.h, safetensors.h,

@@ -1,16 +1,149 @@
-/* io.c: atomic outputs, exact reads, whole-file reads and maps (see io.h). */
+/* io.c: atomic outputs, groups of outputs, the cleanup registry, exact reads,
+ * whole-file reads and maps (see io.h). */
 #include "base/io.h"
 #include "base/error.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+/* ---------------------------------------------------------------- the cleanup registry
+ *
+ * A list of what a dying process must remove (temporary files, folders a group
+ * created) or explain (memory maps). A signal handler walks it, so it is
+ * guarded by a spin lock that normal code takes only with every signal blocked
+ * on its thread: a handler therefore never waits for its own thread, and the
+ * critical sections are a few system calls long. Entries are allocated and
+ * freed outside the lock. */
+enum { REG_FILE, REG_DIR, REG_MAP };
+
+struct od_temp {
+	struct od_temp *next;
+	int kind;
+	const char *live;   /* what to remove (REG_FILE: the temporary, or the final name once a group renamed it) */
+	const char *addr;   /* REG_MAP: the map */
+	size_t len;
+	char path[];        /* REG_FILE: temporary NUL final; REG_DIR, REG_MAP: the path */
+};
+
+static struct od_temp *reg_head;
+static atomic_flag reg_busy = ATOMIC_FLAG_INIT;
+
+/* pthread_sigmask() is async-signal-safe, so handlers take the lock this way too;
+ * a handler only ever waits for a holder on another thread. */
+static void reg_lock(sigset_t *old)
+{
+	sigset_t all;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, old);
+	while (atomic_flag_test_and_set_explicit(&reg_busy, memory_order_acquire))
+		;
+}
+
+static void reg_unlock(const sigset_t *old)
+{
+	atomic_flag_clear_explicit(&reg_busy, memory_order_release);
+	pthread_sigmask(SIG_SETMASK, old, NULL);
+}
+
+static struct od_temp *reg_new(int kind, const char *a, const char *b)
+{
+	size_t la = strlen(a) + 1, lb = b ? strlen(b) + 1 : 0;
+	struct od_temp *t = malloc(sizeof *t + la + lb);
+	if (!t)
+		return NULL;
+	memset(t, 0, sizeof *t);
+	t->kind = kind;
+	memcpy(t->path, a, la);
+	if (b)
+		memcpy(t->path + la, b, lb);
+	t->live = t->path;
+	return t;
+}
+
+/* With the lock held. */
+static void reg_push(struct od_temp *t)
+{
+	t->next = reg_head;
+	reg_head = t;
+}
+
+/* With the lock held. */
+static void reg_remove(struct od_temp *t)
+{
+	for (struct od_temp **p = &reg_head; *p; p = &(*p)->next)
+		if (*p == t) {
+			*p = t->next;
+			return;
+		}
+}
+
+static void reg_forget(struct od_temp *t)
+{
+	if (!t)
+		return;
+	sigset_t old;
+	reg_lock(&old);
+	reg_remove(t);
+	reg_unlock(&old);
+	free(t);
+}
+
+void od_out_remove_all(void)
+{
+	/* Async-signal-safe: no allocation, no stdio, no locks that a handler could
+	 * be waiting for on its own thread. Newest first: a group's files before the
+	 * folders that hold them, inner folders before outer ones. */
+	int saved = errno;
+	sigset_t old;
+	reg_lock(&old);
+	struct od_temp **p = &reg_head;
+	while (*p) {
+		struct od_temp *t = *p;
+		if (t->kind == REG_MAP) {
+			p = &t->next;
+			continue;
+		}
+		if (t->kind == REG_FILE)
+			unlink(t->live);
+		else
+			rmdir(t->live);
+		*p = t->next; /* forgotten, not freed: free() is not async-signal-safe */
+	}
+	reg_unlock(&old);
+	errno = saved;
+}
+
+const char *od_map_owner(const void *addr, char *buf, size_t size)
+{
+	const char *found = NULL;
+	if (!size)
+		return NULL;
+	sigset_t old;
+	reg_lock(&old);
+	for (struct od_temp *t = reg_head; t; t = t->next)
+		if (t->kind == REG_MAP && (const char *)addr >= t->addr && (const char *)addr < t->addr + t->len) {
+			size_t n = strlen(t->path);
+			if (n >= size)
+				n = size - 1;
+			memcpy(buf, t->path, n);
+			buf[n] = 0;
+			found = buf;
+			break;
+		}
+	reg_unlock(&old);
+	return found;
+}
+
+/* ---------------------------------------------------------------- outputs */
 
 int od_out_open(struct od_out *o, const char *path)
 {
@@ -49,9 +182,26 @@ int od_out_open(struct od_out *o, const char *path)
 	const char *slash = strrchr(path, '/');
 	size_t dirlen = slash ? (size_t)(slash - path) + 1 : 0;
 	snprintf(o->tmp, n + 16, "%.*s.%s.XXXXXX", (int)dirlen, path, path + dirlen);
+	/* The registry entry is made before the file, and the file is created and
+	 * registered with signals blocked: there is no moment when a signal could
+	 * leave an unregistered temporary behind. */
+	struct od_temp *t = reg_new(REG_FILE, o->tmp, path);
+	if (!t) {
+		od_out_abort(o);
+		return od_error(OD_ENOMEM, "out of memory");
+	}
+	sigset_t old;
+	reg_lock(&old);
 	o->fd = mkstemp(o->tmp);
+	int e = errno;
+	if (o->fd >= 0) {
+		memcpy(t->path, o->tmp, strlen(o->tmp)); /* the name mkstemp chose */
+		reg_push(t);
+		o->reg = t;
+	}
+	reg_unlock(&old);
 	if (o->fd < 0) {
-		int e = errno;
+		free(t);
 		od_out_abort(o);
 		return od_error(OD_EIO, "'%s': cannot create: %s", path, strerror(e));
 	}
@@ -90,6 +240,24 @@ static mode_t current_umask(void)
 	return um;
 }
 
+/* Give a finished temporary its final permissions and close it. */
+static int close_temporary(struct od_out *o)
+{
+	if (o->fd < 0)
+		return OD_OK;
+	/* umask-respecting permissions, as a plain open(O_CREAT, 0666) would give */
+	fchmod(o->fd, 0666 & ~current_umask());
+	if (close(o->fd) != 0) {
+		int e = errno;
+		o->fd = -1;
+		int rc = od_error(OD_EIO, "'%s': write failed: %s", o->path, strerror(e));
+		od_out_abort(o);
+		return rc;
+	}
+	o->fd = -1;
+	return OD_OK;
+}
+
 int od_out_commit(struct od_out *o)
 {
 	if (o->direct) {
@@ -102,20 +270,21 @@ int od_out_commit(struct od_out *o)
 		o->fd = -1;
 		return OD_OK;
 	}
-	/* umask-respecting permissions, as a plain open(O_CREAT, 0666) would give */
-	fchmod(o->fd, 0666 & ~current_umask());
-	if (close(o->fd) != 0) {
-		int e = errno;
-		o->fd = -1;
-		od_out_abort(o);
-		return od_error(OD_EIO, "'%s': write failed: %s", o->path, strerror(e));
-	}
-	o->fd = -1;
-	if (rename(o->tmp, o->path) != 0) {
-		int e = errno;
+	int rc = close_temporary(o);
+	if (rc)
+		return rc;
+	sigset_t old;
+	reg_lock(&old);
+	int e = rename(o->tmp, o->path) != 0 ? errno : 0;
+	if (!e && o->reg)
+		reg_remove(o->reg);
+	reg_unlock(&old);
+	if (e) {
 		od_out_abort(o);
 		return od_error(OD_EIO, "'%s': cannot rename into place: %s", o->path, strerror(e));
 	}
+	free(o->reg);
+	o->reg = NULL;
 	free(o->tmp);
 	free(o->path);
 	o->tmp = o->path = NULL;
@@ -132,12 +301,171 @@ void od_out_abort(struct od_out *o)
 	if (o->tmp) {
 		if (o->fd >= 0)
 			close(o->fd);
+		sigset_t old;
+		reg_lock(&old);
 		unlink(o->tmp);
+		if (o->reg)
+			reg_remove(o->reg);
+		reg_unlock(&old);
 	}
+	free(o->reg);
+	o->reg = NULL;
 	free(o->tmp);
 	free(o->path);
 	o->tmp = o->path = NULL;
 	o->fd = -1;
+}
+
+/* ---------------------------------------------------------------- groups */
+
+void od_group_init(struct od_out_group *g)
+{
+	memset(g, 0, sizeof *g);
+}
+
+int od_group_open(struct od_out_group *g, const char *path, struct od_out **out)
+{
+	if (g->n == g->cap) {
+		int cap = g->cap ? 2 * g->cap : 16;
+		struct od_out **nv = realloc(g->v, (size_t)cap * sizeof *nv);
+		if (!nv)
+			return od_error(OD_ENOMEM, "out of memory");
+		g->v = nv;
+		g->cap = cap;
+	}
+	struct od_out *o = malloc(sizeof *o);
+	if (!o)
+		return od_error(OD_ENOMEM, "out of memory");
+	int rc = od_out_open(o, path);
+	if (rc) {
+		free(o);
+		return rc;
+	}
+	g->v[g->n++] = o;
+	*out = o;
+	return OD_OK;
+}
+
+int od_group_finish(struct od_out_group *g, struct od_out *o)
+{
+	(void)g;
+	if (!o->tmp) /* standard output, or a device written in place: nothing to keep back */
+		return OD_OK;
+	return close_temporary(o);
+}
+
+int od_group_mkdir(struct od_out_group *g, const char *path)
+{
+	if (od_is_dir(path))
+		return OD_OK;
+	if (g->n_dirs == g->cap_dirs) {
+		int cap = g->cap_dirs ? 2 * g->cap_dirs : 8;
+		struct od_temp **nd = realloc(g->dirs, (size_t)cap * sizeof *nd);
+		if (!nd)
+			return od_error(OD_ENOMEM, "out of memory");
+		g->dirs = nd;
+		g->cap_dirs = cap;
+	}
+	struct od_temp *t = reg_new(REG_DIR, path, NULL);
+	if (!t)
+		return od_error(OD_ENOMEM, "out of memory");
+	sigset_t old;
+	reg_lock(&old);
+	int e = mkdir(path, 0777) != 0 ? errno : 0;
+	if (!e)
+		reg_push(t);
+	reg_unlock(&old);
+	if (e) {
+		free(t);
+		return od_error(OD_EIO, "'%s': cannot create folder: %s", path, strerror(e));
+	}
+	g->dirs[g->n_dirs++] = t;
+	return OD_OK;
+}
+
+static void group_free(struct od_out_group *g)
+{
+	for (int i = 0; i < g->n; i++)
+		free(g->v[i]);
+	free(g->v);
+	for (int i = 0; i < g->n_dirs; i++)
+		free(g->dirs[i]);
+	free(g->dirs);
+	memset(g, 0, sizeof *g);
+}
+
+int od_group_commit(struct od_out_group *g)
+{
+	int rc = OD_OK, renamed = 0;
+	for (int i = 0; !rc && i < g->n; i++)
+		if (g->v[i]->direct || !g->v[i]->tmp)
+			rc = od_out_commit(g->v[i]); /* stdout, devices: flushed as they are */
+		else
+			rc = close_temporary(g->v[i]);
+	/* Rename each member; its registry entry then names the final file, so that
+	 * a signal in the middle removes what was already renamed too. */
+	for (; !rc && renamed < g->n; renamed++) {
+		struct od_out *o = g->v[renamed];
+		if (!o->tmp)
+			continue;
+		sigset_t old;
+		reg_lock(&old);
+		int e = rename(o->tmp, o->path) != 0 ? errno : 0;
+		if (!e)
+			o->reg->live = o->reg->path + strlen(o->reg->path) + 1;
+		reg_unlock(&old);
+		if (e)
+			rc = od_error(OD_EIO, "'%s': cannot rename into place: %s", o->path, strerror(e));
+	}
+	if (rc) {
+		/* take back what was renamed, remove the rest */
+		for (int i = 0; i < renamed; i++) {
+			struct od_out *o = g->v[i];
+			if (!o->tmp)
+				continue;
+			sigset_t old;
+			reg_lock(&old);
+			unlink(o->path);
+			reg_remove(o->reg);
+			reg_unlock(&old);
+			free(o->reg);
+			o->reg = NULL;
+			free(o->tmp);
+			o->tmp = NULL;
+		}
+		od_group_abort(g);
+		return rc;
+	}
+	sigset_t old;
+	reg_lock(&old);
+	for (int i = 0; i < g->n; i++)
+		if (g->v[i]->reg)
+			reg_remove(g->v[i]->reg);
+	for (int i = 0; i < g->n_dirs; i++)
+		reg_remove(g->dirs[i]);
+	reg_unlock(&old);
+	for (int i = 0; i < g->n; i++) {
+		struct od_out *o = g->v[i];
+		free(o->reg);
+		free(o->tmp);
+		free(o->path);
+	}
+	group_free(g);
+	return OD_OK;
+}
+
+void od_group_abort(struct od_out_group *g)
+{
+	for (int i = g->n - 1; i >= 0; i--)
+		od_out_abort(g->v[i]);
+	for (int i = g->n_dirs - 1; i >= 0; i--) {
+		sigset_t old;
+		reg_lock(&old);
+		rmdir(g->dirs[i]->path);
+		reg_remove(g->dirs[i]);
+		reg_unlock(&old);
+	}
+	group_free(g);
 }
 
 int od_write_all(int fd, const void *buf, size_t n, const char *label)
@@ -249,6 +577,7 @@ int od_map_file(struct od_map *m, const char *path)
 {
 	m->data = NULL;
 	m->len = 0;
+	m->reg = NULL;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return od_error(errno == ENOENT ? OD_EMODEL : OD_EIO, "'%s': cannot open: %s", path, strerror(errno));
@@ -261,18 +590,35 @@ int od_map_file(struct od_map *m, const char *path)
 		close(fd);
 		return OD_OK;
 	}
+	struct od_temp *t = reg_new(REG_MAP, path, NULL);
+	if (!t) {
+		close(fd);
+		return od_error(OD_ENOMEM, "out of memory");
+	}
 	void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
 	int e = errno;
 	close(fd);
-	if (p == MAP_FAILED)
+	if (p == MAP_FAILED) {
+		free(t);
 		return od_error(OD_EIO, "'%s': cannot map: %s", path, strerror(e));
+	}
+	/* registered, so that a SIGBUS from this map (the file shrank) can name it */
+	t->addr = p;
+	t->len = (size_t)st.st_size;
+	sigset_t old;
+	reg_lock(&old);
+	reg_push(t);
+	reg_unlock(&old);
 	m->data = p;
 	m->len = (size_t)st.st_size;
+	m->reg = t;
 	return OD_OK;
 }
 
 void od_unmap(struct od_map *m)
 {
+	reg_forget(m->reg);
+	m->reg = NULL;
 	if (m->data)
 		munmap(m->data, m->len);
 	m->data = NULL;

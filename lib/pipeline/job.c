@@ -144,8 +144,8 @@ static int layout(struct od_job *job, struct side *sd, int n_sd, const struct od
 	for (int i = 0; i < n_sd; i++) {
 		const struct od_frame *f = &sd[i].f;
 		if (f->ndim != 3)
-			return od_error(OD_EFORMAT, "%s: a %s frame must be 3-D (C, h, w), not %d-D", sd[i].where,
-					od_kind_name(f->kind), f->ndim);
+			return od_error(OD_EFORMAT, "%s: %s frame must be 3-D (C, h, w), not %d-D", sd[i].where,
+					od_kind_a(f->kind), f->ndim);
 		if (f->shape[0] != C)
 			return od_error(OD_EFORMAT, "%s: %lld channels, the model takes %d", sd[i].where,
 					(long long)f->shape[0], C);
@@ -242,8 +242,8 @@ static int layout(struct od_job *job, struct side *sd, int n_sd, const struct od
 			job->denoise[f] = sf->role == OD_ROLE_TARGET;
 			slot[f] = f;
 			if (sf->role != OD_ROLE_TARGET && sf->role != OD_ROLE_CONDITION) {
-				rc = od_error(OD_EFORMAT, "%s: a %s frame needs role condition or target (it has %s)", sd[f].where,
-					      od_kind_name(sf->kind), od_role_name(sf->role));
+				rc = od_error(OD_EFORMAT, "%s: %s frame needs role condition or target (it has %s)", sd[f].where,
+					      od_kind_a(sf->kind), od_role_name(sf->role));
 				break;
 			}
 		}
@@ -310,8 +310,8 @@ int od_job_next(struct od_job_reader *jr, struct od_job *job)
 			continue;
 		}
 		if (!have_prompt && !job->has_negative) {
-			rc = od_error(OD_EFORMAT, "%s: a %s frame before any prompt text frame (a job starts with its text "
-						  "frames)", where, od_kind_name(f.kind));
+			rc = od_error(OD_EFORMAT, "%s: %s frame before any prompt text frame (a job starts with its text "
+						  "frames)", where, od_kind_a(f.kind));
 			od_frame_free(&f);
 			break;
 		}
