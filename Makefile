@@ -129,7 +129,8 @@ $(B)/lib/od-cuda.so: $(CUDA_OBJ)
 # ---------------------------------------------------------------- tests
 TEST_ENV = OD_BIN=$(abspath $(B)/bin) OD_TESTBIN=$(abspath $(B)/tests) OD_SRCDIR=$(CURDIR) \
 	OD_MODEL=$(CURDIR)/share/tiny-onediffusion OD_GOLDEN=$(CURDIR)/tests/golden \
-	OD_CUDA_PLUGIN=$(abspath $(B)/lib/od-cuda.so) TMPDIR=$(abspath $(B)/tmp) OD_BUILD=$(B) OD_SANITIZE=$(SANITIZE)
+	OD_CUDA_PLUGIN=$(abspath $(B)/lib/od-cuda.so) TMPDIR=$(abspath $(B)/tmp) OD_BUILD=$(B) OD_SANITIZE=$(SANITIZE) \
+	XDG_DATA_HOME=$(abspath $(B)/tmp/xdg-data)
 
 check: all $(TEST_UNITS) $(TEST_TOOLS)
 	@mkdir -p $(B)/tmp

@@ -197,8 +197,8 @@ int main(int argc, char **argv)
 		OD_OPT_STRING('o', "output", &k.name, "NAME",
 			      "a file for one picture, a pattern with a printf number for several (out_%03d.png), or "
 			      "'-' (standard output, the default; several pictures follow each other)"),
-		OD_OPT_STRING('f', "format", &fmt_name, "FMT", "png or jpeg (default: from NAME's extension, else png)"),
-		OD_OPT_INT('q', "quality", &k.quality, "N", "JPEG quality 1-100 (default 95)", 1, 100),
+		OD_OPT_STRING('F', "format", &fmt_name, "FMT", "png or jpeg (default: from NAME's extension, else png)"),
+		OD_OPT_INT(0, "quality", &k.quality, "N", "JPEG quality 1-100 (default 95)", 1, 100),
 		OD_OPT_INT(0, "start", &start, "N", "the number of the first picture in a pattern (default 0)", 0,
 			   1000000000),
 		OD_OPT_CHOICE(0, "colormap", &cmap, "MAP",
@@ -210,7 +210,7 @@ int main(int argc, char **argv)
 			    "write the decoded image frames (float32, unclamped) instead of pictures"),
 		OD_OPT_CALLBACK(0, "role", &role, "ROLE", "decode only frames of this role (condition, target)",
 				od_opt_role_cb),
-		OD_OPT_STRING(0, "cameras", &cameras_path, "FILE",
+		OD_OPT_STRING('c', "cameras", &cameras_path, "FILE",
 			      "write the cameras of the ray frames as JSON to FILE ('-': standard output, when no "
 			      "pictures go there)"),
 		OD_OPT_NUM(0, "focal", &focal, "F",

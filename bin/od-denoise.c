@@ -88,10 +88,10 @@ int main(int argc, char **argv)
 		OD_OPT_STRING(0, "mask", &mask, "M",
 			      "frames to generate (1) and condition slots (0), e.g. 10, 001010; the stream then holds "
 			      "only condition frames, placed in order"),
-		OD_OPT_CALLBACK(0, "size", size, "WxH",
+		OD_OPT_CALLBACK('S', "size", size, "WxH",
 				"text-to-image size in pixels, multiples of 16 (default: the model's input_size times "
 				"the VAE's scale factor; 768x768 for OneDiffusion)", size_cb),
-		OD_OPT_BOOL('a', "all", &all, "write every frame of the sequence, conditions too"),
+		OD_OPT_BOOL(0, "all", &all, "write every frame of the sequence, conditions too"),
 		OD_OPT_BOOL(0, "no-softcap", &nocap, "self-attention without the soft-cap (upstream's fp32 path)"),
 		OD_OPT_STRING(0, "trace", &trace_path, "FILE", "write every step's raw model outputs to FILE (frames)"),
 		OD_OPT_COMMON(&common),

@@ -239,7 +239,7 @@ int main(int argc, char **argv)
 	const struct od_option opts[] = {
 		OD_OPT_STRING('o', "output", &out_path, "FILE", "write the frames to FILE (default: standard output)"),
 		OD_OPT_LIST(0, "list", lists, &n_lists, 16, "FILE", "read more INPUTs from FILE, one per line ('-': stdin)"),
-		OD_OPT_CALLBACK('s', "size", &o, "WxH",
+		OD_OPT_CALLBACK('S', "size", &o, "WxH",
 				"encode at W x H pixels (multiples of 16); default: the ASPECT_RATIO_512 bucket closest "
 				"to the first picture", size_cb),
 		OD_OPT_BOOL(0, "no-crop", &no_crop, "resize the whole picture instead of centre-cropping it"),
@@ -248,7 +248,7 @@ int main(int argc, char **argv)
 			    "as upstream does)"),
 		OD_OPT_BOOL(0, "ignore-orientation", &o.img.ignore_orientation, "do not apply the EXIF orientation"),
 		OD_OPT_BOOL(0, "mode", &o.mode, "use the posterior mean instead of a sample"),
-		OD_OPT_INT64(0, "seed", &seed, "N",
+		OD_OPT_INT64('s', "seed", &seed, "N",
 			     "sample with torch.randn of seed N (default 0), as the pipeline's generator would for "
 			     "condition image k", 0, INT64_MAX),
 		OD_OPT_INT64(0, "skip", &skip, "WORDS",
@@ -258,7 +258,7 @@ int main(int argc, char **argv)
 		OD_OPT_CHOICE(0, "role", &o.role, "ROLE", "condition (default) or target", role_choices),
 		OD_OPT_BOOL(0, "pixels", &pixels,
 			    "write the preprocessed VAE input as image frames instead of latents (no model needed)"),
-		OD_OPT_STRING(0, "task", &o.task, "TASK", "add task=TASK to every frame"),
+		OD_OPT_STRING('t', "task", &o.task, "TASK", "add task=TASK to every frame"),
 		OD_OPT_CALLBACK(0, "set", &o.sets, "KEY=VALUE", "add KEY=VALUE to every frame (repeatable)",
 				od_opt_set_cb),
 		OD_OPT_COMMON(&common),

@@ -33,7 +33,7 @@ static int cmd_show(int argc, char **argv, const struct od_command *cmd)
 {
 	int stats = 0;
 	const struct od_option opts[] = {
-		OD_OPT_BOOL('s', "stats", &stats, "show min, max, mean and rms of each frame's data"),
+		OD_OPT_BOOL(0, "stats", &stats, "show min, max, mean and rms of each frame's data"),
 		OD_OPT_END(),
 	};
 	const int first = od_parse_command(argc, argv, opts, cmd);

@@ -135,7 +135,7 @@ static int cmd_random(int argc, char **argv, const struct od_command *cmd)
 	int64_t seed = 0;
 	const struct od_option opts[] = {
 		OD_OPT_CALLBACK(0, "dtype", &dtype, "T", "weight type: f32, f16 or bf16 (default)", od_opt_dtype_cb),
-		OD_OPT_INT64(0, "seed", &seed, "N", "the weights' seed (default 0)", 0, INT64_MAX),
+		OD_OPT_INT64('s', "seed", &seed, "N", "the weights' seed (default 0)", 0, INT64_MAX),
 		OD_OPT_END(),
 	};
 	const int first = od_parse_command(argc, argv, opts, cmd);
@@ -151,7 +151,7 @@ static const struct od_command commands[] = {
 	{ "info", cmd_info, "each component's configuration and parameter count",
 	  "od-model info [--check] [--params] MODEL" },
 	{ "random", cmd_random, "write a checkpoint with random weights for the configs of CONFIGS",
-	  "od-model random [--dtype f32|f16|bf16] [--seed N] CONFIGS OUT" },
+	  "od-model random [--dtype f32|f16|bf16] [-s N] CONFIGS OUT" },
 	{ NULL, NULL, NULL, NULL },
 };
 

@@ -68,7 +68,7 @@ for t in $TOOLS; do
 done
 
 # -- the options shared through tool.c: the same in every tool that has them
-od-encode -s 16x16 --mode "$PIC" > lat.odf
+od-encode -S 16x16 --mode "$PIC" > lat.odf
 od-tag 'a cat' > text.odf
 # a command that works without a model (or with the tiny one) for each tool
 run() { # tool, then its options
@@ -76,7 +76,7 @@ run() { # tool, then its options
 	shift
 	case $t in
 	od-tag) od-tag --print-prompt "$@" 'a cat' ;;
-	od-encode) od-encode --pixels -s 16x16 "$@" "$PIC" ;;
+	od-encode) od-encode --pixels -S 16x16 "$@" "$PIC" ;;
 	od-decode) od-decode --frames "$@" lat.odf ;;
 	od-denoise) od-denoise --steps 1 --size 16x16 "$@" text.odf ;;
 	esac
@@ -130,15 +130,15 @@ for t in $common; do
 	t_fails 2 "$t without a model" env -u OD_MODEL OD_PIC="$PIC" PATH="$PATH" sh -c '
 		case $0 in
 		od-tag) od-tag "a cat" ;;
-		od-encode) od-encode -s 16x16 "$OD_PIC" ;;
+		od-encode) od-encode -S 16x16 "$OD_PIC" ;;
 		od-decode) od-decode lat.odf ;;
 		od-denoise) od-denoise --steps 1 text.odf ;;
 		esac' $t
-	t_grep "^$t: no model: give --model DIR or set OD_MODEL (see $t --help)$" "$T_ERR" "$t: the no-model message"
+	t_grep "^$t: no model: give --model DIR or set OD_MODEL, or get one with .od-model pull lehduong/OneDiffusion. (see $t --help)$" "$T_ERR" "$t: the no-model message"
 	t_fails 2 "$t with an empty --model" env -u OD_MODEL OD_PIC="$PIC" PATH="$PATH" sh -c '
 		case $0 in
 		od-tag) od-tag -m "" "a cat" ;;
-		od-encode) od-encode -m "" -s 16x16 "$OD_PIC" ;;
+		od-encode) od-encode -m "" -S 16x16 "$OD_PIC" ;;
 		od-decode) od-decode --model= lat.odf ;;
 		od-denoise) od-denoise -m "" --steps 1 text.odf ;;
 		esac' $t

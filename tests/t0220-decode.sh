@@ -52,9 +52,9 @@ t_ok "one picture to stdout (PNG)" sh -c "od-decode dec_8x8.odf > one.png && cmp
 t_ok "several pictures on stdout follow each other" sh -c "od-decode dec_b2_8x8.odf > two.bin && cat dec_b2_8x8-0.png dec_b2_8x8-1.png | cmp - two.bin"
 t_ok "--start and a %03d pattern" sh -c "od-decode --start 5 -o 'p_%03d.png' dec_b2_8x8.odf && test -s p_005.png && test -s p_006.png"
 t_ok "%% is a percent sign" sh -c "od-decode -o 'a%%_%d.png' dec_8x8.odf && test -s 'a%_0.png'"
-t_ok "JPEG from the extension" sh -c "od-decode -q 100 -o j.jpg dec_8x8.odf && file j.jpg | grep -q JPEG"
+t_ok "JPEG from the extension" sh -c "od-decode --quality 100 -o j.jpg dec_8x8.odf && file j.jpg | grep -q JPEG"
 t_ok "JPEG q100 within 8 levels of the PNG" odimg cmp --max 8 j.jpg dec_8x8-0.png
-t_ok "--format jpeg on stdout" sh -c "od-decode -f jpeg dec_8x8.odf | head -c 3 | od -An -tx1 | grep -q 'ff d8 ff'"
+t_ok "--format jpeg on stdout" sh -c "od-decode -F jpeg dec_8x8.odf | head -c 3 | od -An -tx1 | grep -q 'ff d8 ff'"
 t_ok "metadata in PNG text chunks" sh -c \
 	"od-frame select --set prompt='a cat' --set seed=42 dec_8x8.odf | od-decode -o meta.png && grep -aq 'prompt.a cat' meta.png && grep -aq 'seed.42' meta.png"
 t_ok "non-ASCII metadata in an iTXt chunk" sh -c \
@@ -73,8 +73,8 @@ t_fails 2 "--grid too small" od-decode --grid 1x1 -o s.png dec_b2_8x8.odf
 t_ok "--colormap gray: one channel" sh -c "od-decode --colormap gray -o g.png dec_8x8.odf && file g.png | grep -q grayscale"
 odimg make png-gray8 grey.png
 t_ok "a grey picture's luma is itself" sh -c \
-	"od-encode --pixels -s 48x32 grey.png | od-decode --colormap gray -o g2.png && odimg cmp g2.png grey.png"
-t_ok "--colormap spectral" sh -c "od-encode --pixels -s 48x32 grey.png | od-decode --colormap spectral -o sp.png"
+	"od-encode --pixels -S 48x32 grey.png | od-decode --colormap gray -o g2.png && odimg cmp g2.png grey.png"
+t_ok "--colormap spectral" sh -c "od-encode --pixels -S 48x32 grey.png | od-decode --colormap spectral -o sp.png"
 t_ok "spectral: the brightest pixel (255, the marker) is Spectral's red end" sh -c "test \"\$(odimg pixel sp.png 0 0)\" = '158 1 66'"
 t_ok "spectral: the darkest (0, the bar's start) is its blue end" sh -c "test \"\$(odimg pixel sp.png 0 12)\" = '94 79 162'"
 
@@ -95,7 +95,7 @@ t_fails 2 "unknown extension" od-decode -o x.bmp dec_8x8.odf
 t_fails 2 "two conversions in the pattern" od-decode -o '%d_%d.png' dec_8x8.odf
 t_fails 2 "%s in the pattern" od-decode -o '%s.png' dec_8x8.odf
 t_fails 2 "bad --colormap" od-decode --colormap jet dec_8x8.odf
-t_fails 2 "bad --quality" od-decode -q 0 dec_8x8.odf
+t_fails 2 "bad --quality" od-decode --quality 0 dec_8x8.odf
 t_fails 2 "--frames with --grid" od-decode --frames --grid auto dec_8x8.odf
 t_fails 2 "a latent without a model" env -u OD_MODEL od-decode dec_8x8.odf
 t_fails 2 "unknown option" od-decode --frobnicate

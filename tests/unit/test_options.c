@@ -314,6 +314,27 @@ int main(void)
 	};
 	rc = parse_with(twice_short, "x", (const char *)NULL);
 	ok(rc == OD_EFAIL && strstr(od_errmsg(), "-a is declared twice"), "a short name declared twice: %s", od_errmsg());
+	/* the vocabulary: a short name stands for one long option in every tool */
+	static const struct od_short_name vocab[] = { { 's', "seed" }, { 'S', "size" }, { 0, NULL } };
+	const struct od_option seed_ok[] = { OD_OPT_INT64('s', "seed", &seed, "S", "x", 0, 9), OD_OPT_END() };
+	const struct od_option s_is_size[] = { OD_OPT_INT('s', "size", &size, "N", "x", 0, 9), OD_OPT_END() };
+	const struct od_option s_alone[] = { OD_OPT_INT('s', NULL, &size, "N", "x", 0, 9), OD_OPT_END() };
+	const struct od_option unlisted[] = { OD_OPT_BOOL('z', "zed", &all, "x"), OD_OPT_END() };
+	od_options_vocabulary = vocab;
+	rc = parse_with(seed_ok, "x", "-s", "3", (const char *)NULL);
+	ok(rc == 0 && seed == 3, "the vocabulary: -s as --seed is accepted");
+	rc = parse_with(s_is_size, "x", (const char *)NULL);
+	ok(rc == OD_EFAIL && strstr(od_errmsg(), "-s stands for --seed in every tool, not for --size"),
+	   "the vocabulary: -s as --size is refused: %s", od_errmsg());
+	rc = parse_with(s_alone, "x", (const char *)NULL);
+	ok(rc == OD_EFAIL && strstr(od_errmsg(), "-s stands for --seed"), "the vocabulary: -s without --seed is refused");
+	rc = parse_with(unlisted, "x", (const char *)NULL);
+	ok(rc == OD_EFAIL && strstr(od_errmsg(), "-z is not in the option vocabulary"),
+	   "the vocabulary: a letter outside it is refused: %s", od_errmsg());
+	od_options_vocabulary = NULL;
+	rc = parse_with(unlisted, "x", "-z", (const char *)NULL);
+	ok(rc == 0 && all, "without a vocabulary any letter goes");
+
 	const struct od_option empty[] = { OD_OPT_END() };
 	rc = parse_with(empty, "a", "-", (const char *)NULL);
 	ok(rc == 0 && operands(2, "a", "-"), "an empty table");
