@@ -190,7 +190,7 @@ int main(int argc, char **argv)
 	struct od_common_opts common;
 	const char *fmt_name = NULL, *cameras_path = NULL;
 	enum colormap cmap = MAP_NONE;
-	int frames = 0, role = -1, skip_rays = 0, start = 0;
+	int frames = 0, role = -1, skip_rays = 0, start = 0, allow_empty = 0;
 	double focal = 0;
 	enum od_rays_channels channels = OD_RAYS_AVERAGE;
 	const struct od_option opts[] = {
@@ -220,6 +220,8 @@ int main(int argc, char **argv)
 			      "average (default) the duplicate ray channels, or read the first copy only (first)",
 			      od_rays_channel_choices),
 		OD_OPT_BOOL(0, "skip-rays", &skip_rays, "pass over ray frames"),
+		OD_OPT_BOOL(0, "allow-empty", &allow_empty,
+			    "an input without frames, or without a frame to decode, is not an error"),
 		OD_OPT_COMMON(&common),
 		OD_OPT_END(),
 	};
@@ -246,6 +248,9 @@ int main(int argc, char **argv)
 	int cameras_on_stdout = cameras_path && !strcmp(cameras_path, "-");
 	if (cameras_on_stdout && frames && !strcmp(k.name, "-"))
 		od_usage_error("--cameras - and --frames both write to standard output; give -o");
+	if (!cameras_on_stdout || frames)
+		od_refuse_terminal_output(k.name, frames ? "frames" : "pictures");
+	od_refuse_terminal_input(argv + first, argc - first, "frames");
 	struct od_inputs in;
 	od_inputs_init(&in, argv + first, argc - first);
 	int n_stdin = 0;
@@ -265,13 +270,14 @@ int main(int argc, char **argv)
 	int n_cams = 0;
 	struct od_progress prog;
 	od_progress_begin(&prog, common.progress, "decode");
-	long n_in = 0;
+	long n_in = 0, n_frames = 0, n_out = 0;
 	struct od_frame f;
 	while (!rc && (got = od_inputs_next(&in, &f)) != 0) {
 		if (got < 0) {
 			rc = got;
 			break;
 		}
+		n_frames++;
 		if (role >= 0 && (int)f.role != role) {
 			od_frame_free(&f);
 			continue;
@@ -340,6 +346,8 @@ int main(int argc, char **argv)
 		if (!rc && pix && cameras_on_stdout && !strcmp(k.name, "-"))
 			rc = od_error(OD_EINVAL, "'%s': frame %ld is a picture, but --cameras - already claims standard "
 						 "output: give -o for the pictures", in.label, in.index);
+		if (!rc && pix)
+			n_out++;
 		if (!rc && pix && frames) {
 			int H, W;
 			if (!(rc = od_image_frame_check(pix, in.label, in.index, &H, &W)))
@@ -361,6 +369,14 @@ int main(int argc, char **argv)
 		od_frame_free(&f);
 	}
 	od_progress_end(&prog);
+	/* an empty result is a failure, so that a pipeline whose first tools
+	 * failed does not end in success with no output (make, set -e) */
+	if (!rc && !allow_empty && !n_frames)
+		rc = od_error(OD_EFORMAT, "no frames in the input");
+	else if (!rc && !allow_empty && !n_out && !n_cams)
+		rc = od_error(OD_EFORMAT, "no pictures in the input: %ld frame%s, none %s", n_frames,
+			      n_frames == 1 ? "" : "s",
+			      role >= 0 ? "of the role asked for with a picture or camera" : "with a picture or camera");
 	if (!rc && !frames)
 		rc = sink_finish(&k);
 	if (!rc && frames)
@@ -384,8 +400,6 @@ int main(int argc, char **argv)
 			od_out_abort(&fout);
 		od_fail(rc);
 	}
-	if (!frames && !k.written && !k.n_held && !n_cams)
-		od_warn("no pictures in the input");
 	sink_free(&k);
 	if (have_vae)
 		od_vae_close(&vae);

@@ -99,6 +99,10 @@ int main(int argc, char **argv)
 	};
 	int first = od_parse_options(argc, argv, opts, &usage);
 	int rc;
+	od_refuse_terminal_output(out_path, "frames");
+	if (trace_path)
+		od_refuse_terminal_output(trace_path, "frames");
+	od_refuse_terminal_input(argv + first, argc - first, "frames");
 	if (mask && (rc = od_job_mask_check(mask)))
 		od_usage_error("--mask: %s", od_errmsg());
 	const char *model = od_common_model(&common);

@@ -293,6 +293,9 @@ int main(int argc, char **argv)
 		n_stdin++;
 	if (n_stdin > 1)
 		od_usage_error("standard input can be read only once");
+	if (n_stdin)
+		od_refuse_terminal_input(NULL, 0, "pictures or frames");
+	od_refuse_terminal_output(out_path, "frames");
 
 	/* the size: --size, or the bucket of the first picture (an image frame
 	 * fixes its own size) */

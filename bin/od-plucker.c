@@ -376,6 +376,10 @@ int main(int argc, char **argv)
 		OD_OPT_END(),
 	};
 	const int first = od_parse_options(argc, argv, opts, &usage);
+	if (invert)
+		od_refuse_terminal_input(argv + first, argc - first, "frames");
+	else
+		od_refuse_terminal_output(out_path, "frames");
 	/* the checks that need no allocation first */
 	if (cam_path && (az_s || el_s || dist_s))
 		od_usage_error("give cameras either as angles (--azimuth ...) or as a file (--cameras), not both");

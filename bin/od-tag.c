@@ -356,6 +356,8 @@ int main(int argc, char **argv)
 	if (ids + pieces + print_prompt > 1)
 		od_usage_error("give only one of --ids, --pieces and --print-prompt");
 	o.mode = ids ? OUT_IDS : pieces ? OUT_PIECES : print_prompt ? OUT_PROMPT : OUT_FRAMES;
+	if (o.mode == OUT_FRAMES)
+		od_refuse_terminal_output(o.out, "frames");
 	if (std_negative && o.negative)
 		od_usage_error("give --negative or --standard-negative, not both");
 	const char *negative = std_negative ? od_standard_negative : o.negative ? o.negative : "";

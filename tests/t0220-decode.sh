@@ -111,4 +111,23 @@ t_ok "no output" test ! -e x.png
 t_fails 3 "a truncated stream" sh -c "head -c 3000 dec_b2_8x8.odf | od-decode -o 'y_%d.png'"
 t_fails 3 "an image frame of the wrong shape" sh -c \
 	"od-frame from-safetensors $OD_GOLDEN/cases/rays/gradio_3v.safetensors --tensor S8.rays6 --kind image --split | od-decode --frames"
+
+# no frames, or nothing to decode, is a failure (so that a pipeline whose first
+# tools failed fails too), unless --allow-empty
+t_fails 3 "no frames at all" od-decode -o none.png /dev/null
+t_grep "^od-decode: no frames in the input$" "$T_ERR" "no frames: the message"
+t_ok "no output" test ! -e none.png
+t_fails 3 "no frames on standard input" sh -c "od-decode -o none.png < /dev/null"
+t_fails 3 "no frames: --frames too" sh -c "od-decode --frames -o none.odf < /dev/null"
+t_ok "no output" test ! -e none.odf
+t_ok "--allow-empty: no frames is fine" od-decode --allow-empty -o none.png /dev/null
+t_ok "--allow-empty: and writes nothing" test ! -e none.png
+od-tag 'a cat' > text.odf
+t_fails 3 "only text frames" sh -c "od-decode -q -o none.png text.odf"
+t_grep "no pictures in the input: 2 frames, none with a picture or camera" "$T_ERR" "only text: the message"
+t_fails 3 "no frame of the role asked for" od-decode --role target -o none.png dec_8x8.odf
+t_ok "--allow-empty with nothing to decode" sh -c "od-decode -q --allow-empty --role target -o none.png dec_8x8.odf && test ! -e none.png"
+t_fails 3 "a pipeline whose picture is corrupt fails at its end" sh -c \
+	"printf 'not a png' > bad.png; od-encode -S 16x16 bad.png 2>/dev/null | od-decode -o bad-out.png"
+t_ok "and leaves no picture" test ! -e bad-out.png
 t_done
