@@ -252,8 +252,10 @@ static void list_colors(void)
 		printf("%s %s\n", od_colors[i].hex, od_colors[i].name);
 }
 
+/* job: the prompt's number in this batch, from 0: od-denoise seeds each job
+ * from it (job.h), so that it does not change when the batch is split. */
 static int make_frame(struct od_frame *f, enum od_role role, const struct opts *o, int D, const float *data,
-		      const struct job *j, int negative)
+		      const struct job *j, int negative, int job)
 {
 	int64_t shape[2] = { OD_T5_MAX_LENGTH, D };
 	int rc = od_frame_init(f, OD_KIND_TEXT, role, o->dtype, 2, shape, 0);
@@ -271,6 +273,8 @@ static int make_frame(struct od_frame *f, enum od_role role, const struct opts *
 		rc = od_frame_setf(f, "truncated", "%d", j->cut);
 	if (!rc && negative)
 		rc = od_frame_set(f, "negative", "1");
+	if (!rc)
+		rc = od_frame_setf(f, "job", "%d", job);
 	return rc;
 }
 
@@ -504,9 +508,9 @@ int main(int argc, char **argv)
 		neg.task = j->task;
 		memset(&f, 0, sizeof f);
 		memset(&nf, 0, sizeof nf);
-		rc = make_frame(&f, OD_ROLE_CONDITION, &o, D, emb, j, 0);
+		rc = make_frame(&f, OD_ROLE_CONDITION, &o, D, emb, j, 0, i);
 		if (!rc)
-			rc = make_frame(&nf, OD_ROLE_NEGATIVE, &o, D, neg_emb, &neg, 1);
+			rc = make_frame(&nf, OD_ROLE_NEGATIVE, &o, D, neg_emb, &neg, 1, i);
 		if (!rc)
 			rc = od_frame_write(&out, &f);
 		if (!rc)
