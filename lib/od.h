@@ -29,7 +29,8 @@
  *   pipeline/   what the tools run: preprocess.h, encode.h, decode.h,
  *               postprocess.h (od-encode, od-decode), draws.h (upstream's
  *               order of random draws), schedule.h, sampler.h, job.h
- *               (od-denoise)
+ *               (od-denoise), record.h (a picture's parameters: the A1111
+ *               "parameters" text, JSON)
  *
  * Data flow (each arrow is a frame stream):
  *
@@ -87,5 +88,6 @@
 #include "pipeline/schedule.h"
 #include "pipeline/sampler.h"
 #include "pipeline/job.h"
+#include "pipeline/record.h"
 
 #endif

@@ -96,6 +96,27 @@ t_ok "the same bytes with 1 and 2 threads" sh -c "od-encode -j 1 -S 64x64 pics/a
 t_ok "--role target" sh -c "od-encode -S 64x64 --mode --role target pics/a.png | od-frame show | grep -q target"
 t_ok "--pixels then encode = encode" sh -c "od-encode -S 64x64 --pixels pics/a.png | od-encode --mode | odcmp --exact - dir.odf@0"
 
+# buckets: the pictures of a directory (or a --list) are jobs of their own and
+# each gets its own bucket; pictures named as arguments (one job's conditions)
+# share the first one's; each frame records its picture's own size unless
+# --size chose the size
+mkdir mixed
+cp "$PIPE/depth_100x75.png" mixed/a-landscape.png
+od-encode --pixels -S 48x80 "$PIPE/rgb_64x64.png" | od-decode -o mixed/b-portrait.png
+t_ok "a directory of a landscape and a portrait picture" sh -c "od-encode --pixels mixed | od-frame show > mixed.txt"
+t_grep '^0: image f32 (3, 416, 576) .*picture_size="100x75"' mixed.txt "the landscape one: its bucket, its size recorded"
+t_grep '^1: image f32 (3, 640, 384) .*picture_size="48x80"' mixed.txt "the portrait one: its own bucket, not cropped to the first's"
+t_ok "the same pictures as arguments share the first one's bucket" sh -c \
+	"od-encode --pixels mixed/a-landscape.png mixed/b-portrait.png | od-frame show | grep -c '(3, 416, 576)' | grep -qx 2"
+t_ok "--bucket each: arguments each their own" sh -c \
+	"od-encode --pixels --bucket each mixed/a-landscape.png mixed/b-portrait.png | od-frame show | grep -q '^1: .*(3, 640, 384)'"
+t_ok "--bucket shared: a directory in one bucket" sh -c \
+	"od-encode --pixels --bucket shared mixed | od-frame show | grep -c '(3, 416, 576)' | grep -qx 2"
+t_ok "--list: each its own" sh -c \
+	"ls mixed/*.png | od-encode --pixels --list - | od-frame show | grep -q '^1: .*(3, 640, 384)'"
+t_ok "--size: no picture_size" sh -c "od-encode --pixels -S 64x64 mixed | od-frame show > sized.txt && ! grep -q picture_size sized.txt"
+t_fails 2 "--bucket bogus" od-encode --pixels --bucket bogus mixed
+
 # bad input: one line, the documented status, no output file
 t_fails 2 "--size not a multiple of 16" od-encode -S 100x64 pics/a.png
 t_grep "not a multiple of 16" "$T_ERR" "size message"

@@ -112,6 +112,40 @@ t_fails 3 "a truncated stream" sh -c "head -c 3000 dec_b2_8x8.odf | od-decode -o
 t_fails 3 "an image frame of the wrong shape" sh -c \
 	"od-frame from-safetensors $OD_GOLDEN/cases/rays/gradio_3v.safetensors --tensor S8.rays6 --kind image --split | od-decode --frames"
 
+# every generated picture records all the parameters of its run: a PNG text
+# chunk per key, and the A1111-style "parameters" chunk; --json a sidecar
+PIPE=$OD_GOLDEN/cases/pipeline
+t_ok "a depth map from a picture, every parameter recorded" sh -c \
+	"{ od-tag -N -t depth2image 'a house'; od-encode -S 64x64 --set picture_size=100x75 $PIPE/depth_100x75.png; } |
+	 od-denoise --mask 01 -n 2 -g 3 -s 42 > map.odf && od-decode -o map.png --json map.odf && odimg text map.png > map.txt"
+for kv in 'prompt=\[\[depth2image\]\] a house$' 'negative_prompt=monochrome, greyscale' 'task=depth2image$' 'seed=42$' \
+	'steps=2$' 'guidance=3$' 'size=64x64$' 'mask=01$' 'model=tiny-onediffusion$' "source=$PIPE/depth_100x75.png\$" \
+	'picture_size=100x75$'; do
+	t_grep "^$kv" map.txt "the PNG records ${kv%%=*}"
+done
+t_grep '^parameters=\[\[depth2image\]\] a house\\nNegative prompt: monochrome, greyscale.*\\nSteps: 2, Sampler: Euler, .*CFG scale: 3, Seed: 42, Size: 64x64, Model: tiny-onediffusion, Task: depth2image, Mask: 01, Source: ' \
+	map.txt "the A1111 parameters chunk: prompt, negative prompt, then Key: value pairs"
+t_ok "--json: map.json beside map.png" test -s map.json
+t_grep '"seed": "42",' map.json "the JSON holds the seed"
+t_grep '"negative_prompt": "monochrome, ' map.json "the JSON holds the negative prompt"
+t_grep '"picture_size": "100x75",' map.json "the JSON holds the picture's size"
+# an image->map task gives the map back at the input picture's size
+t_ok "the map at the picture's size, 100x75" sh -c "odimg info map.png | grep -qx '100 75'"
+t_ok "--bucket-size keeps the model's 64x64" sh -c "od-decode --bucket-size -o mapb.png map.odf && odimg info mapb.png | grep -qx '64 64'"
+t_ok "a task whose frames are not one scene (faceid) keeps its size" sh -c \
+	"{ od-tag -t faceid -r 'a man' 'the man'; od-encode -S 64x64 --set picture_size=100x75 $PIPE/rgb_64x64.png; } |
+	 od-denoise --mask 10 -n 1 | od-decode -o face.png && odimg info face.png | grep -qx '64 64'"
+t_ok "a pattern: one JSON per picture" sh -c \
+	"printf 'a\nb\n' | od-tag -f - | od-denoise -n 1 -S 16x16 | od-decode --json -o 'pj_%d.png' &&
+	 test -s pj_0.json && test -s pj_1.json && grep -q '\"job\": \"1\"' pj_1.json"
+t_ok "a contact sheet: a JSON array of every picture" sh -c \
+	"printf 'a\nb\n' | od-tag -f - | od-denoise -n 1 -S 16x16 | od-decode --json --grid auto -o sheet.png &&
+	 head -c 1 sheet.json | grep -q '\[' && grep -c '\"job\"' sheet.json | grep -qx 2"
+t_fails 2 "--json on standard output" od-decode --json map.odf
+t_fails 2 "--json with --frames" od-decode --json --frames -o x.odf map.odf
+t_ok "a picture that was not generated has no parameters chunk" sh -c \
+	"od-decode -o plain.png dec_8x8.odf && ! odimg text plain.png | grep -q '^parameters='"
+
 # no frames, or nothing to decode, is a failure (so that a pipeline whose first
 # tools failed fails too), unless --allow-empty
 t_fails 3 "no frames at all" od-decode -o none.png /dev/null
