@@ -44,9 +44,10 @@ LIB_SRC := $(sort $(wildcard lib/*/*.c lib/*/*/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
 # Public headers: every header but the backends' internals and the inline maths.
 LIB_HDR := $(sort $(filter-out lib/compute/cpu/% lib/compute/cuda/% lib/base/fastmath.h,$(wildcard lib/*.h lib/*/*.h)))
-TOOL_SRC := $(sort $(wildcard bin/od-*.c))
+# bin/od.c is the porcelain (od(1)); bin/od-*.c the tools; the rest is what they share.
+TOOL_SRC := $(sort $(wildcard bin/od.c bin/od-*.c))
 TOOLS := $(TOOL_SRC:bin/%.c=$(B)/bin/%)
-TOOL_COMMON_SRC := $(filter-out bin/od-%.c,$(wildcard bin/*.c))
+TOOL_COMMON_SRC := $(filter-out bin/od.c bin/od-%.c,$(wildcard bin/*.c))
 TOOL_COMMON_OBJ := $(TOOL_COMMON_SRC:%.c=$(B)/%.o)
 TEST_UNIT_SRC := $(sort $(wildcard tests/unit/*.c))
 TEST_UNITS := $(TEST_UNIT_SRC:tests/unit/%.c=$(B)/tests/unit/%)
@@ -92,6 +93,10 @@ $(B)/libod.a: $(LIB_OBJ)
 	$(Q)$(AR) rcs $@ $^
 
 $(B)/bin/od-%: $(B)/bin/od-%.o $(TOOL_COMMON_OBJ) $(B)/libod.a
+	$(msg) LD $@
+	$(Q)$(CC) $(LDFLAGS) $(SAN_LDFLAGS) -pthread -o $@ $< $(TOOL_COMMON_OBJ) $(B)/libod.a $(OD_LIBS)
+
+$(B)/bin/od: $(B)/bin/od.o $(TOOL_COMMON_OBJ) $(B)/libod.a
 	$(msg) LD $@
 	$(Q)$(CC) $(LDFLAGS) $(SAN_LDFLAGS) -pthread -o $@ $< $(TOOL_COMMON_OBJ) $(B)/libod.a $(OD_LIBS)
 

@@ -250,6 +250,11 @@ int od_common_options(void *value, struct od_option *out, int room)
 int od_common_finish(void *value)
 {
 	struct od_common_opts *c = value;
+	const char *env_model = getenv("OD_MODEL"), *env_device = getenv("OD_DEVICE");
+	c->given.model = c->model && c->model != env_model;
+	c->given.device = c->device_name && c->device_name != env_device;
+	c->given.threads = c->threads >= 0;
+	c->given.progress = c->progress != OD_PROGRESS_AUTO;
 	if (c->model && !*c->model)
 		c->model = NULL;
 	if (c->threads < 0)

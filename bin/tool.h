@@ -87,6 +87,9 @@ struct od_common_opts {
 	enum od_device device;          /* device_name, parsed */
 	int threads;
 	enum od_progress_mode progress;
+	struct {
+		int model, device, threads, progress;
+	} given;                        /* on the command line (not from the environment or a default) */
 };
 od_opt_expand_fn od_common_options;
 od_opt_finish_fn od_common_finish;

@@ -5,7 +5,7 @@
 # same in every tool that takes them.
 . "$OD_SRCDIR/tests/lib.sh"
 cd "$T_TMP"
-TOOLS="od-tag od-encode od-plucker od-denoise od-decode od-frame od-model"
+TOOLS="od od-tag od-encode od-plucker od-denoise od-decode od-frame od-model"
 PIC=$OD_GOLDEN/cases/pipeline/depth_100x75.png
 
 # -- every declared option is in the help and the man page
