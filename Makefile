@@ -32,12 +32,12 @@ PROVE_FLAGS ?= -j2
 
 OD_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wno-format-truncation \
 	-fno-strict-aliasing -pthread -Ilib $(PNG_CFLAGS) $(JPEG_CFLAGS) $(BLAS_CFLAGS) $(JANSSON_CFLAGS) \
-	-DOD_VERSION='"$(VERSION)"' -DOD_LIBDIR='"$(libdir)"' -DOD_DATADIR='"$(datadir)"'
+	$(CURL_CFLAGS) -DOD_VERSION='"$(VERSION)"' -DOD_LIBDIR='"$(libdir)"' -DOD_DATADIR='"$(datadir)"'
 ifneq ($(SANITIZE),)
 OD_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 SAN_LDFLAGS = -fsanitize=address,undefined
 endif
-OD_LIBS = $(PNG_LIBS) $(JPEG_LIBS) $(BLAS_LIBS) $(JANSSON_LIBS) $(LIBS) -lm -lpthread -ldl
+OD_LIBS = $(PNG_LIBS) $(JPEG_LIBS) $(BLAS_LIBS) $(JANSSON_LIBS) $(CURL_LIBS) $(LIBS) -lm -lpthread -ldl
 
 # lib/ is one folder per layer (lib/README.md); compute/cuda is the plugin, built apart.
 LIB_SRC := $(sort $(wildcard lib/*/*.c lib/*/*/*.c))
@@ -156,7 +156,7 @@ FUZZ_BINS := $(FUZZ_SRC:fuzz/%.c=$(B)-fuzz/%)
 FUZZ_SECONDS ?= 30
 FUZZ_CC = clang
 FUZZ_CFLAGS = -g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined \
-	-Ilib $(PNG_CFLAGS) $(JPEG_CFLAGS) $(BLAS_CFLAGS) $(JANSSON_CFLAGS) \
+	-Ilib $(PNG_CFLAGS) $(JPEG_CFLAGS) $(BLAS_CFLAGS) $(JANSSON_CFLAGS) $(CURL_CFLAGS) \
 	-DOD_VERSION='"$(VERSION)"' -DOD_LIBDIR='"$(libdir)"' -DOD_DATADIR='"$(datadir)"'
 FUZZ_LIB_OBJ := $(LIB_SRC:lib/%.c=$(B)-fuzz/lib/%.o)
 

@@ -279,28 +279,30 @@ const char *od_common_model(const struct od_common_opts *c)
 
 /* ---------------------------------------------------------------- defaults: model, threads */
 
-static char *pulled_dir(char *buf, size_t size)
+/* ${XDG_DATA_HOME:-$HOME/.local/share}/od/NAME for the repository owner/NAME. */
+static char *pulled_dir(const char *repo, char *buf, size_t size)
 {
-	const char *xdg = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
+	const char *xdg = getenv("XDG_DATA_HOME"), *home = getenv("HOME"), *slash = strrchr(repo, '/');
+	const char *name = slash ? slash + 1 : repo;
 	if (xdg && *xdg == '/')
-		snprintf(buf, size, "%s/od/OneDiffusion", xdg);
+		snprintf(buf, size, "%s/od/%s", xdg, name);
 	else if (home && *home)
-		snprintf(buf, size, "%s/.local/share/od/OneDiffusion", home);
+		snprintf(buf, size, "%s/.local/share/od/%s", home, name);
 	else
 		return NULL;
 	return buf;
 }
 
-const char *od_default_pull_dir(void)
+const char *od_default_pull_dir(const char *repo)
 {
 	static char buf[PATH_MAX];
-	return pulled_dir(buf, sizeof buf);
+	return pulled_dir(repo, buf, sizeof buf);
 }
 
 const char *od_default_model(void)
 {
 	static char buf[PATH_MAX + 64];
-	if (pulled_dir(buf, sizeof buf) && od_is_dir(buf))
+	if (pulled_dir("lehduong/OneDiffusion", buf, sizeof buf) && od_is_dir(buf))
 		return buf;
 	/* the data folder: beside the executable's folder when the tool is
 	 * installed under PREFIX/bin (or a staged copy of it), else the configured one */
@@ -562,6 +564,19 @@ void od_progress_step(struct od_progress *p, long job, int step, int total)
 			     job + 1, step, total, el, eta);
 	else
 		n = snprintf(line, sizeof line, "%s: %s job %ld, %.1fs elapsed", od_prog, p->what, job + 1, el);
+	(void)n;
+	od_status_line("%s", line);
+	p->shown = 1;
+	p->last = now;
+}
+
+void od_status_line(const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
 	int w = term_width() - 1;
 	if (n > w)
 		n = w;
@@ -572,17 +587,21 @@ void od_progress_step(struct od_progress *p, long job, int step, int total)
 	int len = snprintf(buf, sizeof buf, "\r%.*s\033[K", n, line);
 	ssize_t wr = write(STDERR_FILENO, buf, (size_t)len);
 	(void)wr;
-	p->shown = 1;
-	p->last = now;
 	progress_on_screen = 1;
 }
 
-void od_progress_end(struct od_progress *p)
+void od_status_clear(void)
 {
-	if (p->shown && progress_on_screen) {
+	if (progress_on_screen) {
 		ssize_t wr = write(STDERR_FILENO, "\r\033[K", 4);
 		(void)wr;
 		progress_on_screen = 0;
 	}
+}
+
+void od_progress_end(struct od_progress *p)
+{
+	if (p->shown)
+		od_status_clear();
 	p->shown = 0;
 }

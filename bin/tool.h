@@ -111,9 +111,10 @@ const char *od_common_model(const struct od_common_opts *c);
  * (BINDIR/../share, so that a staged or moved install works), else the one
  * configured. */
 const char *od_default_model(void);
-/* The folder od-model pull writes to without a DIR (a static buffer, or NULL
+/* The folder od-model pull writes the repository owner/NAME to without a DIR:
+ * ${XDG_DATA_HOME:-$HOME/.local/share}/od/NAME (a static buffer, or NULL
  * without $HOME). */
-const char *od_default_pull_dir(void);
+const char *od_default_pull_dir(const char *repo);
 
 /* The thread count when -j is not given: $OD_THREADS when set (0: all CPUs);
  * within `make -jN` (MAKEFLAGS), the CPUs this process may use divided by N,
@@ -199,6 +200,12 @@ void od_progress_begin(struct od_progress *p, enum od_progress_mode mode, const 
 /* step counts done steps out of total; job numbers the job in a batch, from 0. */
 void od_progress_step(struct od_progress *p, long job, int step, int total);
 void od_progress_end(struct od_progress *p);
+
+/* A status line of one's own on a terminal's last line, as the progress line
+ * is written (one write, cut to the terminal's width); od_status_clear
+ * erases it. The caller decides whether stderr is a terminal and how often. */
+void od_status_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void od_status_clear(void);
 
 /* Monotonic seconds. */
 double od_now(void);

@@ -11,11 +11,13 @@
  *               (element types, views, conversions), io.h (atomic outputs,
  *               exact reads, maps), parallel.h (thread pool), rng.h (torch's
  *               CPU normal noise), blas.h (OpenBLAS kernel choice), linalg3.h
- *               (3x3 SVD and friends); fastmath.h is private
+ *               (3x3 SVD and friends), sha.h (SHA-256, SHA-1); fastmath.h is
+ *               private
  *   formats/    what crosses the process boundary: frame.h (the frame stream,
  *               od-frame(5)), frame_safetensors.h, safetensors.h,
  *               checkpoint.h (Hugging Face component folders), config.h (JSON
- *               files and typed getters), image.h (PNG/JPEG)
+ *               files and typed getters), image.h (PNG/JPEG), hub.h (the
+ *               Hugging Face hub: listing, downloading, verifying)
  *   compute/    backend.h: compute contexts and the kernel table. Behind it
  *               compute/cpu/ (the reference kernels over OpenBLAS) and
  *               compute/cuda/ (their twins, built as the od-cuda.so plugin);
@@ -53,6 +55,7 @@
 #include "base/rng.h"
 #include "base/blas.h"
 #include "base/linalg3.h"
+#include "base/sha.h"
 
 #include "formats/frame.h"
 #include "formats/frame_safetensors.h"
@@ -60,6 +63,7 @@
 #include "formats/config.h"
 #include "formats/checkpoint.h"
 #include "formats/image.h"
+#include "formats/hub.h"
 
 #include "compute/backend.h"
 

@@ -145,6 +145,26 @@ for t in $common; do
 	t_grep "no model: give --model DIR" "$T_ERR" "$t: an empty --model is no model"
 done
 
+# -- the default thread count: $OD_THREADS, else a share of the CPUs under
+# make -jN, else every CPU this process may use
+threads() { # the thread count od-tag -v reports, in the environment given
+	n=$(env -u OD_THREADS -u MAKEFLAGS "$@" od-tag -v x 2>&1 >/dev/null | sed -n 's/.*, \([0-9]*\) threads\{0,1\}$/\1/p')
+	echo "${n:--1}"
+}
+cpus=$(nproc)
+t_result $(($(threads) != cpus)) "by default every CPU this process may use ($cpus)"
+t_result $(($(threads OD_THREADS=3) != 3)) "OD_THREADS=3"
+t_result $(($(threads OD_THREADS=3 MAKEFLAGS=-j2) != 3)) "OD_THREADS wins over make -j"
+j=$(env -u MAKEFLAGS OD_THREADS=3 od-tag -j 2 -v x 2>&1 >/dev/null | grep -c ', 2 threads$')
+t_result $((j != 1)) "-j wins over OD_THREADS"
+want=$((cpus / 2 > 1 ? cpus / 2 : 1))
+t_result $(($(threads MAKEFLAGS=' -j2 --jobserver-auth=3,4') != want)) "within make -j2: half the CPUs ($want)"
+t_result $(($(threads MAKEFLAGS='w -j --jobserver-auth=3,4') != 1)) "within an unlimited make -j: 1"
+t_result $(($(threads MAKEFLAGS='-j1') != cpus)) "within make -j1: every CPU"
+t_result $(($(threads MAKEFLAGS='--jobs=64') != 1)) "within make --jobs=64 on fewer CPUs: 1"
+t_fails 2 "OD_THREADS=many" env OD_THREADS=many od-tag -o x.odf x
+t_grep "^od-tag: OD_THREADS: 'many' is not an integer" "$T_ERR" "a bad OD_THREADS is named"
+
 # -- operands: '-' is standard input, '--' ends the options
 t_ok "od-frame show - reads stdin" sh -c "od-frame show - < text.odf | grep -c text | grep -qx 2"
 t_ok "od-tag: -- ends the options" sh -c "od-tag --print-prompt -- --raw -x | grep -qx '\[\[text2image\]\] --raw -x'"
@@ -155,5 +175,5 @@ t_grep "option '--list-' is ambiguous (--list-tags, --list-colors)" "$T_ERR" "th
 t_fails 2 "an unknown command" od-frame frobnicate
 t_grep "^od-frame: unknown command 'frobnicate' (see od-frame --help)$" "$T_ERR" "unknown command message"
 t_fails 2 "no command" od-model
-t_grep "^od-model: give a command: info or random" "$T_ERR" "the commands are listed"
+t_grep "^od-model: give a command: info, random or pull" "$T_ERR" "the commands are listed"
 t_done
