@@ -495,12 +495,11 @@ int main(int argc, char **argv)
 	if ((rc = od_out_open(&out, o.out)))
 		od_fail(rc);
 	struct od_progress prog;
-	od_progress_begin(&prog, o.common.progress, "encode");
+	od_progress_begin(&prog, o.common.progress, "tag");
 	if (n_jobs)
 		rc = od_t5_encode(t5, 1, OD_T5_MAX_LENGTH, neg.ids, neg.mask, neg_emb, NULL);
 	for (int i = 0; !rc && i < n_jobs; i++) {
 		struct job *j = &jobs[i];
-		od_progress_step(&prog, i, i, n_jobs);
 		struct od_frame f, nf;
 		rc = od_t5_encode(t5, 1, OD_T5_MAX_LENGTH, j->ids, j->mask, emb, NULL);
 		if (rc)
@@ -517,11 +516,11 @@ int main(int argc, char **argv)
 			rc = od_frame_write(&out, &nf);
 		od_frame_free(&f);
 		od_frame_free(&nf);
+		if (!rc)
+			od_progress_step(&prog, i, 1, 1); /* like every tool: a line per job done, jobs from 0 */
 	}
-	if (!rc) {
-		od_progress_step(&prog, n_jobs, n_jobs, n_jobs);
+	if (!rc)
 		rc = od_out_commit(&out);
-	}
 	od_progress_end(&prog);
 	if (rc) {
 		od_out_abort(&out);

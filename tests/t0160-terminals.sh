@@ -71,6 +71,16 @@ bad=$(grep -v '^od-[a-z]*: [a-z]* job [0-9]*[:,] ' lines.txt | head -3)
 t_result $((${#bad} != 0)) "every update is one tool's whole line${bad:+: $bad}"
 t_result "$(tail -c 4 tty.txt | od -An -c | tr -d ' \n' | grep -q '\\r033\[K$' && echo 0 || echo 1)" \
 	"the last update erased its line"
+# every tool numbers jobs the same way: from 0 in key=value lines (as in the
+# frames' job metadata), from 1 on a terminal
+printf 'a\nb\n' > two.txt
+od-tag -f two.txt --progress=machine > two.odf 2> tag.prog
+t_grep '^progress=tag job=1 step=1 total=1 ' tag.prog "od-tag: a line per job, from 0"
+od-encode -S 16x16 --progress=machine "$PIC" "$PIC" > /dev/null 2> enc.prog
+t_grep '^progress=encode job=1 step=1 total=1 ' enc.prog "od-encode: the same"
+od-denoise -n 1 -S 16x16 --progress=machine two.odf 2> dn.prog | od-decode --progress=machine -o 'two_%d.png' 2> dec.prog
+t_grep '^progress=denoise job=1 step=1 total=1 ' dn.prog "od-denoise: the same"
+t_grep '^progress=decode job=1 step=1 total=1 ' dec.prog "od-decode: the same"
 on_tty "-q: no progress line" 0 "od-tag 'a' | od-denoise -q -n 40 -S 128x128 -o q.odf"
 t_result "$(grep -c 'step' tty.txt)" "-q: nothing on the terminal"
 t_done
