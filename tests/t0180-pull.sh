@@ -73,6 +73,13 @@ t_grep "GET /test/OneDiffusion/resolve/main/transformer/diffusion_pytorch_model.
 t_ok "pull again: up to date" sh -c "od-model pull test/OneDiffusion m1 2> again.err && grep -q 'up to date' again.err"
 t_ok "--all: every file" sh -c "od-model pull --all test/OneDiffusion m2 && cmp repo/README.md m2/README.md && cmp repo/assets/example.png m2/assets/example.png"
 t_ok "--include" sh -c "od-model pull --include 'vae/*' test/OneDiffusion m3 && test -s m3/vae/config.json && test ! -e m3/transformer"
+if command -v script > /dev/null 2>&1; then
+	script -qec "od-model pull test/OneDiffusion tty1" /dev/null < /dev/null > tty.txt 2>&1
+	t_result $? "pull on a terminal"
+	t_grep "od-model: pull [0-9]*/[0-9]* [a-z_/.]*: .* MB/s" tty.txt "... shows a status line: the file, the bytes, the rate"
+	t_grep "pulled test/OneDiffusion into 'tty1'" tty.txt "... and what it did"
+fi
+t_ok "-q: nothing on standard error" sh -c "od-model pull -q test/OneDiffusion q1 2> q.err && test ! -s q.err"
 t_fails 5 "an unknown repository: the tree is a 404" od-model pull test/Nothing m4
 t_grep "HTTP 404" "$T_ERR" "... says so"
 t_fails 5 "a revision that does not exist" od-model pull --revision nope --endpoint "$HF_ENDPOINT/nowhere" test/OneDiffusion m4
