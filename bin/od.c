@@ -127,6 +127,16 @@ static void arg(struct cmd *c, const char *fmt, ...)
 	c->argv[++c->argc] = NULL;
 }
 
+static void free_pipeline(struct pipeline *p)
+{
+	for (int i = 0; i < p->n_first; i++)
+		for (int k = 0; k < p->first[i].argc; k++)
+			free(p->first[i].argv[k]);
+	for (int i = 0; i < p->n_stage; i++)
+		for (int k = 0; k < p->stage[i].argc; k++)
+			free(p->stage[i].argv[k]);
+}
+
 /* ---------------------------------------------------------------- options */
 
 struct opts {
@@ -608,6 +618,7 @@ static int run_task(int argc, char **argv, const struct od_command *cmd)
 	free(prompt);
 	if (o.dry_run) {
 		print_pipeline(&p);
+		free_pipeline(&p);
 		if (fflush(stdout))
 			od_die(OD_EIO, "<stdout>: write failed");
 		return 0;
@@ -621,7 +632,9 @@ static int run_task(int argc, char **argv, const struct od_command *cmd)
 		dup2(saved, 1);
 		close(saved);
 	}
-	return run(&p);
+	int status = run(&p);
+	free_pipeline(&p);
+	return status;
 }
 
 /* ---------------------------------------------------------------- coreutils' od */
