@@ -38,7 +38,8 @@ void od_grid_auto(int n, int *cols, int *rows);
  * pictures are widened when any picture has colour. */
 int od_contact_sheet(const struct od_image *imgs, int n, int cols, int rows, struct od_image *out);
 
-/* Resample in to w × h (each at least 1) as PIL's Image.resize(BILINEAR) does:
+/* Resample in to w × h (each at least 1) as PIL's Image.resize(BILINEAR) does
+ * (numerics.md §6.4):
  * separable, a triangle filter of radius 1 widened by the scale when
  * shrinking (so that shrinking averages instead of aliasing), centres at
  * (i + 0.5)·scale, weights normalised per output pixel, edges clamped by
