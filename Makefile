@@ -32,21 +32,22 @@ PROVE_FLAGS ?= -j2
 
 OD_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wno-format-truncation \
 	-fno-strict-aliasing -pthread -Ilib $(PNG_CFLAGS) $(JPEG_CFLAGS) $(BLAS_CFLAGS) $(JANSSON_CFLAGS) \
-	-DOD_VERSION='"$(VERSION)"' -DOD_LIBDIR='"$(libdir)"' -DOD_DATADIR='"$(datadir)"'
+	$(CURL_CFLAGS) -DOD_VERSION='"$(VERSION)"' -DOD_LIBDIR='"$(libdir)"' -DOD_DATADIR='"$(datadir)"'
 ifneq ($(SANITIZE),)
 OD_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 SAN_LDFLAGS = -fsanitize=address,undefined
 endif
-OD_LIBS = $(PNG_LIBS) $(JPEG_LIBS) $(BLAS_LIBS) $(JANSSON_LIBS) $(LIBS) -lm -lpthread -ldl
+OD_LIBS = $(PNG_LIBS) $(JPEG_LIBS) $(BLAS_LIBS) $(JANSSON_LIBS) $(CURL_LIBS) $(LIBS) -lm -lpthread -ldl
 
 # lib/ is one folder per layer (lib/README.md); compute/cuda is the plugin, built apart.
 LIB_SRC := $(sort $(wildcard lib/*/*.c lib/*/*/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
 # Public headers: every header but the backends' internals and the inline maths.
 LIB_HDR := $(sort $(filter-out lib/compute/cpu/% lib/compute/cuda/% lib/base/fastmath.h,$(wildcard lib/*.h lib/*/*.h)))
-TOOL_SRC := $(sort $(wildcard bin/od-*.c))
+# bin/od.c is the porcelain (od(1)); bin/od-*.c the tools; the rest is what they share.
+TOOL_SRC := $(sort $(wildcard bin/od.c bin/od-*.c))
 TOOLS := $(TOOL_SRC:bin/%.c=$(B)/bin/%)
-TOOL_COMMON_SRC := $(filter-out bin/od-%.c,$(wildcard bin/*.c))
+TOOL_COMMON_SRC := $(filter-out bin/od.c bin/od-%.c,$(wildcard bin/*.c))
 TOOL_COMMON_OBJ := $(TOOL_COMMON_SRC:%.c=$(B)/%.o)
 TEST_UNIT_SRC := $(sort $(wildcard tests/unit/*.c))
 TEST_UNITS := $(TEST_UNIT_SRC:tests/unit/%.c=$(B)/tests/unit/%)
@@ -100,6 +101,10 @@ $(B)/bin/od-%: $(B)/bin/od-%.o $(TOOL_COMMON_OBJ) $(B)/libod.a
 	$(msg) LD $@
 	$(Q)$(CC) $(LDFLAGS) $(SAN_LDFLAGS) -pthread -o $@ $< $(TOOL_COMMON_OBJ) $(B)/libod.a $(OD_LIBS)
 
+$(B)/bin/od: $(B)/bin/od.o $(TOOL_COMMON_OBJ) $(B)/libod.a
+	$(msg) LD $@
+	$(Q)$(CC) $(LDFLAGS) $(SAN_LDFLAGS) -pthread -o $@ $< $(TOOL_COMMON_OBJ) $(B)/libod.a $(OD_LIBS)
+
 $(B)/tests/unit/%: $(B)/tests/unit/%.o $(B)/libod.a
 	$(msg) LD $@
 	$(Q)$(CC) $(LDFLAGS) $(SAN_LDFLAGS) -pthread -o $@ $< $(B)/libod.a $(OD_LIBS)
@@ -134,7 +139,8 @@ $(B)/lib/od-cuda.so: $(CUDA_OBJ)
 # ---------------------------------------------------------------- tests
 TEST_ENV = OD_BIN=$(abspath $(B)/bin) OD_TESTBIN=$(abspath $(B)/tests) OD_SRCDIR=$(CURDIR) \
 	OD_MODEL=$(CURDIR)/share/tiny-onediffusion OD_GOLDEN=$(CURDIR)/tests/golden \
-	OD_CUDA_PLUGIN=$(abspath $(B)/lib/od-cuda.so) TMPDIR=$(abspath $(B)/tmp) OD_BUILD=$(B) OD_SANITIZE=$(SANITIZE)
+	OD_CUDA_PLUGIN=$(abspath $(B)/lib/od-cuda.so) TMPDIR=$(abspath $(B)/tmp) OD_BUILD=$(B) OD_SANITIZE=$(SANITIZE) \
+	XDG_DATA_HOME=$(abspath $(B)/tmp/xdg-data)
 
 check: all $(TEST_UNITS) $(TEST_TOOLS)
 	@mkdir -p $(B)/tmp
@@ -161,7 +167,7 @@ FUZZ_SECONDS ?= 30
 FUZZ_TARGETS ?= $(FUZZ_SRC:fuzz/%.c=%)
 FUZZ_CC = clang
 FUZZ_CFLAGS = -g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined \
-	-Ilib $(PNG_CFLAGS) $(JPEG_CFLAGS) $(BLAS_CFLAGS) $(JANSSON_CFLAGS) \
+	-Ilib $(PNG_CFLAGS) $(JPEG_CFLAGS) $(BLAS_CFLAGS) $(JANSSON_CFLAGS) $(CURL_CFLAGS) \
 	-DOD_VERSION='"$(VERSION)"' -DOD_LIBDIR='"$(libdir)"' -DOD_DATADIR='"$(datadir)"'
 FUZZ_LIB_OBJ := $(LIB_SRC:lib/%.c=$(B)-fuzz/lib/%.o)
 

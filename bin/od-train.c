@@ -431,9 +431,9 @@ static int cmd_train(int argc, char **argv, const struct od_command *cmd)
 	if (empty)
 		given |= OD_TRAIN_GIVEN_EMPTY;
 	/* a resumed run has its own base model: only one given here is compared */
-	if (common.model_given)
+	if (common.given.model)
 		given |= OD_TRAIN_GIVEN_BASE;
-	const char *model = resume && !common.model_given ? NULL : common.model;
+	const char *model = resume && !common.given.model ? NULL : common.model;
 	char **data = argv + first;
 	int n_data = argc - first;
 	if (!resume) {

@@ -1,0 +1,195 @@
+#!/bin/sh
+# Every documented example runs as written: each code block of README.md and
+# each example of the EXAMPLES section of every man page (man/*.1, man/*.5:
+# the pages of new tools are picked up as they come) is run on the shipped
+# model, in a scratch folder of its own document holding the inputs below,
+# the examples of one document in order (a later one may read what an earlier
+# one wrote). A block passes when it exits 0.
+#
+# Speed: the tools on PATH are wrappers that append small sizes and few
+# steps to every command (od-denoise -n 2 -S 64x64, od-encode -S 64x64,
+# od-plucker -S 64, od TASK -n 2 -S 64x64 but with --dry-run), so an example written for the
+# released model at 1024x1024 and 50 steps runs in a second.
+#
+# Marking an example (a comment right before it; see HACKING.md, Tests):
+#   README.md:   <!-- example: DIRECTIVE -->   on the line before the ``` fence
+#   man pages:   .\" example: DIRECTIVE       on the line before .Dl or .Bd -literal
+# DIRECTIVE is one of
+#   skip REASON        not run: a TAP skip with the reason (the network, a GPU,
+#                      root, Python, gigabytes)
+#   make TARGET...     the block is a Makefile: run make TARGET... with it
+#   output             the block is what the example before it prints on its
+#                      standard output: compared, not run
+#
+# The inputs every document's folder starts with (made here from the golden
+# pictures; examples name them as a user would name theirs):
+#   pictures   photo.jpg photo.png depth.png front.png a.jpg b.jpg c.jpg ref.jpg
+#              teapot.jpg edges.png hed.png posemap.png map.png boxes.png
+#              masked.png blurred.jpg
+#   folders    photos/ (a landscape and a portrait JPEG), depth/ with
+#              captions/ (house, tree: a PNG and a .txt each), latents/ (two
+#              latent streams)
+#   text       captions.txt, prompts.txt (two prompts each)
+#   streams    text.odf (od-tag's), latents.odf, all.odf and out.odf (a
+#              multiview run with every frame: image latents and ray frames,
+#              the rays of views 1 and 2 generated)
+#   other      run.safetensors (the golden text-to-image run: prompt_embeds,
+#              prompt_mask, init_noise, final_latents), onediffusion/ (the
+#              shipped model, standing in for the folder `od-model pull
+#              lehduong/OneDiffusion onediffusion` makes); share/ and
+#              build/bin/, as in a source folder (the README's quick start)
+. "$OD_SRCDIR/tests/lib.sh"
+cd "$T_TMP"
+G=$OD_GOLDEN/cases/pipeline
+
+# ---- the wrappers: small sizes, few steps
+mkdir wrap
+cat > wrap/od-denoise <<EOF
+#!/bin/sh
+exec "$OD_BIN/od-denoise" "\$@" -n 2 -S 64x64
+EOF
+cat > wrap/od-encode <<EOF
+#!/bin/sh
+exec "$OD_BIN/od-encode" "\$@" -S 64x64
+EOF
+cat > wrap/od-plucker <<EOF
+#!/bin/sh
+for a in "\$@"; do [ "\$a" = --invert ] && exec "$OD_BIN/od-plucker" "\$@"; done
+exec "$OD_BIN/od-plucker" "\$@" -S 64
+EOF
+cat > wrap/od <<EOF
+#!/bin/sh
+case \$1 in
+-*|'') exec "$OD_BIN/od" "\$@" ;;
+esac
+for a in "\$@"; do [ "\$a" = --dry-run ] && exec "$OD_BIN/od" "\$@"; done
+exec "$OD_BIN/od" "\$@" -n 2 -S 64x64
+EOF
+chmod +x wrap/*
+PATH=$T_TMP/wrap:$PATH
+export PATH
+
+# ---- the inputs
+mkdir in
+(
+	set -e
+	cd in
+	od-encode --pixels -S 96x64 "$G/rgb_64x64.png" | od-decode -o photo.jpg
+	od-encode --pixels -S 96x64 "$G/rgb_64x64.png" | od-decode -o photo.png
+	cp "$G/depth_100x75.png" depth.png
+	cp "$G/mv_view0_64x64.png" front.png
+	for f in a b c ref teapot blurred; do od-encode --pixels -S 64x64 "$G/mv_view0_64x64.png" | od-decode -o $f.jpg; done
+	for f in edges hed posemap map boxes masked; do cp "$G/rgb_64x64.png" $f.png; done
+	mkdir photos depth captions latents
+	cp photo.jpg photos/landscape.jpg
+	od-encode --pixels -S 48x80 "$G/rgb_64x64.png" | od-decode -o photos/portrait.jpg
+	cp depth.png depth/house.png
+	cp "$G/rgb_64x64.png" depth/tree.png
+	echo 'a stone house in a green valley' > captions/house.txt
+	echo 'a tree on a hill' > captions/tree.txt
+	printf 'a red cube on a wooden table\na blue ball on the grass\n' > captions.txt
+	cp captions.txt prompts.txt
+	od-tag -N 'a red cube' > text.odf
+	od-encode photo.jpg > latents.odf
+	od-encode photo.jpg > latents/one.odf
+	od-encode front.png > latents/two.odf
+	{ od-tag -t multiview ''; od-encode a.jpg b.jpg c.jpg; od-plucker -a 0; } |
+		od-denoise --mask 000101 --all > all.odf
+	cp all.odf out.odf
+	cp "$G/t2i_softcap.safetensors" run.safetensors
+	ln -s "$OD_MODEL" onediffusion
+	ln -s "$OD_SRCDIR/share" share
+	mkdir build
+	ln -s "$T_TMP/wrap" build/bin
+) > inputs.log 2>&1
+t_result $? "the inputs are made"
+[ -s in/out.odf ] || sed 's/^/# /' inputs.log
+
+# ---- extraction: "@@ N DIRECTIVE" then the example's lines
+extract_readme() {
+	awk '
+	/^<!-- example:.*-->$/ { d = $0; sub(/^<!-- example: */, "", d); sub(/ *-->$/, "", d); next }
+	/^```/ {
+		if (!inb) { inb = 1; n++; print "@@ " n " " d; d = ""; next }
+		inb = 0; next
+	}
+	inb { print; next }
+	/./ { d = "" }
+	' "$1"
+}
+extract_man() {
+	awk '
+	/^\.Sh / { ex = ($0 == ".Sh EXAMPLES"); next }
+	!ex { next }
+	/^\.\\" example:/ { d = $0; sub(/^\.\\" example: */, "", d); next }
+	/^\.Bd -literal/ { inb = 1; n++; print "@@ " n " " d; d = ""; next }
+	/^\.Ed/ { inb = 0; next }
+	inb { print; next }
+	/^\.Dl / { n++; print "@@ " n " " d; d = ""; sub(/^\.Dl /, ""); print; next }
+	' "$1" | sed -e 's/\\e/\\/g' -e 's/\\&//g' -e 's/\\(dq/"/g' -e 's/\\(aq/'"'"'/g' -e 's/\\-/-/g' \
+		-e 's/\\(ti/~/g' -e 's/\\(ha/^/g'
+}
+
+# ---- running
+run_doc() { # name, extracted file
+	name=$1
+	dir=$T_TMP/run/$(echo "$name" | tr '/.' '__')
+	mkdir -p "$dir"
+	cp -R in/. "$dir/"
+	rm -rf ex
+	mkdir ex
+	awk -v out=ex '/^@@ /{ n = $2; d = $0; sub(/^@@ [0-9]+ ?/, "", d); print d > (out "/" n ".dir"); next }
+		{ print > (out "/" n ".sh") }' "$2"
+	count=0
+	for f in $(ls ex/*.dir 2>/dev/null | sort -t/ -k2 -n); do
+		n=${f#ex/}
+		n=${n%.dir}
+		count=$((count + 1))
+		d=$(cat "$f")
+		[ -f "ex/$n.sh" ] || : > "ex/$n.sh"
+		what="$name example $n: $(grep -m1 . "ex/$n.sh" | cut -c1-60)"
+		case $d in
+		skip*)
+			T_N=$((T_N + 1))
+			echo "ok $T_N - $what # SKIP ${d#skip }"
+			continue
+			;;
+		output)
+			cmp -s "ex/$n.sh" stdout.txt
+			rc=$?
+			t_result $rc "$name example $n: the output the example before it prints"
+			if [ $rc -ne 0 ]; then
+				echo "# the document shows:"
+				sed 's/^/#   /' "ex/$n.sh"
+				echo "# the example printed:"
+				sed 's/^/#   /' stdout.txt | head -10
+			fi
+			continue
+			;;
+		make\ *)
+			cp "ex/$n.sh" "$dir/Makefile.example"
+			(cd "$dir" && timeout 300 make -s -f Makefile.example ${d#make } < /dev/null) > stdout.txt 2> out.txt
+			;;
+		*)
+			cp "ex/$n.sh" "$dir/example.sh"
+			(cd "$dir" && timeout 300 sh -e example.sh < /dev/null) > stdout.txt 2> out.txt
+			;;
+		esac
+		rc=$?
+		t_result $rc "$what"
+		if [ $rc -ne 0 ]; then
+			echo "# exit status $rc; the example:"
+			sed 's/^/#   /' "ex/$n.sh"
+			cat stdout.txt out.txt | sed 's/^/# /' | head -15
+		fi
+	done
+	t_result $((count == 0)) "$name has examples ($count)"
+}
+
+extract_readme "$OD_SRCDIR/README.md" > readme.txt
+run_doc README.md readme.txt
+for page in "$OD_SRCDIR"/man/*.[1-9]; do
+	extract_man "$page" > page.txt
+	run_doc "man/${page##*/}" page.txt
+done
+t_done
