@@ -63,9 +63,9 @@ static int cmd_eval(int argc, char **argv, const struct od_command *cmd)
 	};
 	const struct od_option none[] = { OD_OPT_END() };
 	const struct od_option opts[] = {
-		OD_OPT_CALLBACK('f', "format", &format, "FMT", "csv (the default), json or md", format_cb),
+		OD_OPT_CALLBACK('F', "format", &format, "FMT", "csv (the default), json or md", format_cb),
 		OD_OPT_STRING('o', "output", &out_path, "FILE", "write to FILE instead of standard output"),
-		OD_OPT_STRING('l', "list", &list, "FILE", "items from FILE: one \"PRED GT\" per line ('-': stdin)"),
+		OD_OPT_STRING(0, "list", &list, "FILE", "items from FILE: one \"PRED GT\" per line ('-': stdin)"),
 		OD_OPT_STRING(0, "set", &set, "SET", "items from a scene set: its scenes, predictions in PRED_DIR/ID.png"),
 		OD_OPT_INT(0, "view", &view, "N", "--set: the view to compare (default 0)", 0, 9999),
 		OD_OPT_INCLUDE(kind == OD_EVAL_DEPTH ? depth_opts : kind == OD_EVAL_T2I ? t2i_opts : none),

@@ -167,7 +167,7 @@ static int cmd_grad(int argc, char **argv, const struct od_command *cmd)
 	int nocap = 0, inter = 0, recompute = 0;
 	const struct od_option opts[] = {
 		OD_OPT_COMMON_SOME(&common, OD_COMMON_MODEL | OD_COMMON_DEVICE | OD_COMMON_THREADS),
-		OD_OPT_STRING('c', "case", &case_path, "IN",
+		OD_OPT_STRING(0, "case", &case_path, "IN",
 			      "the batch (.safetensors: x_sigma, t, target, encoder_hidden_states, encoder_attention_mask)"),
 		OD_OPT_STRING('o', "output", &out_path, "OUT",
 			      "the gradients grad.<weight name>, loss and model_output (.safetensors; '-' for stdout)"),
@@ -325,12 +325,36 @@ static char *resolved(const char *path)
 	return r;
 }
 
-static void mkdir_p(const char *dir)
+/* Create dir unless it is there; returns 1 when this call created it. */
+static int mkdir_p(const char *dir)
 {
-	if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+	int made = mkdir(dir, 0777) == 0;
+	if (!made && errno != EEXIST)
 		od_die(OD_EIO, "'%s': cannot create: %s", dir, strerror(errno));
 	if (!od_is_dir(dir))
 		od_die(OD_EIO, "'%s': not a folder", dir);
+	return made;
+}
+
+/* What a new run made in its folder (the folder itself, or the log and
+ * samples/ in a folder that was there), until its first checkpoint is in
+ * place: registered (base/io.h od_tree_register), so that a run that fails or
+ * is killed before it has saved anything leaves nothing behind, and one that
+ * has saved a checkpoint keeps it, its log and its samples. */
+static struct od_temp *unsaved[3];
+static int n_unsaved;
+
+static void unsaved_add(const char *path)
+{
+	if (!(unsaved[n_unsaved++] = od_tree_register(path)))
+		od_die(OD_ENOMEM, "out of memory");
+}
+
+/* A checkpoint is in place: the run's folder stays, whatever happens next. */
+static void unsaved_keep(void)
+{
+	while (n_unsaved > 0)
+		od_tree_keep(unsaved[--n_unsaved]);
 }
 
 /* Fail after a step: the run stops; what was saved stays. */
@@ -366,7 +390,7 @@ static int cmd_train(int argc, char **argv, const struct od_command *cmd)
 		OD_OPT_STRING('o', "output", &outdir, "OUTDIR",
 			      "checkpoints OUTDIR/step-NNNNNNN, OUTDIR/latest, log.csv, samples/"),
 		OD_OPT_INT64('n', "steps", &steps, "N", "steps of the run (the schedule ends there)", 1, INT32_MAX),
-		OD_OPT_INT('b', "batch", &batch, "B",
+		OD_OPT_INT(0, "batch", &batch, "B",
 			   with_default(h_batch, sizeof h_batch, "jobs per step (default %d)", s.batch), 1, 65536),
 		OD_OPT_INT64('s', "seed", &seed, "S", "seed of the noise (S) and of the data order (S + 1) (default 0)", 0,
 			     INT64_MAX),
@@ -476,6 +500,7 @@ static int cmd_train(int argc, char **argv, const struct od_command *cmd)
 	struct od_trainer tr;
 	char *ckpt = NULL, *outdir_alloc = NULL;
 	int created = 0;
+	char *log_path = NULL;
 	if (resume) {
 		if ((rc = od_train_resume_find(resume, &ckpt)))
 			od_fail(rc);
@@ -507,14 +532,14 @@ static int cmd_train(int argc, char **argv, const struct od_command *cmd)
 			od_die(OD_EINVAL, "'%s': a run is there already: continue it with --resume %s, or choose another "
 			       "folder", outdir, outdir);
 		free(latest);
-		/* a folder this run creates goes again if the run cannot start */
-		created = mkdir(outdir, 0777) == 0;
-		mkdir_p(outdir);
-		if ((rc = od_trainer_open(&tr, ctx, model, &s, steps, data, n_data, outdir))) {
-			if (created)
-				od_train_remove_tree(outdir);
+		/* what this run creates goes again if it ends before its first
+		 * checkpoint (on exit or on a signal: unsaved_add) */
+		created = mkdir_p(outdir);
+		if (!(log_path = od_path_join(outdir, "log.csv")))
+			od_die(OD_ENOMEM, "out of memory");
+		unsaved_add(created ? outdir : log_path);
+		if ((rc = od_trainer_open(&tr, ctx, model, &s, steps, data, n_data, outdir)))
 			od_fail(rc);
-		}
 	}
 	const int64_t total = tr.steps, stop = until ? until : total;
 
@@ -533,14 +558,12 @@ static int cmd_train(int argc, char **argv, const struct od_command *cmd)
 		if (tr.s.base && !(rc = od_job_opts_for_model(&jo, &tr.m.cfg, tr.s.base)) && sample_size[0]) {
 			jo.width = sample_size[0];
 			jo.height = sample_size[1];
-			if (od_job_size_check(&jo)) {
-				if (created)
-					od_train_remove_tree(outdir);
+			if (od_job_size_check(&jo))
 				od_usage_error("--sample-size: %s", od_errmsg());
-			}
 		}
 		if (!rc) {
-			mkdir_p(sdir);
+			if (mkdir_p(sdir) && !resume && !created)
+				unsaved_add(sdir);
 			if (!(jobs = od_path_join(sdir, "prompts.odf")))
 				rc = od_error(OD_ENOMEM, "out of memory");
 			else
@@ -548,17 +571,15 @@ static int cmd_train(int argc, char **argv, const struct od_command *cmd)
 							   (float)sample_guidance, (uint64_t)sample_seed, jo.width, jo.height);
 		}
 		free(jobs);
-		if (rc) {
-			if (created)
-				od_train_remove_tree(outdir);
+		if (rc)
 			od_fail(rc);
-		}
 		have_pv = 1;
 	}
 
 	struct od_train_log log;
 	double clock0 = 0;
-	char *log_path = od_path_join(outdir, "log.csv");
+	if (!log_path)
+		log_path = od_path_join(outdir, "log.csv");
 	if (!log_path || (rc = od_train_log_open(&log, log_path, tr.step, &clock0)))
 		od_fail(log_path ? rc : OD_ENOMEM);
 	struct train_progress pr = { .mode = common.progress, .tty = isatty(STDERR_FILENO), .start = od_now(),
@@ -587,6 +608,7 @@ static int cmd_train(int argc, char **argv, const struct od_command *cmd)
 		if (save_every && tr.step % save_every == 0 && tr.step < stop) {
 			if ((rc = od_trainer_save(&tr, outdir, keep, name, sizeof name)))
 				train_fail(&tr, &log, &pr, rc);
+			unsaved_keep();
 			saved = tr.step;
 		}
 		if (have_pv && (tr.step % sample_every == 0 || tr.step == stop)) {
@@ -604,6 +626,7 @@ static int cmd_train(int argc, char **argv, const struct od_command *cmd)
 		if ((rc = od_trainer_save(&tr, outdir, keep, name, sizeof name)))
 			train_fail(&tr, &log, &pr, rc);
 	}
+	unsaved_keep();
 	if ((rc = od_train_log_close(&log)))
 		od_fail(rc);
 	if (interrupted)
@@ -924,22 +947,22 @@ static int cmd_vae(int argc, char **argv, const struct od_command *cmd)
 	int64_t steps = -1, save_every = 0, seed = -1;
 	char h_batch[64], h_lr[64], h_beta[64];
 	const struct od_option opts[] = {
-		OD_OPT_STRING('c', "config", &config, "FILE",
+		OD_OPT_STRING(0, "config", &config, "FILE",
 			      "a fresh model of this vae/config.json (diffusers AutoencoderKL)"),
 		/* not the tools' --model: a run starts from a model only when told to */
 		OD_OPT_STRING('m', "model", &model, "BASE", "start from BASE/vae's weights instead ($OD_MODEL is not used)"),
 		OD_OPT_STRING('o', "output", &outdir, "OUTDIR", "the run's folder"),
 		OD_OPT_STRING(0, "resume", &resume, "OUTDIR", "continue the run in OUTDIR from its latest checkpoint"),
-		OD_OPT_INT('s', "size", &size, "S", "crop side in pixels, a multiple of the VAE's factor", 8, 65536),
+		OD_OPT_INT('S', "size", &size, "S", "crop side in pixels, a multiple of the VAE's factor", 8, 65536),
 		OD_OPT_INT64('n', "steps", &steps, "N", "train until step N (counting the steps of earlier sessions)", 1,
 			     (int64_t)1 << 40),
-		OD_OPT_INT('b', "batch", &batch, "B",
+		OD_OPT_INT(0, "batch", &batch, "B",
 			   with_default(h_batch, sizeof h_batch, "pictures per step (default %d)", s.batch), 1, 65536),
 		OD_OPT_NUM(0, "lr", &lr, "LR", with_default(h_lr, sizeof h_lr, "AdamW learning rate (default %g)", s.lr), 0,
 			   1e3),
 		OD_OPT_NUM(0, "beta", &beta, "B",
 			   with_default(h_beta, sizeof h_beta, "weight of the KL term (default %g)", s.beta), 0, 1e6),
-		OD_OPT_INT64(0, "seed", &seed, "N", "initialisation, crops and noise (default 0)", 0, (int64_t)1 << 53),
+		OD_OPT_INT64('s', "seed", &seed, "N", "initialisation, crops and noise (default 0)", 0, (int64_t)1 << 53),
 		OD_OPT_INT64(0, "save-every", &save_every, "K", "a checkpoint every K steps (default: only at the end)", 1,
 			     (int64_t)1 << 40),
 		OD_OPT_COMMON_SOME(&common, OD_COMMON_THREADS | OD_COMMON_PROGRESS),
@@ -993,11 +1016,14 @@ static int cmd_vae(int argc, char **argv, const struct od_command *cmd)
 		json_t *cfg = NULL;
 		if (config && (rc = od_json_load(config, &cfg)))
 			od_fail(OD_EMODEL); /* a missing or broken config is a model problem, as for every tool */
-		int created = mkdir(outdir, 0777) == 0;
-		if (!created && errno != EEXIST)
-			od_die(OD_EIO, "'%s': cannot create: %s", outdir, strerror(errno));
-		if ((rc = od_vae_run_open(&r, ctx, cfg, model, &s, inputs, n_inputs)) && created)
-			rmdir(outdir); /* nothing of a run that never started */
+		/* nothing of a run that ends before its first checkpoint stays */
+		int created = mkdir_p(outdir);
+		char *lp = od_path_join(outdir, "train.csv");
+		if (!lp)
+			od_die(OD_ENOMEM, "out of memory");
+		unsaved_add(created ? outdir : lp);
+		free(lp);
+		rc = od_vae_run_open(&r, ctx, cfg, model, &s, inputs, n_inputs);
 	}
 	if (rc)
 		od_fail(rc);
@@ -1019,12 +1045,15 @@ static int cmd_vae(int argc, char **argv, const struct od_command *cmd)
 		if (save_every && r.step % save_every == 0) {
 			if ((rc = od_vae_run_save(&r, outdir)))
 				break;
+			unsaved_keep();
 			saved = r.step;
 		}
 	}
 	od_progress_end(&pr);
 	if (!rc && saved != r.step)
 		rc = od_vae_run_save(&r, outdir);
+	if (!rc)
+		unsaved_keep();
 	if (fclose(log) != 0 && !rc)
 		rc = od_error(OD_EIO, "'%s': cannot write: %s", logpath, strerror(errno));
 	if (rc)
@@ -1048,8 +1077,8 @@ static int cmd_vae_scale(int argc, char **argv, const struct od_command *cmd)
 		OD_OPT_STRING('m', "model", &model, "MODEL",
 			      "the model folder whose vae/config.json is rewritten (an od-train vae OUTDIR works); "
 			      "$OD_MODEL is not used"),
-		OD_OPT_INT('s', "size", &size, "S", "crop side (a multiple of the VAE's factor)", 8, 65536),
-		OD_OPT_INT64(0, "seed", &seed, "N", "the posterior noise (default 0)", 0, (int64_t)1 << 53),
+		OD_OPT_INT('S', "size", &size, "S", "crop side (a multiple of the VAE's factor)", 8, 65536),
+		OD_OPT_INT64('s', "seed", &seed, "N", "the posterior noise (default 0)", 0, (int64_t)1 << 53),
 		OD_OPT_BOOL(0, "dry-run", &dry, "print the values, change nothing"),
 		OD_OPT_COMMON_SOME(&common, OD_COMMON_THREADS),
 		OD_OPT_END(),

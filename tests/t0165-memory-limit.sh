@@ -40,7 +40,7 @@ for kb in 100000 200000 400000; do
 	limited $kb "od-denoise" od-denoise --steps 2 --size 64x64 -o out.odf text.odf
 	limited $kb "od-denoise -j 1" od-denoise -j 1 --steps 2 --size 64x64 -o out.odf text.odf
 	limited $kb "od-decode" od-decode -o out.png lat.odf
-	limited $kb "od-encode" od-encode -s 64x64 -o out.odf pic.png
+	limited $kb "od-encode" od-encode -S 64x64 -o out.odf pic.png
 	limited $kb "od-plucker" od-plucker -o out.odf
 	limited $kb "od-model info --check" od-model info --check "$OD_MODEL"
 done

@@ -68,7 +68,7 @@ fails 4 "od-denoise: a negative norm_eps" '"norm_eps" = -1 is outside' \
 model sf
 edit sf vae/config.json 's/"scaling_factor": 1.5305/"scaling_factor": 1e300/'
 fails 4 "od-encode: scaling_factor 1e300" '"scaling_factor" = 1e+300 is outside' \
-	od-encode -m sf -s 64x64 -o out.odf pic.png
+	od-encode -m sf -S 64x64 -o out.odf pic.png
 fails 4 "od-decode: scaling_factor 1e300" '"scaling_factor" = 1e+300 is outside' \
 	od-decode -m sf --frames -o out.odf lat.odf
 
@@ -84,7 +84,7 @@ done
 fails 4 "od-denoise: a NaN weight" "job 0: the sampler's output is not finite" \
 	od-denoise -m nan --steps 1 -o out.odf text.odf
 fails 4 "od-encode: a NaN weight" "the VAE encoder's output is not finite" \
-	od-encode -m nan -s 64x64 -o out.odf pic.png
+	od-encode -m nan -S 64x64 -o out.odf pic.png
 fails 4 "od-decode: a NaN weight" "frame 0: the VAE decoder's output is not finite" \
 	od-decode -m nan --frames -o out.odf lat.odf
 fails 4 "od-tag: a NaN weight" "the T5 encoder's output is not finite" od-tag -m nan -o out.odf "a red cube"

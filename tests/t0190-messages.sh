@@ -34,7 +34,7 @@ t_fails 3 "a zero-size dimension" od-frame from-safetensors --tensor x -o out.od
 t_grep "'zero.safetensors': tensor 'x': dimension 0 is 0" "$T_ERR" "... naming the file and tensor"
 
 # a frame of kind 7 (unknown): the header's kind field is bytes 10-11
-od-plucker -a 0 -s 64 -o rays.odf
+od-plucker -a 0 -S 64 -o rays.odf
 cp rays.odf unknown.odf
 printf '\007\000' | dd of=unknown.odf bs=1 seek=10 conv=notrunc 2>/dev/null
 t_fails 3 "od-denoise: an unknown frame first" od-denoise --steps 1 -o out.odf unknown.odf

@@ -12,7 +12,7 @@ if [ ! -x "$OD_BIN/od-scene" ]; then
 	exit 0
 fi
 cd "$T_TMP" || exit 1
-od-scene -o set -n 12 -s 5 --size 128x128 -v 3 -j 1 --progress none 2>err || { cat err; exit 1; }
+od-scene -o set --count 12 -s 5 --size 128x128 --views 3 -j 1 --progress none 2>err || { cat err; exit 1; }
 mkdir -p img depth sem cam
 for d in set/0000*; do
 	id=${d#set/}

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 /* ---------------------------------------------------------------- the cleanup registry
@@ -23,15 +24,18 @@
  * on its thread: a handler therefore never waits for its own thread, and the
  * critical sections are a few system calls long. Entries are allocated and
  * freed outside the lock. */
-enum { REG_FILE, REG_DIR, REG_MAP };
+enum { REG_FILE, REG_DIR, REG_MAP, REG_TREE };
 
 struct od_temp {
 	struct od_temp *next;
 	int kind;
-	const char *live;   /* what to remove (REG_FILE: the temporary, or the final name once a group renamed it) */
+	int drop;           /* marked for one sweep (reg_sweep) */
+	const char *live;   /* what to remove (REG_FILE: the temporary, or the final name once a group renamed it;
+			     * REG_TREE: the folder, or the folder it replaced once renamed into place) */
 	const char *addr;   /* REG_MAP: the map */
 	size_t len;
-	char path[];        /* REG_FILE: temporary NUL final; REG_DIR, REG_MAP: the path */
+	char path[];        /* REG_FILE: temporary NUL final; REG_TREE: the path NUL where a replaced folder goes;
+			     * REG_DIR, REG_MAP: the path */
 };
 
 static struct od_temp *reg_head;
@@ -86,6 +90,17 @@ static void reg_remove(struct od_temp *t)
 		}
 }
 
+/* With the lock held: remove every entry marked drop, in one pass (a group of
+ * thousands of files is forgotten in linear time). */
+static void reg_sweep(void)
+{
+	for (struct od_temp **p = &reg_head; *p;)
+		if ((*p)->drop)
+			*p = (*p)->next;
+		else
+			p = &(*p)->next;
+}
+
 static void reg_forget(struct od_temp *t)
 {
 	if (!t)
@@ -95,6 +110,40 @@ static void reg_forget(struct od_temp *t)
 	reg_remove(t);
 	reg_unlock(&old);
 	free(t);
+}
+
+/* Remove name (relative to dirfd), a file, a link or a folder with everything
+ * in it, with system calls only: async-signal-safe, so a signal handler can
+ * call it. Links are removed, never followed; folders nest at most 32 deep. */
+static void remove_tree_at(int dirfd, const char *name, int depth)
+{
+	if (unlinkat(dirfd, name, 0) == 0 || (errno != EISDIR && errno != EPERM) || depth > 32)
+		return;
+	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd >= 0) {
+		/* entries removed while the folder is read may hide others from the
+		 * same read: read again from the start until nothing is left */
+		for (int pass = 0, removed = 1; removed && pass < 64; pass++) {
+			removed = 0;
+			lseek(fd, 0, SEEK_SET);
+			char buf[2048] __attribute__((aligned(8)));
+			long n;
+			while ((n = syscall(SYS_getdents64, fd, buf, sizeof buf)) > 0)
+				for (long off = 0; off < n;) {
+					/* struct linux_dirent64: ino, off, reclen, type, name */
+					unsigned short reclen;
+					memcpy(&reclen, buf + off + 16, sizeof reclen);
+					const char *e = buf + off + 19;
+					off += reclen;
+					if (e[0] == '.' && (!e[1] || (e[1] == '.' && !e[2])))
+						continue;
+					remove_tree_at(fd, e, depth + 1);
+					removed = 1;
+				}
+		}
+		close(fd);
+	}
+	unlinkat(dirfd, name, AT_REMOVEDIR);
 }
 
 void od_out_remove_all(void)
@@ -114,6 +163,8 @@ void od_out_remove_all(void)
 		}
 		if (t->kind == REG_FILE)
 			unlink(t->live);
+		else if (t->kind == REG_TREE)
+			remove_tree_at(AT_FDCWD, t->live, 0);
 		else
 			rmdir(t->live);
 		*p = t->next; /* forgotten, not freed: free() is not async-signal-safe */
@@ -440,9 +491,10 @@ int od_group_commit(struct od_out_group *g)
 	reg_lock(&old);
 	for (int i = 0; i < g->n; i++)
 		if (g->v[i]->reg)
-			reg_remove(g->v[i]->reg);
+			g->v[i]->reg->drop = 1;
 	for (int i = 0; i < g->n_dirs; i++)
-		reg_remove(g->dirs[i]);
+		g->dirs[i]->drop = 1;
+	reg_sweep();
 	reg_unlock(&old);
 	for (int i = 0; i < g->n; i++) {
 		struct od_out *o = g->v[i];
@@ -451,6 +503,40 @@ int od_group_commit(struct od_out_group *g)
 		free(o->path);
 	}
 	group_free(g);
+	return OD_OK;
+}
+
+int od_group_take(struct od_out_group *g, struct od_out_group *from)
+{
+	if (g->n + from->n > g->cap) {
+		int cap = g->cap ? g->cap : 16;
+		while (cap < g->n + from->n)
+			cap *= 2;
+		struct od_out **nv = realloc(g->v, (size_t)cap * sizeof *nv);
+		if (!nv)
+			return od_error(OD_ENOMEM, "out of memory");
+		g->v = nv;
+		g->cap = cap;
+	}
+	if (g->n_dirs + from->n_dirs > g->cap_dirs) {
+		int cap = g->cap_dirs ? g->cap_dirs : 8;
+		while (cap < g->n_dirs + from->n_dirs)
+			cap *= 2;
+		struct od_temp **nd = realloc(g->dirs, (size_t)cap * sizeof *nd);
+		if (!nd)
+			return od_error(OD_ENOMEM, "out of memory");
+		g->dirs = nd;
+		g->cap_dirs = cap;
+	}
+	if (from->n)
+		memcpy(g->v + g->n, from->v, (size_t)from->n * sizeof *g->v);
+	if (from->n_dirs)
+		memcpy(g->dirs + g->n_dirs, from->dirs, (size_t)from->n_dirs * sizeof *g->dirs);
+	g->n += from->n;
+	g->n_dirs += from->n_dirs;
+	free(from->v);
+	free(from->dirs);
+	memset(from, 0, sizeof *from);
 	return OD_OK;
 }
 
@@ -466,6 +552,187 @@ void od_group_abort(struct od_out_group *g)
 		reg_unlock(&old);
 	}
 	group_free(g);
+}
+
+/* ---------------------------------------------------------------- folders and trees */
+
+/* "DIR/.NAME.tmp-XXXXXX" (for mkdtemp) beside path, or NULL on OOM. */
+static char *temp_name_beside(const char *path, const char *what)
+{
+	size_t n = strlen(path);
+	while (n > 1 && path[n - 1] == '/')
+		n--;
+	size_t b = n;
+	while (b > 0 && path[b - 1] != '/')
+		b--;
+	size_t size = n + strlen(what) + 16;
+	char *t = malloc(size);
+	if (t)
+		snprintf(t, size, "%.*s.%.*s.%s-XXXXXX", (int)b, path, (int)(n - b), path + b, what);
+	return t;
+}
+
+int od_dir_open(struct od_out_dir *d, const char *path)
+{
+	memset(d, 0, sizeof *d);
+	d->path = strdup(path);
+	d->tmp = temp_name_beside(path, "tmp");
+	char *old = temp_name_beside(path, "old");
+	struct od_temp *t = d->tmp && old ? reg_new(REG_TREE, d->tmp, old) : NULL;
+	free(old);
+	if (!d->path || !t) {
+		free(t);
+		od_dir_abort(d);
+		return od_error(OD_ENOMEM, "out of memory");
+	}
+	sigset_t mask;
+	reg_lock(&mask);
+	char *made = mkdtemp(d->tmp);
+	int e = errno;
+	if (made) {
+		memcpy(t->path, d->tmp, strlen(d->tmp)); /* the name mkdtemp chose */
+		reg_push(t);
+		d->reg = t;
+	}
+	reg_unlock(&mask);
+	if (!made) {
+		free(t);
+		int rc = od_error(OD_EIO, "'%s': cannot create: %s", d->tmp, strerror(e));
+		free(d->tmp);
+		d->tmp = NULL;
+		od_dir_abort(d);
+		return rc;
+	}
+	return OD_OK;
+}
+
+int od_dir_commit(struct od_out_dir *d)
+{
+	struct od_temp *t = d->reg;
+	char *old = t->path + strlen(t->path) + 1;
+	/* the old name must be free: it is a temporary name of the same pattern */
+	memcpy(old + strlen(old) - 6, t->path + strlen(t->path) - 6, 6);
+	struct stat st;
+	int rc = OD_OK, had;
+	sigset_t mask;
+	reg_lock(&mask);
+	had = lstat(d->path, &st) == 0;
+	if (had && rename(d->path, old) != 0) {
+		rc = od_error(OD_EIO, "'%s': cannot move aside: %s", d->path, strerror(errno));
+	} else if (rename(d->tmp, d->path) != 0) {
+		rc = od_error(OD_EIO, "'%s': cannot rename into place: %s", d->path, strerror(errno));
+		if (had)
+			rename(old, d->path);
+	} else {
+		/* from now on the entry stands for the folder that was replaced */
+		t->live = old;
+	}
+	reg_unlock(&mask);
+	if (rc) {
+		od_dir_abort(d);
+		return rc;
+	}
+	if (had)
+		remove_tree_at(AT_FDCWD, old, 0);
+	reg_forget(t);
+	d->reg = NULL;
+	free(d->tmp);
+	free(d->path);
+	d->tmp = d->path = NULL;
+	return OD_OK;
+}
+
+void od_dir_abort(struct od_out_dir *d)
+{
+	if (d->reg) {
+		remove_tree_at(AT_FDCWD, d->reg->live, 0);
+		reg_forget(d->reg);
+	}
+	free(d->tmp);
+	free(d->path);
+	memset(d, 0, sizeof *d);
+}
+
+struct od_temp *od_tree_register(const char *path)
+{
+	struct od_temp *t = reg_new(REG_TREE, path, NULL);
+	if (!t)
+		return NULL;
+	sigset_t mask;
+	reg_lock(&mask);
+	reg_push(t);
+	reg_unlock(&mask);
+	return t;
+}
+
+void od_tree_keep(struct od_temp *t)
+{
+	reg_forget(t);
+}
+
+void od_tree_remove(struct od_temp *t)
+{
+	if (!t)
+		return;
+	remove_tree_at(AT_FDCWD, t->live, 0);
+	reg_forget(t);
+}
+
+int od_tree_discard(const char *path)
+{
+	struct stat st;
+	if (lstat(path, &st) != 0)
+		return errno == ENOENT ? OD_OK : od_error(OD_EIO, "'%s': %s", path, strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return unlink(path) == 0 ? OD_OK : od_error(OD_EIO, "'%s': cannot remove: %s", path, strerror(errno));
+	char *aside = temp_name_beside(path, "old");
+	struct od_temp *t = aside ? reg_new(REG_TREE, aside, NULL) : NULL;
+	free(aside);
+	if (!t)
+		return od_error(OD_ENOMEM, "out of memory");
+	/* the folder leaves its name at once (onto an empty folder of a fresh
+	 * name), and goes from there, registered, however long that takes */
+	int e = 0;
+	sigset_t mask;
+	reg_lock(&mask);
+	if (!mkdtemp(t->path))
+		e = errno;
+	else if (rename(path, t->path) != 0) {
+		e = errno;
+		rmdir(t->path);
+	} else
+		reg_push(t);
+	reg_unlock(&mask);
+	if (e) {
+		free(t);
+		return od_error(OD_EIO, "'%s': cannot remove: %s", path, strerror(e));
+	}
+	remove_tree_at(AT_FDCWD, t->path, 0);
+	reg_forget(t);
+	return OD_OK;
+}
+
+int od_symlink_replace(const char *target, const char *path)
+{
+	char *tmp = temp_name_beside(path, "tmp");
+	if (!tmp)
+		return od_error(OD_ENOMEM, "out of memory");
+	snprintf(tmp + strlen(tmp) - 6, 7, "%06lx", (unsigned long)getpid() & 0xffffff);
+	/* made and renamed with every signal blocked: no moment leaves the
+	 * temporary link behind */
+	int e = 0;
+	sigset_t mask;
+	reg_lock(&mask);
+	unlink(tmp);
+	if (symlink(target, tmp) != 0)
+		e = errno;
+	else if (rename(tmp, path) != 0) {
+		e = errno;
+		unlink(tmp);
+	}
+	reg_unlock(&mask);
+	free(tmp);
+	return e ? od_error(OD_EIO, "'%s': cannot replace with a link: %s", path, strerror(e)) : OD_OK;
 }
 
 int od_write_all(int fd, const void *buf, size_t n, const char *label)

@@ -76,8 +76,44 @@ int od_group_mkdir(struct od_out_group *g, const char *path);
  * members already renamed are removed again and the rest aborted: all files
  * or none. The group is empty afterwards. */
 int od_group_commit(struct od_out_group *g);
+/* Move every member and folder of from into g; from is empty afterwards. On
+ * failure (OD_ENOMEM) both are left as they were. Groups filled on several
+ * threads, one each, become one this way. */
+int od_group_take(struct od_out_group *g, struct od_out_group *from);
 /* Remove every member's temporary and the folders the group created. */
 void od_group_abort(struct od_out_group *g);
+
+/* ---- folders written whole, and folder trees a run may leave */
+
+/* A folder filled under a temporary name beside path (".NAME.tmp-XXXXXX",
+ * d->tmp) and renamed into place whole by od_dir_commit: a folder that already
+ * has the name steps aside first and is removed once the new one is in place.
+ * Until then the temporary folder, with everything put in it, is in the
+ * cleanup registry: a failure (od_dir_abort), a fatal signal or an early exit
+ * removes it. Files in it may be written with od_out_open() or directly. */
+struct od_out_dir {
+	char *path;
+	char *tmp;
+	struct od_temp *reg;
+};
+int od_dir_open(struct od_out_dir *d, const char *path);
+int od_dir_commit(struct od_out_dir *d);
+void od_dir_abort(struct od_out_dir *d);
+
+/* A file or folder tree a run made in place and that should not outlive the
+ * run unless kept (a training run's folder until its first checkpoint): a
+ * fatal signal or an early exit removes it with everything in it. Returns the
+ * registry entry, or NULL when out of memory. od_tree_keep() forgets it (it
+ * stays); od_tree_remove() removes it now. */
+struct od_temp *od_tree_register(const char *path);
+void od_tree_keep(struct od_temp *t);
+void od_tree_remove(struct od_temp *t);
+/* Remove a folder tree (or a file) so that it is never seen half removed: it
+ * is renamed aside first, and removed from there. */
+int od_tree_discard(const char *path);
+/* Make path a symbolic link to target, replacing what is there in one
+ * rename; no temporary link outlives a signal. */
+int od_symlink_replace(const char *target, const char *path);
 
 /* Write all of buf to fd; label names it in errors. */
 int od_write_all(int fd, const void *buf, size_t n, const char *label);
