@@ -20,7 +20,7 @@ static const struct od_usage usage = {
 		"inpainting mask; cameras.json for multiview; a caption, and the od-tag options\n"
 		"of each task in scene.json. The same seed gives the same bytes on every run\n"
 		"and thread count. Layout of a set: od-scene(5).\n",
-	.footer = "Exit status: 0 ok, 1 failure, 2 usage or an impossible request, 5 I/O. See od-scene(1).\n",
+	.footer = "Exit status: 0 ok, 1 failure, 2 usage or an impossible request, 5 I/O.\nSee od-scene(1).\n",
 };
 
 static double number(const char *opt, const char *s, double lo, double hi, int integer)

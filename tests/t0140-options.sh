@@ -5,7 +5,7 @@
 # same in every tool that takes them.
 . "$OD_SRCDIR/tests/lib.sh"
 cd "$T_TMP"
-TOOLS="od od-tag od-encode od-plucker od-denoise od-decode od-frame od-model od-train od-eval"
+TOOLS="od od-tag od-encode od-plucker od-denoise od-decode od-frame od-model od-train od-eval od-scene"
 PIC=$OD_GOLDEN/cases/pipeline/depth_100x75.png
 
 # -- every declared option is in the help and the man page
@@ -223,12 +223,12 @@ done
 # the commands that need a model: the tools' message, whether it is missing or empty
 for c in grad step; do
 	case $c in
-	grad) args="-c x.safetensors -o out.x" ;;
+	grad) args="--case x.safetensors -o out.x" ;;
 	step) args="-o out.x x.safetensors" ;;
 	esac
 	# shellcheck disable=SC2086 # args are several words
 	t_fails 2 "od-train $c without a model" env -u OD_MODEL PATH="$PATH" od-train $c $args
-	t_grep "^od-train: $c: no model: give --model DIR or set OD_MODEL (see od-train $c --help)$" "$T_ERR" \
+	t_grep "^od-train: $c: no model: give --model DIR or set OD_MODEL, or get one with 'od-model pull lehduong/OneDiffusion' (see od-train $c --help)$" "$T_ERR" \
 		"od-train $c: the no-model message"
 	# shellcheck disable=SC2086
 	t_fails 2 "od-train $c with an empty --model" od-train $c --model= $args

@@ -43,7 +43,7 @@ od-decode -o pic.png lat.odf
 
 # cameras: refused where they enter
 fails 2 "od-plucker: an orbit distance of 1e300" "distance 1e+300 is over" od-plucker -d 1e300 -o out.odf
-fails 2 "od-plucker: a focal length of 1e-300" "focal length" od-plucker -f 1e-300 -o out.odf
+fails 2 "od-plucker: a focal length of 1e-300" "focal length" od-plucker --focal 1e-300 -o out.odf
 cat > far.json <<'JSON'
 {"format": "od-cameras", "version": 1, "convention": "opencv", "cameras": [
  {"c2w": [[1,0,0,0],[0,1,0,0],[0,0,1,1e300],[0,0,0,1]]},

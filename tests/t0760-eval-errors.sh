@@ -30,7 +30,7 @@ fails 2 "one argument" "give PRED and GT" od-eval image image/p1.png
 fails 2 "three arguments" "give PRED and GT" od-eval seg seg/p1.png seg/g1.png seg/g1.png
 fails 2 "--list with arguments" "no PRED or GT arguments with --list" od-eval image --list image.list image/p1.png
 fails 2 "--list and --set" "either as --list or as --set" od-eval image --list image.list --set x y
-fails 2 "bad --format" "--format: 'xml'" od-eval image -f xml image/p1.png image/g1.png
+fails 2 "bad --format" "--format: 'xml'" od-eval image -F xml image/p1.png image/g1.png
 fails 2 "--depth-scale for pictures" "^od-eval: image: unknown option '--depth-scale' (see od-eval image --help)$" \
 	od-eval image --depth-scale 2 image/p1.png image/g1.png
 fails 2 "--depth-scale and --scene" "not both" od-eval depth --depth-scale 2 --scene depth/scene1.json depth/p8.png depth/g1.png
