@@ -2,7 +2,9 @@
 # Empty input is an error where the user asked for work (README, Conventions):
 # od-denoise, od-tag and od-encode given an empty stream, an empty file, an
 # empty file list, an empty directory or a closed stdin fail with exit 3 and
-# "no ... in the input", and write no output file.
+# "no ... in the input", and write no output file; so do od-eval given an
+# empty list or folder, and od-train given an empty data file or folder of
+# pictures (no run folder).
 . "$OD_SRCDIR/tests/lib.sh"
 cd "$T_TMP"
 : > empty.odf
@@ -45,5 +47,18 @@ empty "od-encode: empty --list" "no pictures in the input" od-encode -o out.odf 
 empty "od-encode --pixels: empty stream" "no pictures in the input" od-encode --pixels -o out.odf empty.odf
 t_ok "od-encode: an empty directory among others is nothing" od-encode --pixels -o out.odf emptydir pics
 rm -f out.odf
+
+empty "od-eval: an empty --list" "'empty.txt': no items in the input" od-eval image --list empty.txt -o out.odf
+empty "od-eval: an empty --list on stdin" "no items in the input" sh -c 'od-eval image --list - -o out.odf < /dev/null'
+empty "od-eval: empty folders" "'emptydir': no items in the input" od-eval image emptydir emptydir -o out.odf
+
+empty "od-train: an empty data file" "'empty.odf': no training jobs in the input" \
+	od-train train -o out.odf --steps 1 empty.odf
+empty "od-train: two empty data files" "'empty.odf': no training jobs in the input" \
+	od-train train -o out.odf --steps 1 empty.odf empty.odf
+empty "od-train vae: an empty folder" "'emptydir': no pictures in the input" \
+	od-train vae --config "$OD_MODEL/vae/config.json" -o out.odf -S 16 --steps 1 emptydir
+empty "od-train vae-scale: an empty folder" "'emptydir': no pictures in the input" \
+	od-train vae-scale -m "$OD_MODEL" -S 16 --dry-run emptydir
 
 t_done

@@ -93,7 +93,7 @@ fails 3 "four fields in a depth list" "line 1 has 4 fields" sh -c \
 mkdir -p "$T_TMP/a" "$T_TMP/b" "$T_TMP/c"
 cp image/p1.png "$T_TMP/a/x.png"; cp image/g1.png "$T_TMP/b/x.png"; cp image/g3.png "$T_TMP/b/y.png"
 fails 3 "folders: a reference without a prediction" "no prediction for '$T_TMP/b/y.png'" od-eval image "$T_TMP/a" "$T_TMP/b"
-fails 3 "folders: no references" "'$T_TMP/c': no .png or .jpg files" od-eval image "$T_TMP/a" "$T_TMP/c"
+fails 3 "folders: no references" "'$T_TMP/c': no items in the input (no .png or .jpg files in the folder)" od-eval image "$T_TMP/a" "$T_TMP/c"
 cp image/p3.png "$T_TMP/a/x.jpg"
 fails 3 "folders: two files of one name" "both 'x.jpg' and 'x.png'" od-eval image "$T_TMP/a" "$T_TMP/b"
 
@@ -103,7 +103,7 @@ mkdir -p "$S/000000/view0" "$T_TMP/p"
 printf '{"format": "od-scene-set", "scenes": ["000000"]}\n' > "$S/index.json"
 fails 3 "--set: a scene without a prediction" "no prediction for scene 000000" od-eval image --set "$S" "$T_TMP/p"
 printf '{"format": "od-scene-set", "scenes": []}\n' > "$S/index.json"
-fails 3 "--set: no scenes" "the set has no scenes" od-eval image --set "$S" "$T_TMP/p"
+fails 3 "--set: no scenes" "no scenes in the input (the set is empty)" od-eval image --set "$S" "$T_TMP/p"
 printf '{"format": "od-scene-set", "scenes": ["../etc"]}\n' > "$S/index.json"
 fails 3 "--set: a scene id that is not a folder name" "scenes\[0\] is not a folder name" od-eval image --set "$S" "$T_TMP/p"
 

@@ -108,6 +108,40 @@ n=$(tail -1 int/log.csv | cut -d, -f1)
 t_ok "... the checkpoint of that step ($n) is written" test "$(readlink int/latest)" = "$(printf 'step-%07d' "$n")"
 t_ok "... and the run resumes" od-train train --resume int --until $((n + 2)) --progress=none
 
+# ---- other fatal signals: the run dies of the signal, keeps its last
+# checkpoint, and leaves nothing when it has none yet
+hup() { # RUN LINES [OPTION...]: start a long run into RUN, send SIGHUP once its log has LINES lines
+	run=$1 lines=$2
+	shift 2
+	od-train train -o "$run" --steps 1000000 --progress=none "$@" toy.odf 2> /dev/null &
+	pid=$!
+	i=0
+	while [ ! -s "$run/log.csv" ] || [ "$(wc -l < "$run/log.csv")" -lt "$lines" ]; do
+		sleep 0.1; i=$((i + 1)); [ $i -gt 600 ] && break
+	done
+	kill -HUP $pid
+	{ wait $pid; } 2> /dev/null
+}
+hup new 2
+st=$?
+t_result $((st != 129)) "SIGHUP before the first checkpoint: killed by the signal ($st)"
+t_ok "... the run's folder is gone" test ! -e new
+mkdir there
+hup there 2
+st=$?
+t_result $((st != 129)) "SIGHUP before the first checkpoint, in a folder that was there ($st)"
+t_ok "... the folder stays, empty" sh -c 'test -d there && test -z "$(ls -A there)"'
+hup old 8 --save-every 2 --keep 2
+st=$?
+t_result $((st != 129)) "SIGHUP after checkpoints: killed by the signal ($st)"
+t_ok "... the last checkpoint is whole" od-model info --check old/latest
+t_ok "... the log is there" test -s old/log.csv
+t_ok "... no temporary folder left" sh -c '! ls -a old | grep -q tmp'
+mkdir perm
+t_ok "... checkpoint folders have the permissions mkdir gives" test "$(stat -c %a old/latest/)" = "$(stat -c %a perm)"
+t_ok "... and the run resumes" od-train train --resume old --until "$(($(readlink old/latest | sed 's/step-0*//') + 1))" \
+	--progress=none
+
 # ---- resume problems
 t_ok "a run to resume" od-train train -o R --steps 3 --lr 1e-3 --progress=none toy.odf
 t_fails 2 "a run folder used again without --resume" od-train train -o R $T toy.odf

@@ -595,6 +595,10 @@ int od_dir_open(struct od_out_dir *d, const char *path)
 		d->reg = t;
 	}
 	reg_unlock(&mask);
+	/* mkdtemp's folder is private (0700); the folder gets the permissions
+	 * mkdir(path, 0777) would give it */
+	if (made)
+		chmod(d->tmp, 0777 & ~current_umask());
 	if (!made) {
 		free(t);
 		int rc = od_error(OD_EIO, "'%s': cannot create: %s", d->tmp, strerror(e));

@@ -180,7 +180,7 @@ int od_vae_pictures_load(struct od_vae_pictures *d, char *const *inputs, int n_i
 			rc = add_path(&l, inputs[i]);
 	}
 	if (!rc && !l.n)
-		rc = od_error(OD_EFORMAT, "'%s': no pictures (PNG or JPEG files)", n_inputs ? inputs[0] : "");
+		rc = od_error(OD_EFORMAT, "'%s': no pictures in the input (PNG or JPEG files)", n_inputs ? inputs[0] : "");
 	d->paths = l.p;
 	d->n = l.n;
 	if (!rc && !(d->img = calloc((size_t)l.n, sizeof *d->img)))
