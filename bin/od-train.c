@@ -118,6 +118,17 @@ static unsigned optim_apply(const struct optim_args *a, struct od_train_settings
 	return given;
 }
 
+/* Non-finite values never leave the tool (README, Conventions): the first of
+ * the n tensors data[i] (numel[i] values) holding one, with the element in
+ * *at; -1 when all are finite. */
+static int first_nonfinite_tensor(float *const *data, const int64_t *numel, int n, int64_t *at)
+{
+	for (int i = 0; i < n; i++)
+		if ((*at = od_first_nonfinite(data[i], (size_t)numel[i])) >= 0)
+			return i;
+	return -1;
+}
+
 /* ------------------------------------------------------------------ grad */
 
 /* Copies of the traced intermediates, written after the gradients. */
@@ -221,6 +232,23 @@ static int cmd_grad(int argc, char **argv, const struct od_command *cmd)
 		od_fail(rc);
 	if (kl.failed)
 		od_die(OD_ENOMEM, "out of memory for the intermediates");
+	/* the case was checked when read: a NaN here is the model's */
+	int64_t at;
+	int bad;
+	if (!isfinite(loss))
+		od_die(OD_EMODEL, "'%s': the loss is not finite", case_path);
+	if ((at = od_first_nonfinite(out, nout)) >= 0)
+		od_die(OD_EMODEL, "'%s': the model's output is not finite (element %lld)", case_path, (long long)at);
+	if ((bad = first_nonfinite_tensor(grads, p.numel, p.n, &at)) >= 0)
+		od_die(OD_EMODEL, "'%s': the gradient of '%s' is not finite (element %lld)", case_path, p.names[bad],
+		       (long long)at);
+	for (int i = 0; i < kl.n; i++) {
+		int64_t n = 1;
+		for (int d = 0; d < kl.e[i].ndim; d++)
+			n *= kl.e[i].shape[d];
+		if ((at = od_first_nonfinite(kl.e[i].data, (size_t)n)) >= 0)
+			od_die(OD_EMODEL, "'%s': '%s' is not finite (element %lld)", case_path, kl.e[i].name, (long long)at);
+	}
 
 	struct od_st_writer *w = od_st_writer_new();
 	char **names = calloc((size_t)p.n, sizeof *names);
@@ -837,6 +865,11 @@ static int cmd_step(int argc, char **argv, const struct od_command *cmd)
 		od_adamw_step(&opt, p.data, (const float *const *)grads, s.lr);
 		free(path);
 	}
+	int64_t at;
+	int bad = first_nonfinite_tensor(p.data, p.numel, p.n, &at);
+	if (bad >= 0)
+		od_die(OD_EFAIL, "the weight '%s' is not finite after the steps (element %lld): nothing written",
+		       p.names[bad], (long long)at);
 	/* the checkpoint: weights and moments (the settings name what was run) */
 	struct od_tensor *shapes = calloc((size_t)p.n, sizeof *shapes);
 	char *cfg_path = od_path_join(model, "transformer/config.json"), *cfg_text = NULL;

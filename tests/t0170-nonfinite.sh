@@ -88,4 +88,11 @@ fails 4 "od-encode: a NaN weight" "the VAE encoder's output is not finite" \
 fails 4 "od-decode: a NaN weight" "frame 0: the VAE decoder's output is not finite" \
 	od-decode -m nan --frames -o out.odf lat.odf
 fails 4 "od-tag: a NaN weight" "the T5 encoder's output is not finite" od-tag -m nan -o out.odf "a red cube"
+C=$OD_GOLDEN/cases/train/a_b2_f2_8x8.safetensors
+fails 4 "od-train grad: a NaN weight" "a_b2_f2_8x8.safetensors': the loss is not finite" \
+	od-train grad -m nan --case "$C" -o out.odf
+fails 1 "od-train step: a NaN weight" "a_b2_f2_8x8.safetensors': the loss is not finite" \
+	od-train step -m nan -o out.odf "$C"
+fails 1 "od-train step: weights an absurd weight decay blows up" "is not finite after the steps" \
+	od-train step --lr 1e30 --weight-decay 1e30 -o out.odf "$C"
 t_done
