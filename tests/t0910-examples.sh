@@ -8,8 +8,10 @@
 #
 # Speed: the tools on PATH are wrappers that append small sizes and few
 # steps to every command (od-denoise -n 2 -S 64x64, od-encode -S 64x64,
-# od-plucker -S 64, od TASK -n 2 -S 64x64 but with --dry-run), so an example written for the
-# released model at 1024x1024 and 50 steps runs in a second.
+# od-plucker -S 64, od TASK -n 2 -S 64x64 but with --dry-run, od-scene
+# -S 64x64, od-train train and vae --steps 2 --batch 2, --steps 4 when they
+# resume a run), so an example written for the released model at 1024x1024
+# and 50 steps, or for a training run of hours, runs in seconds.
 #
 # Marking an example (a comment right before it; see HACKING.md, Tests):
 #   README.md:   <!-- example: DIRECTIVE -->   on the line before the ``` fence
@@ -30,6 +32,16 @@
 #              captions/ (house, tree: a PNG and a .txt each), latents/ (two
 #              latent streams)
 #   text       captions.txt, prompts.txt (two prompts each)
+#   training   data/ (000000.png and 000000.txt, 000001.*: pictures and
+#              captions), photos/*.txt (captions) and depth/landscape.png,
+#              depth/portrait.png, scenes/ (0001.png, 0002.png), small/
+#              (a transformer config.json), small-vae.json (a VAE config),
+#              a_b2_f2_8x8.safetensors (a golden training case)
+#   evaluation set/ (an od-scene set: 2 scenes of 6 views, 64x64),
+#              depth-out/ and pictures/ (predictions for it), generated.png
+#              and reference.png, out/ and ref/ (a pair each), pairs.txt,
+#              predicted-depth.png and gt_depth16.png, seg.png,
+#              estimated.json and transforms.json (6 cameras each)
 #   streams    text.odf (od-tag's), latents.odf, all.odf and out.odf (a
 #              multiview run with every frame: image latents and ray frames,
 #              the rays of views 1 and 2 generated)
@@ -56,6 +68,19 @@ cat > wrap/od-plucker <<EOF
 #!/bin/sh
 for a in "\$@"; do [ "\$a" = --invert ] && exec "$OD_BIN/od-plucker" "\$@"; done
 exec "$OD_BIN/od-plucker" "\$@" -S 64
+EOF
+cat > wrap/od-scene <<EOF
+#!/bin/sh
+exec "$OD_BIN/od-scene" "\$@" -S 64x64
+EOF
+cat > wrap/od-train <<EOF
+#!/bin/sh
+case \$1 in
+train|vae)
+	for a in "\$@"; do [ "\$a" = --resume ] && exec "$OD_BIN/od-train" "\$@" --steps 4 --batch 2; done
+	exec "$OD_BIN/od-train" "\$@" --steps 2 --batch 2 ;;
+esac
+exec "$OD_BIN/od-train" "\$@"
 EOF
 cat > wrap/od <<EOF
 #!/bin/sh
@@ -97,6 +122,43 @@ mkdir in
 		od-denoise --mask 000101 --all > all.odf
 	cp all.odf out.odf
 	cp "$G/t2i_softcap.safetensors" run.safetensors
+	# training and evaluation
+	F=$OD_SRCDIR/tests/fixtures/eval
+	"$OD_BIN/od-scene" -o set --count 2 -s 1 -S 64x64 --views 6
+	mkdir data pictures depth-out scenes small out ref
+	for i in 000000 000001; do
+		cp set/$i/view0/image.png data/$i.png
+		cp set/$i/caption.txt data/$i.txt
+		cp set/$i/view0/image.png pictures/$i.png
+		cp set/$i/view0/depth.png depth-out/$i.png
+	done
+	cp set/000000/view1/image.png scenes/0001.png
+	cp set/000001/view1/image.png scenes/0002.png
+	echo 'a field under a wide sky' > photos/landscape.txt
+	echo 'a portrait by a window' > photos/portrait.txt
+	cp photos/landscape.txt captions/landscape.txt
+	cp photos/portrait.txt captions/portrait.txt
+	cp depth.png depth/landscape.png
+	cp depth.png depth/portrait.png
+	cp "$OD_MODEL/transformer/config.json" small/config.json
+	cat > small-vae.json <<'JSON'
+{"_class_name": "AutoencoderKL", "in_channels": 3, "out_channels": 3,
+ "latent_channels": 16, "block_out_channels": [32, 64, 64, 64],
+ "layers_per_block": 1, "norm_num_groups": 32, "act_fn": "silu",
+ "mid_block_add_attention": true, "use_quant_conv": false,
+ "use_post_quant_conv": false, "scaling_factor": 1.0, "shift_factor": 0.0}
+JSON
+	cp "$OD_GOLDEN/cases/train/a_b2_f2_8x8.safetensors" .
+	cp "$F/image/p1.png" generated.png
+	cp "$F/image/g1.png" reference.png
+	cp "$F/image/p1.png" out/a.png
+	cp "$F/image/g1.png" ref/a.png
+	echo "out/a.png ref/a.png" > pairs.txt
+	cp "$F/hand/depth_pred8.png" predicted-depth.png
+	cp "$F/hand/depth_gt.png" gt_depth16.png
+	cp set/000000/view0/semantic.png seg.png
+	cp "$F/cameras/p1.json" estimated.json
+	cp "$F/cameras/g1_nerfstudio.json" transforms.json
 	ln -s "$OD_MODEL" onediffusion
 	ln -s "$OD_SRCDIR/share" share
 	mkdir build
@@ -147,7 +209,7 @@ run_doc() { # name, extracted file
 		count=$((count + 1))
 		d=$(cat "$f")
 		[ -f "ex/$n.sh" ] || : > "ex/$n.sh"
-		what="$name example $n: $(grep -m1 . "ex/$n.sh" | cut -c1-60)"
+		what="$name example $n: $(grep -m1 . "ex/$n.sh" | cut -c1-60 | tr -d '\\')" # no backslash: echo would expand it
 		case $d in
 		skip*)
 			T_N=$((T_N + 1))
