@@ -113,7 +113,7 @@ od_opt_finish_fn od_common_finish;
 
 /* Some of them only, for a command that has no use for the others (a trainer
  * that runs on the CPU only takes no --device): which is a set of OD_COMMON_*
- * bits. Those left out keep their defaults (no model, the CPU, all threads,
+ * bits. Those left out keep their defaults (no model, the CPU, od_default_threads(),
  * auto), whatever $OD_MODEL and $OD_DEVICE say. */
 enum { OD_COMMON_MODEL = 1, OD_COMMON_DEVICE = 2, OD_COMMON_THREADS = 4, OD_COMMON_PROGRESS = 8, OD_COMMON_ALL = 15 };
 struct od_common_some {

@@ -356,8 +356,9 @@ int main(void)
 	   "common: $OD_DEVICE is checked");
 	setenv("OD_DEVICE", "cpu", 1);
 	rc = parse_with(all_common, "x", (const char *)NULL);
+	/* the thread count's default is od_default_threads() ($OD_THREADS, a share under make -jN, else every CPU) */
 	ok(rc == 0 && c.model && !strcmp(c.model, "envmodel") && !c.given.model && c.device == OD_DEVICE_CPU &&
-		   c.threads == 0 && c.progress == OD_PROGRESS_AUTO,
+		   c.threads == od_default_threads() && !c.given.threads && c.progress == OD_PROGRESS_AUTO,
 	   "common: the defaults, the model from $OD_MODEL (not given)");
 	rc = parse_with(all_common, "-m", "mine", "-j3", "--progress=none", (const char *)NULL);
 	ok(rc == 0 && !strcmp(c.model, "mine") && c.given.model && c.threads == 3 && c.progress == OD_PROGRESS_NONE,
@@ -381,7 +382,7 @@ int main(void)
 		   "--threads: 5000 is out of range (0 to 4096)"),
 	   "some: the range of --threads");
 	rc = parse_with(model_only, (const char *)NULL);
-	ok(rc == 0 && !strcmp(c.model, "envmodel") && !c.given.model && c.threads == 0,
+	ok(rc == 0 && !strcmp(c.model, "envmodel") && !c.given.model && c.threads == od_default_threads(),
 	   "some: --model alone, from $OD_MODEL");
 	const struct od_option twice_common[] = {
 		OD_OPT_COMMON_SOME(&c, OD_COMMON_THREADS), OD_OPT_INT('j', "jobs", &steps, "N", "x", 0, 9), OD_OPT_END(),
