@@ -1,8 +1,10 @@
-/* od-train: training the NextDiT and the VAE (od-train(1)). Each sub-command is a function
- * of its own; main() only dispatches. */
+/* od-train: training the NextDiT and the VAE (od-train(1)). Each command is a
+ * function with its own option table; main() only dispatches. The model's
+ * rules (sizes, defaults, the soft-cap) come from the library. */
 #include "od.h"
 #include "model/nextdit_case.h"
 #include "model/nextdit_grad.h"
+#include "pipeline/job.h"
 #include "train/adamw.h"
 #include "train/checkpoint.h"
 #include "train/log.h"
@@ -12,10 +14,10 @@
 #include "tool.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <stdnoreturn.h>
@@ -23,56 +25,111 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static void usage(void)
+static const struct od_usage usage = {
+	.description = "Train OneDiffusion's NextDiT and its VAE.\n",
+	.footer = "Exit status: 0 ok, 1 failure (a run that diverged or was interrupted), 2 usage,\n"
+		  "3 bad input, 4 model, 5 I/O, 6 no device. See od-train(1).\n",
+};
+
+/* The samples od-train train draws with --sample-every. */
+#define SAMPLE_STEPS 20
+#define SAMPLE_GUIDANCE 5.0
+
+/* A help text that names a default the library chose. */
+static const char *with_default(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static const char *with_default(char *buf, size_t size, const char *fmt, ...)
 {
-	printf("Usage: od-train COMMAND [OPTIONS]\n"
-	       "Train OneDiffusion's NextDiT and its VAE. Commands:\n"
-	       "  train    train or fine-tune on frame streams of jobs; checkpoints, log, samples\n"
-	       "  init     write a new model with random weights from a transformer config\n"
-	       "  ema      write a checkpoint's EMA weights as a model\n"
-	       "  step     AdamW steps on stored batches (checking the optimiser)\n"
-	       "  grad     the loss and its gradient with respect to every weight, for one batch\n"
-	       "  vae      train a VAE (AutoencoderKL) on pictures\n"
-	       "  vae-scale  set a VAE's scaling_factor and shift_factor from its latents\n"
-	       "'od-train COMMAND --help' describes a command. See od-train(1).\n");
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, size, fmt, ap);
+	va_end(ap);
+	return buf;
 }
 
-/* --progress MODE and --device DEV, until the commands take the shared option table */
-static enum od_progress_mode progress_mode(const char *s)
+/* --sample-size WxH */
+static int size_cb(const struct od_option *opt, const char *arg)
 {
-	if (!strcmp(s, "auto") || !strcmp(s, "none") || !strcmp(s, "machine"))
-		return s[0] == 'a' ? OD_PROGRESS_AUTO : s[0] == 'n' ? OD_PROGRESS_NONE : OD_PROGRESS_MACHINE;
-	od_usage_error("--progress: '%s' is not auto, none or machine", s);
+	char name[64];
+	int *wh = opt->value;
+	od_opt_size(od_option_name(opt, name, sizeof name), arg, &wh[0], &wh[1]);
+	return OD_OK;
 }
 
-static enum od_device device_of(const char *s)
+/* --schedule constant|cosine (the names are the library's) */
+static int schedule_cb(const struct od_option *opt, const char *arg)
 {
-	enum od_device d = OD_DEVICE_CPU;
-	if (s && *s && od_device_parse(s, &d))
-		od_usage_error("--device: '%s' is not cpu or cuda", s);
-	return d;
+	int k = od_lr_shape_parse(arg);
+	if (k < 0)
+		return od_error(OD_EINVAL, "--schedule: '%s' is not constant or cosine", arg);
+	*(int *)opt->value = k;
+	return OD_OK;
+}
+
+/* The optimiser's options, the same for train and step; NAN until given, so
+ * that train knows which settings a resumed run must compare. */
+struct optim_args {
+	double lr, weight_decay, beta1, beta2, eps;
+	char help[5][96];
+};
+
+static int optim_options(void *value, struct od_option *out, int room)
+{
+	struct optim_args *a = value;
+	struct od_train_settings d;
+	od_train_settings_default(&d);
+	a->lr = a->weight_decay = a->beta1 = a->beta2 = a->eps = NAN;
+	const size_t n = sizeof a->help[0];
+	const struct od_option t[] = {
+		OD_OPT_NUM(0, "lr", &a->lr, "LR", with_default(a->help[0], n, "the (peak) learning rate (default %g)", d.lr),
+			   0, 1e30),
+		OD_OPT_NUM(0, "weight-decay", &a->weight_decay, "WD",
+			   with_default(a->help[1], n, "AdamW's decoupled weight decay (default %g)", d.adamw.weight_decay),
+			   0, 1e30),
+		OD_OPT_NUM(0, "beta1", &a->beta1, "B1",
+			   with_default(a->help[2], n, "AdamW's beta1 (default %g)", d.adamw.beta1), 0, 0.999999999),
+		OD_OPT_NUM(0, "beta2", &a->beta2, "B2",
+			   with_default(a->help[3], n, "AdamW's beta2 (default %g)", d.adamw.beta2), 0, 0.999999999),
+		OD_OPT_NUM(0, "adam-eps", &a->eps, "E",
+			   with_default(a->help[4], n, "AdamW's epsilon (default %g)", d.adamw.eps), 1e-30, 1),
+	};
+	const int k = (int)(sizeof t / sizeof *t);
+	if (k > room)
+		return -1;
+	memcpy(out, t, sizeof t);
+	return k;
+}
+
+#define OPT_OPTIM(a) { .type = OD_OPT_T_INCLUDE, .value = OD_OPT_PTR(struct optim_args, a), .expand = optim_options }
+
+/* Put the values given into s; returns their OD_TRAIN_GIVEN_* bits. */
+static unsigned optim_apply(const struct optim_args *a, struct od_train_settings *s)
+{
+	unsigned given = 0;
+	if (!isnan(a->lr))
+		s->lr = a->lr, given |= OD_TRAIN_GIVEN_LR;
+	if (!isnan(a->weight_decay))
+		s->adamw.weight_decay = a->weight_decay, given |= OD_TRAIN_GIVEN_ADAMW;
+	if (!isnan(a->beta1))
+		s->adamw.beta1 = a->beta1, given |= OD_TRAIN_GIVEN_ADAMW;
+	if (!isnan(a->beta2))
+		s->adamw.beta2 = a->beta2, given |= OD_TRAIN_GIVEN_ADAMW;
+	if (!isnan(a->eps))
+		s->adamw.eps = a->eps, given |= OD_TRAIN_GIVEN_ADAMW;
+	return given;
+}
+
+/* Non-finite values never leave the tool (README, Conventions): the first of
+ * the n tensors data[i] (numel[i] values) holding one, with the element in
+ * *at; -1 when all are finite. */
+static int first_nonfinite_tensor(float *const *data, const int64_t *numel, int n, int64_t *at)
+{
+	for (int i = 0; i < n; i++)
+		if ((*at = od_first_nonfinite(data[i], (size_t)numel[i])) >= 0)
+			return i;
+	return -1;
 }
 
 /* ------------------------------------------------------------------ grad */
-
-static void grad_usage(void)
-{
-	printf("Usage: od-train grad [OPTIONS] --case IN.safetensors -o GRADS.safetensors\n"
-	       "The flow-matching loss of one batch (x_sigma, t, target, encoder_hidden_states,\n"
-	       "encoder_attention_mask in IN) and its gradient with respect to every weight of the\n"
-	       "NextDiT, written to GRADS as grad.<weight name>, with loss and model_output.\n"
-	       "  -m, --model DIR       checkpoint folder (default $OD_MODEL)\n"
-	       "  -c, --case IN         the batch (.safetensors)\n"
-	       "  -o, --output OUT      the gradients (.safetensors; '-' for stdout)\n"
-	       "      --no-softcap      self-attention without the soft-cap (upstream's fp32 path)\n"
-	       "      --intermediates   also write dL.model_output, dL.block<i>_out, dL.x_embed and\n"
-	       "                        dL.c per token (the adaLN runs per token then: slower)\n"
-	       "      --recompute       keep only each block's input; recompute its internals in the\n"
-	       "                        backward pass (less memory, one more forward)\n"
-	       "      --device D        cpu or cuda (default $OD_DEVICE, else cpu)\n"
-	       "  -j, --threads N       CPU threads (default: all)\n"
-	       "  -h, --help            this help\n");
-}
 
 /* Copies of the traced intermediates, written after the gradients. */
 struct kept {
@@ -114,50 +171,44 @@ static void keep(void *user, const char *name, const float *data, int ndim, cons
 	l->n++;
 }
 
-static int cmd_grad(int argc, char **argv)
+static int cmd_grad(int argc, char **argv, const struct od_command *cmd)
 {
-	enum { O_NOCAP = 256, O_INTER, O_RECOMP, O_DEVICE };
-	static const struct option opts[] = {
-		{ "model", required_argument, 0, 'm' }, { "case", required_argument, 0, 'c' },
-		{ "output", required_argument, 0, 'o' }, { "no-softcap", no_argument, 0, O_NOCAP },
-		{ "intermediates", no_argument, 0, O_INTER }, { "recompute", no_argument, 0, O_RECOMP },
-		{ "device", required_argument, 0, O_DEVICE }, { "threads", required_argument, 0, 'j' },
-		{ "help", no_argument, 0, 'h' }, { 0 }
+	struct od_common_opts common;
+	const char *case_path = NULL, *out_path = NULL;
+	int nocap = 0, inter = 0, recompute = 0;
+	const struct od_option opts[] = {
+		OD_OPT_COMMON_SOME(&common, OD_COMMON_MODEL | OD_COMMON_DEVICE | OD_COMMON_THREADS),
+		OD_OPT_STRING(0, "case", &case_path, "IN",
+			      "the batch (.safetensors: x_sigma, t, target, encoder_hidden_states, encoder_attention_mask)"),
+		OD_OPT_STRING('o', "output", &out_path, "OUT",
+			      "the gradients grad.<weight name>, loss and model_output (.safetensors; '-' for stdout)"),
+		OD_OPT_BOOL(0, "no-softcap", &nocap, "self-attention without the soft-cap (upstream's fp32 path)"),
+		OD_OPT_BOOL(0, "intermediates", &inter,
+			    "also write dL.model_output, dL.block<i>_out, dL.x_embed and dL.c per token (the adaLN runs "
+			    "per token then: slower)"),
+		OD_OPT_BOOL(0, "recompute", &recompute,
+			    "keep only each block's input; recompute its internals in the backward pass (less memory, one "
+			    "more forward)"),
+		OD_OPT_END(),
 	};
-	const char *model = getenv("OD_MODEL"), *case_path = NULL, *out_path = NULL, *device = getenv("OD_DEVICE");
-	int nocap = 0, inter = 0, recompute = 0, threads = 0, c;
-	while ((c = getopt_long(argc, argv, "m:c:o:j:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'm': model = optarg; break;
-		case 'c': case_path = optarg; break;
-		case 'o': out_path = optarg; break;
-		case O_NOCAP: nocap = 1; break;
-		case O_INTER: inter = 1; break;
-		case O_RECOMP: recompute = 1; break;
-		case O_DEVICE: device = optarg; break;
-		case 'j': threads = (int)od_opt_int("--threads", optarg, 1, 1024); break;
-		case 'h': grad_usage(); return 0;
-		default: od_usage_error("grad: unknown option");
-		}
-	}
-	if (optind != argc)
-		od_usage_error("grad: unexpected argument '%s'", argv[optind]);
-	if (!model || !*model)
-		od_usage_error("grad: no model: give --model DIR or set OD_MODEL");
+	const int first = od_parse_command(argc, argv, opts, cmd);
+	if (first != argc)
+		od_usage_error("unexpected argument '%s'", argv[first]);
+	const char *model = od_common_model(&common);
 	if (!case_path)
-		od_usage_error("grad: give the batch with --case IN.safetensors");
+		od_usage_error("give the batch with --case IN.safetensors");
 	if (!out_path)
-		od_usage_error("grad: give the output with -o GRADS.safetensors");
-	enum od_device dev = device_of(device);
+		od_usage_error("give the output with -o GRADS.safetensors");
 
 	struct od_ctx *ctx;
-	int rc = od_ctx_create(&ctx, dev, threads);
+	int rc = od_ctx_create(&ctx, common.device, common.threads);
 	if (rc)
 		od_fail(rc);
 	struct od_nextdit m;
 	if ((rc = od_nextdit_open(&m, ctx, model)))
 		od_fail(rc);
-	m.softcap = nocap ? 0.0f : 30.0f;
+	if (nocap)
+		m.softcap = 0; /* else the library's default: the released soft-cap */
 	struct od_nextdit_case cs;
 	if ((rc = od_nextdit_case_read(&cs, case_path, &m.cfg)))
 		od_fail(rc);
@@ -181,6 +232,23 @@ static int cmd_grad(int argc, char **argv)
 		od_fail(rc);
 	if (kl.failed)
 		od_die(OD_ENOMEM, "out of memory for the intermediates");
+	/* the case was checked when read: a NaN here is the model's */
+	int64_t at;
+	int bad;
+	if (!isfinite(loss))
+		od_die(OD_EMODEL, "'%s': the loss is not finite", case_path);
+	if ((at = od_first_nonfinite(out, nout)) >= 0)
+		od_die(OD_EMODEL, "'%s': the model's output is not finite (element %lld)", case_path, (long long)at);
+	if ((bad = first_nonfinite_tensor(grads, p.numel, p.n, &at)) >= 0)
+		od_die(OD_EMODEL, "'%s': the gradient of '%s' is not finite (element %lld)", case_path, p.names[bad],
+		       (long long)at);
+	for (int i = 0; i < kl.n; i++) {
+		int64_t n = 1;
+		for (int d = 0; d < kl.e[i].ndim; d++)
+			n *= kl.e[i].shape[d];
+		if ((at = od_first_nonfinite(kl.e[i].data, (size_t)n)) >= 0)
+			od_die(OD_EMODEL, "'%s': '%s' is not finite (element %lld)", case_path, kl.e[i].name, (long long)at);
+	}
 
 	struct od_st_writer *w = od_st_writer_new();
 	char **names = calloc((size_t)p.n, sizeof *names);
@@ -200,8 +268,10 @@ static int cmd_grad(int argc, char **argv)
 		rc = od_st_writer_add(w, "model_output", OD_F32, 5, so, out);
 	for (int i = 0; !rc && i < kl.n; i++)
 		rc = od_st_writer_add(w, kl.e[i].name, OD_F32, kl.e[i].ndim, kl.e[i].shape, kl.e[i].data);
+	char cap[32];
+	snprintf(cap, sizeof cap, "%g", (double)m.softcap);
 	if (!rc)
-		rc = od_st_writer_meta(w, "softcap", nocap ? "0" : "30");
+		rc = od_st_writer_meta(w, "softcap", cap);
 	struct od_out o;
 	if (!rc && !(rc = od_out_open(&o, out_path))) {
 		if ((rc = od_st_writer_write(w, &o, NULL, NULL)) || (rc = od_out_commit(&o)))
@@ -226,49 +296,6 @@ static int cmd_grad(int argc, char **argv)
 }
 
 /* ------------------------------------------------------------------ train */
-
-static void train_usage(void)
-{
-	printf("Usage: od-train train [OPTIONS] -o OUTDIR --steps N DATA.odf[:WEIGHT]...\n"
-	       "       od-train train --resume OUTDIR [--steps N] [OPTIONS]\n"
-	       "Train (or fine-tune) the NextDiT with the flow-matching objective on frame streams of\n"
-	       "jobs (od-tag | od-encode output: a prompt text frame, then latent/rays frames, at least\n"
-	       "one of role target). Every frame of a job is noised, conditions included. Files are\n"
-	       "sampled by WEIGHT (default 1 each); a batch holds jobs of one shape.\n"
-	       "  -m, --model BASE        the model to start from; its VAE, text encoder, tokenizer and\n"
-	       "                          scheduler go with every checkpoint (default $OD_MODEL)\n"
-	       "      --config CONFIG     start from random weights of this transformer config.json\n"
-	       "                          (upstream's initialisation, from --seed) instead of BASE's\n"
-	       "  -o, --output OUTDIR     checkpoints OUTDIR/step-NNNNNNN, OUTDIR/latest, log.csv, samples/\n"
-	       "  -n, --steps N           steps of the run (the schedule ends there)\n"
-	       "  -b, --batch B           jobs per step (default 1)\n"
-	       "      --lr LR             peak learning rate (default 1e-4)\n"
-	       "      --warmup W          linear warm-up over the first W steps (default 0)\n"
-	       "      --schedule S        constant (default) or cosine (down to --min-lr at step N)\n"
-	       "      --min-lr LR         the cosine's floor (default 0)\n"
-	       "      --weight-decay WD   AdamW's decoupled weight decay (default 0.01)\n"
-	       "      --beta1 B1, --beta2 B2, --adam-eps E   AdamW (default 0.9, 0.999, 1e-8)\n"
-	       "      --clip C            clip the global gradient norm to C (default: no clipping)\n"
-	       "      --ema DECAY         keep an exponential moving average of the weights (e.g. 0.999)\n"
-	       "      --cfg-dropout P     replace a prompt by the empty one with probability P (0.1)\n"
-	       "      --empty-text FILE   the empty prompt's frame (od-tag --raw ''); default: encoded\n"
-	       "                          with BASE's text encoder\n"
-	       "  -s, --seed S            seed of the noise (S) and of the data order (S + 1) (default 0)\n"
-	       "      --save-every K      a checkpoint every K steps (and always at the end)\n"
-	       "      --keep N            checkpoints to keep (default 1; 0 keeps all)\n"
-	       "      --until STEP        stop after STEP (a checkpoint; resume later)\n"
-	       "      --resume PATH       continue the run in PATH (OUTDIR or a checkpoint folder)\n"
-	       "      --sample-every K    every K steps, generate --sample-prompts into OUTDIR/samples/\n"
-	       "      --sample-prompts F  a frame stream of jobs, or one prompt per line\n"
-	       "      --sample-steps N    sampling steps (default 20)\n"
-	       "      --sample-guidance G guidance scale (default 5)\n"
-	       "      --sample-size WxH   text-to-image size (default: the model's input size x 8)\n"
-	       "      --sample-seed S     seed of the samples' noise (default 0)\n"
-	       "      --no-softcap        self-attention without the soft-cap\n"
-	       "  -j, --threads N         CPU threads (default: all)\n"
-	       "      --progress=MODE     auto (terminal only), none or machine (key=value lines)\n"
-	       "  -h, --help              this help\n");
-}
 
 static volatile sig_atomic_t interrupted;
 
@@ -326,12 +353,36 @@ static char *resolved(const char *path)
 	return r;
 }
 
-static void mkdir_p(const char *dir)
+/* Create dir unless it is there; returns 1 when this call created it. */
+static int mkdir_p(const char *dir)
 {
-	if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+	int made = mkdir(dir, 0777) == 0;
+	if (!made && errno != EEXIST)
 		od_die(OD_EIO, "'%s': cannot create: %s", dir, strerror(errno));
 	if (!od_is_dir(dir))
 		od_die(OD_EIO, "'%s': not a folder", dir);
+	return made;
+}
+
+/* What a new run made in its folder (the folder itself, or the log and
+ * samples/ in a folder that was there), until its first checkpoint is in
+ * place: registered (base/io.h od_tree_register), so that a run that fails or
+ * is killed before it has saved anything leaves nothing behind, and one that
+ * has saved a checkpoint keeps it, its log and its samples. */
+static struct od_temp *unsaved[3];
+static int n_unsaved;
+
+static void unsaved_add(const char *path)
+{
+	if (!(unsaved[n_unsaved++] = od_tree_register(path)))
+		od_die(OD_ENOMEM, "out of memory");
+}
+
+/* A checkpoint is in place: the run's folder stays, whatever happens next. */
+static void unsaved_keep(void)
+{
+	while (n_unsaved > 0)
+		od_tree_keep(unsaved[--n_unsaved]);
 }
 
 /* Fail after a step: the run stops; what was saved stays. */
@@ -346,113 +397,113 @@ static noreturn void train_fail(struct od_trainer *tr, struct od_train_log *log,
 	od_fail(rc);
 }
 
-static int cmd_train(int argc, char **argv)
+static int cmd_train(int argc, char **argv, const struct od_command *cmd)
 {
-	enum {
-		O_CONFIG = 256, O_LR, O_WARMUP, O_SCHEDULE, O_MINLR, O_WD, O_BETA1, O_BETA2, O_AEPS, O_CLIP, O_EMA,
-		O_DROPOUT, O_EMPTY, O_SAVE, O_KEEP, O_UNTIL, O_RESUME, O_SEVERY, O_SPROMPTS, O_SSTEPS, O_SGUID, O_SSIZE,
-		O_SSEED, O_NOCAP, O_PROGRESS
-	};
-	static const struct option opts[] = {
-		{ "model", required_argument, 0, 'm' }, { "config", required_argument, 0, O_CONFIG },
-		{ "output", required_argument, 0, 'o' }, { "steps", required_argument, 0, 'n' },
-		{ "batch", required_argument, 0, 'b' }, { "lr", required_argument, 0, O_LR },
-		{ "warmup", required_argument, 0, O_WARMUP }, { "schedule", required_argument, 0, O_SCHEDULE },
-		{ "min-lr", required_argument, 0, O_MINLR }, { "weight-decay", required_argument, 0, O_WD },
-		{ "beta1", required_argument, 0, O_BETA1 }, { "beta2", required_argument, 0, O_BETA2 },
-		{ "adam-eps", required_argument, 0, O_AEPS }, { "clip", required_argument, 0, O_CLIP },
-		{ "ema", required_argument, 0, O_EMA }, { "cfg-dropout", required_argument, 0, O_DROPOUT },
-		{ "empty-text", required_argument, 0, O_EMPTY }, { "seed", required_argument, 0, 's' },
-		{ "save-every", required_argument, 0, O_SAVE }, { "keep", required_argument, 0, O_KEEP },
-		{ "until", required_argument, 0, O_UNTIL }, { "resume", required_argument, 0, O_RESUME },
-		{ "sample-every", required_argument, 0, O_SEVERY }, { "sample-prompts", required_argument, 0, O_SPROMPTS },
-		{ "sample-steps", required_argument, 0, O_SSTEPS }, { "sample-guidance", required_argument, 0, O_SGUID },
-		{ "sample-size", required_argument, 0, O_SSIZE }, { "sample-seed", required_argument, 0, O_SSEED },
-		{ "no-softcap", no_argument, 0, O_NOCAP }, { "threads", required_argument, 0, 'j' },
-		{ "progress", required_argument, 0, O_PROGRESS }, { "help", no_argument, 0, 'h' }, { 0 }
-	};
 	struct od_train_settings s;
 	od_train_settings_default(&s);
-	unsigned given = 0;
-	const char *model = NULL, *config = NULL, *outdir = NULL, *resume = NULL, *empty = NULL, *prompts = NULL;
-	int64_t steps = 0, save_every = 0, until = 0, sample_every = 0;
-	int keep = 1, threads = 0, sample_steps = 20, sw = 0, sh = 0, c;
-	double sample_guidance = 5.0;
-	uint64_t sample_seed = 0;
-	enum od_progress_mode pmode = OD_PROGRESS_AUTO;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":m:o:n:b:s:j:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'm': model = optarg; given |= OD_TRAIN_GIVEN_BASE; break;
-		case O_CONFIG: config = optarg; given |= OD_TRAIN_GIVEN_CONFIG; break;
-		case 'o': outdir = optarg; break;
-		case 'n': steps = od_opt_int("--steps", optarg, 1, INT32_MAX); break;
-		case 'b': s.batch = (int)od_opt_int("--batch", optarg, 1, 65536); given |= OD_TRAIN_GIVEN_BATCH; break;
-		case O_LR: s.lr = od_opt_num("--lr", optarg, 0, 1e30); given |= OD_TRAIN_GIVEN_LR; break;
-		case O_WARMUP: s.warmup = od_opt_int("--warmup", optarg, 0, INT32_MAX); given |= OD_TRAIN_GIVEN_WARMUP; break;
-		case O_SCHEDULE: {
-			int k = od_lr_shape_parse(optarg);
-			if (k < 0)
-				od_usage_error("--schedule: '%s' is not constant or cosine", optarg);
-			s.schedule = (enum od_lr_shape)k;
-			given |= OD_TRAIN_GIVEN_SCHEDULE;
-			break;
-		}
-		case O_MINLR: s.min_lr = od_opt_num("--min-lr", optarg, 0, 1e30); given |= OD_TRAIN_GIVEN_MIN_LR; break;
-		case O_WD: s.adamw.weight_decay = od_opt_num("--weight-decay", optarg, 0, 1e30); given |= OD_TRAIN_GIVEN_ADAMW; break;
-		case O_BETA1: s.adamw.beta1 = od_opt_num("--beta1", optarg, 0, 0.999999999); given |= OD_TRAIN_GIVEN_ADAMW; break;
-		case O_BETA2: s.adamw.beta2 = od_opt_num("--beta2", optarg, 0, 0.999999999); given |= OD_TRAIN_GIVEN_ADAMW; break;
-		case O_AEPS: s.adamw.eps = od_opt_num("--adam-eps", optarg, 1e-30, 1); given |= OD_TRAIN_GIVEN_ADAMW; break;
-		case O_CLIP: s.clip = od_opt_num("--clip", optarg, 0, 1e30); given |= OD_TRAIN_GIVEN_CLIP; break;
-		case O_EMA: s.ema = od_opt_num("--ema", optarg, 0, 0.999999999); given |= OD_TRAIN_GIVEN_EMA; break;
-		case O_DROPOUT: s.cfg_dropout = od_opt_num("--cfg-dropout", optarg, 0, 1); given |= OD_TRAIN_GIVEN_DROPOUT; break;
-		case O_EMPTY: empty = optarg; given |= OD_TRAIN_GIVEN_EMPTY; break;
-		case 's': s.seed = (uint64_t)od_opt_int("--seed", optarg, 0, INT64_MAX); given |= OD_TRAIN_GIVEN_SEED; break;
-		case O_SAVE: save_every = od_opt_int("--save-every", optarg, 1, INT32_MAX); break;
-		case O_KEEP: keep = (int)od_opt_int("--keep", optarg, 0, 1000000); break;
-		case O_UNTIL: until = od_opt_int("--until", optarg, 1, INT32_MAX); break;
-		case O_RESUME: resume = optarg; break;
-		case O_SEVERY: sample_every = od_opt_int("--sample-every", optarg, 1, INT32_MAX); break;
-		case O_SPROMPTS: prompts = optarg; break;
-		case O_SSTEPS: sample_steps = (int)od_opt_int("--sample-steps", optarg, 1, 1000); break;
-		case O_SGUID: sample_guidance = od_opt_num("--sample-guidance", optarg, 0, 1e6); break;
-		case O_SSIZE:
-			od_opt_size("--sample-size", optarg, &sw, &sh);
-			if (sw % 16 || sh % 16)
-				od_usage_error("--sample-size: %dx%d is not a multiple of 16 on both sides", sw, sh);
-			break;
-		case O_SSEED: sample_seed = (uint64_t)od_opt_int("--sample-seed", optarg, 0, INT64_MAX); break;
-		case O_NOCAP: s.softcap = 0; given |= OD_TRAIN_GIVEN_SOFTCAP; break;
-		case 'j': threads = (int)od_opt_int("--threads", optarg, 1, 1024); break;
-		case O_PROGRESS: pmode = progress_mode(optarg); break;
-		case 'h': train_usage(); return 0;
-		case ':': od_usage_error("train: option '%s' needs a value", argv[optind - 1]);
-		default: od_usage_error("train: unknown option '%s'", argv[optind - 1]);
-		}
-	}
-	char **data = argv + optind;
-	int n_data = argc - optind;
+	struct od_common_opts common;
+	struct optim_args oa;
+	const char *config = NULL, *outdir = NULL, *resume = NULL, *empty = NULL, *prompts = NULL;
+	/* settings a resumed run compares: unset (NAN, -1, 0) until given */
+	int64_t steps = 0, save_every = 0, until = 0, sample_every = 0, seed = -1, warmup = -1, sample_seed = 0;
+	int keep = 1, batch = 0, schedule = -1, nocap = 0, sample_steps = SAMPLE_STEPS, sample_size[2] = { 0, 0 };
+	double min_lr = NAN, clip = NAN, ema = NAN, dropout = NAN, sample_guidance = SAMPLE_GUIDANCE;
+	char h_batch[64], h_dropout[96], h_guidance[64];
+	const struct od_option opts[] = {
+		OD_OPT_COMMON_SOME(&common, OD_COMMON_MODEL | OD_COMMON_THREADS | OD_COMMON_PROGRESS),
+		OD_OPT_STRING(0, "config", &config, "CONFIG",
+			      "start from random weights of this transformer config.json (upstream's initialisation, from "
+			      "--seed) instead of the model's; the model still gives the VAE, text encoder, tokenizer and "
+			      "scheduler"),
+		OD_OPT_STRING('o', "output", &outdir, "OUTDIR",
+			      "checkpoints OUTDIR/step-NNNNNNN, OUTDIR/latest, log.csv, samples/"),
+		OD_OPT_INT64('n', "steps", &steps, "N", "steps of the run (the schedule ends there)", 1, INT32_MAX),
+		OD_OPT_INT(0, "batch", &batch, "B",
+			   with_default(h_batch, sizeof h_batch, "jobs per step (default %d)", s.batch), 1, 65536),
+		OD_OPT_INT64('s', "seed", &seed, "S", "seed of the noise (S) and of the data order (S + 1) (default 0)", 0,
+			     INT64_MAX),
+		OD_OPT_NUM(0, "cfg-dropout", &dropout, "P",
+			   with_default(h_dropout, sizeof h_dropout,
+					"replace a prompt by the empty one with probability P (default %g)", s.cfg_dropout),
+			   0, 1),
+		OD_OPT_STRING(0, "empty-text", &empty, "FILE",
+			      "the empty prompt's frame (od-tag --raw ''); default: encoded with the model's text encoder"),
+		OD_OPT_BOOL(0, "no-softcap", &nocap, "self-attention without the soft-cap"),
+		OD_OPT_GROUP("Optimiser:"),
+		OPT_OPTIM(&oa),
+		OD_OPT_INT64(0, "warmup", &warmup, "W", "linear warm-up over the first W steps (default 0)", 0, INT32_MAX),
+		OD_OPT_CALLBACK(0, "schedule", &schedule, "S", "constant (the default) or cosine (down to --min-lr at step N)",
+				schedule_cb),
+		OD_OPT_NUM(0, "min-lr", &min_lr, "LR", "the cosine's floor (default 0)", 0, 1e30),
+		OD_OPT_NUM(0, "clip", &clip, "C", "clip the global gradient norm to C (default: no clipping)", 0, 1e30),
+		OD_OPT_NUM(0, "ema", &ema, "DECAY", "keep an exponential moving average of the weights (e.g. 0.999)", 0,
+			   0.999999999),
+		OD_OPT_GROUP("Checkpoints:"),
+		OD_OPT_INT64(0, "save-every", &save_every, "K", "a checkpoint every K steps (and always at the end)", 1,
+			     INT32_MAX),
+		OD_OPT_INT(0, "keep", &keep, "N", "checkpoints to keep (default 1; 0 keeps all)", 0, 1000000),
+		OD_OPT_INT64(0, "until", &until, "STEP", "stop after STEP (a checkpoint; resume later)", 1, INT32_MAX),
+		OD_OPT_STRING(0, "resume", &resume, "PATH", "continue the run in PATH (OUTDIR or a checkpoint folder)"),
+		OD_OPT_GROUP("Samples:"),
+		OD_OPT_INT64(0, "sample-every", &sample_every, "K",
+			     "every K steps, generate --sample-prompts into OUTDIR/samples/", 1, INT32_MAX),
+		OD_OPT_STRING(0, "sample-prompts", &prompts, "FILE", "a frame stream of jobs, or one prompt per line"),
+		OD_OPT_INT(0, "sample-steps", &sample_steps, "N", "sampling steps (default " OD_STR(SAMPLE_STEPS) ")", 1,
+			   1000),
+		OD_OPT_NUM(0, "sample-guidance", &sample_guidance, "G",
+			   with_default(h_guidance, sizeof h_guidance, "guidance scale (default %g)", SAMPLE_GUIDANCE), 0, 1e6),
+		OD_OPT_CALLBACK(0, "sample-size", sample_size, "WxH",
+				"text-to-image size (default: the model's input size times the VAE's scale factor)",
+				size_cb),
+		OD_OPT_INT64(0, "sample-seed", &sample_seed, "S", "seed of the samples' noise (default 0)", 0, INT64_MAX),
+		OD_OPT_END(),
+	};
+	const int first = od_parse_command(argc, argv, opts, cmd);
+	unsigned given = optim_apply(&oa, &s);
+	if (batch)
+		s.batch = batch, given |= OD_TRAIN_GIVEN_BATCH;
+	if (warmup >= 0)
+		s.warmup = warmup, given |= OD_TRAIN_GIVEN_WARMUP;
+	if (schedule >= 0)
+		s.schedule = (enum od_lr_shape)schedule, given |= OD_TRAIN_GIVEN_SCHEDULE;
+	if (!isnan(min_lr))
+		s.min_lr = min_lr, given |= OD_TRAIN_GIVEN_MIN_LR;
+	if (!isnan(clip))
+		s.clip = clip, given |= OD_TRAIN_GIVEN_CLIP;
+	if (!isnan(ema))
+		s.ema = ema, given |= OD_TRAIN_GIVEN_EMA;
+	if (!isnan(dropout))
+		s.cfg_dropout = dropout, given |= OD_TRAIN_GIVEN_DROPOUT;
+	if (seed >= 0)
+		s.seed = (uint64_t)seed, given |= OD_TRAIN_GIVEN_SEED;
+	if (nocap)
+		s.softcap = 0, given |= OD_TRAIN_GIVEN_SOFTCAP;
+	if (config)
+		given |= OD_TRAIN_GIVEN_CONFIG;
+	if (empty)
+		given |= OD_TRAIN_GIVEN_EMPTY;
+	/* a resumed run has its own base model: only one given here is compared */
+	if (common.given.model)
+		given |= OD_TRAIN_GIVEN_BASE;
+	const char *model = resume && !common.given.model ? NULL : common.model;
+	char **data = argv + first;
+	int n_data = argc - first;
 	if (!resume) {
 		if (!outdir)
-			od_usage_error("train: give the output folder with -o OUTDIR");
+			od_usage_error("give the output folder with -o OUTDIR");
 		if (!steps)
-			od_usage_error("train: give the number of steps with --steps N");
+			od_usage_error("give the number of steps with --steps N");
 		if (!n_data)
-			od_usage_error("train: give the training data: DATA.odf[:WEIGHT]...");
-		if (!model && !(given & OD_TRAIN_GIVEN_BASE)) {
-			model = getenv("OD_MODEL");
-			if (model && !*model)
-				model = NULL;
-		}
+			od_usage_error("give the training data: DATA.odf[:WEIGHT]...");
 		if (!model && !config)
-			od_usage_error("train: no model: give --model BASE (or set OD_MODEL) or --config CONFIG.json");
+			od_usage_error("no model: give --model BASE (or set OD_MODEL) or --config CONFIG.json");
 	}
 	if (sample_every && !prompts)
-		od_usage_error("train: --sample-every needs --sample-prompts FILE");
+		od_usage_error("--sample-every needs --sample-prompts FILE");
 	if (prompts && !sample_every)
-		od_usage_error("train: --sample-prompts needs --sample-every K");
+		od_usage_error("--sample-prompts needs --sample-every K");
 	if (until && steps && until > steps)
-		od_usage_error("train: --until %lld is past --steps %lld", (long long)until, (long long)steps);
+		od_usage_error("--until %lld is past --steps %lld", (long long)until, (long long)steps);
 	/* paths the run records are absolute, so it resumes from any folder */
 	if (model) {
 		if (!od_is_dir(model))
@@ -471,12 +522,13 @@ static int cmd_train(int argc, char **argv)
 	}
 
 	struct od_ctx *ctx;
-	int rc = od_ctx_create(&ctx, OD_DEVICE_CPU, threads);
+	int rc = od_ctx_create(&ctx, OD_DEVICE_CPU, common.threads);
 	if (rc)
 		od_fail(rc);
 	struct od_trainer tr;
 	char *ckpt = NULL, *outdir_alloc = NULL;
 	int created = 0;
+	char *log_path = NULL;
 	if (resume) {
 		if ((rc = od_train_resume_find(resume, &ckpt)))
 			od_fail(rc);
@@ -499,7 +551,7 @@ static int cmd_train(int argc, char **argv)
 		if (rc)
 			od_fail(rc);
 		if (until && until > tr.steps)
-			od_usage_error("train: --until %lld is past the run's %lld steps", (long long)until,
+			od_usage_error("--until %lld is past the run's %lld steps", (long long)until,
 				       (long long)tr.steps);
 	} else {
 		char *latest = od_path_join(outdir, "latest");
@@ -508,14 +560,14 @@ static int cmd_train(int argc, char **argv)
 			od_die(OD_EINVAL, "'%s': a run is there already: continue it with --resume %s, or choose another "
 			       "folder", outdir, outdir);
 		free(latest);
-		/* a folder this run creates goes again if the run cannot start */
-		created = mkdir(outdir, 0777) == 0;
-		mkdir_p(outdir);
-		if ((rc = od_trainer_open(&tr, ctx, model, &s, steps, data, n_data, outdir))) {
-			if (created)
-				od_train_remove_tree(outdir);
+		/* what this run creates goes again if it ends before its first
+		 * checkpoint (on exit or on a signal: unsaved_add) */
+		created = mkdir_p(outdir);
+		if (!(log_path = od_path_join(outdir, "log.csv")))
+			od_die(OD_ENOMEM, "out of memory");
+		unsaved_add(created ? outdir : log_path);
+		if ((rc = od_trainer_open(&tr, ctx, model, &s, steps, data, n_data, outdir)))
 			od_fail(rc);
-		}
 	}
 	const int64_t total = tr.steps, stop = until ? until : total;
 
@@ -526,28 +578,40 @@ static int cmd_train(int argc, char **argv)
 	if (!sdir)
 		od_die(OD_ENOMEM, "out of memory");
 	if (sample_every) {
-		mkdir_p(sdir);
-		char *jobs = od_path_join(sdir, "prompts.odf");
-		if (!sw) {
-			sw = tr.m.cfg.input_size[2] * 8;
-			sh = tr.m.cfg.input_size[1] * 8;
+		/* the text-to-image size: the model's own (input_size times the VAE's
+		 * factor, as od-denoise), or the one given, checked against the model */
+		struct od_job_opts jo = { 0 };
+		char *jobs = NULL;
+		rc = OD_OK;
+		if (tr.s.base && !(rc = od_job_opts_for_model(&jo, &tr.m.cfg, tr.s.base)) && sample_size[0]) {
+			jo.width = sample_size[0];
+			jo.height = sample_size[1];
+			if (od_job_size_check(&jo))
+				od_usage_error("--sample-size: %s", od_errmsg());
 		}
-		if (!jobs || (rc = od_train_preview_open(&pv, ctx, tr.s.base, prompts, jobs, sample_steps,
-							 (float)sample_guidance, sample_seed, sw, sh))) {
-			if (created)
-				od_train_remove_tree(outdir);
-			od_fail(jobs ? rc : OD_ENOMEM);
+		if (!rc) {
+			if (mkdir_p(sdir) && !resume && !created)
+				unsaved_add(sdir);
+			if (!(jobs = od_path_join(sdir, "prompts.odf")))
+				rc = od_error(OD_ENOMEM, "out of memory");
+			else
+				rc = od_train_preview_open(&pv, ctx, tr.s.base, prompts, jobs, sample_steps,
+							   (float)sample_guidance, (uint64_t)sample_seed, jo.width, jo.height);
 		}
 		free(jobs);
+		if (rc)
+			od_fail(rc);
 		have_pv = 1;
 	}
 
 	struct od_train_log log;
 	double clock0 = 0;
-	char *log_path = od_path_join(outdir, "log.csv");
+	if (!log_path)
+		log_path = od_path_join(outdir, "log.csv");
 	if (!log_path || (rc = od_train_log_open(&log, log_path, tr.step, &clock0)))
 		od_fail(log_path ? rc : OD_ENOMEM);
-	struct train_progress pr = { .mode = pmode, .tty = isatty(STDERR_FILENO), .start = od_now(), .first = tr.step };
+	struct train_progress pr = { .mode = common.progress, .tty = isatty(STDERR_FILENO), .start = od_now(),
+				     .first = tr.step };
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 
@@ -572,6 +636,7 @@ static int cmd_train(int argc, char **argv)
 		if (save_every && tr.step % save_every == 0 && tr.step < stop) {
 			if ((rc = od_trainer_save(&tr, outdir, keep, name, sizeof name)))
 				train_fail(&tr, &log, &pr, rc);
+			unsaved_keep();
 			saved = tr.step;
 		}
 		if (have_pv && (tr.step % sample_every == 0 || tr.step == stop)) {
@@ -589,6 +654,7 @@ static int cmd_train(int argc, char **argv)
 		if ((rc = od_trainer_save(&tr, outdir, keep, name, sizeof name)))
 			train_fail(&tr, &log, &pr, rc);
 	}
+	unsaved_keep();
 	if ((rc = od_train_log_close(&log)))
 		od_fail(rc);
 	if (interrupted)
@@ -606,20 +672,6 @@ static int cmd_train(int argc, char **argv)
 }
 
 /* ------------------------------------------------------------------ init */
-
-static void init_usage(void)
-{
-	printf("Usage: od-train init --config CONFIG.json [--model BASE] [--seed S] -o OUT\n"
-	       "Write a new model folder OUT whose transformer has the configuration CONFIG.json and\n"
-	       "random weights initialised as upstream's modules initialise them, from seed S\n"
-	       "(default 0); BASE's VAE, text encoder, tokenizer and scheduler are linked into it.\n"
-	       "  -m, --model BASE     the other components (default $OD_MODEL; none without it)\n"
-	       "      --config FILE    a transformer config.json\n"
-	       "  -s, --seed S         the initialisation's seed\n"
-	       "  -o, --output OUT     the new folder (must not exist)\n"
-	       "  -j, --threads N      CPU threads\n"
-	       "  -h, --help           this help\n");
-}
 
 /* OUT must not exist; splits it into its folder and name. */
 static void new_folder(const char *out, char **dir, char **name)
@@ -649,44 +701,34 @@ static void new_folder(const char *out, char **dir, char **name)
 		od_die(OD_EIO, "'%s': no such folder", *dir);
 }
 
-static int cmd_init(int argc, char **argv)
+
+static int cmd_init(int argc, char **argv, const struct od_command *cmd)
 {
-	enum { O_CONFIG = 256 };
-	static const struct option opts[] = {
-		{ "config", required_argument, 0, O_CONFIG }, { "model", required_argument, 0, 'm' },
-		{ "seed", required_argument, 0, 's' }, { "output", required_argument, 0, 'o' },
-		{ "threads", required_argument, 0, 'j' }, { "help", no_argument, 0, 'h' }, { 0 }
+	struct od_common_opts common;
+	const char *config = NULL, *out = NULL;
+	int64_t seed = 0;
+	const struct od_option opts[] = {
+		OD_OPT_STRING(0, "config", &config, "FILE", "a transformer config.json"),
+		OD_OPT_COMMON_SOME(&common, OD_COMMON_MODEL | OD_COMMON_THREADS),
+		OD_OPT_INT64('s', "seed", &seed, "S", "the initialisation's seed (default 0)", 0, INT64_MAX),
+		OD_OPT_STRING('o', "output", &out, "OUT", "the new folder (must not exist)"),
+		OD_OPT_END(),
 	};
-	const char *config = NULL, *model = getenv("OD_MODEL"), *out = NULL;
-	uint64_t seed = 0;
-	int threads = 0, c;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":m:s:o:j:h", opts, NULL)) != -1) {
-		switch (c) {
-		case O_CONFIG: config = optarg; break;
-		case 'm': model = optarg; break;
-		case 's': seed = (uint64_t)od_opt_int("--seed", optarg, 0, INT64_MAX); break;
-		case 'o': out = optarg; break;
-		case 'j': threads = (int)od_opt_int("--threads", optarg, 1, 1024); break;
-		case 'h': init_usage(); return 0;
-		case ':': od_usage_error("init: option '%s' needs a value", argv[optind - 1]);
-		default: od_usage_error("init: unknown option '%s'", argv[optind - 1]);
-		}
-	}
-	if (optind != argc)
-		od_usage_error("init: unexpected argument '%s'", argv[optind]);
+	const int first = od_parse_command(argc, argv, opts, cmd);
+	if (first != argc)
+		od_usage_error("unexpected argument '%s'", argv[first]);
 	if (!config || !out)
-		od_usage_error("init: give --config CONFIG.json and -o OUT");
-	if (model && !*model)
-		model = NULL;
+		od_usage_error("give --config CONFIG.json and -o OUT");
+	/* the model's other components are linked; without one, only transformer/ */
+	const char *model = common.model;
 	if (model && !od_is_dir(model))
 		od_die(OD_EMODEL, "'%s': no such model folder", model);
 	char *dir, *name;
 	new_folder(out, &dir, &name);
 	struct od_ctx *ctx;
-	int rc = od_ctx_create(&ctx, OD_DEVICE_CPU, threads);
+	int rc = od_ctx_create(&ctx, OD_DEVICE_CPU, common.threads);
 	if (!rc)
-		rc = od_train_init_model(ctx, config, model, seed, dir, name);
+		rc = od_train_init_model(ctx, config, model, (uint64_t)seed, dir, name);
 	if (rc)
 		od_fail(rc);
 	free(dir);
@@ -696,24 +738,6 @@ static int cmd_init(int argc, char **argv)
 }
 
 /* ------------------------------------------------------------------ step */
-
-static void step_usage(void)
-{
-	printf("Usage: od-train step [OPTIONS] -o OUT CASE.safetensors[:PREFIX]...\n"
-	       "One AdamW step per CASE, in order, from BASE's weights: the gradient of the case's loss\n"
-	       "(its stored x_sigma, t, target, encoder_hidden_states and encoder_attention_mask, as\n"
-	       "'od-train grad' reads them) at the current weights, then the update. With :PREFIX\n"
-	       "(ending in '.'), the gradients the file stores as PREFIX<weight name> instead; weights\n"
-	       "it has none for sit that step out. OUT gets the weights (a model folder) and the\n"
-	       "optimiser state, as a checkpoint. For checking the optimiser against a reference.\n"
-	       "  -m, --model BASE      the starting weights (default $OD_MODEL)\n"
-	       "      --lr LR           learning rate (default 1e-4)\n"
-	       "      --weight-decay WD, --beta1 B1, --beta2 B2, --adam-eps E   AdamW (0.01, 0.9, 0.999, 1e-8)\n"
-	       "      --no-softcap      self-attention without the soft-cap\n"
-	       "  -o, --output OUT      the new folder (must not exist)\n"
-	       "  -j, --threads N       CPU threads\n"
-	       "  -h, --help            this help\n");
-}
 
 /* One step with the gradients a file stores as PREFIX<name>; weights without
  * one are left out of it (their weights and moments stay as they are). */
@@ -765,53 +789,41 @@ static int stored_step(struct od_adamw *opt, struct od_nextdit_params *p, const 
 	return rc;
 }
 
-static int cmd_step(int argc, char **argv)
+
+static int cmd_step(int argc, char **argv, const struct od_command *cmd)
 {
-	enum { O_LR = 256, O_WD, O_BETA1, O_BETA2, O_AEPS, O_NOCAP };
-	static const struct option opts[] = {
-		{ "model", required_argument, 0, 'm' }, { "lr", required_argument, 0, O_LR },
-		{ "weight-decay", required_argument, 0, O_WD }, { "beta1", required_argument, 0, O_BETA1 },
-		{ "beta2", required_argument, 0, O_BETA2 }, { "adam-eps", required_argument, 0, O_AEPS },
-		{ "no-softcap", no_argument, 0, O_NOCAP }, { "output", required_argument, 0, 'o' },
-		{ "threads", required_argument, 0, 'j' }, { "help", no_argument, 0, 'h' }, { 0 }
-	};
 	struct od_train_settings s;
 	od_train_settings_default(&s);
-	const char *model = getenv("OD_MODEL"), *out = NULL;
-	int threads = 0, c;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":m:o:j:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'm': model = optarg; break;
-		case O_LR: s.lr = od_opt_num("--lr", optarg, 0, 1e30); break;
-		case O_WD: s.adamw.weight_decay = od_opt_num("--weight-decay", optarg, 0, 1e30); break;
-		case O_BETA1: s.adamw.beta1 = od_opt_num("--beta1", optarg, 0, 0.999999999); break;
-		case O_BETA2: s.adamw.beta2 = od_opt_num("--beta2", optarg, 0, 0.999999999); break;
-		case O_AEPS: s.adamw.eps = od_opt_num("--adam-eps", optarg, 1e-30, 1); break;
-		case O_NOCAP: s.softcap = 0; break;
-		case 'o': out = optarg; break;
-		case 'j': threads = (int)od_opt_int("--threads", optarg, 1, 1024); break;
-		case 'h': step_usage(); return 0;
-		case ':': od_usage_error("step: option '%s' needs a value", argv[optind - 1]);
-		default: od_usage_error("step: unknown option '%s'", argv[optind - 1]);
-		}
-	}
-	if (!model || !*model)
-		od_usage_error("step: no model: give --model BASE or set OD_MODEL");
+	struct od_common_opts common;
+	struct optim_args oa;
+	const char *out = NULL;
+	int nocap = 0;
+	const struct od_option opts[] = {
+		OD_OPT_COMMON_SOME(&common, OD_COMMON_MODEL | OD_COMMON_THREADS),
+		OPT_OPTIM(&oa),
+		OD_OPT_BOOL(0, "no-softcap", &nocap, "self-attention without the soft-cap"),
+		OD_OPT_STRING('o', "output", &out, "OUT", "the new folder (must not exist)"),
+		OD_OPT_END(),
+	};
+	const int first = od_parse_command(argc, argv, opts, cmd);
+	optim_apply(&oa, &s);
+	s.softcap = !nocap;
+	const char *model = od_common_model(&common);
 	if (!out)
-		od_usage_error("step: give the output folder with -o OUT");
-	if (optind == argc)
-		od_usage_error("step: give one or more CASE.safetensors");
+		od_usage_error("give the output folder with -o OUT");
+	if (first == argc)
+		od_usage_error("give one or more CASE.safetensors");
 	char *dir, *name;
 	new_folder(out, &dir, &name);
 	struct od_ctx *ctx;
-	int rc = od_ctx_create(&ctx, OD_DEVICE_CPU, threads);
+	int rc = od_ctx_create(&ctx, OD_DEVICE_CPU, common.threads);
 	if (rc)
 		od_fail(rc);
 	struct od_nextdit m;
 	if ((rc = od_nextdit_open(&m, ctx, model)))
 		od_fail(rc);
-	m.softcap = s.softcap ? 30.0f : 0.0f;
+	if (nocap)
+		m.softcap = 0; /* else the library's default: the released soft-cap */
 	struct od_nextdit_params p;
 	if ((rc = od_nextdit_params_init(&p, &m)))
 		od_fail(rc);
@@ -824,7 +836,7 @@ static int cmd_step(int argc, char **argv)
 	struct od_adamw opt;
 	if ((rc = od_adamw_init(&opt, &s.adamw, p.n, p.numel)))
 		od_fail(rc);
-	for (int k = optind; k < argc; k++) {
+	for (int k = first; k < argc; k++) {
 		/* FILE:PREFIX (PREFIX ends with '.'): the stored gradients PREFIX<name> */
 		char *path = strdup(argv[k]), *colon = path ? strrchr(path, ':') : NULL;
 		if (!path)
@@ -853,6 +865,11 @@ static int cmd_step(int argc, char **argv)
 		od_adamw_step(&opt, p.data, (const float *const *)grads, s.lr);
 		free(path);
 	}
+	int64_t at;
+	int bad = first_nonfinite_tensor(p.data, p.numel, p.n, &at);
+	if (bad >= 0)
+		od_die(OD_EFAIL, "the weight '%s' is not finite after the steps (element %lld): nothing written",
+		       p.names[bad], (long long)at);
 	/* the checkpoint: weights and moments (the settings name what was run) */
 	struct od_tensor *shapes = calloc((size_t)p.n, sizeof *shapes);
 	char *cfg_path = od_path_join(model, "transformer/config.json"), *cfg_text = NULL;
@@ -866,7 +883,7 @@ static int cmd_step(int argc, char **argv)
 	struct od_train_state st = { .step = opt.step, .m = opt.m, .v = opt.v };
 	st.settings = od_train_settings_json(&s);
 	st.data = json_array();
-	for (int k = optind; st.data && k < argc; k++)
+	for (int k = first; st.data && k < argc; k++)
 		json_array_append_new(st.data, json_pack("{s:s}", "case", argv[k]));
 	struct od_train_rng g;
 	od_train_rng_seed(&g, 0);
@@ -895,33 +912,17 @@ static int cmd_step(int argc, char **argv)
 
 /* ------------------------------------------------------------------ ema */
 
-static void ema_usage(void)
+static int cmd_ema(int argc, char **argv, const struct od_command *cmd)
 {
-	printf("Usage: od-train ema CHECKPOINT -o OUT\n"
-	       "Write a new model folder OUT with the exponential moving average of the weights that\n"
-	       "CHECKPOINT's training state holds (a run with --ema), CHECKPOINT's other components linked.\n"
-	       "  -o, --output OUT     the new folder (must not exist)\n"
-	       "  -h, --help           this help\n");
-}
-
-static int cmd_ema(int argc, char **argv)
-{
-	static const struct option opts[] = { { "output", required_argument, 0, 'o' }, { "help", no_argument, 0, 'h' },
-					      { 0 } };
 	const char *out = NULL;
-	int c;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":o:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'o': out = optarg; break;
-		case 'h': ema_usage(); return 0;
-		case ':': od_usage_error("ema: option '%s' needs a value", argv[optind - 1]);
-		default: od_usage_error("ema: unknown option '%s'", argv[optind - 1]);
-		}
-	}
-	if (optind != argc - 1 || !out)
-		od_usage_error("ema: give CHECKPOINT and -o OUT");
-	const char *ckpt = argv[optind];
+	const struct od_option opts[] = {
+		OD_OPT_STRING('o', "output", &out, "OUT", "the new folder (must not exist)"),
+		OD_OPT_END(),
+	};
+	const int first = od_parse_command(argc, argv, opts, cmd);
+	if (first != argc - 1 || !out)
+		od_usage_error("give CHECKPOINT and -o OUT");
+	const char *ckpt = argv[first];
 	char *dir, *name;
 	new_folder(out, &dir, &name);
 	struct od_ctx *ctx;
@@ -944,7 +945,8 @@ static int cmd_ema(int argc, char **argv)
 		shapes[i] = p.views[i];
 	struct od_train_tensors t = { .n = p.n, .names = p.names, .shapes = shapes };
 	struct od_train_state st;
-	if ((rc = od_train_state_read(state, &t, &st)) || (rc = od_read_file(cfg_path, (size_t)16 << 20, &cfg_text, &cfg_len)))
+	if ((rc = od_train_state_read(state, &t, &st)) ||
+	    (rc = od_read_file(cfg_path, (size_t)16 << 20, &cfg_text, &cfg_len)))
 		od_fail(rc);
 	if (!st.ema)
 		od_die(OD_EFORMAT, "'%s': the run kept no EMA (train with --ema DECAY)", state);
@@ -966,95 +968,73 @@ static int cmd_ema(int argc, char **argv)
 
 /* ------------------------------------------------------------------ vae */
 
-static void vae_usage(void)
+static int cmd_vae(int argc, char **argv, const struct od_command *cmd)
 {
-	printf("Usage: od-train vae (--config CONFIG.json | --model BASE) -o OUTDIR --size S --steps N\n"
-	       "                    [--batch B] [--lr LR] [--beta B] [--seed N] [--save-every K] IMAGES...\n"
-	       "       od-train vae --resume OUTDIR --steps N [IMAGES...]\n"
-	       "Train a VAE (AutoencoderKL, SD3 architecture) to reconstruct S x S crops of the pictures\n"
-	       "(PNG/JPEG files, folders of them, or .txt lists): L1 reconstruction + beta * KL, AdamW.\n"
-	       "OUTDIR gets step-N/ checkpoints, latest -> step-N, vae -> latest/vae (od-encode --model\n"
-	       "OUTDIR loads it) and train.csv (step,loss,recon,kl,lr,grad_norm).\n"
-	       "  -c, --config FILE     a fresh model of this vae/config.json (diffusers AutoencoderKL)\n"
-	       "  -m, --model BASE      start from BASE/vae's weights instead\n"
-	       "  -o, --output OUTDIR   the run's folder\n"
-	       "      --resume OUTDIR   continue the run in OUTDIR from its latest checkpoint\n"
-	       "  -s, --size S          crop side in pixels, a multiple of the VAE's factor (8)\n"
-	       "  -n, --steps N         train until step N (counting the steps of earlier sessions)\n"
-	       "  -b, --batch B         pictures per step (default 8)\n"
-	       "      --lr LR           AdamW learning rate (default 1e-4)\n"
-	       "      --beta B          weight of the KL term (default 1e-6)\n"
-	       "      --seed N          initialisation, crops and noise (default 0)\n"
-	       "      --save-every K    a checkpoint every K steps (default: only at the end)\n"
-	       "  -j, --threads N       CPU threads (default: all)\n"
-	       "      --progress=MODE   auto, none or machine\n"
-	       "  -h, --help            this help\n");
-}
-
-static int cmd_vae(int argc, char **argv)
-{
-	enum { O_RESUME = 256, O_LR, O_BETA, O_SEED, O_SAVE, O_PROGRESS };
-	static const struct option opts[] = {
-		{ "config", required_argument, 0, 'c' }, { "model", required_argument, 0, 'm' },
-		{ "output", required_argument, 0, 'o' }, { "resume", required_argument, 0, O_RESUME },
-		{ "size", required_argument, 0, 's' },	 { "steps", required_argument, 0, 'n' },
-		{ "batch", required_argument, 0, 'b' },	 { "lr", required_argument, 0, O_LR },
-		{ "beta", required_argument, 0, O_BETA }, { "seed", required_argument, 0, O_SEED },
-		{ "save-every", required_argument, 0, O_SAVE }, { "threads", required_argument, 0, 'j' },
-		{ "progress", required_argument, 0, O_PROGRESS }, { "help", no_argument, 0, 'h' }, { 0 }
-	};
-	const char *config = NULL, *model = NULL, *outdir = NULL, *resume = NULL;
 	struct od_vae_run_settings s;
 	od_vae_run_settings_default(&s);
+	struct od_common_opts common;
+	const char *config = NULL, *model = NULL, *outdir = NULL, *resume = NULL;
+	/* settings a resumed run compares: unset (0, NAN, -1) until given */
+	int size = 0, batch = 0;
+	double lr = NAN, beta = NAN;
+	int64_t steps = -1, save_every = 0, seed = -1;
+	char h_batch[64], h_lr[64], h_beta[64];
+	const struct od_option opts[] = {
+		OD_OPT_STRING(0, "config", &config, "FILE",
+			      "a fresh model of this vae/config.json (diffusers AutoencoderKL)"),
+		/* not the tools' --model: a run starts from a model only when told to */
+		OD_OPT_STRING('m', "model", &model, "BASE", "start from BASE/vae's weights instead ($OD_MODEL is not used)"),
+		OD_OPT_STRING('o', "output", &outdir, "OUTDIR", "the run's folder"),
+		OD_OPT_STRING(0, "resume", &resume, "OUTDIR", "continue the run in OUTDIR from its latest checkpoint"),
+		OD_OPT_INT('S', "size", &size, "S", "crop side in pixels, a multiple of the VAE's factor", 8, 65536),
+		OD_OPT_INT64('n', "steps", &steps, "N", "train until step N (counting the steps of earlier sessions)", 1,
+			     (int64_t)1 << 40),
+		OD_OPT_INT(0, "batch", &batch, "B",
+			   with_default(h_batch, sizeof h_batch, "pictures per step (default %d)", s.batch), 1, 65536),
+		OD_OPT_NUM(0, "lr", &lr, "LR", with_default(h_lr, sizeof h_lr, "AdamW learning rate (default %g)", s.lr), 0,
+			   1e3),
+		OD_OPT_NUM(0, "beta", &beta, "B",
+			   with_default(h_beta, sizeof h_beta, "weight of the KL term (default %g)", s.beta), 0, 1e6),
+		OD_OPT_INT64('s', "seed", &seed, "N", "initialisation, crops and noise (default 0)", 0, (int64_t)1 << 53),
+		OD_OPT_INT64(0, "save-every", &save_every, "K", "a checkpoint every K steps (default: only at the end)", 1,
+			     (int64_t)1 << 40),
+		OD_OPT_COMMON_SOME(&common, OD_COMMON_THREADS | OD_COMMON_PROGRESS),
+		OD_OPT_END(),
+	};
+	const int first = od_parse_command(argc, argv, opts, cmd);
 	unsigned given = 0;
-	long long steps = -1, save_every = 0;
-	int threads = 0, c;
-	enum od_progress_mode pm = OD_PROGRESS_AUTO;
-	opterr = 0; /* one line of our own for a bad option */
-	while ((c = getopt_long(argc, argv, ":c:m:o:s:n:b:j:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'c': config = optarg; break;
-		case 'm': model = optarg; break;
-		case 'o': outdir = optarg; break;
-		case O_RESUME: resume = optarg; break;
-		case 's': s.size = (int)od_opt_int("--size", optarg, 8, 65536), given |= OD_VAE_GIVEN_SIZE; break;
-		case 'n': steps = od_opt_int("--steps", optarg, 1, (long long)1 << 40); break;
-		case 'b': s.batch = (int)od_opt_int("--batch", optarg, 1, 65536), given |= OD_VAE_GIVEN_BATCH; break;
-		case O_LR: s.lr = od_opt_num("--lr", optarg, 0, 1e3), given |= OD_VAE_GIVEN_LR; break;
-		case O_BETA: s.beta = od_opt_num("--beta", optarg, 0, 1e6), given |= OD_VAE_GIVEN_BETA; break;
-		case O_SEED:
-			s.seed = (uint64_t)od_opt_int("--seed", optarg, 0, (long long)1 << 53), given |= OD_VAE_GIVEN_SEED;
-			break;
-		case O_SAVE: save_every = od_opt_int("--save-every", optarg, 1, (long long)1 << 40); break;
-		case 'j': threads = (int)od_opt_int("--threads", optarg, 1, 1024); break;
-		case O_PROGRESS: pm = progress_mode(optarg); break;
-		case 'h': vae_usage(); return 0;
-		case ':': od_usage_error("vae: %s needs a value", argv[optind - 1]);
-		default: od_usage_error("vae: unknown option '%s'", argv[optind - 1]);
-		}
-	}
-	char *const *inputs = argv + optind;
-	const int n_inputs = argc - optind;
+	if (size)
+		s.size = size, given |= OD_VAE_GIVEN_SIZE;
+	if (batch)
+		s.batch = batch, given |= OD_VAE_GIVEN_BATCH;
+	if (!isnan(lr))
+		s.lr = lr, given |= OD_VAE_GIVEN_LR;
+	if (!isnan(beta))
+		s.beta = beta, given |= OD_VAE_GIVEN_BETA;
+	if (seed >= 0)
+		s.seed = (uint64_t)seed, given |= OD_VAE_GIVEN_SEED;
+	char *const *inputs = argv + first;
+	const int n_inputs = argc - first;
 	if (steps < 0)
-		od_usage_error("vae: give the number of steps with --steps N");
+		od_usage_error("give the number of steps with --steps N");
 	if (resume) {
 		if (config || model)
-			od_usage_error("vae: --resume continues a run: no --config or --model");
+			od_usage_error("--resume continues a run: no --config or --model");
 		if (outdir && strcmp(outdir, resume))
-			od_usage_error("vae: --resume writes into the run's own folder: no other -o");
+			od_usage_error("--resume writes into the run's own folder: no other -o");
 		outdir = resume;
 	} else {
 		if (!config == !model)
-			od_usage_error("vae: give one of --config CONFIG.json or --model BASE");
+			od_usage_error("give one of --config CONFIG.json or --model BASE");
 		if (!outdir)
-			od_usage_error("vae: give the output folder with -o OUTDIR");
+			od_usage_error("give the output folder with -o OUTDIR");
 		if (!n_inputs)
-			od_usage_error("vae: give the pictures (files, folders or .txt lists)");
+			od_usage_error("give the pictures (files, folders or .txt lists)");
 		if (!(given & OD_VAE_GIVEN_SIZE))
-			od_usage_error("vae: give the crop size with --size S");
+			od_usage_error("give the crop size with --size S");
 	}
 	struct od_ctx *ctx;
-	int rc = od_ctx_create(&ctx, OD_DEVICE_CPU, threads);
+	int rc = od_ctx_create(&ctx, OD_DEVICE_CPU, common.threads);
 	if (rc)
 		od_fail(rc);
 	struct od_vae_run r;
@@ -1069,11 +1049,14 @@ static int cmd_vae(int argc, char **argv)
 		json_t *cfg = NULL;
 		if (config && (rc = od_json_load(config, &cfg)))
 			od_fail(OD_EMODEL); /* a missing or broken config is a model problem, as for every tool */
-		int created = mkdir(outdir, 0777) == 0;
-		if (!created && errno != EEXIST)
-			od_die(OD_EIO, "'%s': cannot create: %s", outdir, strerror(errno));
-		if ((rc = od_vae_run_open(&r, ctx, cfg, model, &s, inputs, n_inputs)) && created)
-			rmdir(outdir); /* nothing of a run that never started */
+		/* nothing of a run that ends before its first checkpoint stays */
+		int created = mkdir_p(outdir);
+		char *lp = od_path_join(outdir, "train.csv");
+		if (!lp)
+			od_die(OD_ENOMEM, "out of memory");
+		unsaved_add(created ? outdir : lp);
+		free(lp);
+		rc = od_vae_run_open(&r, ctx, cfg, model, &s, inputs, n_inputs);
 	}
 	if (rc)
 		od_fail(rc);
@@ -1084,23 +1067,26 @@ static int cmd_vae(int argc, char **argv)
 	if ((rc = od_vae_log_open(&log, logpath, r.step)))
 		od_fail(rc);
 	struct od_progress pr;
-	od_progress_begin(&pr, pm, "vae");
-	const int64_t first = r.step;
+	od_progress_begin(&pr, common.progress, "vae");
+	const int64_t step0 = r.step;
 	int64_t saved = r.step > 0 ? r.step : -1;
 	while (r.step < steps) {
 		struct od_vae_step_info info;
 		if ((rc = od_vae_run_step(&r, &info)) || (rc = od_vae_log_row(log, logpath, &info, r.s.lr)))
 			break;
-		od_progress_step(&pr, 0, (int)(r.step - first), (int)(steps - first));
+		od_progress_step(&pr, 0, (int)(r.step - step0), (int)(steps - step0));
 		if (save_every && r.step % save_every == 0) {
 			if ((rc = od_vae_run_save(&r, outdir)))
 				break;
+			unsaved_keep();
 			saved = r.step;
 		}
 	}
 	od_progress_end(&pr);
 	if (!rc && saved != r.step)
 		rc = od_vae_run_save(&r, outdir);
+	if (!rc)
+		unsaved_keep();
 	if (fclose(log) != 0 && !rc)
 		rc = od_error(OD_EIO, "'%s': cannot write: %s", logpath, strerror(errno));
 	if (rc)
@@ -1113,52 +1099,32 @@ static int cmd_vae(int argc, char **argv)
 
 /* ------------------------------------------------------------------ vae-scale */
 
-static void vae_scale_usage(void)
+static int cmd_vae_scale(int argc, char **argv, const struct od_command *cmd)
 {
-	printf("Usage: od-train vae-scale -m MODEL --size S [--seed N] [--dry-run] IMAGES...\n"
-	       "Encode the S x S centre crop of every picture with MODEL/vae, sample the posterior, and set\n"
-	       "MODEL/vae/config.json's scaling_factor to 1/std and shift_factor to the mean of the latents\n"
-	       "(as LDM and SD3 chose theirs). Prints scaling_factor=... shift_factor=... mean=... std=...\n"
-	       "  -m, --model MODEL     the model folder (an od-train vae OUTDIR works)\n"
-	       "  -s, --size S          crop side (a multiple of the VAE's factor)\n"
-	       "      --seed N          the posterior noise (default 0)\n"
-	       "      --dry-run         print the values, change nothing\n"
-	       "  -j, --threads N       CPU threads (default: all)\n"
-	       "  -h, --help            this help\n");
-}
-
-static int cmd_vae_scale(int argc, char **argv)
-{
-	enum { O_SEED = 256, O_DRY };
-	static const struct option opts[] = {
-		{ "model", required_argument, 0, 'm' }, { "size", required_argument, 0, 's' },
-		{ "seed", required_argument, 0, O_SEED }, { "dry-run", no_argument, 0, O_DRY },
-		{ "threads", required_argument, 0, 'j' }, { "help", no_argument, 0, 'h' }, { 0 }
-	};
+	struct od_common_opts common;
 	const char *model = NULL;
-	int size = 0, dry = 0, threads = 0, c;
-	uint64_t seed = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":m:s:j:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'm': model = optarg; break;
-		case 's': size = (int)od_opt_int("--size", optarg, 8, 65536); break;
-		case O_SEED: seed = (uint64_t)od_opt_int("--seed", optarg, 0, (long long)1 << 53); break;
-		case O_DRY: dry = 1; break;
-		case 'j': threads = (int)od_opt_int("--threads", optarg, 1, 1024); break;
-		case 'h': vae_scale_usage(); return 0;
-		case ':': od_usage_error("vae-scale: %s needs a value", argv[optind - 1]);
-		default: od_usage_error("vae-scale: unknown option '%s'", argv[optind - 1]);
-		}
-	}
+	int size = 0, dry = 0;
+	int64_t seed = 0;
+	const struct od_option opts[] = {
+		/* not the tools' --model: the folder is rewritten, so it is never taken from $OD_MODEL */
+		OD_OPT_STRING('m', "model", &model, "MODEL",
+			      "the model folder whose vae/config.json is rewritten (an od-train vae OUTDIR works); "
+			      "$OD_MODEL is not used"),
+		OD_OPT_INT('S', "size", &size, "S", "crop side (a multiple of the VAE's factor)", 8, 65536),
+		OD_OPT_INT64('s', "seed", &seed, "N", "the posterior noise (default 0)", 0, (int64_t)1 << 53),
+		OD_OPT_BOOL(0, "dry-run", &dry, "print the values, change nothing"),
+		OD_OPT_COMMON_SOME(&common, OD_COMMON_THREADS),
+		OD_OPT_END(),
+	};
+	const int first = od_parse_command(argc, argv, opts, cmd);
 	if (!model)
-		od_usage_error("vae-scale: give the model with -m MODEL");
+		od_usage_error("give the model with -m MODEL");
 	if (!size)
-		od_usage_error("vae-scale: give the crop size with --size S");
-	if (optind == argc)
-		od_usage_error("vae-scale: give the pictures (files, folders or .txt lists)");
+		od_usage_error("give the crop size with --size S");
+	if (first == argc)
+		od_usage_error("give the pictures (files, folders or .txt lists)");
 	struct od_ctx *ctx;
-	int rc = od_ctx_create(&ctx, OD_DEVICE_CPU, threads);
+	int rc = od_ctx_create(&ctx, OD_DEVICE_CPU, common.threads);
 	if (rc)
 		od_fail(rc);
 	struct od_vae v;
@@ -1168,13 +1134,13 @@ static int cmd_vae_scale(int argc, char **argv)
 	if ((rc = od_vae_params_init(&p, &v)))
 		od_fail(rc);
 	if (size % p.cfg.downscale)
-		od_usage_error("vae-scale: --size %d is not a multiple of the VAE's factor %d", size, p.cfg.downscale);
+		od_usage_error("--size %d is not a multiple of the VAE's factor %d", size, p.cfg.downscale);
 	char *vdir = strdup(v.comp.dir);
 	od_vae_close(&v);
 	struct od_vae_pictures d;
 	double mean, std;
-	if ((rc = od_vae_pictures_load(&d, argv + optind, argc - optind, size)) ||
-	    (rc = od_vae_latent_stats(ctx, &p, &d, size, seed, &mean, &std)))
+	if ((rc = od_vae_pictures_load(&d, argv + first, argc - first, size)) ||
+	    (rc = od_vae_latent_stats(ctx, &p, &d, size, (uint64_t)seed, &mean, &std)))
 		od_fail(rc);
 	if (!dry && (rc = od_vae_set_scale(vdir, 1.0 / std, mean)))
 		od_fail(rc);
@@ -1190,35 +1156,28 @@ static int cmd_vae_scale(int argc, char **argv)
 
 /* ------------------------------------------------------------------ dispatch */
 
-static const struct {
-	const char *name;
-	int (*run)(int argc, char **argv);
-} commands[] = {
-	{ "grad", cmd_grad },
-	{ "train", cmd_train },
-	{ "init", cmd_init },
-	{ "step", cmd_step },
-	{ "ema", cmd_ema },
-	{ "vae", cmd_vae },
-	{ "vae-scale", cmd_vae_scale },
+static const struct od_command commands[] = {
+	{ "train", cmd_train, "train or fine-tune the NextDiT on frame streams of jobs",
+	  "od-train train [OPTIONS] -o OUTDIR --steps N DATA.odf[:WEIGHT]...\n"
+	  "od-train train --resume OUTDIR [--steps N] [OPTIONS]" },
+	{ "init", cmd_init, "write a new model with random weights from a transformer config",
+	  "od-train init --config CONFIG.json [--model BASE] [--seed S] -o OUT" },
+	{ "ema", cmd_ema, "write a checkpoint's EMA weights as a model", "od-train ema CHECKPOINT -o OUT" },
+	{ "step", cmd_step, "AdamW steps on stored batches (checking the optimiser)",
+	  "od-train step [OPTIONS] -o OUT CASE.safetensors[:PREFIX]..." },
+	{ "grad", cmd_grad, "one batch's loss and its gradient with respect to every weight",
+	  "od-train grad [OPTIONS] --case IN.safetensors -o GRADS.safetensors" },
+	{ "vae", cmd_vae, "train a VAE (AutoencoderKL) on pictures",
+	  "od-train vae (--config CONFIG.json | --model BASE) -o OUTDIR --size S\n"
+	  "         --steps N [OPTIONS] PICTURES...\n"
+	  "od-train vae --resume OUTDIR --steps N [OPTIONS] [PICTURES...]" },
+	{ "vae-scale", cmd_vae_scale, "set a VAE's scaling_factor and shift_factor from its latents",
+	  "od-train vae-scale -m MODEL --size S [--seed N] [--dry-run] PICTURES..." },
+	{ NULL, NULL, NULL, NULL },
 };
 
 int main(int argc, char **argv)
 {
 	od_tool_init(argc, argv, "od-train");
-	if (argc < 2)
-		od_usage_error("give a command: train, init, ema, step, grad, vae or vae-scale");
-	const char *cmd = argv[1];
-	if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help")) {
-		usage();
-		return 0;
-	}
-	if (!strcmp(cmd, "-V") || !strcmp(cmd, "--version"))
-		od_version();
-	for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
-		if (!strcmp(cmd, commands[i].name)) {
-			argv[1] = argv[0];
-			return commands[i].run(argc - 1, argv + 1);
-		}
-	od_usage_error("unknown command '%s'", cmd);
+	return od_run_command(argc, argv, commands, &usage);
 }

@@ -30,11 +30,12 @@ fails 2 "one argument" "give PRED and GT" od-eval image image/p1.png
 fails 2 "three arguments" "give PRED and GT" od-eval seg seg/p1.png seg/g1.png seg/g1.png
 fails 2 "--list with arguments" "no PRED or GT arguments with --list" od-eval image --list image.list image/p1.png
 fails 2 "--list and --set" "either as --list or as --set" od-eval image --list image.list --set x y
-fails 2 "bad --format" "--format: 'xml'" od-eval image -f xml image/p1.png image/g1.png
-fails 2 "--depth-scale for pictures" "options of od-eval depth" od-eval image --depth-scale 2 image/p1.png image/g1.png
+fails 2 "bad --format" "--format: 'xml'" od-eval image -F xml image/p1.png image/g1.png
+fails 2 "--depth-scale for pictures" "^od-eval: image: unknown option '--depth-scale' (see od-eval image --help)$" \
+	od-eval image --depth-scale 2 image/p1.png image/g1.png
 fails 2 "--depth-scale and --scene" "not both" od-eval depth --depth-scale 2 --scene depth/scene1.json depth/p8.png depth/g1.png
 fails 2 "--depth-scale 0" "--depth-scale" od-eval depth --depth-scale 0 depth/p8.png depth/g1.png
-fails 2 "--hue-tol for seg" "options of od-eval t2i" od-eval seg --hue-tol 10 seg/p1.png seg/g1.png
+fails 2 "--hue-tol for seg" "^od-eval: seg: unknown option '--hue-tol'" od-eval seg --hue-tol 10 seg/p1.png seg/g1.png
 fails 2 "--hue-tol 200" "--hue-tol" od-eval t2i --hue-tol 200 t2i/a_good.png t2i/scene_a.json
 fails 2 "--min-area 0" "--min-area" od-eval t2i --min-area 0 t2i/a_good.png t2i/scene_a.json
 fails 2 "--view without --set" "--view chooses the view of a --set" od-eval image --view 1 image/p1.png image/g1.png
@@ -92,7 +93,7 @@ fails 3 "four fields in a depth list" "line 1 has 4 fields" sh -c \
 mkdir -p "$T_TMP/a" "$T_TMP/b" "$T_TMP/c"
 cp image/p1.png "$T_TMP/a/x.png"; cp image/g1.png "$T_TMP/b/x.png"; cp image/g3.png "$T_TMP/b/y.png"
 fails 3 "folders: a reference without a prediction" "no prediction for '$T_TMP/b/y.png'" od-eval image "$T_TMP/a" "$T_TMP/b"
-fails 3 "folders: no references" "'$T_TMP/c': no .png or .jpg files" od-eval image "$T_TMP/a" "$T_TMP/c"
+fails 3 "folders: no references" "'$T_TMP/c': no items in the input (no .png or .jpg files in the folder)" od-eval image "$T_TMP/a" "$T_TMP/c"
 cp image/p3.png "$T_TMP/a/x.jpg"
 fails 3 "folders: two files of one name" "both 'x.jpg' and 'x.png'" od-eval image "$T_TMP/a" "$T_TMP/b"
 
@@ -102,7 +103,7 @@ mkdir -p "$S/000000/view0" "$T_TMP/p"
 printf '{"format": "od-scene-set", "scenes": ["000000"]}\n' > "$S/index.json"
 fails 3 "--set: a scene without a prediction" "no prediction for scene 000000" od-eval image --set "$S" "$T_TMP/p"
 printf '{"format": "od-scene-set", "scenes": []}\n' > "$S/index.json"
-fails 3 "--set: no scenes" "the set has no scenes" od-eval image --set "$S" "$T_TMP/p"
+fails 3 "--set: no scenes" "no scenes in the input (the set is empty)" od-eval image --set "$S" "$T_TMP/p"
 printf '{"format": "od-scene-set", "scenes": ["../etc"]}\n' > "$S/index.json"
 fails 3 "--set: a scene id that is not a folder name" "scenes\[0\] is not a folder name" od-eval image --set "$S" "$T_TMP/p"
 
@@ -127,7 +128,7 @@ printf '# nothing\n' > "$R/empty.tsv"
 printf 'p\timage\tmodel\tnope.list\n' > "$R/nolist.tsv"
 fails 2 "results: no spec" "give one SPEC file" od-eval results
 fails 2 "results: a --param without =" "--param: 'model' is not KEY=VALUE" od-eval results --param model "$R/good.tsv"
-fails 2 "results: bad --format" "--format: 'xml'" od-eval results -f xml "$R/good.tsv"
+fails 2 "results: bad --format" "--format: 'xml'" od-eval results -F xml "$R/good.tsv"
 fails 2 "results: an option of another command" "unknown option '--set'" od-eval results --set x "$R/good.tsv"
 fails 3 "results: a line of three fields" "short.tsv': line 1 has 3 fields" od-eval results "$R/short.tsv"
 fails 3 "results: an unknown command" "'psnr' is not an od-eval command" od-eval results "$R/cmd.tsv"

@@ -12,7 +12,7 @@ mkdir -p out ref depth-out pictures set/000000/view0
 cp "$F/image/p1.png" out/a.png; cp "$F/image/g1.png" ref/a.png
 cp "$F/image/p3.png" out/b.png; cp "$F/image/g3.png" ref/b.png
 echo "out/a.png ref/a.png" > pairs.txt
-cp "$F/hand/depth_pred8.png" depth.png; cp "$F/hand/depth_gt.png" gt_depth16.png
+cp "$F/hand/depth_pred8.png" predicted-depth.png; cp "$F/hand/depth_gt.png" gt_depth16.png
 printf '{"format": "od-scene-set", "version": 1, "count": 1, "scenes": ["000000"]}\n' > set/index.json
 sed 's/"id": "a",/"id": "000000", "depth_scale": 0.0005,/' "$F/t2i/scene_a.json" > set/000000/scene.json
 echo "a large red cube to the left of a small blue sphere" > set/000000/caption.txt

@@ -12,7 +12,7 @@ if [ ! -x "$OD_BIN/od-scene" ]; then
 	exit 0
 fi
 cd "$T_TMP" || exit 1
-od-scene -o set -n 12 -s 5 --size 128x128 -v 3 -j 1 --progress none 2>err || { cat err; exit 1; }
+od-scene -o set --count 12 -s 5 --size 128x128 --views 3 -j 1 --progress none 2>err || { cat err; exit 1; }
 mkdir -p img depth sem cam
 for d in set/0000*; do
 	id=${d#set/}
@@ -38,7 +38,7 @@ sed 's/^/# /' t2i.csv | tail -1
 # (scene/scene.h, od_scene_mention_threshold): at 64x64 the threshold is
 # 4096 / 2000 rounded down, 2 pixels, and scene 000013 of seed 3 names an
 # object of exactly 2 pixels in view 0.
-od-scene -o small -n 20 -s 3 --size 64x64 -j 1 --progress none 2>err || { cat err; exit 1; }
+od-scene -o small --count 20 -s 3 --size 64x64 -j 1 --progress none 2>err || { cat err; exit 1; }
 mkdir -p small-img
 for d in small/0000*; do cp "$d/view0/image.png" "small-img/${d#small/}.png"; done
 t_ok "t2i on 20 scenes at 64x64" od-eval t2i --set small small-img -o small.csv

@@ -43,7 +43,7 @@ t_ok "results.md: a model and a baseline row in every table, with numbers" awk -
 	END { exit !(m == 9 && b == 9 && !bad) }' "$EV/results.md"
 t_grep "^- model: $OD_MODEL\$" "$EV/results.md" "results.md names the model"
 # the numbers are od-eval's own: the depth -> image rows scored by od-eval image directly
-(cd "$EV/depth2image" && od-eval image --list model.list -f json -o "$T_TMP/d2i.json")
+(cd "$EV/depth2image" && od-eval image --list model.list -F json -o "$T_TMP/d2i.json")
 t_ok "the model's depth -> image mean PSNR is od-eval image's" awk -v want="$(sed -n 's/.*"summary": {"items": 8, "psnr": \([^,]*\),.*/\1/p' d2i.json)" '
 	/^## depth → image/ { on = 1 } on && /^\| model / { split($0, f, "|"); exit !(want != "" && f[5] + 0 == sprintf("%.4g", want) + 0) }' "$EV/results.md"
 t_ok "segmentation's baseline, all background, has no foreground IoU" grep -q '^| baseline: all background | 8 | 0 | [0-9.e-]* | 0 |' "$EV/results.md"

@@ -11,6 +11,8 @@ void od_mt_seed(struct od_mt19937 *g, uint64_t seed)
 	for (int j = 1; j < 624; j++)
 		g->s[j] = 1812433253u * (g->s[j - 1] ^ (g->s[j - 1] >> 30)) + (uint32_t)j;
 	g->i = 624;
+	g->have_normal = 0;
+	g->normal = 0;
 }
 
 static void twist(struct od_mt19937 *g)
@@ -113,7 +115,9 @@ static void box_muller16(float *d)
 
 uint64_t od_randn_words(size_t n)
 {
-	return n >= 16 && n % 16 ? (uint64_t)n + 16 : (uint64_t)n;
+	if (n < 16)
+		return 4 * (((uint64_t)n + 1) / 2);
+	return n % 16 ? (uint64_t)n + 16 : (uint64_t)n;
 }
 
 void od_randn(uint64_t seed, uint64_t skip, size_t n, float *out)
@@ -129,14 +133,13 @@ void od_randn_next(struct od_mt19937 *gen, size_t n, float *out)
 {
 	struct od_mt19937 g = *gen;
 	if (n < 16) {
-		/* torch's scalar path for tiny tensors: double Box-Muller on 53-bit
-		 * uniforms, one cached sample per pair. */
-		double cached = 0;
-		int have = 0;
+		/* torch's scalar path for tiny tensors (at::normal_distribution<double>):
+		 * Box-Muller on 53-bit uniforms, cos returned, sin cached in the generator
+		 * for the next scalar draw, which may belong to a later call. */
 		for (size_t i = 0; i < n; i++) {
-			if (have) {
-				out[i] = (float)cached;
-				have = 0;
+			if (g.have_normal) {
+				g.have_normal = 0;
+				out[i] = (float)g.normal;
 				continue;
 			}
 			uint64_t a = od_mt_next(&g), b = od_mt_next(&g);
@@ -145,10 +148,11 @@ void od_randn_next(struct od_mt19937 *gen, size_t n, float *out)
 			double u2 = (double)(((a << 32) | b) & ((1ull << 53) - 1)) * 0x1p-53;
 			double r = sqrt(-2.0 * log1p(-u2));
 			double th = 2.0 * 3.141592653589793 * u1;
-			cached = r * sin(th);
-			have = 1;
+			g.normal = r * sin(th);
+			g.have_normal = 1;
 			out[i] = (float)(r * cos(th));
 		}
+		*gen = g;
 		return;
 	}
 	for (size_t i = 0; i < n; i++)

@@ -160,7 +160,7 @@ int od_eval_list_parse(const char *text, size_t len, const char *label, const ch
 		rc = add(items, resolve(base, f[0], fl[0]), resolve(base, f[1], fl[1]), scene, scale, line);
 	}
 	if (!rc && items->n == 0)
-		rc = od_error(OD_EFORMAT, "'%s': no items (an empty list)", label);
+		rc = od_error(OD_EFORMAT, "'%s': no items in the input (an empty list)", label);
 	if (rc)
 		od_eval_items_free(items);
 	return rc;
@@ -296,7 +296,7 @@ int od_eval_dirs(const char *pred_dir, const char *gt_dir, enum od_eval_kind kin
 		return rc;
 	}
 	if (ng == 0)
-		rc = od_error(OD_EFORMAT, "'%s': no %s files in the folder", gt_dir,
+		rc = od_error(OD_EFORMAT, "'%s': no items in the input (no %s files in the folder)", gt_dir,
 			      json_gt ? ".json" : kind == OD_EVAL_DEPTH ? ".png" : ".png or .jpg");
 	for (int i = 0; i < ng && !rc; i++) {
 		int j;
@@ -362,7 +362,7 @@ int od_eval_set(const char *set, const char *pred_dir, enum od_eval_kind kind, i
 		return od_error(OD_ENOMEM, "out of memory");
 	rc = od_eval_index_read(index, &ids, &n);
 	if (!rc && n == 0)
-		rc = od_error(OD_EFORMAT, "'%s': the set has no scenes", index);
+		rc = od_error(OD_EFORMAT, "'%s': no scenes in the input (the set is empty)", index);
 	static const char *const gt_name[OD_EVAL_KINDS] = { "image.png", "depth16.png", "semantic.png", "cameras.json",
 							    "scene.json" };
 	for (int i = 0; i < n && !rc; i++) {

@@ -455,7 +455,7 @@ int od_scene_task_args(const struct od_scene *s, enum od_scene_task t, const uns
 			continue;
 		char name[64];
 		od_scene_object_name(o, name, sizeof name);
-		snprintf(a->arg[a->n++], sizeof a->arg[0], "%s", t == OD_SCENE_SEMANTIC ? "--mask" : "--box");
+		snprintf(a->arg[a->n++], sizeof a->arg[0], "%s", t == OD_SCENE_SEMANTIC ? "--region" : "--box");
 		snprintf(a->arg[a->n++], sizeof a->arg[0], "%s:%s", od_colors[o->semantic].hex, name);
 	}
 	snprintf(a->arg[a->n++], sizeof a->arg[0], "%s", s->caption);

@@ -17,8 +17,6 @@
 void od_train_rng_seed(struct od_train_rng *g, uint64_t seed)
 {
 	od_mt_seed(&g->mt, seed);
-	g->have_normal = 0;
-	g->normal = 0;
 }
 
 static double uniform53(struct od_mt19937 *mt)
@@ -34,27 +32,7 @@ double od_train_rand_double(struct od_train_rng *g)
 
 void od_train_randn(struct od_train_rng *g, size_t n, float *out)
 {
-	if (n >= 16) {
-		od_randn_next(&g->mt, n, out); /* normal_fill: the cache is left alone */
-		return;
-	}
-	/* torch's scalar path (at::normal_distribution<double>): a Box-Muller pair
-	 * on 53-bit uniforms, cos returned, sin kept in the generator for the next
-	 * scalar draw, which may belong to a later call. */
-	for (size_t i = 0; i < n; i++) {
-		if (g->have_normal) {
-			g->have_normal = 0;
-			out[i] = (float)g->normal;
-			continue;
-		}
-		double u1 = uniform53(&g->mt);
-		double u2 = uniform53(&g->mt);
-		double r = sqrt(-2.0 * log1p(-u2));
-		double th = 2.0 * 3.141592653589793 * u1;
-		g->normal = r * sin(th);
-		g->have_normal = 1;
-		out[i] = (float)(r * cos(th));
-	}
+	od_randn_next(&g->mt, n, out); /* below 16 values, the scalar path and its cache */
 }
 
 float od_train_rand(struct od_train_rng *g)
@@ -80,9 +58,9 @@ void od_train_rng_export(const struct od_train_rng *g, int64_t *out)
 	for (int i = 0; i < 624; i++)
 		out[i] = g->mt.s[i];
 	out[624] = g->mt.i;
-	out[625] = g->have_normal;
+	out[625] = g->mt.have_normal;
 	uint64_t bits;
-	memcpy(&bits, &g->normal, sizeof bits);
+	memcpy(&bits, &g->mt.normal, sizeof bits);
 	out[626] = (int64_t)bits;
 }
 
@@ -103,8 +81,8 @@ int od_train_rng_import(struct od_train_rng *g, const int64_t *in)
 	for (int i = 0; i < 624; i++)
 		g->mt.s[i] = (uint32_t)in[i];
 	g->mt.i = (int)in[624];
-	g->have_normal = (int)in[625];
-	g->normal = v;
+	g->mt.have_normal = (int)in[625];
+	g->mt.normal = v;
 	return OD_OK;
 }
 

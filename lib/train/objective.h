@@ -41,9 +41,7 @@
 /* torch.Generator("cpu") as far as training uses it: the MT19937 stream and the
  * cached normal of the scalar path. */
 struct od_train_rng {
-	struct od_mt19937 mt;
-	int have_normal;
-	double normal;
+	struct od_mt19937 mt; /* with torch's cached scalar sample (base/rng.h) */
 };
 
 void od_train_rng_seed(struct od_train_rng *g, uint64_t seed);

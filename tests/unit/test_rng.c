@@ -86,7 +86,27 @@ int main(void)
 	od_randn(5, 0, 40, a);
 	od_randn(5, 0, 40, b);
 	ok(!memcmp(a, b, sizeof a), "the same seed gives the same noise");
-	ok(od_randn_words(40) == 56 && od_randn_words(32) == 32 && od_randn_words(8) == 8,
-	   "words consumed: 40 -> 56 (last block redrawn), 32 -> 32");
+	ok(od_randn_words(40) == 56 && od_randn_words(32) == 32 && od_randn_words(8) == 16 && od_randn_words(5) == 12,
+	   "words consumed: 40 -> 56 (last block redrawn), 32 -> 32, 8 -> 16 and 5 -> 12 (scalar path, 4 a pair)");
+	/* the scalar path advances the generator and caches the pair's second value
+	 * there: randn(3) then randn(3) on one generator is randn(6) (torch's
+	 * next_double_normal_sample) */
+	{
+		struct od_mt19937 g1, g2, g3;
+		float x[6], y[6];
+		od_mt_seed(&g1, 11);
+		od_randn_next(&g1, 6, x);
+		od_mt_seed(&g2, 11);
+		od_randn_next(&g2, 3, y);
+		od_randn_next(&g2, 3, y + 3);
+		ok(!memcmp(x, y, sizeof x), "scalar path: randn(3), randn(3) = randn(6) on one generator");
+		od_mt_seed(&g3, 11);
+		for (int i = 0; i < 12; i++)
+			od_mt_next(&g3);
+		ok(g1.i == g3.i && !memcmp(g1.s, g3.s, sizeof g1.s), "scalar path: randn(6) consumes 12 words");
+		od_randn_next(&g2, 2, y);
+		od_randn_next(&g1, 2, x);
+		ok(!memcmp(x, y, 2 * sizeof *x), "the generators stay in step afterwards");
+	}
 	return tap_done();
 }
