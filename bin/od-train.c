@@ -232,22 +232,35 @@ static int cmd_grad(int argc, char **argv, const struct od_command *cmd)
 		od_fail(rc);
 	if (kl.failed)
 		od_die(OD_ENOMEM, "out of memory for the intermediates");
-	/* the case was checked when read: a NaN here is the model's */
+	/* the case was checked when read: a NaN here is the model's. The buffers
+	 * are freed before the message, so that nothing is left behind. */
 	int64_t at;
 	int bad;
 	if (!isfinite(loss))
-		od_die(OD_EMODEL, "'%s': the loss is not finite", case_path);
-	if ((at = od_first_nonfinite(out, nout)) >= 0)
-		od_die(OD_EMODEL, "'%s': the model's output is not finite (element %lld)", case_path, (long long)at);
-	if ((bad = first_nonfinite_tensor(grads, p.numel, p.n, &at)) >= 0)
-		od_die(OD_EMODEL, "'%s': the gradient of '%s' is not finite (element %lld)", case_path, p.names[bad],
-		       (long long)at);
-	for (int i = 0; i < kl.n; i++) {
+		rc = od_error(OD_EMODEL, "'%s': the loss is not finite", case_path);
+	else if ((at = od_first_nonfinite(out, nout)) >= 0)
+		rc = od_error(OD_EMODEL, "'%s': the model's output is not finite (element %lld)", case_path,
+			      (long long)at);
+	else if ((bad = first_nonfinite_tensor(grads, p.numel, p.n, &at)) >= 0)
+		rc = od_error(OD_EMODEL, "'%s': the gradient of '%s' is not finite (element %lld)", case_path,
+			      p.names[bad], (long long)at);
+	for (int i = 0; !rc && i < kl.n; i++) {
 		int64_t n = 1;
 		for (int d = 0; d < kl.e[i].ndim; d++)
 			n *= kl.e[i].shape[d];
 		if ((at = od_first_nonfinite(kl.e[i].data, (size_t)n)) >= 0)
-			od_die(OD_EMODEL, "'%s': '%s' is not finite (element %lld)", case_path, kl.e[i].name, (long long)at);
+			rc = od_error(OD_EMODEL, "'%s': '%s' is not finite (element %lld)", case_path, kl.e[i].name,
+				      (long long)at);
+	}
+	if (rc) {
+		for (int i = 0; i < p.n; i++)
+			free(grads[i]);
+		free(grads);
+		free(out);
+		for (int i = 0; i < kl.n; i++)
+			free(kl.e[i].data);
+		free(kl.e);
+		od_fail(rc);
 	}
 
 	struct od_st_writer *w = od_st_writer_new();
