@@ -6,6 +6,7 @@
 #   make check-sanitize              the test suite under AddressSanitizer + UBSan
 #   make fuzz FUZZ_SECONDS=N         every fuzz target for N seconds each (clang, libFuzzer)
 #   make bench                       benchmarks (bench/README.md); not part of check
+#   make eval [N=8 SIZE=128 ...]     every task on a held-out od-scene set, scored (eval/Makefile)
 #   make install [DESTDIR=...]       tools, libod.a, headers, man pages, od.pc, share/
 #
 # Objects go to $(B) (default build/), so several builds can share one tree:
@@ -32,21 +33,22 @@ PROVE_FLAGS ?= -j2
 
 OD_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wno-format-truncation \
 	-fno-strict-aliasing -pthread -Ilib $(PNG_CFLAGS) $(JPEG_CFLAGS) $(BLAS_CFLAGS) $(JANSSON_CFLAGS) \
-	-DOD_VERSION='"$(VERSION)"' -DOD_LIBDIR='"$(libdir)"' -DOD_DATADIR='"$(datadir)"'
+	$(CURL_CFLAGS) -DOD_VERSION='"$(VERSION)"' -DOD_LIBDIR='"$(libdir)"' -DOD_DATADIR='"$(datadir)"'
 ifneq ($(SANITIZE),)
 OD_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 SAN_LDFLAGS = -fsanitize=address,undefined
 endif
-OD_LIBS = $(PNG_LIBS) $(JPEG_LIBS) $(BLAS_LIBS) $(JANSSON_LIBS) $(LIBS) -lm -lpthread -ldl
+OD_LIBS = $(PNG_LIBS) $(JPEG_LIBS) $(BLAS_LIBS) $(JANSSON_LIBS) $(CURL_LIBS) $(LIBS) -lm -lpthread -ldl
 
 # lib/ is one folder per layer (lib/README.md); compute/cuda is the plugin, built apart.
 LIB_SRC := $(sort $(wildcard lib/*/*.c lib/*/*/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
 # Public headers: every header but the backends' internals and the inline maths.
 LIB_HDR := $(sort $(filter-out lib/compute/cpu/% lib/compute/cuda/% lib/base/fastmath.h,$(wildcard lib/*.h lib/*/*.h)))
-TOOL_SRC := $(sort $(wildcard bin/od-*.c))
+# bin/od.c is the porcelain (od(1)); bin/od-*.c the tools; the rest is what they share.
+TOOL_SRC := $(sort $(wildcard bin/od.c bin/od-*.c))
 TOOLS := $(TOOL_SRC:bin/%.c=$(B)/bin/%)
-TOOL_COMMON_SRC := $(filter-out bin/od-%.c,$(wildcard bin/*.c))
+TOOL_COMMON_SRC := $(filter-out bin/od.c bin/od-%.c,$(wildcard bin/*.c))
 TOOL_COMMON_OBJ := $(TOOL_COMMON_SRC:%.c=$(B)/%.o)
 TEST_UNIT_SRC := $(sort $(wildcard tests/unit/*.c))
 TEST_UNITS := $(TEST_UNIT_SRC:tests/unit/%.c=$(B)/tests/unit/%)
@@ -100,6 +102,10 @@ $(B)/bin/od-%: $(B)/bin/od-%.o $(TOOL_COMMON_OBJ) $(B)/libod.a
 	$(msg) LD $@
 	$(Q)$(CC) $(LDFLAGS) $(SAN_LDFLAGS) -pthread -o $@ $< $(TOOL_COMMON_OBJ) $(B)/libod.a $(OD_LIBS)
 
+$(B)/bin/od: $(B)/bin/od.o $(TOOL_COMMON_OBJ) $(B)/libod.a
+	$(msg) LD $@
+	$(Q)$(CC) $(LDFLAGS) $(SAN_LDFLAGS) -pthread -o $@ $< $(TOOL_COMMON_OBJ) $(B)/libod.a $(OD_LIBS)
+
 $(B)/tests/unit/%: $(B)/tests/unit/%.o $(B)/libod.a
 	$(msg) LD $@
 	$(Q)$(CC) $(LDFLAGS) $(SAN_LDFLAGS) -pthread -o $@ $< $(B)/libod.a $(OD_LIBS)
@@ -136,7 +142,8 @@ $(B)/lib/od-cuda.so: $(CUDA_OBJ)
 # the BF16 path has its own tests, which ask for it explicitly.
 TEST_ENV = OD_BIN=$(abspath $(B)/bin) OD_TESTBIN=$(abspath $(B)/tests) OD_SRCDIR=$(CURDIR) \
 	OD_MODEL=$(CURDIR)/share/tiny-onediffusion OD_GOLDEN=$(CURDIR)/tests/golden \
-	OD_PRECISION=fp32 OD_CUDA_PLUGIN=$(abspath $(B)/lib/od-cuda.so) TMPDIR=$(abspath $(B)/tmp) OD_BUILD=$(B) OD_SANITIZE=$(SANITIZE)
+	OD_PRECISION=fp32 OD_CUDA_PLUGIN=$(abspath $(B)/lib/od-cuda.so) TMPDIR=$(abspath $(B)/tmp) OD_BUILD=$(B) \
+	OD_SANITIZE=$(SANITIZE) XDG_DATA_HOME=$(abspath $(B)/tmp/xdg-data)
 
 check: all $(TEST_UNITS) $(TEST_TOOLS)
 	@mkdir -p $(B)/tmp
@@ -152,12 +159,18 @@ check-man:
 # ---------------------------------------------------------------- fuzzing (clang + libFuzzer)
 # The library is rebuilt with clang, coverage instrumentation and ASan+UBSan
 # into $(B)-fuzz/libod.a; each fuzz/fuzz_*.c links against it.
+#
+# `make fuzz` runs every target in turn for FUZZ_SECONDS seconds each (CI:
+# 20); FUZZ_SECONDS_fuzz_x=N gives one target its own budget, and
+# FUZZ_TARGETS="fuzz_x fuzz_y" runs only those. A crash prints the end of the
+# target's log ($(B)-fuzz/fuzz_x.log) and fails.
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
 FUZZ_BINS := $(FUZZ_SRC:fuzz/%.c=$(B)-fuzz/%)
 FUZZ_SECONDS ?= 30
+FUZZ_TARGETS ?= $(FUZZ_SRC:fuzz/%.c=%)
 FUZZ_CC = clang
 FUZZ_CFLAGS = -g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined \
-	-Ilib $(PNG_CFLAGS) $(JPEG_CFLAGS) $(BLAS_CFLAGS) $(JANSSON_CFLAGS) \
+	-Ilib $(PNG_CFLAGS) $(JPEG_CFLAGS) $(BLAS_CFLAGS) $(JANSSON_CFLAGS) $(CURL_CFLAGS) \
 	-DOD_VERSION='"$(VERSION)"' -DOD_LIBDIR='"$(libdir)"' -DOD_DATADIR='"$(datadir)"'
 FUZZ_LIB_OBJ := $(LIB_SRC:lib/%.c=$(B)-fuzz/lib/%.o)
 
@@ -178,18 +191,28 @@ $(B)-fuzz/fuzz_options: fuzz/fuzz_options.c bin/options.c bin/options.h $(B)-fuz
 	$(msg) FUZZLD $@
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -Ibin -fsanitize=fuzzer -o $@ $< bin/options.c $(B)-fuzz/libod.a $(OD_LIBS)
 
-fuzz: $(FUZZ_BINS)
-	@set -e; for f in $(FUZZ_BINS); do n=$$(basename $$f); \
-	  mkdir -p $(B)-fuzz/corpus-$$n; \
-	  seeds=fuzz/seeds/$$n; test -d $$seeds || seeds=; \
-	  echo "fuzz: $$n for $(FUZZ_SECONDS)s"; \
-	  $$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=2048 -print_final_stats=1 \
-	    $(B)-fuzz/corpus-$$n $$seeds > $(B)-fuzz/$$n.log 2>&1 || { tail -n 40 $(B)-fuzz/$$n.log; exit 1; }; \
-	  grep -E 'stat::number_of_executed_units|Done' $(B)-fuzz/$$n.log | tr '\n' ' '; echo; done
+fuzz: $(FUZZ_TARGETS:%=fuzz-run-%)
+
+# One target: its corpus grows in $(B)-fuzz/corpus-NAME, seeded from fuzz/seeds/NAME.
+fuzz-run-%: $(B)-fuzz/%
+	@mkdir -p $(B)-fuzz/corpus-$*
+	@t=$(or $(FUZZ_SECONDS_$*),$(FUZZ_SECONDS)); seeds=fuzz/seeds/$*; test -d $$seeds || seeds=; \
+	  echo "fuzz: $* for $${t}s"; \
+	  $< -max_total_time=$$t -max_len=65536 -rss_limit_mb=2048 -print_final_stats=1 \
+	    $(B)-fuzz/corpus-$* $$seeds > $(B)-fuzz/$*.log 2>&1 || { tail -n 40 $(B)-fuzz/$*.log; exit 1; }; \
+	  grep -E 'stat::number_of_executed_units|Done' $(B)-fuzz/$*.log | tr '\n' ' '; echo
 
 # ---------------------------------------------------------------- benchmarks
 bench: all $(BENCH_TOOLS)
 	OD_BIN=$(abspath $(B)/bin) OD_BENCHBIN=$(abspath $(B)/bench) B=$(abspath $(B)) sh bench/run
+
+# ---------------------------------------------------------------- evaluation
+# eval/Makefile with the tools just built: every task on a held-out od-scene
+# set, scored by od-eval, into OUT (default $(B)/eval). MODEL=, N=, STEPS=,
+# SIZE=, SEED=, VIEWS=, THREADS= and -j reach it as given; not part of check
+# (t0790 runs it).
+eval: all
+	$(MAKE) -f eval/Makefile BIN=$(abspath $(B)/bin) OUT=$(or $(OUT),$(B)/eval)
 
 # ---------------------------------------------------------------- install
 INSTALL ?= install
@@ -216,7 +239,7 @@ clean:
 distclean: clean
 	rm -rf config.mk config.log config.status configure autom4te.cache aclocal.m4 od.pc
 
-.PHONY: all check check-sanitize check-man fuzz bench install uninstall clean distclean
+.PHONY: all check check-sanitize check-man fuzz bench eval install uninstall clean distclean
 .SECONDARY:
 .DELETE_ON_ERROR:
 

@@ -16,7 +16,7 @@ status=0
 for spec in 64:1:1000 128:1:600 256:1:200 64:3:400 128:3:200 256:3:80; do
 	size=${spec%%:*} rest=${spec#*:}
 	views=${rest%%:*} n=${rest#*:}
-	runstat -n "$REPS" -- od-scene -o "$T/set" -n "$n" -s 1 --size "${size}x$size" -v "$views" --progress=none \
+	runstat -n "$REPS" -- od-scene -o "$T/set" --count "$n" -s 1 --size "${size}x$size" --views "$views" --progress=none \
 		> "$T/stat.txt" || exit 1
 	bytes=$(du -sb "$T/set" | cut -f1)
 	awk -v n="$n" -v size="$size" -v views="$views" -v bytes="$bytes" '

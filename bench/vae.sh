@@ -20,7 +20,7 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/od-bench-vae.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 reps=${BENCH_VAE_REPS:-3}
 
-od-encode -m "$OD_SRCDIR/share/tiny-onediffusion" --mode -s 1024x1024 --progress=none \
+od-encode -m "$OD_SRCDIR/share/tiny-onediffusion" --mode -S 1024x1024 --progress=none \
 	"$OD_SRCDIR/tests/golden/cases/pipeline/rgb_64x64.png" -o "$tmp/lat.odf"
 
 # decoder FLOPs for a latent of h×w, from the SD3 VAE config (block_out 128, 256,

@@ -5,12 +5,14 @@
 #include "pipeline/decode.h"
 #include "formats/image.h"
 #include "pipeline/postprocess.h"
+#include "pipeline/record.h"
 #include "camera/rays_to_cameras.h"
 #include "tool.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static const struct od_usage usage = {
 	.synopsis = "od-decode [OPTION]... [FILE]...",
@@ -26,19 +28,63 @@ static const struct od_usage usage = {
 
 enum colormap { MAP_NONE, MAP_GRAY, MAP_SPECTRAL };
 
+/* A picture's metadata: its frame's, and the "parameters" text of its run
+ * (pipeline/record.h), owned. */
+struct meta {
+	struct od_meta_entry *e;
+	int n;
+};
+
+static void meta_free(struct meta *m)
+{
+	for (int i = 0; i < m->n; i++) {
+		free(m->e[i].key);
+		free(m->e[i].value);
+	}
+	free(m->e);
+	m->e = NULL;
+	m->n = 0;
+}
+
+static int meta_of(const struct od_frame *f, struct meta *m)
+{
+	char *params = NULL;
+	int rc = od_meta_parameters(f->meta, f->n_meta, &params);
+	if (rc)
+		return rc;
+	m->n = 0;
+	m->e = calloc((size_t)f->n_meta + 1, sizeof *m->e);
+	if (!m->e)
+		rc = od_error(OD_ENOMEM, "out of memory");
+	for (int i = 0; !rc && i < f->n_meta; i++, m->n++)
+		if (!(m->e[i].key = strdup(f->meta[i].key)) || !(m->e[i].value = strdup(f->meta[i].value)))
+			rc = od_error(OD_ENOMEM, "out of memory");
+	if (!rc && params) {
+		if (!(m->e[m->n].key = strdup("parameters")))
+			rc = od_error(OD_ENOMEM, "out of memory");
+		else
+			m->e[m->n++].value = params, params = NULL;
+	}
+	free(params);
+	if (rc)
+		meta_free(m);
+	return rc;
+}
+
 /* Where pictures go. */
 struct sink {
 	const char *name;          /* output name or pattern; "-" = stdout */
 	int pattern;               /* name holds one %d conversion */
 	enum od_image_format fmt;
 	int quality;
+	int json;                  /* a NAME.json beside each picture */
 	long next;                 /* number of the next picture in the pattern */
 	int grid, cols, rows;      /* contact sheet */
 	struct od_image *held;     /* pictures kept for the sheet, or the single picture */
-	struct od_meta_entry **held_meta;
-	int *held_n_meta;
+	struct meta *held_meta;
 	int n_held;
 	long written;
+	struct od_out_group *outs; /* every file of the run: renamed into place together at the end */
 };
 
 /* Accept exactly one %d-style conversion (flags 0, width digits) besides %%. */
@@ -66,72 +112,112 @@ static int check_pattern(const char *s)
 	return n == 1;
 }
 
-static int write_picture(struct sink *k, const struct od_image *img, const struct od_meta_entry *meta, int n_meta,
-			 const char *name)
+/* "out/cat.png" -> "out/cat.json" (a name without a picture extension gets
+ * ".json" added). */
+static void sidecar_name(const char *name, char *buf, size_t size)
 {
-	struct od_out out;
-	int rc = od_out_open(&out, name);
+	const char *dot = strrchr(name, '.'), *slash = strrchr(name, '/');
+	size_t stem = strlen(name);
+	if (dot && (!slash || dot > slash) &&
+	    (!strcasecmp(dot, ".png") || !strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg")))
+		stem = (size_t)(dot - name);
+	snprintf(buf, size, "%.*s.json", (int)stem, name);
+}
+
+/* The JSON of metas[0..n): one object, or an array of them (a sheet). */
+static int write_json(struct sink *k, const char *name, const struct meta *metas, int n)
+{
+	char path[4200], *s = NULL;
+	sidecar_name(name, path, sizeof path);
+	struct od_out *out;
+	int rc = od_group_open(k->outs, path, &out);
+	if (!rc && n > 1)
+		rc = od_out_write(out, "[\n", 2);
+	for (int i = 0; !rc && i < n; i++) {
+		if (!(rc = od_meta_json(metas[i].e, metas[i].n, &s))) {
+			size_t len = strlen(s);
+			if (n > 1 && i < n - 1)
+				s[len - 1] = ','; /* the object's final newline */
+			rc = od_out_write(out, s, len);
+			if (!rc && n > 1 && i < n - 1)
+				rc = od_out_write(out, "\n", 1);
+			free(s);
+		}
+	}
+	if (!rc && n > 1)
+		rc = od_out_write(out, "]\n", 2);
 	if (!rc)
-		rc = od_image_write(&out, img, k->fmt, k->quality, meta, n_meta);
+		rc = od_group_finish(k->outs, out);
 	if (!rc)
-		rc = od_out_commit(&out);
-	if (rc)
-		od_out_abort(&out);
-	else
-		k->written++;
+		od_info("wrote '%s'", path);
 	return rc;
 }
 
-static int hold(struct sink *k, struct od_image *img, const struct od_frame *f)
+static int write_picture(struct sink *k, const struct od_image *img, const struct meta *metas, int n_metas,
+			 const char *name)
+{
+	struct od_out *out;
+	int rc = od_group_open(k->outs, name, &out);
+	if (!rc)
+		rc = od_image_write(out, img, k->fmt, k->quality, metas[0].e, metas[0].n);
+	if (!rc)
+		rc = od_group_finish(k->outs, out);
+	if (rc)
+		return rc;
+	k->written++;
+	if (strcmp(name, "-"))
+		od_info("wrote '%s' (%dx%d)", name, img->width, img->height);
+	if (k->json)
+		rc = write_json(k, name, metas, n_metas);
+	return rc;
+}
+
+static int hold(struct sink *k, struct od_image *img, struct meta *m)
 {
 	int n = k->n_held + 1;
 	struct od_image *h = realloc(k->held, (size_t)n * sizeof *h);
 	if (h)
 		k->held = h;
-	struct od_meta_entry **m = realloc(k->held_meta, (size_t)n * sizeof *m);
-	if (m)
-		k->held_meta = m;
-	int *nm = realloc(k->held_n_meta, (size_t)n * sizeof *nm);
-	if (nm)
-		k->held_n_meta = nm;
-	if (!h || !m || !nm)
+	struct meta *hm = realloc(k->held_meta, (size_t)n * sizeof *hm);
+	if (hm)
+		k->held_meta = hm;
+	if (!h || !hm)
 		return od_error(OD_ENOMEM, "out of memory");
 	k->held[k->n_held] = *img;
 	memset(img, 0, sizeof *img);
-	/* the metadata travels with the picture (a sheet gets the first one's) */
-	k->held_meta[k->n_held] = calloc((size_t)f->n_meta + 1, sizeof **m);
-	if (!k->held_meta[k->n_held])
-		return od_error(OD_ENOMEM, "out of memory");
-	for (int i = 0; i < f->n_meta; i++) {
-		k->held_meta[k->n_held][i].key = strdup(f->meta[i].key);
-		k->held_meta[k->n_held][i].value = strdup(f->meta[i].value);
-		if (!k->held_meta[k->n_held][i].key || !k->held_meta[k->n_held][i].value)
-			return od_error(OD_ENOMEM, "out of memory");
-	}
-	k->held_n_meta[k->n_held] = f->n_meta;
+	k->held_meta[k->n_held] = *m; /* the metadata travels with the picture */
+	memset(m, 0, sizeof *m);
 	k->n_held++;
 	return OD_OK;
 }
 
 /* One finished picture: write it now (pattern, stdout) or keep it (sheet,
- * single named file). */
-static int sink_put(struct sink *k, struct od_image *img, const struct od_frame *f)
+ * single named file). m is taken over or freed. */
+static int sink_put(struct sink *k, struct od_image *img, struct meta *m)
 {
+	int rc;
 	if (k->grid)
-		return hold(k, img, f);
+		return hold(k, img, m);
 	if (k->pattern) {
 		char name[4096];
 		snprintf(name, sizeof name, k->name, k->next++);
-		return write_picture(k, img, f->meta, f->n_meta, name);
+		rc = write_picture(k, img, m, 1, name);
+		meta_free(m);
+		return rc;
 	}
-	if (!strcmp(k->name, "-"))
-		return write_picture(k, img, f->meta, f->n_meta, "-");
+	if (!strcmp(k->name, "-")) {
+		rc = write_picture(k, img, m, 1, "-");
+		meta_free(m);
+		return rc;
+	}
 	/* a plain file name holds one picture: keep it until the input ends, so
 	 * that a second one is an error before anything is written */
-	if (k->n_held)
+	if (k->n_held) {
+		meta_free(m);
 		return od_error(OD_EINVAL, "'%s' names one file but the input has several pictures (use a pattern "
 					   "like out_%%03d.png, or --grid)", k->name);
-	return hold(k, img, f);
+	}
+	return hold(k, img, m);
 }
 
 static int sink_finish(struct sink *k)
@@ -145,11 +231,13 @@ static int sink_finish(struct sink *k)
 		if (!(rc = od_contact_sheet(k->held, k->n_held, cols, rows, &sheet))) {
 			char name[4096];
 			snprintf(name, sizeof name, k->name, k->next);
-			rc = write_picture(k, &sheet, k->held_meta[0], k->held_n_meta[0], k->pattern ? name : k->name);
+			/* the sheet's picture records the first picture's run; the
+			 * JSON, every picture's */
+			rc = write_picture(k, &sheet, k->held_meta, k->n_held, k->pattern ? name : k->name);
 			od_image_free(&sheet);
 		}
 	} else if (k->n_held) {
-		rc = write_picture(k, &k->held[0], k->held_meta[0], k->held_n_meta[0], k->name);
+		rc = write_picture(k, &k->held[0], k->held_meta, 1, k->name);
 	}
 	return rc;
 }
@@ -158,15 +246,19 @@ static void sink_free(struct sink *k)
 {
 	for (int i = 0; i < k->n_held; i++) {
 		od_image_free(&k->held[i]);
-		for (int j = 0; j < k->held_n_meta[i]; j++) {
-			free(k->held_meta[i][j].key);
-			free(k->held_meta[i][j].value);
-		}
-		free(k->held_meta[i]);
+		meta_free(&k->held_meta[i]);
 	}
 	free(k->held);
 	free(k->held_meta);
-	free(k->held_n_meta);
+}
+
+/* The picture_size a frame records (WxH), or 0. */
+static int picture_size(const struct od_frame *f, int *w, int *h)
+{
+	const char *v = od_frame_get(f, "picture_size");
+	char x;
+	return v && sscanf(v, "%d%c%d", w, &x, h) == 3 && x == 'x' && *w > 0 && *h > 0 && *w <= OD_IMAGE_MAX_SIDE &&
+	       *h <= OD_IMAGE_MAX_SIDE;
 }
 
 static int grid_cb(const struct od_option *opt, const char *arg)
@@ -190,15 +282,19 @@ int main(int argc, char **argv)
 	struct od_common_opts common;
 	const char *fmt_name = NULL, *cameras_path = NULL;
 	enum colormap cmap = MAP_NONE;
-	int frames = 0, role = -1, skip_rays = 0, start = 0;
+	int frames = 0, role = -1, skip_rays = 0, start = 0, allow_empty = 0, bucket_size = 0;
 	double focal = 0;
 	enum od_rays_channels channels = OD_RAYS_AVERAGE;
 	const struct od_option opts[] = {
 		OD_OPT_STRING('o', "output", &k.name, "NAME",
 			      "a file for one picture, a pattern with a printf number for several (out_%03d.png), or "
 			      "'-' (standard output, the default; several pictures follow each other)"),
-		OD_OPT_STRING('f', "format", &fmt_name, "FMT", "png or jpeg (default: from NAME's extension, else png)"),
-		OD_OPT_INT('q', "quality", &k.quality, "N", "JPEG quality 1-100 (default 95)", 1, 100),
+		OD_OPT_STRING('F', "format", &fmt_name, "FMT", "png or jpeg (default: from NAME's extension, else png)"),
+		OD_OPT_INT(0, "quality", &k.quality, "N", "JPEG quality 1-100 (default 95)", 1, 100),
+		OD_OPT_BOOL(0, "json", &k.json, "write every picture's parameters to a JSON file beside it (NAME.json)"),
+		OD_OPT_BOOL(0, "bucket-size", &bucket_size,
+			    "keep the size the model worked at; by default a map made from a picture gets that "
+			    "picture's size back"),
 		OD_OPT_INT(0, "start", &start, "N", "the number of the first picture in a pattern (default 0)", 0,
 			   1000000000),
 		OD_OPT_CHOICE(0, "colormap", &cmap, "MAP",
@@ -210,7 +306,7 @@ int main(int argc, char **argv)
 			    "write the decoded image frames (float32, unclamped) instead of pictures"),
 		OD_OPT_CALLBACK(0, "role", &role, "ROLE", "decode only frames of this role (condition, target)",
 				od_opt_role_cb),
-		OD_OPT_STRING(0, "cameras", &cameras_path, "FILE",
+		OD_OPT_STRING('c', "cameras", &cameras_path, "FILE",
 			      "write the cameras of the ray frames as JSON to FILE ('-': standard output, when no "
 			      "pictures go there)"),
 		OD_OPT_NUM(0, "focal", &focal, "F",
@@ -220,6 +316,8 @@ int main(int argc, char **argv)
 			      "average (default) the duplicate ray channels, or read the first copy only (first)",
 			      od_rays_channel_choices),
 		OD_OPT_BOOL(0, "skip-rays", &skip_rays, "pass over ray frames"),
+		OD_OPT_BOOL(0, "allow-empty", &allow_empty,
+			    "an input without frames, or without a frame to decode, is not an error"),
 		OD_OPT_COMMON(&common),
 		OD_OPT_END(),
 	};
@@ -240,12 +338,17 @@ int main(int argc, char **argv)
 			k.fmt = OD_IMAGE_PNG;
 		}
 	}
+	if (k.json && (frames || !strcmp(k.name, "-")))
+		od_usage_error("--json writes NAME.json beside each picture: give -o NAME (and no --frames)");
 	if (cameras_path && skip_rays)
 		od_usage_error("--cameras and --skip-rays contradict each other");
 	/* pictures and cameras cannot share standard output */
 	int cameras_on_stdout = cameras_path && !strcmp(cameras_path, "-");
 	if (cameras_on_stdout && frames && !strcmp(k.name, "-"))
 		od_usage_error("--cameras - and --frames both write to standard output; give -o");
+	if (!cameras_on_stdout || frames)
+		od_refuse_terminal_output(k.name, frames ? "frames" : "pictures");
+	od_refuse_terminal_input(argv + first, argc - first, "frames");
 	struct od_inputs in;
 	od_inputs_init(&in, argv + first, argc - first);
 	int n_stdin = 0;
@@ -257,21 +360,25 @@ int main(int argc, char **argv)
 	struct od_ctx *ctx = NULL;
 	struct od_vae vae;
 	int have_vae = 0, rc = OD_OK, got, warned_text = 0;
-	struct od_out fout;
-	if (frames && (rc = od_out_open(&fout, k.name)))
+	struct od_out_group outs;
+	od_group_init(&outs);
+	k.outs = &outs;
+	struct od_out *fout = NULL;
+	if (frames && (rc = od_group_open(&outs, k.name, &fout)))
 		od_fail(rc);
 	struct od_camera *cams = NULL;
 	struct od_rays_fit *fits = NULL;
 	int n_cams = 0;
 	struct od_progress prog;
 	od_progress_begin(&prog, common.progress, "decode");
-	long n_in = 0;
+	long n_in = 0, n_frames = 0, n_out = 0;
 	struct od_frame f;
 	while (!rc && (got = od_inputs_next(&in, &f)) != 0) {
 		if (got < 0) {
 			rc = got;
 			break;
 		}
+		n_frames++;
 		if (role >= 0 && (int)f.role != role) {
 			od_frame_free(&f);
 			continue;
@@ -333,27 +440,37 @@ int main(int argc, char **argv)
 		}
 		default: /* text and noise frames hold no picture */
 			if (!warned_text++)
-				od_warn("'%s': frame %ld is a %s frame; text and noise frames are passed over", in.label,
-					in.index, od_kind_name(f.kind));
+				od_warn("'%s': frame %ld is %s frame; text and noise frames are passed over", in.label,
+					in.index, od_kind_a(f.kind));
 			break;
 		}
 		if (!rc && pix && cameras_on_stdout && !strcmp(k.name, "-"))
 			rc = od_error(OD_EINVAL, "'%s': frame %ld is a picture, but --cameras - already claims standard "
 						 "output: give -o for the pictures", in.label, in.index);
+		if (!rc && pix)
+			n_out++;
 		if (!rc && pix && frames) {
 			int H, W;
 			if (!(rc = od_image_frame_check(pix, in.label, in.index, &H, &W)))
-				rc = od_frame_write(&fout, pix);
+				rc = od_frame_write(fout, pix);
 		} else if (!rc && pix) {
 			struct od_image pic, mapped;
+			int pw, ph;
 			if (!(rc = od_image_from_frame(pix, in.label, in.index, &pic))) {
-				if (cmap == MAP_GRAY || cmap == MAP_SPECTRAL) {
-					rc = cmap == MAP_GRAY ? od_image_luma(&pic, &mapped) : od_depth_colorize(&pic, &mapped);
+				/* back to the size of the picture it was made from */
+				if (!bucket_size && picture_size(pix, &pw, &ph) && (pw != pic.width || ph != pic.height) &&
+				    !(rc = od_image_resize(&pic, pw, ph, &mapped))) {
 					od_image_free(&pic);
 					pic = mapped;
 				}
-				if (!rc)
-					rc = sink_put(&k, &pic, pix);
+				if (!rc && (cmap == MAP_GRAY || cmap == MAP_SPECTRAL) &&
+				    !(rc = cmap == MAP_GRAY ? od_image_luma(&pic, &mapped) : od_depth_colorize(&pic, &mapped))) {
+					od_image_free(&pic);
+					pic = mapped;
+				}
+				struct meta m = { 0 };
+				if (!rc && !(rc = meta_of(pix, &m)))
+					rc = sink_put(&k, &pic, &m);
 				od_image_free(&pic);
 			}
 		}
@@ -361,31 +478,32 @@ int main(int argc, char **argv)
 		od_frame_free(&f);
 	}
 	od_progress_end(&prog);
+	/* an empty result is a failure, so that a pipeline whose first tools
+	 * failed does not end in success with no output (make, set -e) */
+	if (!rc && !allow_empty && !n_frames)
+		rc = od_error(OD_EFORMAT, "no frames in the input");
+	else if (!rc && !allow_empty && !n_out && !n_cams)
+		rc = od_error(OD_EFORMAT, "no pictures in the input: %ld frame%s, none %s", n_frames,
+			      n_frames == 1 ? "" : "s",
+			      role >= 0 ? "of the role asked for with a picture or camera" : "with a picture or camera");
 	if (!rc && !frames)
 		rc = sink_finish(&k);
-	if (!rc && frames)
-		rc = od_out_commit(&fout);
 	if (!rc && cameras_path) {
-		struct od_out cout;
+		struct od_out *cout;
 		if (n_cams == 0)
 			rc = od_error(OD_EFORMAT, "--cameras: the input has no ray frames");
-		else if (!(rc = od_out_open(&cout, cameras_path))) {
-			rc = od_camera_json_write(&cout, cams, fits, n_cams);
-			if (!rc)
-				rc = od_out_commit(&cout);
-			else
-				od_out_abort(&cout);
-		}
+		else if (!(rc = od_group_open(&outs, cameras_path, &cout)))
+			rc = od_camera_json_write(cout, cams, fits, n_cams);
 	}
+	/* pictures, frames and cameras: all of them or none */
+	if (!rc)
+		rc = od_group_commit(&outs);
 	free(cams);
 	free(fits);
 	if (rc) {
-		if (frames)
-			od_out_abort(&fout);
+		od_group_abort(&outs);
 		od_fail(rc);
 	}
-	if (!frames && !k.written && !k.n_held && !n_cams)
-		od_warn("no pictures in the input");
 	sink_free(&k);
 	if (have_vae)
 		od_vae_close(&vae);

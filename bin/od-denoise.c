@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
 
 static const struct od_usage usage = {
 	.synopsis = "od-denoise [OPTIONS] [FILE...]",
@@ -61,6 +63,110 @@ static int on_trace(void *user, int step, const float *v, int batch)
 	return rc;
 }
 
+/* --seed: a number, or -1 / random: draw one. */
+struct seed_opt {
+	int64_t value;
+	int random;
+};
+
+static int seed_cb(const struct od_option *opt, const char *arg)
+{
+	struct seed_opt *s = opt->value;
+	long long v;
+	s->random = !strcmp(arg, "random") || !strcmp(arg, "-1");
+	if (s->random)
+		return OD_OK;
+	if (od_parse_int("--seed", arg, 0, INT64_MAX, &v))
+		return od_error(OD_EINVAL, "--seed: '%s' is not a seed (0 to %lld, or -1 or random)", arg,
+				(long long)INT64_MAX);
+	s->value = v;
+	return OD_OK;
+}
+
+/* A seed drawn from the system's entropy, below 2^32 so that it is easy to
+ * read and type back. */
+static int64_t random_seed(void)
+{
+	uint32_t v;
+	if (getrandom(&v, sizeof v, 0) != (ssize_t)sizeof v)
+		v = (uint32_t)(od_now() * 1e9) ^ (uint32_t)getpid() << 16;
+	return v;
+}
+
+/* The model's name for the frames' metadata: its folder's last component. */
+static const char *model_name(const char *path, char *buf, size_t size)
+{
+	size_t n = strlen(path);
+	while (n > 1 && path[n - 1] == '/')
+		n--;
+	size_t b = n;
+	while (b > 0 && path[b - 1] != '/')
+		b--;
+	snprintf(buf, size, "%.*s", (int)(n - b), path + b);
+	return buf;
+}
+
+/* What one run of a job needs besides the job. */
+struct params {
+	int steps, all, count;
+	float guidance;
+	uint64_t seed;
+	const char *model_name;
+	struct od_out *out;
+};
+
+/* Variation v of job: sample it and write its frames. */
+static int run_job(struct od_nextdit *m, const struct od_schedule_config *sc, const struct params *p,
+		   const struct od_job *job, int v, struct run *run)
+{
+	float *x = NULL, *emb = NULL;
+	uint8_t *tmask = NULL;
+	int S = 0, rc;
+	struct od_nextdit_text txt = { 0 };
+	struct od_frame *fr = NULL;
+	int n_fr = 0;
+	const int cfg = p->guidance > 1.0f;
+	const uint64_t seed = od_job_seed(p->seed, job->batch_index, p->count, v);
+	char seed_str[32];
+	snprintf(seed_str, sizeof seed_str, "%" PRIu64, seed);
+	run->job = job->batch_index;
+	run->j = job;
+	if (!job->noise)
+		od_info("job %ld%s%.0d: seed %s", job->batch_index + 1, p->count > 1 ? ", variation " : "",
+			p->count > 1 ? v + 1 : 0, seed_str);
+	if ((rc = od_nextdit_check_size(&m->cfg, job->F, job->h, job->w))) {
+		od_error_prefix(rc, "%s: job %ld", job->where, job->index);
+	} else if (!(x = malloc((size_t)job->F * job->C * job->h * job->w * sizeof *x))) {
+		rc = od_error(OD_ENOMEM, "out of memory");
+	} else if (!(rc = od_job_init_latents(job, 1, seed, x)) && !(rc = od_job_text(job, cfg, &emb, &tmask, &S)) &&
+		   !(rc = od_nextdit_text_prepare(m, &txt, cfg ? 2 : 1, S, emb, tmask))) {
+		struct od_sampler_opts so = {
+			.steps = p->steps, .text_to_image = job->text_to_image, .guidance = p->guidance,
+			.progress = on_progress, .progress_user = run,
+			.trace = run->trace ? on_trace : NULL, .trace_user = run,
+		};
+		if ((rc = od_sample(m, sc, &txt, job->F, job->h, job->w, job->denoise, x, &so)))
+			od_error_prefix(rc, "%s: job %ld", job->where, job->index);
+		od_progress_end(&run->prog);
+		const struct od_job_record rec = {
+			.seed = job->noise ? NULL : seed_str, .steps = p->steps, .guidance = p->guidance,
+			.model = p->model_name, .count = p->count, .variation = v,
+		};
+		if (!rc)
+			rc = od_job_outputs(job, x, p->all, &rec, &fr, &n_fr);
+		for (int i = 0; !rc && i < n_fr; i++)
+			rc = od_frame_write(p->out, &fr[i]);
+	}
+	for (int i = 0; i < n_fr; i++)
+		od_frame_free(&fr[i]);
+	free(fr);
+	od_nextdit_text_free(m, &txt);
+	free(x);
+	free(emb);
+	free(tmask);
+	return rc;
+}
+
 static int size_cb(const struct od_option *opt, const char *arg)
 {
 	int *wh = opt->value;
@@ -73,9 +179,9 @@ int main(int argc, char **argv)
 	od_tool_init(argc, argv, "od-denoise");
 	struct od_common_opts common;
 	const char *out_path = "-", *mask = NULL, *trace_path = NULL;
-	int steps = OD_SAMPLER_DEFAULT_STEPS, all = 0, nocap = 0, size[2] = { 0, 0 };
+	int steps = OD_SAMPLER_DEFAULT_STEPS, all = 0, nocap = 0, size[2] = { 0, 0 }, count = 1;
 	double guidance = OD_SAMPLER_DEFAULT_GUIDANCE;
-	int64_t seed = 0;
+	struct seed_opt seed = { 0, 0 };
 	const struct od_option opts[] = {
 		OD_OPT_STRING('o', "output", &out_path, "OUT", "write the frames to OUT (default '-', stdout)"),
 		OD_OPT_INT('n', "steps", &steps, "N", "sampling steps (default " OD_STR(OD_SAMPLER_DEFAULT_STEPS) ")", 1,
@@ -83,15 +189,18 @@ int main(int argc, char **argv)
 		OD_OPT_NUM('g', "guidance", &guidance, "G",
 			   "classifier-free guidance scale, off when <= 1 (default " OD_STR(OD_SAMPLER_DEFAULT_GUIDANCE) ")",
 			   0, 1e6),
-		OD_OPT_INT64('s', "seed", &seed, "S", "seed of the initial noise, drawn as upstream draws it (default 0)",
-			     0, INT64_MAX),
+		OD_OPT_CALLBACK('s', "seed", &seed, "S",
+				"the base seed (default 0): job J of the batch uses S+J, drawn as upstream draws it; -1 "
+				"or 'random': draw one (recorded in the frames)", seed_cb),
+		OD_OPT_INT(0, "count", &count, "N",
+			   "make N variations of every job, each with its own seed (default 1)", 1, 100000),
 		OD_OPT_STRING(0, "mask", &mask, "M",
 			      "frames to generate (1) and condition slots (0), e.g. 10, 001010; the stream then holds "
 			      "only condition frames, placed in order"),
-		OD_OPT_CALLBACK(0, "size", size, "WxH",
+		OD_OPT_CALLBACK('S', "size", size, "WxH",
 				"text-to-image size in pixels, multiples of 16 (default: the model's input_size times "
 				"the VAE's scale factor; 768x768 for OneDiffusion)", size_cb),
-		OD_OPT_BOOL('a', "all", &all, "write every frame of the sequence, conditions too"),
+		OD_OPT_BOOL(0, "all", &all, "write every frame of the sequence, conditions too"),
 		OD_OPT_BOOL(0, "no-softcap", &nocap, "self-attention without the soft-cap (upstream's fp32 path)"),
 		OD_OPT_STRING(0, "trace", &trace_path, "FILE", "write every step's raw model outputs to FILE (frames)"),
 		OD_OPT_COMMON(&common),
@@ -99,9 +208,19 @@ int main(int argc, char **argv)
 	};
 	int first = od_parse_options(argc, argv, opts, &usage);
 	int rc;
+	od_refuse_terminal_output(out_path, "frames");
+	if (trace_path)
+		od_refuse_terminal_output(trace_path, "frames");
+	od_refuse_terminal_input(argv + first, argc - first, "frames");
 	if (mask && (rc = od_job_mask_check(mask)))
 		od_usage_error("--mask: %s", od_errmsg());
 	const char *model = od_common_model(&common);
+	if (seed.random) {
+		seed.value = random_seed();
+		od_info("seed %" PRId64, seed.value);
+	}
+	char name[256];
+	model_name(model, name, sizeof name);
 
 	struct od_ctx *ctx;
 	if ((rc = od_common_ctx_create(&common, &ctx)))
@@ -123,67 +242,36 @@ int main(int argc, char **argv)
 	char *dash[] = { "-" };
 	struct od_job_reader jr;
 	od_job_reader_init(&jr, first < argc ? argv + first : dash, first < argc ? argc - first : 1, &jo);
-	struct od_out out, trace;
-	if ((rc = od_out_open(&out, out_path)))
-		od_fail(rc);
-	if (trace_path && (rc = od_out_open(&trace, trace_path))) {
-		od_out_abort(&out);
+	/* the frames and the trace: both or neither */
+	struct od_out_group outs;
+	struct od_out *out, *trace = NULL;
+	od_group_init(&outs);
+	if ((rc = od_group_open(&outs, out_path, &out)) || (trace_path && (rc = od_group_open(&outs, trace_path, &trace)))) {
+		od_group_abort(&outs);
 		od_fail(rc);
 	}
-	struct run run = { .trace = trace_path ? &trace : NULL };
+	struct run run = { .trace = trace };
 	od_progress_begin(&run.prog, common.progress, "denoise");
-	const int cfg = guidance > 1.0;
+	const struct params p = { .steps = steps, .all = all, .count = count, .guidance = (float)guidance,
+				  .seed = (uint64_t)seed.value, .model_name = name, .out = out };
 	struct od_job job;
+	long n_jobs = 0;
 	while ((rc = od_job_next(&jr, &job)) > 0) {
-		float *x = NULL, *emb = NULL;
-		uint8_t *tmask = NULL;
-		int S = 0;
-		struct od_nextdit_text txt = { 0 };
-		struct od_frame *fr = NULL;
-		int n_fr = 0;
-		char seed_str[32];
-		snprintf(seed_str, sizeof seed_str, "%" PRId64, seed);
-		run.job = job.index;
-		run.j = &job;
-		if ((rc = od_nextdit_check_size(&m.cfg, job.F, job.h, job.w))) {
-			od_error_prefix(rc, "%s: job %ld", job.where, job.index);
-		} else if (!(x = malloc((size_t)job.F * job.C * job.h * job.w * sizeof *x))) {
-			rc = od_error(OD_ENOMEM, "out of memory");
-		} else if (!(rc = od_job_init_latents(&job, 1, (uint64_t)seed, x)) &&
-			   !(rc = od_job_text(&job, cfg, &emb, &tmask, &S)) &&
-			   !(rc = od_nextdit_text_prepare(&m, &txt, cfg ? 2 : 1, S, emb, tmask))) {
-			struct od_sampler_opts so = {
-				.steps = steps, .text_to_image = job.text_to_image, .guidance = (float)guidance,
-				.progress = on_progress, .progress_user = &run,
-				.trace = trace_path ? on_trace : NULL, .trace_user = &run,
-			};
-			rc = od_sample(&m, &sc, &txt, job.F, job.h, job.w, job.denoise, x, &so);
-			od_progress_end(&run.prog);
-			if (!rc)
-				rc = od_job_outputs(&job, x, all, job.noise ? NULL : seed_str, steps, (float)guidance, &fr, &n_fr);
-			for (int i = 0; !rc && i < n_fr; i++)
-				rc = od_frame_write(&out, &fr[i]);
-		}
-		for (int i = 0; i < n_fr; i++)
-			od_frame_free(&fr[i]);
-		free(fr);
-		od_nextdit_text_free(&m, &txt);
-		free(x);
-		free(emb);
-		free(tmask);
+		n_jobs++;
+		rc = OD_OK;
+		for (int v = 0; !rc && v < count; v++)
+			rc = run_job(&m, &sc, &p, &job, v, &run);
 		od_job_free(&job);
 		if (rc)
 			break;
 	}
+	if (!rc && !n_jobs)
+		rc = od_empty_input("frames");
 	if (!rc)
-		rc = od_out_commit(&out);
-	if (!rc && trace_path)
-		rc = od_out_commit(&trace);
+		rc = od_group_commit(&outs);
 	od_job_reader_close(&jr);
 	if (rc) {
-		od_out_abort(&out);
-		if (trace_path)
-			od_out_abort(&trace);
+		od_group_abort(&outs);
 		od_fail(rc);
 	}
 	od_nextdit_close(&m);

@@ -33,6 +33,10 @@ static const struct od_usage usage = {
 struct source {
 	char *path;
 	const char *label;
+	int own;         /* from a directory or a list: a job of its own, its own bucket */
+	int W, H;        /* the size it is encoded at (pictures) */
+	int pw, ph;      /* the picture's own size, after its EXIF orientation */
+	int twice;       /* upstream's double normalisation applies */
 };
 
 struct sources {
@@ -41,6 +45,7 @@ struct sources {
 	char *stdin_buf;   /* standard input, read once */
 	size_t stdin_len;
 	int stdin_used;
+	int adding_own;    /* add_source: the sources being added come from a directory or list */
 };
 
 static void add_source(struct sources *s, const char *path)
@@ -51,8 +56,10 @@ static void add_source(struct sources *s, const char *path)
 		if (!s->v)
 			od_die(OD_ENOMEM, "out of memory");
 	}
+	memset(&s->v[s->n], 0, sizeof s->v[s->n]);
 	s->v[s->n].path = strdup(path);
 	s->v[s->n].label = strcmp(path, "-") ? s->v[s->n].path : "<stdin>";
+	s->v[s->n].own = s->adding_own;
 	s->n++;
 }
 
@@ -82,7 +89,8 @@ static void add_dir(struct sources *s, const char *dir)
 			od_die(OD_ENOMEM, "out of memory");
 	}
 	closedir(d);
-	qsort(names, (size_t)n, sizeof *names, cmp_str);
+	if (n)
+		qsort(names, (size_t)n, sizeof *names, cmp_str);
 	for (int i = 0; i < n; i++) {
 		if (od_is_file(names[i]) && !od_is_dir(names[i]))
 			add_source(s, names[i]);
@@ -93,10 +101,14 @@ static void add_dir(struct sources *s, const char *dir)
 
 static void add_input(struct sources *s, const char *path)
 {
-	if (strcmp(path, "-") && od_is_dir(path))
+	if (strcmp(path, "-") && od_is_dir(path)) {
+		int was = s->adding_own;
+		s->adding_own = 1;
 		add_dir(s, path);
-	else
+		s->adding_own = was;
+	} else {
 		add_source(s, path);
+	}
 }
 
 static void add_list(struct sources *s, const char *list)
@@ -106,9 +118,11 @@ static void add_list(struct sources *s, const char *list)
 	int rc = od_read_file(list, (size_t)64 << 20, &buf, &len);
 	if (rc)
 		od_fail(rc);
+	s->adding_own = 1;
 	for (char *save = NULL, *line = strtok_r(buf, "\r\n", &save); line; line = strtok_r(NULL, "\r\n", &save))
 		if (*line)
 			add_input(s, line);
+	s->adding_own = 0;
 	free(buf);
 }
 
@@ -133,7 +147,7 @@ static int load(struct sources *s, const struct source *src, char **buf, size_t 
 		}
 		*buf = s->stdin_buf;
 		*len = s->stdin_len;
-		*frames = is_frame_stream(*buf, *len);
+		*frames = !*len || is_frame_stream(*buf, *len); /* nothing at all: an empty stream */
 		return OD_OK;
 	}
 	int fd = od_in_open(src->path);
@@ -144,38 +158,45 @@ static int load(struct sources *s, const struct source *src, char **buf, size_t 
 	for (ssize_t k; got < sizeof magic && (k = read(fd, magic + got, sizeof magic - got)) > 0;)
 		got += (size_t)k;
 	close(fd);
-	if ((*frames = is_frame_stream(magic, got)))
+	if ((*frames = !got || is_frame_stream(magic, got))) /* an empty file: an empty stream */
 		return OD_OK;
 	*owned = 1;
 	return od_read_file(src->path, OD_IMAGE_MAX_FILE, buf, len);
 }
 
+enum bucket_mode { BUCKET_AUTO, BUCKET_EACH, BUCKET_SHARED };
+
 struct opts {
-	int W, H, crop, double_norm, mode;
+	int W, H, size_given, crop, double_norm, mode;
+	enum bucket_mode bucket;
 	struct od_image_opts img;
 	enum od_role role;
 	const char *task;
 	struct od_kv_list sets;
 };
 
-/* Decode and preprocess picture src into x (3, H, W); the caller frees x. */
-static int picture(const struct opts *o, const char *buf, size_t len, const char *label, float **x)
+/* Decode and preprocess picture src into x (3, H, W) at src's size; the caller frees x. */
+static int picture(const struct opts *o, const char *buf, size_t len, const struct source *src, float **x)
 {
 	struct od_image img;
-	int rc = od_image_read_mem(&img, buf, len, label, &o->img);
+	int rc = od_image_read_mem(&img, buf, len, src->label, &o->img);
 	if (rc)
 		return rc;
-	*x = malloc((size_t)3 * o->H * o->W * sizeof **x);
-	rc = *x ? od_preprocess_image(&img, o->H, o->W, o->crop, *x) : od_error(OD_ENOMEM, "out of memory");
+	*x = malloc((size_t)3 * src->H * src->W * sizeof **x);
+	rc = *x ? od_preprocess_image(&img, src->H, src->W, o->crop, *x) : od_error(OD_ENOMEM, "out of memory");
 	od_image_free(&img);
 	return rc;
 }
 
-static int finish_frame(const struct opts *o, struct od_frame *f, const char *source)
+static int finish_frame(const struct opts *o, struct od_frame *f, const char *source, const struct source *src)
 {
 	int rc = OD_OK;
 	if (source && !od_frame_get(f, "source"))
 		rc = od_frame_set(f, "source", source);
+	/* the picture's own size, when the size was chosen here (not -S): a map
+	 * generated from it is given back at this size (od-decode) */
+	if (!rc && src && !o->size_given)
+		rc = od_frame_setf(f, "picture_size", "%dx%d", src->pw, src->ph);
 	if (!rc && o->task)
 		rc = od_frame_set(f, "task", o->task);
 	if (!rc)
@@ -191,7 +212,8 @@ struct run {
 
 /* Encode x (3, H, W) (or, with --pixels, keep it as an image frame) and write
  * the frame with the metadata of in (may be NULL) and of the options. */
-static int emit(struct run *r, const float *x, int H, int W, const struct od_frame *in, const char *source)
+static int emit(struct run *r, const float *x, int H, int W, const struct od_frame *in, const char *source,
+		const struct source *src)
 {
 	struct od_frame f;
 	int rc;
@@ -207,7 +229,7 @@ static int emit(struct run *r, const float *x, int H, int W, const struct od_fra
 	for (int k = 0; in && !rc && k < in->n_meta; k++)
 		if (!od_frame_get(&f, in->meta[k].key))
 			rc = od_frame_set(&f, in->meta[k].key, in->meta[k].value);
-	if (!rc && !(rc = finish_frame(r->o, &f, source)))
+	if (!rc && !(rc = finish_frame(r->o, &f, source, src)))
 		rc = od_frame_write(r->out, &f);
 	od_frame_free(&f);
 	return rc;
@@ -217,12 +239,17 @@ static int size_cb(const struct od_option *opt, const char *arg)
 {
 	struct opts *o = opt->value;
 	od_opt_size("--size", arg, &o->W, &o->H);
+	o->size_given = 1;
 	if (od_preprocess_check_size(o->W, o->H))
 		return od_error_prefix(OD_EINVAL, "--size");
 	if (o->W > 4096 || o->H > 4096)
 		return od_error(OD_EINVAL, "--size: %dx%d is over 4096 pixels per side", o->W, o->H);
 	return OD_OK;
 }
+
+static const struct od_choice bucket_choices[] = {
+	{ "auto", BUCKET_AUTO, 0 }, { "each", BUCKET_EACH, 0 }, { "shared", BUCKET_SHARED, 0 }, { NULL, 0, 0 }
+};
 
 static const struct od_choice role_choices[] = {
 	{ "condition", OD_ROLE_CONDITION, 0 }, { "target", OD_ROLE_TARGET, 0 }, { NULL, 0, 0 }
@@ -239,16 +266,21 @@ int main(int argc, char **argv)
 	const struct od_option opts[] = {
 		OD_OPT_STRING('o', "output", &out_path, "FILE", "write the frames to FILE (default: standard output)"),
 		OD_OPT_LIST(0, "list", lists, &n_lists, 16, "FILE", "read more INPUTs from FILE, one per line ('-': stdin)"),
-		OD_OPT_CALLBACK('s', "size", &o, "WxH",
+		OD_OPT_CALLBACK('S', "size", &o, "WxH",
 				"encode at W x H pixels (multiples of 16); default: the ASPECT_RATIO_512 bucket closest "
-				"to the first picture", size_cb),
+				"to the picture (see --bucket)", size_cb),
+		OD_OPT_CHOICE(0, "bucket", &o.bucket, "MODE",
+			      "without --size: each (every picture its own bucket), shared (all the bucket of the "
+			      "first), or auto (the default: the pictures of a directory or --list each their own, "
+			      "the pictures named as arguments the first one's: they are one job's)",
+			      bucket_choices),
 		OD_OPT_BOOL(0, "no-crop", &no_crop, "resize the whole picture instead of centre-cropping it"),
 		OD_OPT_BOOL(0, "no-double-norm", &no_double_norm,
 			    "do not repeat upstream's second normalisation of an all-bright batch (applied by default, "
 			    "as upstream does)"),
 		OD_OPT_BOOL(0, "ignore-orientation", &o.img.ignore_orientation, "do not apply the EXIF orientation"),
 		OD_OPT_BOOL(0, "mode", &o.mode, "use the posterior mean instead of a sample"),
-		OD_OPT_INT64(0, "seed", &seed, "N",
+		OD_OPT_INT64('s', "seed", &seed, "N",
 			     "sample with torch.randn of seed N (default 0), as the pipeline's generator would for "
 			     "condition image k", 0, INT64_MAX),
 		OD_OPT_INT64(0, "skip", &skip, "WORDS",
@@ -258,7 +290,7 @@ int main(int argc, char **argv)
 		OD_OPT_CHOICE(0, "role", &o.role, "ROLE", "condition (default) or target", role_choices),
 		OD_OPT_BOOL(0, "pixels", &pixels,
 			    "write the preprocessed VAE input as image frames instead of latents (no model needed)"),
-		OD_OPT_STRING(0, "task", &o.task, "TASK", "add task=TASK to every frame"),
+		OD_OPT_STRING('t', "task", &o.task, "TASK", "add task=TASK to every frame"),
 		OD_OPT_CALLBACK(0, "set", &o.sets, "KEY=VALUE", "add KEY=VALUE to every frame (repeatable)",
 				od_opt_set_cb),
 		OD_OPT_COMMON(&common),
@@ -280,10 +312,10 @@ int main(int argc, char **argv)
 		add_input(&s, argv[i]);
 	for (int i = 0; i < n_lists; i++)
 		add_list(&s, lists[i]);
-	if (!s.n && !n_lists)
+	if (first == argc && !n_lists)
 		add_source(&s, "-");
 	if (!s.n)
-		od_die(OD_EFORMAT, "no input pictures");
+		od_fail(od_empty_input("pictures"));
 	int n_stdin = 0;
 	for (int i = 0; i < s.n; i++)
 		n_stdin += !strcmp(s.v[i].path, "-");
@@ -293,59 +325,63 @@ int main(int argc, char **argv)
 		n_stdin++;
 	if (n_stdin > 1)
 		od_usage_error("standard input can be read only once");
+	if (n_stdin)
+		od_refuse_terminal_input(NULL, 0, "pictures or frames");
+	od_refuse_terminal_output(out_path, "frames");
 
-	/* the size: --size, or the bucket of the first picture (an image frame
-	 * fixes its own size) */
-	int rc = OD_OK, any_picture = 0;
+	/* A first pass over the pictures: each one's own size; the size it is
+	 * encoded at (--size, else its bucket: its own for a picture that is a job
+	 * of its own, the first shared picture's for the others, which form one
+	 * job); and upstream's double normalisation, which looks at the minimum of
+	 * the job's whole batch of condition pictures (numerics.md §6.3 item 4).
+	 * An image frame fixes its own size. */
+	int rc = OD_OK, have_shared = 0;
+	float shared_min = INFINITY;
 	char *buf;
 	size_t len;
 	int owned, frames;
 	for (int i = 0; i < s.n && !rc; i++) {
-		if ((rc = load(&s, &s.v[i], &buf, &len, &owned, &frames)))
+		struct source *src = &s.v[i];
+		if ((rc = load(&s, src, &buf, &len, &owned, &frames)))
 			break;
 		if (!frames) {
-			any_picture = 1;
-			if (!o.W) {
-				struct od_image img;
-				if (!(rc = od_image_read_mem(&img, buf, len, s.v[i].label, &o.img))) {
-					const struct od_bucket *b = od_bucket_closest(img.height, img.width);
-					o.H = b->height;
-					o.W = b->width;
-					od_image_free(&img);
+			struct od_image img;
+			const int alone = o.bucket == BUCKET_EACH || (o.bucket == BUCKET_AUTO && src->own);
+			if (!(rc = od_image_read_mem(&img, buf, len, src->label, &o.img))) {
+				src->pw = img.width;
+				src->ph = img.height;
+				const struct od_bucket *b = od_bucket_closest(img.height, img.width);
+				od_image_free(&img);
+				if (o.size_given) {
+					src->W = o.W, src->H = o.H;
+				} else if (alone) {
+					src->W = b->width, src->H = b->height;
+				} else {
+					if (!have_shared)
+						o.W = b->width, o.H = b->height;
+					src->W = o.W, src->H = o.H;
 				}
+				have_shared |= !alone;
 			}
+			float *x;
+			if (!rc && o.double_norm && !(rc = picture(&o, buf, len, src, &x))) {
+				float m = od_min_value(x, (size_t)3 * src->H * src->W);
+				free(x);
+				if (alone)
+					src->twice = m >= 0.0f;
+				else
+					shared_min = m < shared_min ? m : shared_min;
+			}
+			src->twice |= 2 * !alone; /* decided below, once the group's minimum is known */
 		}
 		if (owned)
 			free(buf);
-		if (any_picture)
-			break;
 	}
 	if (rc)
 		od_fail(rc);
-
-	/* upstream's double normalisation looks at the minimum of the whole batch
-	 * of condition pictures (numerics.md §6.3 item 4): a first pass over them */
-	int twice = 0;
-	if (any_picture && o.double_norm) {
-		float mn = INFINITY;
-		for (int i = 0; i < s.n && !rc; i++) {
-			if ((rc = load(&s, &s.v[i], &buf, &len, &owned, &frames)))
-				break;
-			if (!frames) {
-				float *x;
-				if (!(rc = picture(&o, buf, len, s.v[i].label, &x))) {
-					float m = od_min_value(x, (size_t)3 * o.H * o.W);
-					mn = m < mn ? m : mn;
-					free(x);
-				}
-			}
-			if (owned)
-				free(buf);
-		}
-		if (rc)
-			od_fail(rc);
-		twice = mn >= 0.0f;
-	}
+	for (int i = 0; i < s.n; i++)
+		if (s.v[i].twice & 2)
+			s.v[i].twice = o.double_norm && shared_min >= 0.0f;
 
 	struct od_ctx *ctx = NULL;
 	struct od_vae vae;
@@ -376,10 +412,10 @@ int main(int argc, char **argv)
 			break;
 		if (!frames) {
 			float *x;
-			if (!(rc = picture(&o, buf, len, src->label, &x))) {
-				if (twice)
-					od_double_normalize(x, (size_t)3 * o.H * o.W);
-				rc = emit(&run, x, o.H, o.W, NULL, src->path);
+			if (!(rc = picture(&o, buf, len, src, &x))) {
+				if (src->twice)
+					od_double_normalize(x, (size_t)3 * src->H * src->W);
+				rc = emit(&run, x, src->H, src->W, NULL, src->path, src);
 				free(x);
 			}
 			od_progress_step(&prog, done++, 1, 1);
@@ -410,7 +446,7 @@ int main(int argc, char **argv)
 				if (!rc && !(x = malloc((size_t)od_frame_numel(&in) * sizeof *x)))
 					rc = od_error(OD_ENOMEM, "out of memory");
 				if (!rc && !(rc = od_frame_to_f32(&in, x)))
-					rc = emit(&run, x, H, W, &in, src->path);
+					rc = emit(&run, x, H, W, &in, src->path, NULL);
 				free(x);
 				od_frame_free(&in);
 				od_progress_step(&prog, done++, 1, 1);
@@ -422,7 +458,7 @@ int main(int argc, char **argv)
 	}
 	od_progress_end(&prog);
 	if (!rc && !done)
-		rc = od_error(OD_EFORMAT, "no pictures in the input");
+		rc = od_empty_input("pictures");
 	if (!rc)
 		rc = od_out_commit(&out);
 	if (rc) {

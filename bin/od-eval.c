@@ -1,12 +1,17 @@
 /* od-eval: evaluation metrics over predictions and references (od-eval(1)):
  * pictures (PSNR, SSIM), depth (AbsRel, δ1), semantic maps (mIoU), cameras
  * (relative rotation and centre accuracy) and text -> image (GenEval-style
- * presence, count, colour, position). One command a kind of item; the work is
- * in lib/eval/. */
+ * presence, count, colour, position), one command a kind of item; and what an
+ * evaluation run needs around them: baseline predictions, contact sheets, and
+ * the results of many tasks in one document (make eval). The work is in
+ * lib/eval/. */
 #include "od.h"
+#include "eval/baseline.h"
 #include "eval/evaluate.h"
 #include "eval/items.h"
 #include "eval/report.h"
+#include "eval/results.h"
+#include "eval/sheet.h"
 #include "tool.h"
 
 #include <stdio.h>
@@ -63,9 +68,9 @@ static int cmd_eval(int argc, char **argv, const struct od_command *cmd)
 	};
 	const struct od_option none[] = { OD_OPT_END() };
 	const struct od_option opts[] = {
-		OD_OPT_CALLBACK('f', "format", &format, "FMT", "csv (the default), json or md", format_cb),
+		OD_OPT_CALLBACK('F', "format", &format, "FMT", "csv (the default), json or md", format_cb),
 		OD_OPT_STRING('o', "output", &out_path, "FILE", "write to FILE instead of standard output"),
-		OD_OPT_STRING('l', "list", &list, "FILE", "items from FILE: one \"PRED GT\" per line ('-': stdin)"),
+		OD_OPT_STRING(0, "list", &list, "FILE", "items from FILE: one \"PRED GT\" per line ('-': stdin)"),
 		OD_OPT_STRING(0, "set", &set, "SET", "items from a scene set: its scenes, predictions in PRED_DIR/ID.png"),
 		OD_OPT_INT(0, "view", &view, "N", "--set: the view to compare (default 0)", 0, 9999),
 		OD_OPT_INCLUDE(kind == OD_EVAL_DEPTH ? depth_opts : kind == OD_EVAL_T2I ? t2i_opts : none),
@@ -126,7 +131,113 @@ static int cmd_eval(int argc, char **argv, const struct od_command *cmd)
 	return 0;
 }
 
-/* The commands are the library's kinds of item (od_eval_kind_names). */
+/* ---------------------------------------------------------------- od-eval results */
+
+#define MAX_PARAMS 64
+
+static int cmd_results(int argc, char **argv, const struct od_command *cmd)
+{
+	const char *out_path = "-", *json = NULL, *title = NULL, *params[MAX_PARAMS];
+	int format = OD_REPORT_MD, n_params = 0;
+	const struct od_option opts[] = {
+		OD_OPT_CALLBACK('F', "format", &format, "FMT", "md (the default), json or csv", format_cb),
+		OD_OPT_STRING('o', "output", &out_path, "FILE", "write to FILE instead of standard output"),
+		OD_OPT_STRING(0, "json", &json, "FILE", "also write the results as JSON to FILE"),
+		OD_OPT_STRING(0, "title", &title, "TEXT", "the document's title (default \"Evaluation results\")"),
+		OD_OPT_LIST(0, "param", params, &n_params, MAX_PARAMS, "KEY=VALUE",
+			    "a parameter of the run, shown under the title (repeatable)"),
+		OD_OPT_END(),
+	};
+	const int first = od_parse_command(argc, argv, opts, cmd);
+	for (int k = 0; k < n_params; k++)
+		if (!strchr(params[k], '=') || params[k][0] == '=')
+			od_usage_error("--param: '%s' is not KEY=VALUE", params[k]);
+	if (argc - first != 1)
+		od_usage_error("results: give one SPEC file");
+	struct od_results_spec spec;
+	struct od_results r;
+	struct od_eval_opts eo = { 0 };
+	int rc = od_results_spec_read(argv[first], &spec);
+	if (rc || (rc = od_results_run(&spec, &eo, &r)))
+		od_fail(rc);
+	/* both written before either is committed: neither appears unless both can */
+	struct od_out out[2];
+	const char *paths[2] = { json, out_path }; /* standard output, if one of them, last */
+	const int formats[2] = { OD_REPORT_JSON, format };
+	int opened = 0;
+	for (int k = json ? 0 : 1; k < 2 && !rc; k++) {
+		if ((rc = od_out_open(&out[k], paths[k])))
+			break;
+		opened |= 1 << k;
+		rc = od_results_write(&r, formats[k], title, params, n_params, &out[k]);
+	}
+	for (int k = 0; k < 2; k++)
+		if (opened & (1 << k) && (rc || (rc = od_out_commit(&out[k]))))
+			od_out_abort(&out[k]);
+	if (rc)
+		od_fail(rc);
+	od_results_free(&r);
+	od_results_spec_free(&spec);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- od-eval sheet */
+
+static int cell_cb(const struct od_option *opt, const char *arg)
+{
+	struct od_sheet_opts *so = opt->value;
+	od_opt_size("--cell", arg, &so->cell_w, &so->cell_h);
+	return OD_OK;
+}
+
+static int cmd_sheet(int argc, char **argv, const struct od_command *cmd)
+{
+	const char *out_path = "-";
+	struct od_sheet_opts so = { 0 };
+	const struct od_option opts[] = {
+		OD_OPT_STRING('o', "output", &out_path, "FILE", "write to FILE instead of standard output"),
+		OD_OPT_INT(0, "columns", &so.cols, "N", "cells per row (default: all in one row)", 1,
+			   OD_IMAGE_MAX_SIDE),
+		OD_OPT_CALLBACK(0, "cell", &so, "WxH", "the cells' size (default: the largest picture's)", cell_cb),
+		OD_OPT_BOOL(0, "missing", &so.missing_ok, "draw a file that does not exist or cannot be read as a "
+			    "crossed cell"),
+		OD_OPT_END(),
+	};
+	const int first = od_parse_command(argc, argv, opts, cmd);
+	int n = argc - first;
+	if (n < 1)
+		od_usage_error("sheet: give the files of the cells");
+	if (!so.cols)
+		so.cols = n;
+	int rc = od_sheet_write((const char *const *)argv + first, n, &so, out_path);
+	if (rc)
+		od_fail(rc);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- od-eval baseline */
+
+static int cmd_baseline(int argc, char **argv, const struct od_command *cmd)
+{
+	const char *out_path = "-";
+	const struct od_option opts[] = {
+		OD_OPT_STRING('o', "output", &out_path, "FILE", "write to FILE instead of standard output"),
+		OD_OPT_END(),
+	};
+	const int first = od_parse_command(argc, argv, opts, cmd);
+	if (argc - first != 2)
+		od_usage_error("baseline: give the kind (mean, black or origin) and REF");
+	int b = od_baseline_parse(argv[first]);
+	if (b < 0)
+		od_usage_error("baseline: unknown kind '%s' (mean, black or origin)", argv[first]);
+	int rc = od_baseline_file((enum od_baseline)b, argv[first + 1], out_path);
+	if (rc)
+		od_fail(rc);
+	return 0;
+}
+
+/* The commands are the library's kinds of item (od_eval_kind_names), then
+ * the commands of an evaluation run. */
 static const struct od_command commands[] = {
 	{ "image", cmd_eval, "PSNR (dB) and SSIM of two pictures",
 	  "od-eval image [OPTIONS] PRED GT | --list FILE | --set SET PRED_DIR" },
@@ -138,6 +249,13 @@ static const struct od_command commands[] = {
 	  "od-eval cameras [OPTIONS] PRED GT | --list FILE | --set SET PRED_DIR" },
 	{ "t2i", cmd_eval, "presence, count, colour and position of the scene's objects",
 	  "od-eval t2i [OPTIONS] PICTURE SCENE | --list FILE | --set SET PRED_DIR" },
+	{ "results", cmd_results, "score the lines \"TASK COMMAND ROW LIST\" of SPEC, one table a task",
+	  "od-eval results [-F md|json|csv] [-o FILE] [--json FILE] [--title TEXT]\n"
+	  "                [--param KEY=VALUE]... SPEC" },
+	{ "sheet", cmd_sheet, "a contact sheet (PNG) of pictures and camera files, row by row",
+	  "od-eval sheet [-o FILE] [--columns N] [--cell WxH] [--missing] FILE..." },
+	{ "baseline", cmd_baseline, "a trivial prediction: mean, black (pictures), origin (cameras)",
+	  "od-eval baseline mean|black|origin [-o FILE] REF" },
 	{ NULL, NULL, NULL, NULL },
 };
 

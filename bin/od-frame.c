@@ -13,6 +13,9 @@ static const struct od_usage usage = {
 	.footer = "See od-frame(1) and od-frame(5).\n",
 };
 
+/* The largest .safetensors file read from standard input (it is held in memory). */
+#define MAX_STDIN ((size_t)1 << 36)
+
 static void print_value(const char *v)
 {
 	putchar('"');
@@ -33,10 +36,11 @@ static int cmd_show(int argc, char **argv, const struct od_command *cmd)
 {
 	int stats = 0;
 	const struct od_option opts[] = {
-		OD_OPT_BOOL('s', "stats", &stats, "show min, max, mean and rms of each frame's data"),
+		OD_OPT_BOOL(0, "stats", &stats, "show min, max, mean and rms of each frame's data"),
 		OD_OPT_END(),
 	};
 	const int first = od_parse_command(argc, argv, opts, cmd);
+	od_refuse_terminal_input(argv + first, argc - first, "frames");
 	struct od_inputs in;
 	od_inputs_init(&in, argv + first, argc - first);
 	struct od_frame f;
@@ -89,6 +93,8 @@ static int cmd_to_st(int argc, char **argv, const struct od_command *cmd)
 		OD_OPT_END(),
 	};
 	const int first = od_parse_command(argc, argv, opts, cmd);
+	od_refuse_terminal_input(argv + first, argc - first, "frames");
+	od_refuse_terminal_output(out_path, "a safetensors file");
 	struct od_inputs in;
 	od_inputs_init(&in, argv + first, argc - first);
 	struct od_frame *frames = NULL;
@@ -246,9 +252,21 @@ static int cmd_from_st(int argc, char **argv, const struct od_command *cmd)
 	const struct import *imp = im.v;
 	const int n_imp = im.n;
 	if (first != argc - 1)
-		od_usage_error("give exactly one input file");
-	struct od_safetensors st;
-	int rc = od_st_open(&st, argv[first]);
+		od_usage_error("give exactly one input file ('-': standard input)");
+	od_refuse_terminal_input(argv + first, 1, "a safetensors file");
+	od_refuse_terminal_output(out_path, "frames");
+	struct od_safetensors st = { .path = NULL };
+	char *stdin_buf = NULL; /* standard input, read whole: the tensors point into it */
+	size_t stdin_len;
+	int rc;
+	if (!strcmp(argv[first], "-")) {
+		if (!(st.path = strdup("<stdin>")))
+			rc = od_error(OD_ENOMEM, "out of memory");
+		else if (!(rc = od_read_file("-", MAX_STDIN, &stdin_buf, &stdin_len)))
+			rc = od_st_parse(&st, stdin_buf, stdin_len, "<stdin>");
+	} else {
+		rc = od_st_open(&st, argv[first]);
+	}
 	if (rc)
 		od_fail(rc == OD_EMODEL ? OD_EIO : rc);
 	struct od_out out;
@@ -277,6 +295,7 @@ static int cmd_from_st(int argc, char **argv, const struct od_command *cmd)
 	if (!rc)
 		rc = od_out_commit(&out);
 	od_st_close(&st);
+	free(stdin_buf);
 	if (rc) {
 		od_out_abort(&out);
 		od_fail(rc);
@@ -340,6 +359,8 @@ static int cmd_select(int argc, char **argv, const struct od_command *cmd)
 		OD_OPT_END(),
 	};
 	const int first = od_parse_command(argc, argv, opts, cmd);
+	od_refuse_terminal_input(argv + first, argc - first, "frames");
+	od_refuse_terminal_output(out_path, "frames");
 	struct od_inputs in;
 	od_inputs_init(&in, argv + first, argc - first);
 	struct od_out out;

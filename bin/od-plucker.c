@@ -16,11 +16,12 @@
 #include <string.h>
 
 static const struct od_usage usage = {
-	.synopsis = "od-plucker [-a AZ,...] [-e EL,...] [-d DIST,...] [-f FOCAL,...] [-s SIZE]\n"
-		    "           [-t VIEWS] [--skip VIEWS] [--normalize[=D]] [-o OUT]\n"
-		    "od-plucker -c CAMERAS.json [--select VIEWS] [-f FOCAL] [-s SIZE]\n"
-		    "           [-t VIEWS] ... [-o OUT]\n"
-		    "od-plucker --invert [-f FOCAL,... | -c CAMERAS.json]\n"
+	.synopsis = "od-plucker [-a AZ,...] [-e EL,...] [-d DIST,...] [--focal F,...]\n"
+		    "           [-S SIZE] [--target VIEWS] [--skip VIEWS] [--normalize[=D]]\n"
+		    "           [-o OUT]\n"
+		    "od-plucker -c CAMERAS.json [--select VIEWS] [--focal F] [-S SIZE]\n"
+		    "           [--target VIEWS] ... [-o OUT]\n"
+		    "od-plucker --invert [--focal F,... | -c CAMERAS.json]\n"
 		    "           [--channels average|first] [-o CAMERAS.json] [FILE...]",
 	.description =
 		"Make the Plücker ray frames of multiview OneDiffusion from cameras: one ray\n"
@@ -354,14 +355,14 @@ int main(int argc, char **argv)
 		OD_OPT_STRING('d', "distance", &dist_s, "LIST",
 			      "distances from the origin (default " OD_STR(OD_DEFAULT_DISTANCE) "; upstream's demo uses "
 			      "1.5)"),
-		OD_OPT_STRING('f', "focal", &focal_s, "LIST",
+		OD_OPT_STRING(0, "focal", &focal_s, "LIST",
 			      "focal length in units of the image size (default " OD_STR(OD_DEFAULT_FOCAL) ")"),
 		OD_OPT_STRING('c', "cameras", &cam_path, "FILE",
 			      "cameras from an od-cameras JSON file or a nerfstudio transforms.json instead of angles"),
 		OD_OPT_STRING(0, "select", &select_s, "LIST", "use these cameras of FILE, in this order (e.g. 0,12,40)"),
-		OD_OPT_STRING('s', "size", &size_s, "N",
+		OD_OPT_STRING('S', "size", &size_s, "N",
 			      "square image size in pixels, a multiple of 16 (default " OD_STR(OD_RAYS_DEFAULT_SIZE) ")"),
-		OD_OPT_STRING('t', "target", &target_s, "LIST", "emit these views as target placeholders (rays to generate)"),
+		OD_OPT_STRING(0, "target", &target_s, "LIST", "emit these views as target placeholders (rays to generate)"),
 		OD_OPT_STRING(0, "skip", &skip_s, "LIST", "emit nothing for these views"),
 		OD_OPT_CALLBACK_OPTARG(0, "normalize", &normalize, "D",
 				       "rescale the scene as upstream training does: the first camera at distance D "
@@ -375,6 +376,10 @@ int main(int argc, char **argv)
 		OD_OPT_END(),
 	};
 	const int first = od_parse_options(argc, argv, opts, &usage);
+	if (invert)
+		od_refuse_terminal_input(argv + first, argc - first, "frames");
+	else
+		od_refuse_terminal_output(out_path, "frames");
 	/* the checks that need no allocation first */
 	if (cam_path && (az_s || el_s || dist_s))
 		od_usage_error("give cameras either as angles (--azimuth ...) or as a file (--cameras), not both");
@@ -405,6 +410,11 @@ int main(int argc, char **argv)
 	int n = 0, rc;
 	if (focal_s) {
 		parse_numlist(&st, &st.focal, "--focal", focal_s, 0, 1);
+		for (int i = 0; i < st.focal.n; i++) {
+			struct od_camera k;
+			if (od_camera_set_intrinsics(&k, st.focal.v[i], st.focal.v[i], 0.5, 0.5, "--focal"))
+				usage_fail(&st, "%s", od_errmsg());
+		}
 		if (cam_path && st.focal.n != 1)
 			usage_fail(&st, "--focal: with --cameras give one value (for cameras without intrinsics)");
 	}

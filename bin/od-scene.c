@@ -6,39 +6,22 @@
 #include "scene/scene_write.h"
 #include "tool.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static void usage(void)
-{
-	printf("Usage: od-scene -o SET [-n N] [-s SEED] [--size WxH] [-v VIEWS] [OPTION]...\n"
-	       "       od-scene -o DIR --single [-s SEED] [--first I] [OPTION]...\n"
-	       "Render a set of procedural scenes (simple solids on a ground plane) with exact\n"
-	       "ground truth for every OneDiffusion task: per view the picture, depth (8-bit\n"
-	       "and metric 16-bit), semantic map, instance ids, Canny edges, box map and an\n"
-	       "inpainting mask; cameras.json for multiview; a caption, and the od-tag options\n"
-	       "of each task in scene.json. The same seed gives the same bytes on every run\n"
-	       "and thread count. Layout of a set: od-scene(5).\n"
-	       "  -o, --output DIR        the set's folder (created; index.json is written last)\n"
-	       "  -n, --count N           number of scenes (default 1)\n"
-	       "  -s, --seed S            the set's seed, 0 to 2^53-1 (default 0)\n"
-	       "      --first I           the index of the first scene (default 0): -n 100 --first 100\n"
-	       "                          writes scenes 000100-000199 of the same set\n"
-	       "      --single            write scene --first of the set into DIR itself (no index.json)\n"
-	       "      --size WxH          picture size, multiples of 16 from 16 to 2048 (default 256x256)\n"
-	       "  -v, --views V           views a scene, 1 to 64, on a circle of azimuths (default 1)\n"
-	       "      --objects MIN-MAX   objects a scene, or N (default 1-4; at most 6)\n"
-	       "      --shapes LIST       shapes to draw from: sphere,cube,cylinder,cone (default all)\n"
-	       "      --distance D        camera distance from the scene centre, metres, 1.95 to 10\n"
-	       "                          (default 3.2)\n"
-	       "      --elevation MIN-MAX camera elevations, degrees, within 0-85 (default 15-35)\n"
-	       "  -j, --threads N         scenes rendered at once (default: all CPUs)\n"
-	       "      --progress MODE     auto, none or machine\n"
-	       "  -h, --help              this help;  -V, --version  the version\n"
-	       "Exit status: 0 ok, 1 failure, 2 usage or an impossible request, 5 I/O. See od-scene(1).\n");
-}
+static const struct od_usage usage = {
+	.synopsis = "od-scene -o SET [--count N] [-s SEED] [-S WxH] [--views V] [OPTIONS]\n"
+		    "od-scene -o DIR --single [-s SEED] [--first I] [OPTIONS]",
+	.description =
+		"Render a set of procedural scenes (simple solids on a ground plane) with exact\n"
+		"ground truth for every OneDiffusion task: per view the picture, depth (8-bit\n"
+		"and metric 16-bit), semantic map, instance ids, Canny edges, box map and an\n"
+		"inpainting mask; cameras.json for multiview; a caption, and the od-tag options\n"
+		"of each task in scene.json. The same seed gives the same bytes on every run\n"
+		"and thread count. Layout of a set: od-scene(5).\n",
+	.footer = "Exit status: 0 ok, 1 failure, 2 usage or an impossible request, 5 I/O.\nSee od-scene(1).\n",
+};
 
 static double number(const char *opt, const char *s, double lo, double hi, int integer)
 {
@@ -81,6 +64,38 @@ static unsigned parse_shapes(const char *s)
 	return m;
 }
 
+/* The options' values; the ranges are checked by od_scene_params_check. */
+static int size_cb(const struct od_option *opt, const char *arg)
+{
+	struct od_scene_params *p = opt->value;
+	od_opt_size("--size", arg, &p->width, &p->height);
+	return OD_OK;
+}
+
+static int objects_cb(const struct od_option *opt, const char *arg)
+{
+	struct od_scene_params *p = opt->value;
+	double a, b;
+	parse_range("--objects", arg, 0, 1000000, 1, &a, &b);
+	p->min_objects = (int)a, p->max_objects = (int)b;
+	return OD_OK;
+}
+
+static int elevation_cb(const struct od_option *opt, const char *arg)
+{
+	struct od_scene_params *p = opt->value;
+	double a, b;
+	parse_range("--elevation", arg, -90, 90, 0, &a, &b);
+	p->min_elevation = a, p->max_elevation = b;
+	return OD_OK;
+}
+
+static int shapes_cb(const struct od_option *opt, const char *arg)
+{
+	((struct od_scene_params *)opt->value)->shapes = parse_shapes(arg);
+	return OD_OK;
+}
+
 static void on_progress(void *arg, long done, long total)
 {
 	od_progress_step(arg, 0, (int)done, (int)total);
@@ -89,78 +104,62 @@ static void on_progress(void *arg, long done, long total)
 int main(int argc, char **argv)
 {
 	od_tool_init(argc, argv, "od-scene");
-	enum { O_FIRST = 256, O_SINGLE, O_SIZE, O_OBJECTS, O_SHAPES, O_DISTANCE, O_ELEVATION, O_PROGRESS };
-	static const struct option opts[] = {
-		{ "output", required_argument, 0, 'o' },        { "count", required_argument, 0, 'n' },
-		{ "seed", required_argument, 0, 's' },          { "first", required_argument, 0, O_FIRST },
-		{ "single", no_argument, 0, O_SINGLE },         { "size", required_argument, 0, O_SIZE },
-		{ "views", required_argument, 0, 'v' },         { "objects", required_argument, 0, O_OBJECTS },
-		{ "shapes", required_argument, 0, O_SHAPES },   { "distance", required_argument, 0, O_DISTANCE },
-		{ "elevation", required_argument, 0, O_ELEVATION }, { "threads", required_argument, 0, 'j' },
-		{ "progress", required_argument, 0, O_PROGRESS }, { "help", no_argument, 0, 'h' },
-		{ "version", no_argument, 0, 'V' },             { 0 }
-	};
 	struct od_scene_set set = { 0 };
 	od_scene_params_default(&set.p);
-	set.count = 1;
-	int single = 0, count_given = 0, threads = 0, c;
-	enum od_progress_mode pmode = OD_PROGRESS_AUTO;
-	double a, b;
-	opterr = 0; /* our own one-line messages */
-	while ((c = getopt_long(argc, argv, ":o:n:s:v:j:hV", opts, NULL)) != -1) {
-		switch (c) {
-		case 'o': set.dir = optarg; break;
-		case 'n': set.count = (long)od_opt_int("--count", optarg, 1, 100000000), count_given = 1; break;
-		case 's': set.seed = (uint64_t)od_opt_int("--seed", optarg, 0, (1LL << 53) - 1); break;
-		case O_FIRST: set.first = (uint64_t)od_opt_int("--first", optarg, 0, 1000000000000LL); break;
-		case O_SINGLE: single = 1; break;
-		case O_SIZE: od_opt_size("--size", optarg, &set.p.width, &set.p.height); break;
-		case 'v': set.p.views = (int)od_opt_int("--views", optarg, 1, OD_SCENE_MAX_VIEWS); break;
-		case O_OBJECTS:
-			parse_range("--objects", optarg, 0, 1000000, 1, &a, &b);
-			set.p.min_objects = (int)a, set.p.max_objects = (int)b;
-			break;
-		case O_SHAPES: set.p.shapes = parse_shapes(optarg); break;
-		case O_DISTANCE: set.p.distance = od_opt_num("--distance", optarg, -1e9, 1e9); break;
-		case O_ELEVATION:
-			parse_range("--elevation", optarg, -90, 90, 0, &a, &b);
-			set.p.min_elevation = a, set.p.max_elevation = b;
-			break;
-		case 'j': threads = (int)od_opt_int("--threads", optarg, 0, 4096); break;
-		case O_PROGRESS:
-			if (!strcmp(optarg, "auto") || !strcmp(optarg, "none") || !strcmp(optarg, "machine"))
-				pmode = optarg[0] == 'a' ? OD_PROGRESS_AUTO : optarg[0] == 'n' ? OD_PROGRESS_NONE : OD_PROGRESS_MACHINE;
-			else
-				od_usage_error("--progress: '%s' is not auto, none or machine", optarg);
-			break;
-		case 'h': usage(); return 0;
-		case 'V': od_version();
-		case ':': od_usage_error("option '%s' needs a value", argv[optind - 1]);
-		default: od_usage_error("unknown option '%s'", argv[optind - 1]);
-		}
-	}
-	if (optind < argc)
-		od_usage_error("unexpected argument '%s'", argv[optind]);
+	struct od_common_opts common;
+	int single = 0, count = 0; /* 0: not given */
+	int64_t seed = 0, first = 0;
+	const struct od_option opts[] = {
+		OD_OPT_STRING('o', "output", &set.dir, "DIR", "the set's folder (created), or the scene's with --single"),
+		OD_OPT_INT(0, "count", &count, "N", "number of scenes (default 1)", 1, 100000000),
+		OD_OPT_INT64('s', "seed", &seed, "S", "the set's seed, 0 to 2^53-1 (default 0)", 0, ((int64_t)1 << 53) - 1),
+		OD_OPT_INT64(0, "first", &first, "I",
+			     "the index of the first scene (default 0): --count 100 --first 100 writes scenes "
+			     "000100-000199 of the same set", 0, 1000000000000LL),
+		OD_OPT_BOOL(0, "single", &single, "write scene --first of the set into DIR itself (no index.json)"),
+		OD_OPT_CALLBACK('S', "size", &set.p, "WxH",
+				"picture size, multiples of 16 from 16 to 2048 (default 256x256)", size_cb),
+		OD_OPT_INT(0, "views", &set.p.views, "V", "views a scene, 1 to 64, on a circle of azimuths (default 1)", 1,
+			   OD_SCENE_MAX_VIEWS),
+		OD_OPT_CALLBACK(0, "objects", &set.p, "MIN-MAX", "objects a scene, or N (default 1-4; at most 6)",
+				objects_cb),
+		OD_OPT_CALLBACK(0, "shapes", &set.p, "LIST", "shapes to draw from: sphere,cube,cylinder,cone (default all)",
+				shapes_cb),
+		OD_OPT_NUM('d', "distance", &set.p.distance, "D",
+			   "camera distance from the scene centre, metres, 1.95 to 10 (default 3.2)", -1e9, 1e9),
+		OD_OPT_CALLBACK('e', "elevation", &set.p, "MIN-MAX",
+				"camera elevations, degrees, within 0-85 (default 15-35)", elevation_cb),
+		OD_OPT_COMMON_SOME(&common, OD_COMMON_THREADS | OD_COMMON_PROGRESS),
+		OD_OPT_END(),
+	};
+	const int i = od_parse_options(argc, argv, opts, &usage);
+	if (i < argc)
+		od_usage_error("unexpected argument '%s'", argv[i]);
+	set.seed = (uint64_t)seed;
+	set.first = (uint64_t)first;
+	set.count = count ? count : 1;
 	if (!set.dir)
 		od_usage_error("give the output folder with -o");
 	if (!strcmp(set.dir, "-"))
 		od_usage_error("-o: a scene set is a folder, not a stream");
-	if (single && count_given && set.count != 1)
+	if (single && count && count != 1)
 		od_usage_error("--single writes one scene: no --count");
 	int rc = od_scene_params_check(&set.p);
 	if (rc)
 		od_usage_error("%s", od_errmsg());
-	od_set_threads(threads);
+	od_set_threads(common.threads);
 	if (single) {
 		if ((rc = od_scene_write(&set.p, set.seed, set.first, set.dir)))
 			od_fail(rc);
+		od_info("wrote '%s'", set.dir);
 		return 0;
 	}
 	struct od_progress prog;
-	od_progress_begin(&prog, pmode, "scenes");
+	od_progress_begin(&prog, common.progress, "scenes");
 	rc = od_scene_set_write(&set, on_progress, &prog);
 	od_progress_end(&prog);
 	if (rc)
 		od_fail(rc);
+	od_info("wrote %ld scene%s to '%s'", set.count, set.count == 1 ? "" : "s", set.dir);
 	return 0;
 }

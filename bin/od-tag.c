@@ -24,8 +24,8 @@ static const struct od_usage usage = {
 		"The prompt gets its task tag: PROMPT is the caption, --task picks the tag\n"
 		"(default text2image); a prompt that starts with [[tag]] is used as it is.\n",
 	.footer = "Examples:\n"
-		  "  od-tag -m MODEL 'a red cube on a table' | od-denoise -m MODEL ... \n"
-		  "  od-tag -m MODEL -t depth2image -N -f captions.txt > text.odf\n"
+		  "  od-tag 'a red cube on a table' | od-denoise | od-decode -o cube.png\n"
+		  "  od-tag -t depth2image -N -f captions.txt > text.odf\n"
 		  "  od-tag -t faceid -r 'a man with a beard' 'the man as an astronaut' \\\n"
 		  "         --print-prompt\n"
 		  "Exit status: 0 ok, 1 failure, 2 usage, 3 bad input, 4 model, 5 I/O, 6 no device.\n"
@@ -95,7 +95,7 @@ static void build_prompt(const struct opts *o, struct job *j)
 		}
 		if (o->n_refs || o->n_regions || o->item) {
 			snprintf(msg, sizeof msg, "a prompt that starts with [[%s]] is used as it is; --ref-caption, "
-				 "--item, --mask and --box only build prompts", tag);
+				 "--item, --region and --box only build prompts", tag);
 			job_error(o, j, msg);
 		}
 		if (task < 0) {
@@ -252,8 +252,10 @@ static void list_colors(void)
 		printf("%s %s\n", od_colors[i].hex, od_colors[i].name);
 }
 
+/* job: the prompt's number in this batch, from 0: od-denoise seeds each job
+ * from it (job.h), so that it does not change when the batch is split. */
 static int make_frame(struct od_frame *f, enum od_role role, const struct opts *o, int D, const float *data,
-		      const struct job *j, int negative)
+		      const struct job *j, int negative, int job)
 {
 	int64_t shape[2] = { OD_T5_MAX_LENGTH, D };
 	int rc = od_frame_init(f, OD_KIND_TEXT, role, o->dtype, 2, shape, 0);
@@ -271,6 +273,8 @@ static int make_frame(struct od_frame *f, enum od_role role, const struct opts *
 		rc = od_frame_setf(f, "truncated", "%d", j->cut);
 	if (!rc && negative)
 		rc = od_frame_set(f, "negative", "1");
+	if (!rc)
+		rc = od_frame_setf(f, "job", "%d", job);
 	return rc;
 }
 
@@ -283,14 +287,14 @@ static int task_cb(const struct od_option *opt, const char *arg)
 	return OD_OK;
 }
 
-/* --mask and --box: a region of semanticmap2image or boundingbox2image. */
+/* --region and --box: a region of semanticmap2image or boundingbox2image. */
 static int region_cb(const struct od_option *opt, const char *arg)
 {
 	struct opts *o = opt->value;
-	const int kind = !strcmp(opt->long_name, "mask") ? 1 : 2;
-	const char *name = kind == 1 ? "--mask" : "--box";
+	const int kind = !strcmp(opt->long_name, "region") ? 1 : 2;
+	const char *name = kind == 1 ? "--region" : "--box";
 	if (o->region_kind && o->region_kind != kind)
-		return od_error(OD_EINVAL, "--mask and --box do not mix (semanticmap2image or boundingbox2image)");
+		return od_error(OD_EINVAL, "--region and --box do not mix (semanticmap2image or boundingbox2image)");
 	o->region_kind = kind;
 	if (o->n_regions == (int)(sizeof o->regions / sizeof *o->regions))
 		return od_error(OD_EINVAL, "%s: at most %d", name, (int)(sizeof o->regions / sizeof *o->regions));
@@ -325,21 +329,21 @@ int main(int argc, char **argv)
 				"the task: text2image (default), depth2image, canny2image, hed2img, pose2image, "
 				"semanticmap2image, boundingbox2image, image_inpainting, image_editing, deblurring, "
 				"faceid, subject_driven, multiview", task_cb),
-		OD_OPT_STRING('c', "caption", &o.caption, "TEXT",
+		OD_OPT_STRING(0, "caption", &o.caption, "TEXT",
 			      "the caption (instead of PROMPT words); for faceid and subject_driven the target's "
 			      "caption ([[img0]])"),
 		OD_OPT_LIST('r', "ref-caption", o.refs, &o.n_refs, 8, "TEXT",
 			    "a reference image's caption, [[img1]], [[img2]], ... (repeat; faceid: 1 to 3, "
 			    "subject_driven: 1, the subject image)"),
 		OD_OPT_STRING('i', "item", &o.item, "NAME", "subject_driven: the subject, as in <item: NAME>"),
-		OD_OPT_CALLBACK(0, "mask", &o, "COLOUR:OBJECT",
+		OD_OPT_CALLBACK(0, "region", &o, "COLOUR:OBJECT",
 				"semanticmap2image: a region <#RRGGBB name mask: OBJECT> (repeat); COLOUR is #RRGGBB, "
 				"#RRGGBB=NAME or a name (--list-colors)", region_cb),
 		OD_OPT_CALLBACK(0, "box", &o, "COLOUR:OBJECT",
 				"boundingbox2image: a box <#RRGGBB name boundingbox: OBJECT> (repeat)", region_cb),
 		OD_OPT_BOOL(0, "raw", &o.raw, "give the text to T5 exactly as it is (no tag added)"),
 		OD_OPT_STRING('f', "file", &o.file, "FILE", "read prompts from FILE, one per line ('-': stdin)"),
-		OD_OPT_STRING('n', "negative", &o.negative, "TEXT", "the negative prompt (default: \"\", as upstream)"),
+		OD_OPT_STRING(0, "negative", &o.negative, "TEXT", "the negative prompt (default: \"\", as upstream)"),
 		OD_OPT_BOOL('N', "standard-negative", &std_negative,
 			    "upstream's standard NEGATIVE_PROMPT as the negative prompt"),
 		OD_OPT_STRING('o', "output", &o.out, "FILE", "write to FILE instead of stdout"),
@@ -356,11 +360,13 @@ int main(int argc, char **argv)
 	if (ids + pieces + print_prompt > 1)
 		od_usage_error("give only one of --ids, --pieces and --print-prompt");
 	o.mode = ids ? OUT_IDS : pieces ? OUT_PIECES : print_prompt ? OUT_PROMPT : OUT_FRAMES;
+	if (o.mode == OUT_FRAMES)
+		od_refuse_terminal_output(o.out, "frames");
 	if (std_negative && o.negative)
 		od_usage_error("give --negative or --standard-negative, not both");
 	const char *negative = std_negative ? od_standard_negative : o.negative ? o.negative : "";
 	if (o.raw && (o.task_given || o.n_refs || o.n_regions || o.item))
-		od_usage_error("--raw uses the text as it is: no --task, --ref-caption, --item, --mask or --box");
+		od_usage_error("--raw uses the text as it is: no --task, --ref-caption, --item, --region or --box");
 	if (o.region_kind && !o.task_given)
 		o.task = o.region_kind == 1 ? OD_TASK_SEMANTICMAP : OD_TASK_BOUNDINGBOX;
 	if (!o.raw) {
@@ -373,7 +379,7 @@ int main(int argc, char **argv)
 			od_usage_error("%s", od_errmsg());
 		free(tmp);
 		if (o.region_kind && o.region_kind != od_tasks[o.task].regions)
-			od_usage_error("%s is for --task %s", o.region_kind == 1 ? "--mask" : "--box",
+			od_usage_error("%s is for --task %s", o.region_kind == 1 ? "--region" : "--box",
 				       o.region_kind == 1 ? "semanticmap2image" : "boundingbox2image");
 	}
 
@@ -406,7 +412,7 @@ int main(int argc, char **argv)
 		}
 		read_lines(o.file, &jobs, &n_jobs);
 		if (!n_jobs)
-			od_warn("no prompts in '%s'", strcmp(o.file, "-") ? o.file : "<stdin>");
+			od_fail(od_empty_input("prompts"));
 	}
 	for (int i = 0; i < n_jobs; i++) {
 		if (!jobs[i].text)
@@ -489,12 +495,11 @@ int main(int argc, char **argv)
 	if ((rc = od_out_open(&out, o.out)))
 		od_fail(rc);
 	struct od_progress prog;
-	od_progress_begin(&prog, o.common.progress, "encode");
+	od_progress_begin(&prog, o.common.progress, "tag");
 	if (n_jobs)
 		rc = od_t5_encode(t5, 1, OD_T5_MAX_LENGTH, neg.ids, neg.mask, neg_emb, NULL);
 	for (int i = 0; !rc && i < n_jobs; i++) {
 		struct job *j = &jobs[i];
-		od_progress_step(&prog, i, i, n_jobs);
 		struct od_frame f, nf;
 		rc = od_t5_encode(t5, 1, OD_T5_MAX_LENGTH, j->ids, j->mask, emb, NULL);
 		if (rc)
@@ -502,20 +507,20 @@ int main(int argc, char **argv)
 		neg.task = j->task;
 		memset(&f, 0, sizeof f);
 		memset(&nf, 0, sizeof nf);
-		rc = make_frame(&f, OD_ROLE_CONDITION, &o, D, emb, j, 0);
+		rc = make_frame(&f, OD_ROLE_CONDITION, &o, D, emb, j, 0, i);
 		if (!rc)
-			rc = make_frame(&nf, OD_ROLE_NEGATIVE, &o, D, neg_emb, &neg, 1);
+			rc = make_frame(&nf, OD_ROLE_NEGATIVE, &o, D, neg_emb, &neg, 1, i);
 		if (!rc)
 			rc = od_frame_write(&out, &f);
 		if (!rc)
 			rc = od_frame_write(&out, &nf);
 		od_frame_free(&f);
 		od_frame_free(&nf);
+		if (!rc)
+			od_progress_step(&prog, i, 1, 1); /* like every tool: a line per job done, jobs from 0 */
 	}
-	if (!rc) {
-		od_progress_step(&prog, n_jobs, n_jobs, n_jobs);
+	if (!rc)
 		rc = od_out_commit(&out);
-	}
 	od_progress_end(&prog);
 	if (rc) {
 		od_out_abort(&out);

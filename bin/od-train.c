@@ -25,6 +25,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+
+/* Training computes in float32 whatever $OD_PRECISION says: the backward
+ * passes are derived for the float32 forward (doc/numerics.md §11) and the
+ * golden gradients and the bit-for-bit resume hold for it alone. */
+static int train_ctx_create(struct od_ctx **ctx, enum od_device dev, int threads)
+{
+	int rc = od_ctx_create(ctx, dev, threads);
+	if (!rc)
+		(*ctx)->precision = OD_PRECISION_FP32;
+	return rc;
+}
+
 static const struct od_usage usage = {
 	.description = "Train OneDiffusion's NextDiT and its VAE.\n",
 	.footer = "Exit status: 0 ok, 1 failure (a run that diverged or was interrupted), 2 usage,\n"
@@ -118,6 +130,17 @@ static unsigned optim_apply(const struct optim_args *a, struct od_train_settings
 	return given;
 }
 
+/* Non-finite values never leave the tool (README, Conventions): the first of
+ * the n tensors data[i] (numel[i] values) holding one, with the element in
+ * *at; -1 when all are finite. */
+static int first_nonfinite_tensor(float *const *data, const int64_t *numel, int n, int64_t *at)
+{
+	for (int i = 0; i < n; i++)
+		if ((*at = od_first_nonfinite(data[i], (size_t)numel[i])) >= 0)
+			return i;
+	return -1;
+}
+
 /* ------------------------------------------------------------------ grad */
 
 /* Copies of the traced intermediates, written after the gradients. */
@@ -167,7 +190,7 @@ static int cmd_grad(int argc, char **argv, const struct od_command *cmd)
 	int nocap = 0, inter = 0, recompute = 0;
 	const struct od_option opts[] = {
 		OD_OPT_COMMON_SOME(&common, OD_COMMON_MODEL | OD_COMMON_DEVICE | OD_COMMON_THREADS),
-		OD_OPT_STRING('c', "case", &case_path, "IN",
+		OD_OPT_STRING(0, "case", &case_path, "IN",
 			      "the batch (.safetensors: x_sigma, t, target, encoder_hidden_states, encoder_attention_mask)"),
 		OD_OPT_STRING('o', "output", &out_path, "OUT",
 			      "the gradients grad.<weight name>, loss and model_output (.safetensors; '-' for stdout)"),
@@ -190,7 +213,7 @@ static int cmd_grad(int argc, char **argv, const struct od_command *cmd)
 		od_usage_error("give the output with -o GRADS.safetensors");
 
 	struct od_ctx *ctx;
-	int rc = od_ctx_create(&ctx, common.device, common.threads);
+	int rc = train_ctx_create(&ctx, common.device, common.threads);
 	if (rc)
 		od_fail(rc);
 	struct od_nextdit m;
@@ -221,6 +244,36 @@ static int cmd_grad(int argc, char **argv, const struct od_command *cmd)
 		od_fail(rc);
 	if (kl.failed)
 		od_die(OD_ENOMEM, "out of memory for the intermediates");
+	/* the case was checked when read: a NaN here is the model's. The buffers
+	 * are freed before the message, so that nothing is left behind. */
+	int64_t at;
+	int bad;
+	if (!isfinite(loss))
+		rc = od_error(OD_EMODEL, "'%s': the loss is not finite", case_path);
+	else if ((at = od_first_nonfinite(out, nout)) >= 0)
+		rc = od_error(OD_EMODEL, "'%s': the model's output is not finite (element %lld)", case_path,
+			      (long long)at);
+	else if ((bad = first_nonfinite_tensor(grads, p.numel, p.n, &at)) >= 0)
+		rc = od_error(OD_EMODEL, "'%s': the gradient of '%s' is not finite (element %lld)", case_path,
+			      p.names[bad], (long long)at);
+	for (int i = 0; !rc && i < kl.n; i++) {
+		int64_t n = 1;
+		for (int d = 0; d < kl.e[i].ndim; d++)
+			n *= kl.e[i].shape[d];
+		if ((at = od_first_nonfinite(kl.e[i].data, (size_t)n)) >= 0)
+			rc = od_error(OD_EMODEL, "'%s': '%s' is not finite (element %lld)", case_path, kl.e[i].name,
+				      (long long)at);
+	}
+	if (rc) {
+		for (int i = 0; i < p.n; i++)
+			free(grads[i]);
+		free(grads);
+		free(out);
+		for (int i = 0; i < kl.n; i++)
+			free(kl.e[i].data);
+		free(kl.e);
+		od_fail(rc);
+	}
 
 	struct od_st_writer *w = od_st_writer_new();
 	char **names = calloc((size_t)p.n, sizeof *names);
@@ -325,12 +378,36 @@ static char *resolved(const char *path)
 	return r;
 }
 
-static void mkdir_p(const char *dir)
+/* Create dir unless it is there; returns 1 when this call created it. */
+static int mkdir_p(const char *dir)
 {
-	if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+	int made = mkdir(dir, 0777) == 0;
+	if (!made && errno != EEXIST)
 		od_die(OD_EIO, "'%s': cannot create: %s", dir, strerror(errno));
 	if (!od_is_dir(dir))
 		od_die(OD_EIO, "'%s': not a folder", dir);
+	return made;
+}
+
+/* What a new run made in its folder (the folder itself, or the log and
+ * samples/ in a folder that was there), until its first checkpoint is in
+ * place: registered (base/io.h od_tree_register), so that a run that fails or
+ * is killed before it has saved anything leaves nothing behind, and one that
+ * has saved a checkpoint keeps it, its log and its samples. */
+static struct od_temp *unsaved[3];
+static int n_unsaved;
+
+static void unsaved_add(const char *path)
+{
+	if (!(unsaved[n_unsaved++] = od_tree_register(path)))
+		od_die(OD_ENOMEM, "out of memory");
+}
+
+/* A checkpoint is in place: the run's folder stays, whatever happens next. */
+static void unsaved_keep(void)
+{
+	while (n_unsaved > 0)
+		od_tree_keep(unsaved[--n_unsaved]);
 }
 
 /* Fail after a step: the run stops; what was saved stays. */
@@ -366,7 +443,7 @@ static int cmd_train(int argc, char **argv, const struct od_command *cmd)
 		OD_OPT_STRING('o', "output", &outdir, "OUTDIR",
 			      "checkpoints OUTDIR/step-NNNNNNN, OUTDIR/latest, log.csv, samples/"),
 		OD_OPT_INT64('n', "steps", &steps, "N", "steps of the run (the schedule ends there)", 1, INT32_MAX),
-		OD_OPT_INT('b', "batch", &batch, "B",
+		OD_OPT_INT(0, "batch", &batch, "B",
 			   with_default(h_batch, sizeof h_batch, "jobs per step (default %d)", s.batch), 1, 65536),
 		OD_OPT_INT64('s', "seed", &seed, "S", "seed of the noise (S) and of the data order (S + 1) (default 0)", 0,
 			     INT64_MAX),
@@ -431,9 +508,9 @@ static int cmd_train(int argc, char **argv, const struct od_command *cmd)
 	if (empty)
 		given |= OD_TRAIN_GIVEN_EMPTY;
 	/* a resumed run has its own base model: only one given here is compared */
-	if (common.model_given)
+	if (common.given.model)
 		given |= OD_TRAIN_GIVEN_BASE;
-	const char *model = resume && !common.model_given ? NULL : common.model;
+	const char *model = resume && !common.given.model ? NULL : common.model;
 	char **data = argv + first;
 	int n_data = argc - first;
 	if (!resume) {
@@ -470,12 +547,13 @@ static int cmd_train(int argc, char **argv, const struct od_command *cmd)
 	}
 
 	struct od_ctx *ctx;
-	int rc = od_ctx_create(&ctx, OD_DEVICE_CPU, common.threads);
+	int rc = train_ctx_create(&ctx, OD_DEVICE_CPU, common.threads);
 	if (rc)
 		od_fail(rc);
 	struct od_trainer tr;
 	char *ckpt = NULL, *outdir_alloc = NULL;
 	int created = 0;
+	char *log_path = NULL;
 	if (resume) {
 		if ((rc = od_train_resume_find(resume, &ckpt)))
 			od_fail(rc);
@@ -507,14 +585,14 @@ static int cmd_train(int argc, char **argv, const struct od_command *cmd)
 			od_die(OD_EINVAL, "'%s': a run is there already: continue it with --resume %s, or choose another "
 			       "folder", outdir, outdir);
 		free(latest);
-		/* a folder this run creates goes again if the run cannot start */
-		created = mkdir(outdir, 0777) == 0;
-		mkdir_p(outdir);
-		if ((rc = od_trainer_open(&tr, ctx, model, &s, steps, data, n_data, outdir))) {
-			if (created)
-				od_train_remove_tree(outdir);
+		/* what this run creates goes again if it ends before its first
+		 * checkpoint (on exit or on a signal: unsaved_add) */
+		created = mkdir_p(outdir);
+		if (!(log_path = od_path_join(outdir, "log.csv")))
+			od_die(OD_ENOMEM, "out of memory");
+		unsaved_add(created ? outdir : log_path);
+		if ((rc = od_trainer_open(&tr, ctx, model, &s, steps, data, n_data, outdir)))
 			od_fail(rc);
-		}
 	}
 	const int64_t total = tr.steps, stop = until ? until : total;
 
@@ -533,14 +611,12 @@ static int cmd_train(int argc, char **argv, const struct od_command *cmd)
 		if (tr.s.base && !(rc = od_job_opts_for_model(&jo, &tr.m.cfg, tr.s.base)) && sample_size[0]) {
 			jo.width = sample_size[0];
 			jo.height = sample_size[1];
-			if (od_job_size_check(&jo)) {
-				if (created)
-					od_train_remove_tree(outdir);
+			if (od_job_size_check(&jo))
 				od_usage_error("--sample-size: %s", od_errmsg());
-			}
 		}
 		if (!rc) {
-			mkdir_p(sdir);
+			if (mkdir_p(sdir) && !resume && !created)
+				unsaved_add(sdir);
 			if (!(jobs = od_path_join(sdir, "prompts.odf")))
 				rc = od_error(OD_ENOMEM, "out of memory");
 			else
@@ -548,17 +624,15 @@ static int cmd_train(int argc, char **argv, const struct od_command *cmd)
 							   (float)sample_guidance, (uint64_t)sample_seed, jo.width, jo.height);
 		}
 		free(jobs);
-		if (rc) {
-			if (created)
-				od_train_remove_tree(outdir);
+		if (rc)
 			od_fail(rc);
-		}
 		have_pv = 1;
 	}
 
 	struct od_train_log log;
 	double clock0 = 0;
-	char *log_path = od_path_join(outdir, "log.csv");
+	if (!log_path)
+		log_path = od_path_join(outdir, "log.csv");
 	if (!log_path || (rc = od_train_log_open(&log, log_path, tr.step, &clock0)))
 		od_fail(log_path ? rc : OD_ENOMEM);
 	struct train_progress pr = { .mode = common.progress, .tty = isatty(STDERR_FILENO), .start = od_now(),
@@ -587,6 +661,7 @@ static int cmd_train(int argc, char **argv, const struct od_command *cmd)
 		if (save_every && tr.step % save_every == 0 && tr.step < stop) {
 			if ((rc = od_trainer_save(&tr, outdir, keep, name, sizeof name)))
 				train_fail(&tr, &log, &pr, rc);
+			unsaved_keep();
 			saved = tr.step;
 		}
 		if (have_pv && (tr.step % sample_every == 0 || tr.step == stop)) {
@@ -604,6 +679,7 @@ static int cmd_train(int argc, char **argv, const struct od_command *cmd)
 		if ((rc = od_trainer_save(&tr, outdir, keep, name, sizeof name)))
 			train_fail(&tr, &log, &pr, rc);
 	}
+	unsaved_keep();
 	if ((rc = od_train_log_close(&log)))
 		od_fail(rc);
 	if (interrupted)
@@ -675,7 +751,7 @@ static int cmd_init(int argc, char **argv, const struct od_command *cmd)
 	char *dir, *name;
 	new_folder(out, &dir, &name);
 	struct od_ctx *ctx;
-	int rc = od_ctx_create(&ctx, OD_DEVICE_CPU, common.threads);
+	int rc = train_ctx_create(&ctx, OD_DEVICE_CPU, common.threads);
 	if (!rc)
 		rc = od_train_init_model(ctx, config, model, (uint64_t)seed, dir, name);
 	if (rc)
@@ -765,7 +841,7 @@ static int cmd_step(int argc, char **argv, const struct od_command *cmd)
 	char *dir, *name;
 	new_folder(out, &dir, &name);
 	struct od_ctx *ctx;
-	int rc = od_ctx_create(&ctx, OD_DEVICE_CPU, common.threads);
+	int rc = train_ctx_create(&ctx, OD_DEVICE_CPU, common.threads);
 	if (rc)
 		od_fail(rc);
 	struct od_nextdit m;
@@ -814,6 +890,11 @@ static int cmd_step(int argc, char **argv, const struct od_command *cmd)
 		od_adamw_step(&opt, p.data, (const float *const *)grads, s.lr);
 		free(path);
 	}
+	int64_t at;
+	int bad = first_nonfinite_tensor(p.data, p.numel, p.n, &at);
+	if (bad >= 0)
+		od_die(OD_EFAIL, "the weight '%s' is not finite after the steps (element %lld): nothing written",
+		       p.names[bad], (long long)at);
 	/* the checkpoint: weights and moments (the settings name what was run) */
 	struct od_tensor *shapes = calloc((size_t)p.n, sizeof *shapes);
 	char *cfg_path = od_path_join(model, "transformer/config.json"), *cfg_text = NULL;
@@ -870,7 +951,7 @@ static int cmd_ema(int argc, char **argv, const struct od_command *cmd)
 	char *dir, *name;
 	new_folder(out, &dir, &name);
 	struct od_ctx *ctx;
-	int rc = od_ctx_create(&ctx, OD_DEVICE_CPU, 1);
+	int rc = train_ctx_create(&ctx, OD_DEVICE_CPU, 1);
 	if (rc)
 		od_fail(rc);
 	struct od_nextdit m;
@@ -924,22 +1005,22 @@ static int cmd_vae(int argc, char **argv, const struct od_command *cmd)
 	int64_t steps = -1, save_every = 0, seed = -1;
 	char h_batch[64], h_lr[64], h_beta[64];
 	const struct od_option opts[] = {
-		OD_OPT_STRING('c', "config", &config, "FILE",
+		OD_OPT_STRING(0, "config", &config, "FILE",
 			      "a fresh model of this vae/config.json (diffusers AutoencoderKL)"),
 		/* not the tools' --model: a run starts from a model only when told to */
 		OD_OPT_STRING('m', "model", &model, "BASE", "start from BASE/vae's weights instead ($OD_MODEL is not used)"),
 		OD_OPT_STRING('o', "output", &outdir, "OUTDIR", "the run's folder"),
 		OD_OPT_STRING(0, "resume", &resume, "OUTDIR", "continue the run in OUTDIR from its latest checkpoint"),
-		OD_OPT_INT('s', "size", &size, "S", "crop side in pixels, a multiple of the VAE's factor", 8, 65536),
+		OD_OPT_INT('S', "size", &size, "S", "crop side in pixels, a multiple of the VAE's factor", 8, 65536),
 		OD_OPT_INT64('n', "steps", &steps, "N", "train until step N (counting the steps of earlier sessions)", 1,
 			     (int64_t)1 << 40),
-		OD_OPT_INT('b', "batch", &batch, "B",
+		OD_OPT_INT(0, "batch", &batch, "B",
 			   with_default(h_batch, sizeof h_batch, "pictures per step (default %d)", s.batch), 1, 65536),
 		OD_OPT_NUM(0, "lr", &lr, "LR", with_default(h_lr, sizeof h_lr, "AdamW learning rate (default %g)", s.lr), 0,
 			   1e3),
 		OD_OPT_NUM(0, "beta", &beta, "B",
 			   with_default(h_beta, sizeof h_beta, "weight of the KL term (default %g)", s.beta), 0, 1e6),
-		OD_OPT_INT64(0, "seed", &seed, "N", "initialisation, crops and noise (default 0)", 0, (int64_t)1 << 53),
+		OD_OPT_INT64('s', "seed", &seed, "N", "initialisation, crops and noise (default 0)", 0, (int64_t)1 << 53),
 		OD_OPT_INT64(0, "save-every", &save_every, "K", "a checkpoint every K steps (default: only at the end)", 1,
 			     (int64_t)1 << 40),
 		OD_OPT_COMMON_SOME(&common, OD_COMMON_THREADS | OD_COMMON_PROGRESS),
@@ -978,7 +1059,7 @@ static int cmd_vae(int argc, char **argv, const struct od_command *cmd)
 			od_usage_error("give the crop size with --size S");
 	}
 	struct od_ctx *ctx;
-	int rc = od_ctx_create(&ctx, OD_DEVICE_CPU, common.threads);
+	int rc = train_ctx_create(&ctx, OD_DEVICE_CPU, common.threads);
 	if (rc)
 		od_fail(rc);
 	struct od_vae_run r;
@@ -993,11 +1074,14 @@ static int cmd_vae(int argc, char **argv, const struct od_command *cmd)
 		json_t *cfg = NULL;
 		if (config && (rc = od_json_load(config, &cfg)))
 			od_fail(OD_EMODEL); /* a missing or broken config is a model problem, as for every tool */
-		int created = mkdir(outdir, 0777) == 0;
-		if (!created && errno != EEXIST)
-			od_die(OD_EIO, "'%s': cannot create: %s", outdir, strerror(errno));
-		if ((rc = od_vae_run_open(&r, ctx, cfg, model, &s, inputs, n_inputs)) && created)
-			rmdir(outdir); /* nothing of a run that never started */
+		/* nothing of a run that ends before its first checkpoint stays */
+		int created = mkdir_p(outdir);
+		char *lp = od_path_join(outdir, "train.csv");
+		if (!lp)
+			od_die(OD_ENOMEM, "out of memory");
+		unsaved_add(created ? outdir : lp);
+		free(lp);
+		rc = od_vae_run_open(&r, ctx, cfg, model, &s, inputs, n_inputs);
 	}
 	if (rc)
 		od_fail(rc);
@@ -1019,12 +1103,15 @@ static int cmd_vae(int argc, char **argv, const struct od_command *cmd)
 		if (save_every && r.step % save_every == 0) {
 			if ((rc = od_vae_run_save(&r, outdir)))
 				break;
+			unsaved_keep();
 			saved = r.step;
 		}
 	}
 	od_progress_end(&pr);
 	if (!rc && saved != r.step)
 		rc = od_vae_run_save(&r, outdir);
+	if (!rc)
+		unsaved_keep();
 	if (fclose(log) != 0 && !rc)
 		rc = od_error(OD_EIO, "'%s': cannot write: %s", logpath, strerror(errno));
 	if (rc)
@@ -1048,8 +1135,8 @@ static int cmd_vae_scale(int argc, char **argv, const struct od_command *cmd)
 		OD_OPT_STRING('m', "model", &model, "MODEL",
 			      "the model folder whose vae/config.json is rewritten (an od-train vae OUTDIR works); "
 			      "$OD_MODEL is not used"),
-		OD_OPT_INT('s', "size", &size, "S", "crop side (a multiple of the VAE's factor)", 8, 65536),
-		OD_OPT_INT64(0, "seed", &seed, "N", "the posterior noise (default 0)", 0, (int64_t)1 << 53),
+		OD_OPT_INT('S', "size", &size, "S", "crop side (a multiple of the VAE's factor)", 8, 65536),
+		OD_OPT_INT64('s', "seed", &seed, "N", "the posterior noise (default 0)", 0, (int64_t)1 << 53),
 		OD_OPT_BOOL(0, "dry-run", &dry, "print the values, change nothing"),
 		OD_OPT_COMMON_SOME(&common, OD_COMMON_THREADS),
 		OD_OPT_END(),
@@ -1062,7 +1149,7 @@ static int cmd_vae_scale(int argc, char **argv, const struct od_command *cmd)
 	if (first == argc)
 		od_usage_error("give the pictures (files, folders or .txt lists)");
 	struct od_ctx *ctx;
-	int rc = od_ctx_create(&ctx, OD_DEVICE_CPU, common.threads);
+	int rc = train_ctx_create(&ctx, OD_DEVICE_CPU, common.threads);
 	if (rc)
 		od_fail(rc);
 	struct od_vae v;

@@ -112,6 +112,24 @@ static int takes_value(const struct od_option *o)
 	}
 }
 
+const struct od_short_name *od_options_vocabulary;
+
+/* A short name must mean what the vocabulary says it means. */
+static int check_vocabulary(const struct od_option *a)
+{
+	if (!od_options_vocabulary || !a->short_name)
+		return OD_OK;
+	for (const struct od_short_name *v = od_options_vocabulary; v->short_name; v++)
+		if (v->short_name == a->short_name) {
+			if (a->long_name && !strcmp(a->long_name, v->long_name))
+				return OD_OK;
+			return od_error(OD_EFAIL, "option table: -%c stands for --%s in every tool, not for %s%s",
+					a->short_name, v->long_name, a->long_name ? "--" : "an option without a long name",
+					a->long_name ? a->long_name : "");
+		}
+	return od_error(OD_EFAIL, "option table: -%c is not in the option vocabulary", a->short_name);
+}
+
 /* An option declared twice is a mistake in the tool (an include overlapping
  * the tool's own entries, say): reject it rather than let getopt pick one. */
 static int check_unique(const struct flat *t)
@@ -122,6 +140,9 @@ static int check_unique(const struct flat *t)
 			continue;
 		if (!a->long_name && !a->short_name)
 			return od_error(OD_EFAIL, "option table: entry %d has no name", i);
+		int rc = check_vocabulary(a);
+		if (rc)
+			return rc;
 		for (int j = 0; j < i; j++) {
 			const struct od_option *b = &t->e[j];
 			if (!is_option(b))

@@ -153,6 +153,17 @@ struct od_usage {
 	const char *footer;      /* text after the options: examples, "See od-x(1)." (NULL: none) */
 };
 
+/* The option vocabulary: a short name and the one long option it stands for
+ * in every tool (a list ending with { 0, NULL }). When od_options_vocabulary
+ * is set (tool.c sets it to the tools' list), a table that gives a short name
+ * to another long option, or uses a short name the list lacks, is refused
+ * as broken (OD_EFAIL): "-s" is --seed wherever it exists. */
+struct od_short_name {
+	int short_name;
+	const char *long_name;
+};
+extern const struct od_short_name *od_options_vocabulary;
+
 /* What od_options_parse() returns when it did not fail. */
 enum { OD_OPT_PARSED = 0, OD_OPT_SHOWN = 1 };
 
@@ -165,7 +176,7 @@ enum { OD_OPT_PARSED = 0, OD_OPT_SHOWN = 1 };
  * single argument --list-options, the option list (od_options_list) on stdout;
  * or a negative od_status with a one-line message in od_errmsg(): OD_EINVAL for
  * the user's mistakes, OD_EFAIL for a broken table (an option declared twice,
- * too many entries). May be called again (getopt's state is reset). */
+ * too many entries, a short name outside the vocabulary). May be called again (getopt's state is reset). */
 int od_options_parse(int argc, char **argv, const struct od_option *opts, const struct od_usage *u, int *first);
 
 /* The help: "Usage: " and the synopsis, the description, one line per option

@@ -4,43 +4,255 @@
 #include "tool.h"
 
 #include "base/blas.h"
+#include "base/io.h"
 #include "base/error.h"
 #include "camera/rays_to_cameras.h"
 
+#include "base/io.h"
+
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <math.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 const char *od_prog = "od";
+int od_verbosity;
+
+/* A progress line is on the terminal (od_progress_step): messages erase it first. */
+static int progress_on_screen;
+
+/* ---------------------------------------------------------------- the option vocabulary
+ * One meaning per short name in every tool; README.md's option table says the
+ * same, and t0150 checks that every tool keeps to it. Long-only options with a
+ * shared meaning (--device, --progress, --count, --json, --dry-run, ...) are
+ * in the README table too. A new tool uses these letters for these options
+ * and adds a letter here (and to the README) only for a new meaning. */
+const struct od_short_name od_vocabulary[] = {
+	{ 'h', "help" },
+	{ 'V', "version" },
+	{ 'q', "quiet" },
+	{ 'v', "verbose" },
+	{ 'o', "output" },
+	{ 'm', "model" },
+	{ 'j', "threads" },
+	{ 's', "seed" },
+	{ 'S', "size" },
+	{ 'n', "steps" },
+	{ 'g', "guidance" },
+	{ 'F', "format" },
+	{ 'f', "file" },
+	{ 't', "task" },
+	{ 'N', "standard-negative" },
+	{ 'r', "ref-caption" },
+	{ 'i', "item" },
+	{ 'c', "cameras" },
+	{ 'a', "azimuth" },
+	{ 'e', "elevation" },
+	{ 'd', "distance" },
+	{ 0, NULL },
+};
+
+/* ---------------------------------------------------------------- start-up */
+
+/* Descriptors 0-2 must be open before anything else is: a tool started with
+ * one closed would otherwise hand its number to the first file it opens, and
+ * write messages into an output file (stderr closed) or data into a file
+ * meant to be read. A closed stdin reads as empty (/dev/null); a closed
+ * stdout refuses writes (/dev/null opened for reading), so output meant for
+ * it fails loudly instead of vanishing; a closed stderr drops messages. */
+static void open_standard_descriptors(void)
+{
+	for (int fd = 0; fd <= 2; fd++) {
+		if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+			continue;
+		int nfd = open("/dev/null", fd == 2 ? O_WRONLY : O_RDONLY);
+		if (nfd < 0)
+			_exit(OD_EXIT_IO); /* no /dev/null: nothing can be said, and nothing is safe to do */
+		if (nfd != fd) {
+			dup2(nfd, fd);
+			close(nfd);
+		}
+	}
+}
+
+/* Signals that end a process by default; each removes the registered
+ * temporaries (base/io.h) and then ends the process as it would have, so the
+ * exit status still says which signal. The hardware faults pass on to the
+ * handler that was there before (the default, or a sanitizer's). */
+static const int fatal_signals[] = { SIGHUP,  SIGINT,  SIGQUIT, SIGTERM, SIGPIPE, SIGALRM, SIGUSR1, SIGUSR2,
+				     SIGXCPU, SIGXFSZ, SIGBUS,  SIGSEGV, SIGILL,  SIGFPE,  SIGABRT };
+static struct sigaction previous[NSIG];
+
+static int is_fault(int sig)
+{
+	return sig == SIGBUS || sig == SIGSEGV || sig == SIGILL || sig == SIGFPE;
+}
+
+/* Append s to buf (async-signal-safe), control characters escaped. */
+static size_t put_escaped(char *buf, size_t at, size_t size, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	for (; *s && at + 5 < size; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '\n' || c == '\t' || c == '\r') {
+			buf[at++] = '\\';
+			buf[at++] = c == '\n' ? 'n' : c == '\t' ? 't' : 'r';
+		} else if (c < 0x20 || c == 0x7f || c == '\\') {
+			if (c == '\\') {
+				buf[at++] = '\\';
+				buf[at++] = '\\';
+			} else {
+				buf[at++] = '\\';
+				buf[at++] = 'x';
+				buf[at++] = hex[c >> 4];
+				buf[at++] = hex[c & 15];
+			}
+		} else {
+			buf[at++] = (char)c;
+		}
+	}
+	return at;
+}
+
+static size_t put_raw(char *buf, size_t at, size_t size, const char *s)
+{
+	for (; *s && at + 1 < size; s++)
+		buf[at++] = *s;
+	return at;
+}
+
+static void on_fatal_signal(int sig, siginfo_t *si, void *uc)
+{
+	(void)uc;
+	int saved = errno;
+	if (sig == SIGBUS && si && si->si_code > 0) {
+		/* A mapped file shrank under its map (numerics never touch a map past
+		 * its end otherwise): say which one, and end as an I/O error. */
+		char path[1024], msg[2048];
+		if (od_map_owner(si->si_addr, path, sizeof path)) {
+			/* several compute threads may fault at once: one reports, the
+			 * others wait for its _exit */
+			static atomic_flag reporting = ATOMIC_FLAG_INIT;
+			if (atomic_flag_test_and_set(&reporting))
+				for (;;)
+					pause();
+			size_t n = 0;
+			n = put_raw(msg, n, sizeof msg, od_prog);
+			n = put_raw(msg, n, sizeof msg, ": '");
+			n = put_escaped(msg, n, sizeof msg - 64, path);
+			n = put_raw(msg, n, sizeof msg, "': the file changed while in use (truncated?)\n");
+			od_out_remove_all();
+			ssize_t w = write(STDERR_FILENO, msg, n);
+			(void)w;
+			_exit(OD_EXIT_IO);
+		}
+	}
+	od_out_remove_all();
+	sigaction(sig, &previous[sig], NULL);
+	/* A fault returns to the faulting instruction, which faults again into the
+	 * previous handler; anything sent (kill, a terminal, raise) is sent again,
+	 * delivered when this handler returns. */
+	if (!is_fault(sig) || !si || si->si_code <= 0)
+		raise(sig);
+	errno = saved;
+}
+
+static void remove_temporaries_at_exit(void)
+{
+	od_out_remove_all();
+}
+
+static void install_cleanup(void)
+{
+	atexit(remove_temporaries_at_exit);
+	for (size_t i = 0; i < sizeof fatal_signals / sizeof *fatal_signals; i++) {
+		int sig = fatal_signals[i];
+		if (sigaction(sig, NULL, &previous[sig]) != 0)
+			continue;
+		/* a signal the caller ignores stays ignored (nohup, background jobs),
+		 * except SIGPIPE: a closed pipe must end a tool, not fail its writes */
+		if (previous[sig].sa_handler == SIG_IGN && !(previous[sig].sa_flags & SA_SIGINFO)) {
+			if (sig != SIGPIPE)
+				continue;
+			previous[sig].sa_handler = SIG_DFL;
+		}
+		struct sigaction sa;
+		memset(&sa, 0, sizeof sa);
+		sa.sa_sigaction = on_fatal_signal;
+		sa.sa_flags = SA_SIGINFO;
+		sigfillset(&sa.sa_mask);
+		sigaction(sig, &sa, NULL);
+	}
+}
 
 void od_tool_init(int argc, char **argv, const char *name)
 {
 	(void)argc;
 	od_prog = name;
-	signal(SIGPIPE, SIG_DFL);
+	open_standard_descriptors();
+	install_cleanup(); /* SIGPIPE included: a closed pipe ends the tool, temporaries removed */
+	od_options_vocabulary = od_vocabulary;
 	const char *advice = od_blas_advice();
 	const char *preload = getenv("LD_PRELOAD");
+	const char *nt = getenv("OPENBLAS_NUM_THREADS");
 	int under_valgrind = preload && strstr(preload, "vgpreload");
-	if (advice && !under_valgrind && !getenv("OD_NO_REEXEC")) {
-		/* OpenBLAS has already chosen its kernels in its constructor; the only
-		 * way to change them is to start again with the variable set. */
-		setenv("OPENBLAS_CORETYPE", advice, 1);
+	int one_thread = nt && !strcmp(nt, "1");
+	if ((advice || !one_thread) && !under_valgrind && !getenv("OD_NO_REEXEC")) {
+		/* OpenBLAS chooses its kernels and starts its threads in its
+		 * constructor, before main(); the only way to change either is to
+		 * start again with the variables set. od never uses OpenBLAS's threads
+		 * (base/parallel.h), and each would reserve a work buffer of 128 MiB
+		 * on starting: under a memory limit they spin forever. */
+		if (advice)
+			setenv("OPENBLAS_CORETYPE", advice, 1);
+		setenv("OPENBLAS_NUM_THREADS", "1", 1);
 		execv("/proc/self/exe", argv);
 		/* exec failed: carry on with the slower kernels */
 	}
+}
+
+/* Erase a progress line before a message, so that the message starts at the
+ * beginning of an empty line. */
+static const char *erase(void)
+{
+	if (!progress_on_screen)
+		return "";
+	progress_on_screen = 0;
+	return "\r\033[K";
+}
+
+/* A message line on stderr: "prog: prefix message", control characters
+ * escaped so that it stays one line whatever file names it quotes, after
+ * erasing a progress line. */
+static void message_line(const char *prefix, const char *msg, const char *suffix)
+{
+	char buf[4200];
+	size_t n = 0;
+	n = put_raw(buf, n, sizeof buf, od_prog);
+	n = put_raw(buf, n, sizeof buf, ": ");
+	n = put_raw(buf, n, sizeof buf, prefix);
+	n = put_escaped(buf, n, sizeof buf - 256, msg);
+	n = put_raw(buf, n, sizeof buf, suffix);
+	buf[n] = 0;
+	fprintf(stderr, "%s%s\n", erase(), buf);
 }
 
 static void vmsg(const char *prefix, const char *fmt, va_list ap)
 {
 	char buf[2048];
 	vsnprintf(buf, sizeof buf, fmt, ap);
-	fprintf(stderr, "%s: %s%s\n", od_prog, prefix, buf);
+	message_line(prefix, buf, "");
 }
 
 void od_die(int code, const char *fmt, ...)
@@ -54,9 +266,14 @@ void od_die(int code, const char *fmt, ...)
 
 void od_fail(int code)
 {
-	const char *m = od_errmsg();
-	fprintf(stderr, "%s: %s\n", od_prog, *m ? m : od_status_name(code));
+	od_report(code);
 	exit(od_exit_status(code));
+}
+
+void od_report(int code)
+{
+	const char *m = od_errmsg();
+	message_line("", *m ? m : od_status_name(code), "");
 }
 
 /* The command being run (od_run_command), for usage errors and help. */
@@ -70,18 +287,40 @@ void od_usage_error(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof buf, fmt, ap);
 	va_end(ap);
-	if (cur_cmd)
-		fprintf(stderr, "%s: %s: %s (see %s %s --help)\n", od_prog, cur_cmd->name, buf, od_prog, cur_cmd->name);
-	else
-		fprintf(stderr, "%s: %s (see %s --help)\n", od_prog, buf, od_prog);
+	char prefix[256], suffix[512];
+	if (cur_cmd) {
+		snprintf(prefix, sizeof prefix, "%s: ", cur_cmd->name);
+		snprintf(suffix, sizeof suffix, " (see %s %s --help)", od_prog, cur_cmd->name);
+	} else {
+		prefix[0] = 0;
+		snprintf(suffix, sizeof suffix, " (see %s --help)", od_prog);
+	}
+	message_line(prefix, buf, suffix);
 	exit(OD_EXIT_USAGE);
 }
 
 void od_warn(const char *fmt, ...)
 {
+	if (od_verbosity < 0)
+		return;
 	va_list ap;
 	va_start(ap, fmt);
 	vmsg("warning: ", fmt, ap);
+	va_end(ap);
+}
+
+int od_empty_input(const char *what)
+{
+	return od_error(OD_EFORMAT, "no %s in the input", what);
+}
+
+void od_info(const char *fmt, ...)
+{
+	if (od_verbosity < 1)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vmsg("", fmt, ap);
 	va_end(ap);
 }
 
@@ -131,8 +370,23 @@ static int version_cb(const struct od_option *opt, const char *arg)
 	od_version();
 }
 
-/* What every command takes. */
+static int quiet_cb(const struct od_option *opt, const char *arg)
+{
+	od_verbosity = -1;
+	return OD_OK;
+}
+
+static int verbose_cb(const struct od_option *opt, const char *arg)
+{
+	od_verbosity = od_verbosity < 0 ? 1 : od_verbosity + 1;
+	return OD_OK;
+}
+
+/* What every tool and command takes. */
 static const struct od_option standard_options[] = {
+	OD_OPT_CALLBACK('q', "quiet", NULL, NULL, "no warnings and no progress line, only errors", quiet_cb),
+	OD_OPT_CALLBACK('v', "verbose", NULL, NULL, "say what is done (model, threads, seeds, files written)",
+			verbose_cb),
 	OD_OPT_HELP('h', "help", "this help"),
 	OD_OPT_CALLBACK('V', "version", NULL, NULL, "the version", version_cb),
 	OD_OPT_END(),
@@ -147,7 +401,7 @@ static int model_cb(const struct od_option *opt, const char *arg)
 {
 	struct od_common_opts *c = opt->value;
 	c->model = arg;
-	c->model_given = 1;
+	c->given.model = 1;
 	return OD_OK;
 }
 
@@ -157,12 +411,15 @@ static int common_entries(struct od_common_opts *c, unsigned which, struct od_op
 	const char *model = which & OD_COMMON_MODEL ? getenv("OD_MODEL") : NULL;
 	*c = (struct od_common_opts){ .model = model && *model ? model : NULL,
 				      .device_name = which & OD_COMMON_DEVICE ? getenv("OD_DEVICE") : NULL,
-				      .device = OD_DEVICE_CPU, .threads = 0, .progress = OD_PROGRESS_AUTO };
+				      .device = OD_DEVICE_CPU, .threads = -1, .progress = OD_PROGRESS_AUTO };
 	const struct od_option t[] = {
-		OD_OPT_CALLBACK('m', "model", c, "DIR", "the OneDiffusion checkpoint folder (default: $OD_MODEL)", model_cb),
+		OD_OPT_CALLBACK('m', "model", c, "DIR",
+				"the OneDiffusion checkpoint folder (default: $OD_MODEL, else the pulled or installed "
+				"model)", model_cb),
 		OD_OPT_STRING(0, "device", &c->device_name, "DEV",
 			      "compute device, cpu or cuda (default: $OD_DEVICE, else cpu)"),
-		OD_OPT_INT('j', "threads", &c->threads, "N", "CPU threads (default 0: all)", 0, 4096),
+		OD_OPT_INT('j', "threads", &c->threads, "N",
+			   "CPU threads; 0: all (default: $OD_THREADS, else a fair share of the CPUs)", 0, 4096),
 		OD_OPT_CHOICE_OPTARG(0, "progress", &c->progress, "MODE",
 				     "auto (the default: a progress line when stderr is a terminal), none, or machine "
 				     "(key=value lines)", progress_choices),
@@ -190,8 +447,16 @@ int od_common_options(void *value, struct od_option *out, int room)
 int od_common_finish(void *value)
 {
 	struct od_common_opts *c = value;
+	const char *env_device = getenv("OD_DEVICE");
+	c->given.device = c->device_name && c->device_name != env_device;
+	c->given.threads = c->threads >= 0;
+	c->given.progress = c->progress != OD_PROGRESS_AUTO;
 	if (c->model && !*c->model)
 		c->model = NULL;
+	if (c->threads < 0)
+		c->threads = od_default_threads();
+	if (od_verbosity < 0 && c->progress == OD_PROGRESS_AUTO)
+		c->progress = OD_PROGRESS_NONE;
 	c->device = OD_DEVICE_CPU;
 	if (c->device_name && *c->device_name && od_device_parse(c->device_name, &c->device))
 		return od_error(OD_EINVAL, "--device: '%s' is not cpu or cuda", c->device_name);
@@ -221,9 +486,128 @@ int od_common_some_finish(void *value)
 
 const char *od_common_model(const struct od_common_opts *c)
 {
-	if (!c->model)
-		od_usage_error("no model: give --model DIR or set OD_MODEL");
-	return c->model;
+	const char *m = c->model ? c->model : od_default_model();
+	if (!m)
+		od_usage_error("no model: give --model DIR or set OD_MODEL, or get one with 'od-model pull "
+			       "lehduong/OneDiffusion'");
+	od_info("model '%s', %s, %d thread%s", m, od_device_name(c->device), c->threads, c->threads == 1 ? "" : "s");
+	return m;
+}
+
+/* ---------------------------------------------------------------- defaults: model, threads */
+
+/* ${XDG_DATA_HOME:-$HOME/.local/share}/od/NAME for the repository owner/NAME. */
+static char *pulled_dir(const char *repo, char *buf, size_t size)
+{
+	const char *xdg = getenv("XDG_DATA_HOME"), *home = getenv("HOME"), *slash = strrchr(repo, '/');
+	const char *name = slash ? slash + 1 : repo;
+	if (xdg && *xdg == '/')
+		snprintf(buf, size, "%s/od/%s", xdg, name);
+	else if (home && *home)
+		snprintf(buf, size, "%s/.local/share/od/%s", home, name);
+	else
+		return NULL;
+	return buf;
+}
+
+const char *od_default_pull_dir(const char *repo)
+{
+	static char buf[PATH_MAX];
+	return pulled_dir(repo, buf, sizeof buf);
+}
+
+const char *od_default_model(void)
+{
+	static char buf[PATH_MAX + 64];
+	if (pulled_dir("lehduong/OneDiffusion", buf, sizeof buf) && od_is_dir(buf))
+		return buf;
+	/* the data folder: beside the executable's folder when the tool is
+	 * installed under PREFIX/bin (or a staged copy of it), else the configured one */
+	char exe[PATH_MAX], datadirs[2][PATH_MAX];
+	int n = 0;
+	ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	if (len > 0) {
+		exe[len] = 0;
+		char *slash = strrchr(exe, '/');
+		if (slash) {
+			*slash = 0;
+			snprintf(datadirs[n++], PATH_MAX, "%s/../share", exe);
+		}
+	}
+	snprintf(datadirs[n++], PATH_MAX, "%s", OD_DATADIR);
+	static const char *const names[] = { "od/OneDiffusion", "od/tiny-onediffusion" };
+	for (int k = 0; k < 2; k++)
+		for (int i = 0; i < n; i++) {
+			snprintf(buf, sizeof buf, "%s/%s", datadirs[i], names[k]);
+			if (od_is_dir(buf))
+				return buf;
+		}
+	return NULL;
+}
+
+/* N of the -jN in MAKEFLAGS: 0 when make runs no parallel jobs (or this is
+ * not a recipe), -1 for an unlimited -j. */
+static int make_jobs(void)
+{
+	const char *mf = getenv("MAKEFLAGS");
+	if (!mf)
+		return 0;
+	int jobs = 0;
+	for (const char *p = mf; *p;) {
+		p += strspn(p, " ");
+		size_t len = strcspn(p, " ");
+		if (len >= 2 && p[0] == '-' && p[1] == 'j') {
+			jobs = len == 2 ? -1 : atoi(p + 2);
+		} else if (len > 7 && !strncmp(p, "--jobs=", 7)) {
+			jobs = atoi(p + 7);
+		} else if (len == 2 && !strncmp(p, "--", 2)) {
+			break; /* variable definitions follow */
+		}
+		p += len;
+	}
+	return jobs == 1 ? 0 : jobs;
+}
+
+int od_default_threads(void)
+{
+	const char *env = getenv("OD_THREADS");
+	if (env && *env) {
+		long long v;
+		if (od_parse_int("OD_THREADS", env, 0, 4096, &v))
+			od_usage_error("%s", od_errmsg());
+		return (int)v;
+	}
+	int cpus = 0;
+	cpu_set_t set;
+	if (!sched_getaffinity(0, sizeof set, &set))
+		cpus = CPU_COUNT(&set);
+	if (cpus <= 0)
+		cpus = (int)sysconf(_SC_NPROCESSORS_ONLN);
+	if (cpus <= 0)
+		cpus = 1;
+	int jobs = make_jobs();
+	if (jobs < 0)
+		return 1;
+	if (jobs > 1)
+		return cpus / jobs > 1 ? cpus / jobs : 1;
+	return cpus;
+}
+
+/* ---------------------------------------------------------------- terminals */
+
+void od_refuse_terminal_output(const char *path, const char *what)
+{
+	if (!strcmp(path, "-") && isatty(STDOUT_FILENO))
+		od_die(OD_EINVAL, "refusing to write %s to a terminal; use -o FILE or a pipe", what);
+}
+
+void od_refuse_terminal_input(char *const *paths, int n, const char *what)
+{
+	int stdin_used = n == 0;
+	for (int i = 0; i < n; i++)
+		stdin_used |= !strcmp(paths[i], "-");
+	if (stdin_used && isatty(STDIN_FILENO))
+		od_die(OD_EINVAL, "refusing to read %s from a terminal; give a FILE or a pipe", what);
 }
 
 int od_opt_dtype_cb(const struct od_option *opt, const char *arg)
@@ -359,15 +743,24 @@ double od_now(void)
 void od_progress_begin(struct od_progress *p, enum od_progress_mode mode, const char *what)
 {
 	memset(p, 0, sizeof *p);
-	p->mode = mode;
+	p->mode = mode == OD_PROGRESS_AUTO && od_verbosity < 0 ? OD_PROGRESS_NONE : mode;
 	p->tty = isatty(STDERR_FILENO);
 	p->start = od_now();
 	snprintf(p->what, sizeof p->what, "%s", what);
 }
 
+/* The terminal's width, for cutting a status line so that it never wraps. */
+static int term_width(void)
+{
+	struct winsize ws;
+	if (!ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) && ws.ws_col > 8)
+		return ws.ws_col;
+	return 80;
+}
+
 void od_progress_step(struct od_progress *p, long job, int step, int total)
 {
-	double el = od_now() - p->start;
+	double now = od_now(), el = now - p->start;
 	double eta = step > 0 ? el / step * (total - step) : 0;
 	if (p->mode == OD_PROGRESS_MACHINE) {
 		fprintf(stderr, "progress=%s job=%ld step=%d total=%d elapsed=%.3f eta=%.3f\n", p->what, job, step, total,
@@ -379,14 +772,53 @@ void od_progress_step(struct od_progress *p, long job, int step, int total)
 		return;
 	if (!p->shown && el < 0.5 && step < total)
 		return; /* quick runs stay silent */
-	fprintf(stderr, "\r%s: %s job %ld: step %d/%d, %.1fs elapsed, ETA %.1fs\033[K", od_prog, p->what, job, step,
-		total, el, eta);
+	if (p->shown && now - p->last < 0.1 && step < total)
+		return; /* at most ten updates a second */
+	char line[512];
+	int n;
+	if (total > 1)
+		n = snprintf(line, sizeof line, "%s: %s job %ld: step %d/%d, %.1fs elapsed, ETA %.1fs", od_prog, p->what,
+			     job + 1, step, total, el, eta);
+	else
+		n = snprintf(line, sizeof line, "%s: %s job %ld, %.1fs elapsed", od_prog, p->what, job + 1, el);
+	(void)n;
+	od_status_line("%s", line);
 	p->shown = 1;
+	p->last = now;
+}
+
+void od_status_line(const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	int w = term_width() - 1;
+	if (n > w)
+		n = w;
+	if (n > (int)sizeof line - 1)
+		n = (int)sizeof line - 1;
+	/* one write: "\r", the line, erase to the end of the line */
+	char buf[600];
+	int len = snprintf(buf, sizeof buf, "\r%.*s\033[K", n, line);
+	ssize_t wr = write(STDERR_FILENO, buf, (size_t)len);
+	(void)wr;
+	progress_on_screen = 1;
+}
+
+void od_status_clear(void)
+{
+	if (progress_on_screen) {
+		ssize_t wr = write(STDERR_FILENO, "\r\033[K", 4);
+		(void)wr;
+		progress_on_screen = 0;
+	}
 }
 
 void od_progress_end(struct od_progress *p)
 {
 	if (p->shown)
-		fputc('\n', stderr);
+		od_status_clear();
 	p->shown = 0;
 }

@@ -8,15 +8,18 @@
  * include lines.
  *
  *   base/       error.h (status codes, the thread's last message), tensor.h
- *               (element types, views, conversions), io.h (atomic outputs,
+ *               (element types, views, conversions, non-finite checks), io.h
+ *               (atomic outputs and groups of them, the cleanup registry,
  *               exact reads, maps), parallel.h (thread pool), rng.h (torch's
- *               CPU normal noise), blas.h (OpenBLAS kernel choice), linalg3.h
- *               (3x3 SVD and friends); fastmath.h is private
+ *               CPU normal noise), blas.h (OpenBLAS kernels and buffers), linalg3.h
+ *               (3x3 SVD and friends), sha.h (SHA-256, SHA-1); fastmath.h is
+ *               private
  *   formats/    what crosses the process boundary: frame.h (the frame stream,
  *               od-frame(5)), frame_safetensors.h, safetensors.h,
  *               checkpoint.h (Hugging Face component folders), config.h (JSON
  *               files and typed getters), image.h (PNG/JPEG), image16.h
- *               (16-bit grey PNG depth maps)
+ *               (16-bit grey PNG depth maps), hub.h (the Hugging Face hub:
+ *               listing, downloading, verifying)
  *   compute/    backend.h: compute contexts and the kernel table. Behind it
  *               compute/cpu/ (the reference kernels over OpenBLAS) and
  *               compute/cuda/ (their twins, built as the od-cuda.so plugin);
@@ -34,7 +37,8 @@
  *   pipeline/   what the tools run: preprocess.h, encode.h, decode.h,
  *               postprocess.h (od-encode, od-decode), draws.h (upstream's
  *               order of random draws), schedule.h, sampler.h, job.h
- *               (od-denoise)
+ *               (od-denoise), record.h (a picture's parameters: the A1111
+ *               "parameters" text, JSON)
  *   train/      od-train: objective.h (noising, a step's draws), adamw.h
  *               (AdamW, clipping, schedule, EMA), data.h (jobs of frame
  *               streams, batches), checkpoint.h (checkpoints, training
@@ -50,7 +54,10 @@
  *               rotations, Umeyama-aligned centres), t2i.h (GenEval-style
  *               colour detections), scene_json.h (scene-set files), items.h
  *               (list files, folders, sets), report.h (CSV/JSON/Markdown),
- *               evaluate.h (one item -> one row)
+ *               evaluate.h (one item -> one row); for evaluation runs
+ *               (make eval): baseline.h (trivial predictions), sheet.h
+ *               (contact sheets, camera plans), results.h (many tasks'
+ *               tables, failed items counted), textbuf.h (output escaping)
  *
  * Data flow (each arrow is a frame stream):
  *
@@ -73,6 +80,7 @@
 #include "base/rng.h"
 #include "base/blas.h"
 #include "base/linalg3.h"
+#include "base/sha.h"
 
 #include "formats/frame.h"
 #include "formats/frame_safetensors.h"
@@ -81,6 +89,7 @@
 #include "formats/checkpoint.h"
 #include "formats/image.h"
 #include "formats/image16.h"
+#include "formats/hub.h"
 
 #include "compute/backend.h"
 
@@ -112,6 +121,7 @@
 #include "pipeline/schedule.h"
 #include "pipeline/sampler.h"
 #include "pipeline/job.h"
+#include "pipeline/record.h"
 
 #include "train/objective.h"
 #include "train/adamw.h"
@@ -136,5 +146,9 @@
 #include "eval/items.h"
 #include "eval/report.h"
 #include "eval/evaluate.h"
+#include "eval/textbuf.h"
+#include "eval/baseline.h"
+#include "eval/sheet.h"
+#include "eval/results.h"
 
 #endif

@@ -9,6 +9,11 @@ t_ok "import a tensor as an image frame" sh -c "od-frame from-safetensors $V --t
 t_ok "the frame holds the tensor exactly" odcmp --exact img.odf "$V:image"
 t_ok "stream -> safetensors" od-frame to-safetensors img.odf -o img.safetensors
 t_ok "safetensors -> stream round trip" sh -c "od-frame from-safetensors img.safetensors > back.odf && cmp img.odf back.odf"
+t_ok "from-safetensors - reads standard input" sh -c "od-frame from-safetensors - < img.safetensors | cmp - img.odf"
+t_ok "from-safetensors - with --tensor" sh -c "od-frame from-safetensors --tensor image --kind image --squeeze - < $V > in.odf && odcmp --exact in.odf img.odf && od-frame show in.odf | grep -q 'source=\"<stdin>:image\"'"
+t_fails 3 "from-safetensors - of a truncated file" sh -c "head -c 100 img.safetensors | od-frame from-safetensors -o x.odf -"
+t_grep "^od-frame: .<stdin>.: " "$T_ERR" "standard input is named <stdin>"
+t_ok "no output" test ! -e x.odf
 t_ok "text frames with masks, split, roles" sh -c \
 	"od-frame from-safetensors $P --tensor prompt_embeds --mask prompt_mask --kind text --role negative,condition --split > text.odf"
 od-frame show text.odf > show.txt

@@ -32,6 +32,15 @@ int main(int argc, char **argv)
 	return 0;
 }
 C
+# the installed tools find the installed model without OD_MODEL (beside their
+# own folder, so a staged install finds its own)
+bin=$(dirname "$(find "$D" -type f -name od-tag -path '*/bin/*' | head -1)")
+t_ok "the porcelain is installed" test -x "$bin/od"
+t_ok "an installed tool runs without OD_MODEL" sh -c \
+	"env -u OD_MODEL XDG_DATA_HOME=$T_TMP/nothing '$bin/od-tag' -v 'a cat' 2> '$T_TMP/inst.err' > '$T_TMP/inst.odf'"
+t_grep "model '$D.*/share/od/tiny-onediffusion'" "$T_TMP/inst.err" "... on the installed model"
+t_ok "the porcelain too" sh -c \
+	"cd '$T_TMP' && env -u OD_MODEL XDG_DATA_HOME=$T_TMP/nothing '$bin/od' text2image x -S 16x16 -n 1 -o inst.png && test -s inst.png"
 flags=$(PKG_CONFIG_PATH=$T_TMP pkg-config --cflags --libs --static od 2>"$T_ERR")
 t_ok "a program compiles and links against the installed library" \
 	cc ${OD_SANITIZE:+-fsanitize=address,undefined} -o "$T_TMP/use" "$T_TMP/use.c" $flags

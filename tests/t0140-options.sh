@@ -5,7 +5,7 @@
 # same in every tool that takes them.
 . "$OD_SRCDIR/tests/lib.sh"
 cd "$T_TMP"
-TOOLS="od-tag od-encode od-plucker od-denoise od-decode od-frame od-model od-train od-eval"
+TOOLS="od od-tag od-encode od-plucker od-denoise od-decode od-frame od-model od-train od-eval od-scene"
 PIC=$OD_GOLDEN/cases/pipeline/depth_100x75.png
 
 # -- every declared option is in the help and the man page
@@ -68,7 +68,7 @@ for t in $TOOLS; do
 done
 
 # -- the options shared through tool.c: the same in every tool that has them
-od-encode -s 16x16 --mode "$PIC" > lat.odf
+od-encode -S 16x16 --mode "$PIC" > lat.odf
 od-tag 'a cat' > text.odf
 # a command that works without a model (or with the tiny one) for each tool
 run() { # tool, then its options
@@ -76,7 +76,7 @@ run() { # tool, then its options
 	shift
 	case $t in
 	od-tag) od-tag --print-prompt "$@" 'a cat' ;;
-	od-encode) od-encode --pixels -s 16x16 "$@" "$PIC" ;;
+	od-encode) od-encode --pixels -S 16x16 "$@" "$PIC" ;;
 	od-decode) od-decode --frames "$@" lat.odf ;;
 	od-denoise) od-denoise --steps 1 --size 16x16 "$@" text.odf ;;
 	esac
@@ -130,15 +130,15 @@ for t in $common; do
 	t_fails 2 "$t without a model" env -u OD_MODEL OD_PIC="$PIC" PATH="$PATH" sh -c '
 		case $0 in
 		od-tag) od-tag "a cat" ;;
-		od-encode) od-encode -s 16x16 "$OD_PIC" ;;
+		od-encode) od-encode -S 16x16 "$OD_PIC" ;;
 		od-decode) od-decode lat.odf ;;
 		od-denoise) od-denoise --steps 1 text.odf ;;
 		esac' $t
-	t_grep "^$t: no model: give --model DIR or set OD_MODEL (see $t --help)$" "$T_ERR" "$t: the no-model message"
+	t_grep "^$t: no model: give --model DIR or set OD_MODEL, or get one with .od-model pull lehduong/OneDiffusion. (see $t --help)$" "$T_ERR" "$t: the no-model message"
 	t_fails 2 "$t with an empty --model" env -u OD_MODEL OD_PIC="$PIC" PATH="$PATH" sh -c '
 		case $0 in
 		od-tag) od-tag -m "" "a cat" ;;
-		od-encode) od-encode -m "" -s 16x16 "$OD_PIC" ;;
+		od-encode) od-encode -m "" -S 16x16 "$OD_PIC" ;;
 		od-decode) od-decode --model= lat.odf ;;
 		od-denoise) od-denoise -m "" --steps 1 text.odf ;;
 		esac' $t
@@ -223,17 +223,36 @@ done
 # the commands that need a model: the tools' message, whether it is missing or empty
 for c in grad step; do
 	case $c in
-	grad) args="-c x.safetensors -o out.x" ;;
+	grad) args="--case x.safetensors -o out.x" ;;
 	step) args="-o out.x x.safetensors" ;;
 	esac
 	# shellcheck disable=SC2086 # args are several words
 	t_fails 2 "od-train $c without a model" env -u OD_MODEL PATH="$PATH" od-train $c $args
-	t_grep "^od-train: $c: no model: give --model DIR or set OD_MODEL (see od-train $c --help)$" "$T_ERR" \
+	t_grep "^od-train: $c: no model: give --model DIR or set OD_MODEL, or get one with 'od-model pull lehduong/OneDiffusion' (see od-train $c --help)$" "$T_ERR" \
 		"od-train $c: the no-model message"
 	# shellcheck disable=SC2086
 	t_fails 2 "od-train $c with an empty --model" od-train $c --model= $args
 	t_grep "no model: give --model DIR" "$T_ERR" "od-train $c: an empty --model is no model"
 done
+# -- the default thread count: $OD_THREADS, else a share of the CPUs under
+# make -jN, else every CPU this process may use
+threads() { # the thread count od-tag -v reports, in the environment given
+	n=$(env -u OD_THREADS -u MAKEFLAGS "$@" od-tag -v x 2>&1 >/dev/null | sed -n 's/.*, \([0-9]*\) threads\{0,1\}$/\1/p')
+	echo "${n:--1}"
+}
+cpus=$(nproc)
+t_result $(($(threads) != cpus)) "by default every CPU this process may use ($cpus)"
+t_result $(($(threads OD_THREADS=3) != 3)) "OD_THREADS=3"
+t_result $(($(threads OD_THREADS=3 MAKEFLAGS=-j2) != 3)) "OD_THREADS wins over make -j"
+j=$(env -u MAKEFLAGS OD_THREADS=3 od-tag -j 2 -v x 2>&1 >/dev/null | grep -c ', 2 threads$')
+t_result $((j != 1)) "-j wins over OD_THREADS"
+want=$((cpus / 2 > 1 ? cpus / 2 : 1))
+t_result $(($(threads MAKEFLAGS=' -j2 --jobserver-auth=3,4') != want)) "within make -j2: half the CPUs ($want)"
+t_result $(($(threads MAKEFLAGS='w -j --jobserver-auth=3,4') != 1)) "within an unlimited make -j: 1"
+t_result $(($(threads MAKEFLAGS='-j1') != cpus)) "within make -j1: every CPU"
+t_result $(($(threads MAKEFLAGS='--jobs=64') != 1)) "within make --jobs=64 on fewer CPUs: 1"
+t_fails 2 "OD_THREADS=many" env OD_THREADS=many od-tag -o x.odf x
+t_grep "^od-tag: OD_THREADS: 'many' is not an integer" "$T_ERR" "a bad OD_THREADS is named"
 
 # -- operands: '-' is standard input, '--' ends the options
 t_ok "od-frame show - reads stdin" sh -c "od-frame show - < text.odf | grep -c text | grep -qx 2"
@@ -245,5 +264,5 @@ t_grep "option '--list-' is ambiguous (--list-tags, --list-colors)" "$T_ERR" "th
 t_fails 2 "an unknown command" od-frame frobnicate
 t_grep "^od-frame: unknown command 'frobnicate' (see od-frame --help)$" "$T_ERR" "unknown command message"
 t_fails 2 "no command" od-model
-t_grep "^od-model: give a command: info or random" "$T_ERR" "the commands are listed"
+t_grep "^od-model: give a command: info, random or pull" "$T_ERR" "the commands are listed"
 t_done

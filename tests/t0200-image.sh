@@ -18,7 +18,7 @@ for n in 1 2 3 4 5 6 7 8; do
 	odimg make png-exif$n png-exif$n.png
 	odimg make jpeg-exif$n jpeg-exif$n.jpg
 done
-PX="od-encode --pixels -s 48x32"
+PX="od-encode --pixels -S 48x32"
 
 # the pixels od reads, compared with the 8-bit RGB picture they stand for
 t_ok "8-bit RGB PNG" sh -c "$PX png-rgb8.png > ref.odf && test -s ref.odf"
@@ -85,20 +85,20 @@ t_fails 3 "empty file" od-encode --pixels empty.png
 t_fails 5 "missing file" od-encode --pixels no-such.png
 t_ok "good pictures before a bad one leave no output" sh -c "! od-encode --pixels -o out.odf png-rgb8.png trunc.png 2>/dev/null && test ! -e out.odf"
 t_fails 3 "picture on stdin, truncated" sh -c "od-encode --pixels < trunc.png"
-t_ok "picture on stdin" sh -c "od-encode --pixels -s 48x32 < png-rgb8.png | odcmp --exact - ref.odf"
+t_ok "picture on stdin" sh -c "od-encode --pixels -S 48x32 < png-rgb8.png | odcmp --exact - ref.odf"
 
 # upstream's preprocessing of the pipeline's condition pictures, bit for bit
 t_ok "depth_100x75.png -> 64x64: centre crop + bilinear + Normalize" sh -c \
-	"od-encode --pixels -s 64x64 $PIPE/depth_100x75.png | odcmp --exact - $PIPE/depth2image_mask10_nocap.safetensors:cond_images_preprocessed"
+	"od-encode --pixels -S 64x64 $PIPE/depth_100x75.png | odcmp --exact - $PIPE/depth2image_mask10_nocap.safetensors:cond_images_preprocessed"
 t_ok "rgb_64x64.png" sh -c \
-	"od-encode --pixels -s 64x64 $PIPE/rgb_64x64.png | odcmp --exact - $PIPE/image2depth_mask01_nocap.safetensors:cond_images_preprocessed"
+	"od-encode --pixels -S 64x64 $PIPE/rgb_64x64.png | odcmp --exact - $PIPE/image2depth_mask01_nocap.safetensors:cond_images_preprocessed"
 t_ok "mv_view0_64x64.png" sh -c \
-	"od-encode --pixels -s 64x64 $PIPE/mv_view0_64x64.png | odcmp --exact - $PIPE/multiview_mask001010_nocap.safetensors:cond_images_preprocessed"
+	"od-encode --pixels -S 64x64 $PIPE/mv_view0_64x64.png | odcmp --exact - $PIPE/multiview_mask001010_nocap.safetensors:cond_images_preprocessed"
 t_ok "the PNG is the recorded uint8 picture" odimg cmp $PIPE/depth_100x75.png $PIPE/depth2image_mask10_nocap.safetensors:cond_images_uint8[0]
 t_ok "without -s: the 0.72 bucket (h/w 0.75 ties 0.72 and 0.78; the first wins)" sh -c \
 	"od-encode --pixels $PIPE/depth_100x75.png | od-frame show | grep -q '(3, 416, 576)'"
 t_ok "--no-crop resizes the whole picture" sh -c \
-	"od-encode --pixels -s 64x64 --no-crop $PIPE/depth_100x75.png > nocrop.odf && ! odcmp --atol 0.01 nocrop.odf $PIPE/depth2image_mask10_nocap.safetensors:cond_images_preprocessed >/dev/null"
+	"od-encode --pixels -S 64x64 --no-crop $PIPE/depth_100x75.png > nocrop.odf && ! odcmp --atol 0.01 nocrop.odf $PIPE/depth2image_mask10_nocap.safetensors:cond_images_preprocessed >/dev/null"
 
 # the double normalisation of an all-bright run (numerics.md §6.3 item 4)
 odimg make png-bright bright.png

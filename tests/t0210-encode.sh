@@ -53,29 +53,29 @@ for r in depth2image_mask10:depth_100x75:1002 image2depth_mask01:rgb_64x64:1003 
 		P=$PIPE/${run}_$v.safetensors
 		t_ok "$run ($v): eps as noise" od-frame from-safetensors "$P" --tensor rand1.vae_posterior_eps --kind noise -o eps.odf
 		t_ok "$run ($v): cond_latents from $pic.png with the recorded eps (atol 5e-5)" sh -c \
-			"od-encode -s 64x64 --noise eps.odf $PIPE/$pic.png | odcmp --atol 5e-5 - $P:cond_latents"
+			"od-encode -S 64x64 --noise eps.odf $PIPE/$pic.png | odcmp --atol 5e-5 - $P:cond_latents"
 	done
 	t_ok "$run: cond_latents from --seed $seed alone (atol 1e-4)" sh -c \
-		"od-encode -s 64x64 --seed $seed $PIPE/$pic.png | odcmp --atol 1e-4 - $PIPE/${run}_nocap.safetensors:cond_latents"
+		"od-encode -S 64x64 --seed $seed $PIPE/$pic.png | odcmp --atol 1e-4 - $PIPE/${run}_nocap.safetensors:cond_latents"
 done
 t_ok "a different seed gives a different latent (the test can fail)" sh -c \
-	"! od-encode -s 64x64 --seed 1003 $PIPE/depth_100x75.png | odcmp --atol 1e-3 - $PIPE/depth2image_mask10_nocap.safetensors:cond_latents >/dev/null"
+	"! od-encode -S 64x64 --seed 1003 $PIPE/depth_100x75.png | odcmp --atol 1e-3 - $PIPE/depth2image_mask10_nocap.safetensors:cond_latents >/dev/null"
 t_ok "the seed's eps is the run's rand1 draw: --seed and --noise agree to 2e-5" sh -c \
 	"od-frame from-safetensors $PIPE/depth2image_mask10_nocap.safetensors --tensor rand1.vae_posterior_eps --kind noise -o eps.odf &&
-	 od-encode -s 64x64 --noise eps.odf $PIPE/depth_100x75.png > by-noise.odf &&
-	 od-encode -s 64x64 --seed 1002 $PIPE/depth_100x75.png | odcmp --atol 2e-5 - by-noise.odf"
+	 od-encode -S 64x64 --noise eps.odf $PIPE/depth_100x75.png > by-noise.odf &&
+	 od-encode -S 64x64 --seed 1002 $PIPE/depth_100x75.png | odcmp --atol 2e-5 - by-noise.odf"
 
 # seed mapping: picture k of a run starts after (1 + k)·16·h·w words
-t_ok "two pictures, one seed" sh -c "od-encode -s 64x64 --seed 7 $PIPE/rgb_64x64.png $PIPE/mv_view0_64x64.png > two.odf"
+t_ok "two pictures, one seed" sh -c "od-encode -S 64x64 --seed 7 $PIPE/rgb_64x64.png $PIPE/mv_view0_64x64.png > two.odf"
 t_ok "picture 1 = --skip 2·1024 on its own" sh -c \
-	"od-encode -s 64x64 --seed 7 --skip 2048 $PIPE/mv_view0_64x64.png | odcmp --exact - two.odf@1"
+	"od-encode -S 64x64 --seed 7 --skip 2048 $PIPE/mv_view0_64x64.png | odcmp --exact - two.odf@1"
 t_ok "picture 0 = --skip 1024 on its own" sh -c \
-	"od-encode -s 64x64 --seed 7 --skip 1024 $PIPE/rgb_64x64.png | odcmp --exact - two.odf@0"
+	"od-encode -S 64x64 --seed 7 --skip 1024 $PIPE/rgb_64x64.png | odcmp --exact - two.odf@0"
 t_ok "noise frames are consumed in order across pictures" sh -c \
 	"od-frame from-safetensors $VAE/encode_64x64.safetensors --tensor eps --kind noise --squeeze > e1.odf &&
 	 od-frame from-safetensors $PIPE/depth2image_mask10_nocap.safetensors --tensor rand1.vae_posterior_eps --kind noise > e2.odf &&
 	 cat e1.odf e2.odf > e12.odf &&
-	 od-encode -s 64x64 --noise e12.odf encode_64x64.img.odf $PIPE/depth_100x75.png > n2.odf &&
+	 od-encode -S 64x64 --noise e12.odf encode_64x64.img.odf $PIPE/depth_100x75.png > n2.odf &&
 	 odcmp --atol 5e-5 n2.odf@1 $PIPE/depth2image_mask10_nocap.safetensors:cond_latents"
 
 # inputs: a directory, a list, stdin; metadata
@@ -83,21 +83,42 @@ mkdir pics
 cp "$PIPE/rgb_64x64.png" pics/b.png
 cp "$PIPE/mv_view0_64x64.png" pics/a.png
 printf 'not a picture' > pics/notes.txt
-t_ok "a directory: its pictures in name order" sh -c "od-encode -s 64x64 --mode pics > dir.odf"
-t_ok "same as the files in that order" sh -c "od-encode -s 64x64 --mode pics/a.png pics/b.png | cmp - dir.odf"
-t_ok "--list" sh -c "printf 'pics/a.png\npics/b.png\n' | od-encode -s 64x64 --mode --list - | cmp - dir.odf"
-t_ok "stdin" sh -c "od-encode -s 64x64 --mode < pics/a.png | odcmp --exact - dir.odf@0"
-t_ok "frame metadata" sh -c "od-encode -s 64x64 --seed 3 --task depth2image --set k=v pics/a.png | od-frame show > show.txt"
+t_ok "a directory: its pictures in name order" sh -c "od-encode -S 64x64 --mode pics > dir.odf"
+t_ok "same as the files in that order" sh -c "od-encode -S 64x64 --mode pics/a.png pics/b.png | cmp - dir.odf"
+t_ok "--list" sh -c "printf 'pics/a.png\npics/b.png\n' | od-encode -S 64x64 --mode --list - | cmp - dir.odf"
+t_ok "stdin" sh -c "od-encode -S 64x64 --mode < pics/a.png | odcmp --exact - dir.odf@0"
+t_ok "frame metadata" sh -c "od-encode -S 64x64 --seed 3 --task depth2image --set k=v pics/a.png | od-frame show > show.txt"
 t_grep 'latent f32 (16, 8, 8) condition' show.txt "a (16, h, w) condition latent"
 for kv in 'scaling_factor="1.5305"' 'height="64"' 'width="64"' 'seed="3"' 'posterior="sample"' 'task="depth2image"' 'k="v"' 'source="pics/a.png"'; do
 	t_grep "$kv" show.txt "metadata $kv"
 done
-t_ok "the same bytes with 1 and 2 threads" sh -c "od-encode -j 1 -s 64x64 pics/a.png > j1.odf && od-encode -j 2 -s 64x64 pics/a.png | cmp - j1.odf"
-t_ok "--role target" sh -c "od-encode -s 64x64 --mode --role target pics/a.png | od-frame show | grep -q target"
-t_ok "--pixels then encode = encode" sh -c "od-encode -s 64x64 --pixels pics/a.png | od-encode --mode | odcmp --exact - dir.odf@0"
+t_ok "the same bytes with 1 and 2 threads" sh -c "od-encode -j 1 -S 64x64 pics/a.png > j1.odf && od-encode -j 2 -S 64x64 pics/a.png | cmp - j1.odf"
+t_ok "--role target" sh -c "od-encode -S 64x64 --mode --role target pics/a.png | od-frame show | grep -q target"
+t_ok "--pixels then encode = encode" sh -c "od-encode -S 64x64 --pixels pics/a.png | od-encode --mode | odcmp --exact - dir.odf@0"
+
+# buckets: the pictures of a directory (or a --list) are jobs of their own and
+# each gets its own bucket; pictures named as arguments (one job's conditions)
+# share the first one's; each frame records its picture's own size unless
+# --size chose the size
+mkdir mixed
+cp "$PIPE/depth_100x75.png" mixed/a-landscape.png
+od-encode --pixels -S 48x80 "$PIPE/rgb_64x64.png" | od-decode -o mixed/b-portrait.png
+t_ok "a directory of a landscape and a portrait picture" sh -c "od-encode --pixels mixed | od-frame show > mixed.txt"
+t_grep '^0: image f32 (3, 416, 576) .*picture_size="100x75"' mixed.txt "the landscape one: its bucket, its size recorded"
+t_grep '^1: image f32 (3, 640, 384) .*picture_size="48x80"' mixed.txt "the portrait one: its own bucket, not cropped to the first's"
+t_ok "the same pictures as arguments share the first one's bucket" sh -c \
+	"od-encode --pixels mixed/a-landscape.png mixed/b-portrait.png | od-frame show | grep -c '(3, 416, 576)' | grep -qx 2"
+t_ok "--bucket each: arguments each their own" sh -c \
+	"od-encode --pixels --bucket each mixed/a-landscape.png mixed/b-portrait.png | od-frame show | grep -q '^1: .*(3, 640, 384)'"
+t_ok "--bucket shared: a directory in one bucket" sh -c \
+	"od-encode --pixels --bucket shared mixed | od-frame show | grep -c '(3, 416, 576)' | grep -qx 2"
+t_ok "--list: each its own" sh -c \
+	"ls mixed/*.png | od-encode --pixels --list - | od-frame show | grep -q '^1: .*(3, 640, 384)'"
+t_ok "--size: no picture_size" sh -c "od-encode --pixels -S 64x64 mixed | od-frame show > sized.txt && ! grep -q picture_size sized.txt"
+t_fails 2 "--bucket bogus" od-encode --pixels --bucket bogus mixed
 
 # bad input: one line, the documented status, no output file
-t_fails 2 "--size not a multiple of 16" od-encode -s 100x64 pics/a.png
+t_fails 2 "--size not a multiple of 16" od-encode -S 100x64 pics/a.png
 t_grep "not a multiple of 16" "$T_ERR" "size message"
 t_fails 2 "--mode with --seed" od-encode --mode --seed 1 pics/a.png
 t_fails 2 "no model" env -u OD_MODEL od-encode pics/a.png
@@ -116,8 +137,8 @@ t_ok "no output file" test ! -e out.odf
 t_fails 3 "image frame with 4 channels" od-encode -o out.odf four.odf
 t_grep "frame 0 is image f32 (4, 16, 16)" "$T_ERR" "names the wrong shape"
 t_fails 3 "a latent frame is not an image" od-encode -o out.odf lat4.odf
-t_fails 3 "image frame of another size than --size" od-encode -s 32x32 encode_64x64.img.odf
-t_fails 3 "noise runs out" od-encode -s 64x64 --noise e1.odf -o out.odf pics/a.png pics/b.png
+t_fails 3 "image frame of another size than --size" od-encode -S 32x32 encode_64x64.img.odf
+t_fails 3 "noise runs out" od-encode -S 64x64 --noise e1.odf -o out.odf pics/a.png pics/b.png
 t_grep "the noise ran out at picture 1" "$T_ERR" "noise message"
 t_ok "no output file" test ! -e out.odf
 t_fails 3 "noise frames must be of kind noise" od-encode --noise lat4.odf pics/a.png

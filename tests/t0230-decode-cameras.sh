@@ -19,7 +19,8 @@ t_ok "the picture was written" test -s pic_0.png
 t_ok "and the cameras" cmp c2.json cams.json
 t_fails 2 "a ray frame without --cameras" od-decode rays.odf
 t_grep "give --cameras" "$T_ERR" "message says what to do"
-t_ok "--skip-rays passes over them" od-decode --skip-rays rays.odf
+t_fails 3 "--skip-rays passes over them: nothing left to decode" od-decode --skip-rays rays.odf
+t_ok "--skip-rays --allow-empty" od-decode --skip-rays --allow-empty rays.odf
 t_fails 2 "pictures and cameras cannot share stdout" sh -c "cat z.odf rays.odf | od-decode --cameras -"
 t_fails 3 "no ray frames for --cameras" od-decode --cameras none.json z.odf
 t_ok "no camera file after failure" test ! -e none.json

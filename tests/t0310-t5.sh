@@ -34,12 +34,12 @@ od-frame show cat.odf > show.txt
 t_grep '^0: text f32 (300, 64) condition mask=61/300 task="text2image" prompt="\[\[text2image\]\] A bipedal' show.txt \
 	"prompt frame: text, (300, 64), condition, mask, task, prompt"
 t_grep '^0: .* tokens="61"' show.txt "prompt frame: tokens"
-t_grep '^1: text f32 (300, 64) negative mask=1/300 task="text2image" prompt="" tokens="1" negative="1"$' show.txt \
+t_grep '^1: text f32 (300, 64) negative mask=1/300 task="text2image" prompt="" tokens="1" negative="1" job="0"$' show.txt \
 	"negative frame: the empty prompt by default"
 t_ok "the default negative is upstream's empty prompt" odcmp --atol 1e-5 cat.odf@1 "$OD_GOLDEN/cases/t5/empty.safetensors:last_hidden_state"
-t_ok "--standard-negative is NEGATIVE_PROMPT" sh -c "od-tag -N -t text2image -c x -o neg.odf &&
+t_ok "--standard-negative is NEGATIVE_PROMPT" sh -c "od-tag -N -t text2image --caption x -o neg.odf &&
 	odcmp --atol 1e-5 neg.odf@1 '$OD_GOLDEN/cases/t5/upstream_negative_prompt.safetensors:last_hidden_state'"
-t_ok "--negative TEXT" sh -c "od-tag -n \"\$(odcase '$C' bytes emoji)\" x -o neg2.odf &&
+t_ok "--negative TEXT" sh -c "od-tag --negative \"\$(odcase '$C' bytes emoji)\" x -o neg2.odf &&
 	odcmp --atol 1e-5 neg2.odf@1 '$OD_GOLDEN/cases/t5/emoji.safetensors:last_hidden_state'"
 
 # --dtype: the same values rounded.

@@ -16,7 +16,7 @@ for run in t2i depth2image_mask10 image2depth_mask01 multiview_mask001010; do
 	elif [ $run = t2i ]; then
 		set -- -N # NEGATIVE_PROMPT (checked against the metadata below)
 	else
-		set -- -n "$neg"
+		set -- --negative "$neg"
 	fi
 	# The prompt carries its tag: od-tag uses it as it is.
 	t_ok "$run: od-tag $*" od-tag "$@" -o out.odf -- "$prompt"

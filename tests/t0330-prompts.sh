@@ -36,20 +36,20 @@ P() { odcase "$C" bytes "$1"; }
 same upstream_t2i_cat "$(between "$(P upstream_t2i_cat)" '[[text2image]] ')"
 same tag_text2image_short -t text2image 'a red apple on a wooden table'
 p=$(P upstream_semanticmap)
-same upstream_semanticmap --mask '#00ffff=Cyan:dragon' --mask '#ff0000=yellow:bird' --mask '#800080=purple:woman' \
+same upstream_semanticmap --region '#00ffff=Cyan:dragon' --region '#ff0000=yellow:bird' --region '#800080=purple:woman' \
 	"$(between "$p" 'woman> ')"
 p=$(P upstream_semanticmap_gradio)
-same upstream_semanticmap_gradio -t semanticmap2image --mask '#00ffff=Cyan: insert/concept/to/segment/here' \
+same upstream_semanticmap_gradio -t semanticmap2image --region '#00ffff=Cyan: insert/concept/to/segment/here' \
 	"$(between "$p" 'here> ')"
-same tag_semanticmap_guide --mask cyan:dragon 'a dragon circling a castle at sunset'
-same tag_semanticmap_multi --mask red:car --mask lime:tree --mask blue:sky --mask '#FF8C00=darkorange:sign' \
-	--mask blueviolet:person/on/bike 'a city street in autumn'
+same tag_semanticmap_guide --region cyan:dragon 'a dragon circling a castle at sunset'
+same tag_semanticmap_multi --region red:car --region lime:tree --region blue:sky --region '#FF8C00=darkorange:sign' \
+	--region blueviolet:person/on/bike 'a city street in autumn'
 same upstream_bbox_template --box '#00ffff=Cyan:insert/concept/to/segment/here' 'a dog on a beach'
 same tag_bbox_two -t boundingbox2image --box '#00FFFF:dog' --box '#FF0000:ball' 'a dog playing with a red ball in a park'
 same upstream_depth_caption -t depth2image cat sitting on a table
 same upstream_depth_astronaut -t depth2image "$(between "$(P upstream_depth_astronaut)" ']] ')"
 same upstream_depth_bare -t depth2image ''
-same upstream_inpainting_bare -t image_inpainting -c ''
+same upstream_inpainting_bare -t image_inpainting --caption ''
 same upstream_multiview_bare -t multiview ''
 same upstream_multiview_cat -t multiview "$(between "$(P upstream_multiview_cat)" ']] ')"
 same upstream_multiview_raven -t multiview "$(between "$(P upstream_multiview_raven)" ']] ')"
@@ -60,14 +60,14 @@ same tag_canny -t canny2image 'a small house with a red roof and a white fence'
 same tag_hed -t hed2img 'a portrait of an old fisherman'
 same tag_pose -t pose2image 'a dancer jumping in the air, arms raised'
 p=$(P upstream_faceid_anime)
-same upstream_faceid_anime -t faceid -c "$(between "$p" '[[img0]] ' ' [[img1]]')" -r "$(between "$p" '[[img1]] ')"
+same upstream_faceid_anime -t faceid --caption "$(between "$p" '[[img0]] ' ' [[img1]]')" -r "$(between "$p" '[[img1]] ')"
 p=$(P upstream_faceid_three_refs)
-same upstream_faceid_three_refs -t faceid -c "$(between "$p" '[[img0]] ' ' [[img1]]')" \
+same upstream_faceid_three_refs -t faceid --caption "$(between "$p" '[[img0]] ' ' [[img1]]')" \
 	-r "$(between "$p" '[[img1]] ' ' [[img2]]')" -r "$(between "$p" '[[img2]] ' ' [[img3]]')" -r "$(between "$p" '[[img3]] ')"
 same upstream_faceid_template -t faceid -r 'a man with a beard' -r 'a man wearing glasses' insert/your/caption/here
 same tag_faceid_one_ref -t faceid -r 'a man with short black hair and glasses, smiling' 'a man in a suit giving a speech'
 p=$(P upstream_subject_driven_dog)
-same upstream_subject_driven_dog -t subject_driven -i 'cartoon dog' -c "$(between "$p" '[[img0]] ' ' [[img1]]')" \
+same upstream_subject_driven_dog -t subject_driven -i 'cartoon dog' --caption "$(between "$p" '[[img0]] ' ' [[img1]]')" \
 	-r "$(between "$p" '[[img1]] ')"
 same upstream_subject_template -t subject_driven --item insert/item/here -r 'a red teapot on a table' \
 	insert/your/target/caption/here
@@ -82,7 +82,7 @@ same upstream_negative_prompt --raw "$(P upstream_negative_prompt)"
 # The backslash-continued faceid prompt built from its parts: the same tokens
 # (SentencePiece collapses the runs of spaces).
 p=$(P upstream_faceid_backslash_continuation)
-t_ok "faceid built from parts = the inference.py prompt's ids" sh -c 'test "$(od-tag --ids -t faceid -c "$1" -r "$2" -r "$3" -r "$4")" = "$(od-tag --raw --ids -- "$5")"' \
+t_ok "faceid built from parts = the inference.py prompt's ids" sh -c 'test "$(od-tag --ids -t faceid --caption "$1" -r "$2" -r "$3" -r "$4")" = "$(od-tag --raw --ids -- "$5")"' \
 	sh "$(between "$p" '[[img0]] ' ' [[img1]]')" "$(between "$p" '[[img1]] ' ' [[img2]]')" \
 	"$(between "$p" '[[img2]] ' ' [[img3]]')" "$(between "$p" '[[img3]] ')" "$p"
 # Batch: the task applies to every line; a line with its own tag is kept.

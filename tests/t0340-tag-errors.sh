@@ -39,27 +39,27 @@ nofile "no model folder"
 # Usage errors (exit 2).
 t_fails 2 "unknown task" od-tag -t text2video -o out.odf 'a cat'
 t_grep "'text2video' is not a task tag" "$T_ERR" "unknown task message"
-t_fails 2 "colour not in the list" od-tag --mask '#123456:dragon' -o out.odf 'a dragon'
+t_fails 2 "colour not in the list" od-tag --region '#123456:dragon' -o out.odf 'a dragon'
 t_grep "colour #123456 is not one of the 20 colours" "$T_ERR" "colour message"
 t_fails 2 "colour name not in the list" od-tag --box 'mauve:dog' -o out.odf 'a dog'
-t_fails 2 "not COLOUR:OBJECT" od-tag --mask 'cyan' 'a dragon'
-t_fails 2 "no object" od-tag --mask 'cyan: ' 'a dragon'
-t_fails 2 "bad hex" od-tag --mask '#00ffzz:dog' 'a dog'
-t_ok "colour names and hex digits match in any case" od-tag --print-prompt --mask CYAN:a --mask '#00FfFf:b' x
+t_fails 2 "not COLOUR:OBJECT" od-tag --region 'cyan' 'a dragon'
+t_fails 2 "no object" od-tag --region 'cyan: ' 'a dragon'
+t_fails 2 "bad hex" od-tag --region '#00ffzz:dog' 'a dog'
+t_ok "colour names and hex digits match in any case" od-tag --print-prompt --region CYAN:a --region '#00FfFf:b' x
 t_fails 2 "faceid without reference captions" od-tag -t faceid -o out.odf 'a man'
 t_grep "faceid needs 1 to 3 reference captions" "$T_ERR" "missing reference captions message"
 t_fails 2 "faceid with four references" od-tag -t faceid -r a -r b -r c -r d 'a man'
 t_fails 2 "subject_driven without --item" od-tag -t subject_driven -r 'a teapot' 'a teapot on a beach'
 t_grep "needs an item name" "$T_ERR" "missing item message"
 t_fails 2 "subject_driven without the source caption" od-tag -t subject_driven -i teapot 'a teapot on a beach'
-t_fails 2 "--mask for another task" od-tag -t faceid -r x --mask cyan:dog 'a dog'
+t_fails 2 "--region for another task" od-tag -t faceid -r x --region cyan:dog 'a dog'
 t_fails 2 "--ref-caption for text2image" od-tag -r x 'a dog'
-t_fails 2 "--mask and --box together" od-tag --mask cyan:a --box cyan:b x
+t_fails 2 "--region and --box together" od-tag --region cyan:a --box cyan:b x
 t_fails 2 "--raw with --task" od-tag --raw -t depth2image x
 t_fails 2 "prompt tag contradicts --task" od-tag -t faceid -r x '[[depth2image]] a house'
-t_fails 2 "a tagged prompt with builder options" od-tag --mask cyan:x '[[semanticmap2image]] a'
-t_fails 2 "prompt and --caption together" od-tag -c a b
-t_fails 2 "--negative and --standard-negative together" od-tag -n a -N b
+t_fails 2 "a tagged prompt with builder options" od-tag --region cyan:x '[[semanticmap2image]] a'
+t_fails 2 "prompt and --caption together" od-tag --caption a b
+t_fails 2 "--negative and --standard-negative together" od-tag --negative a -N b
 t_fails 2 "bad --dtype" od-tag --dtype int8 x
 t_fails 2 "bad --device" od-tag --device tpu x
 t_fails 2 "bad --threads" od-tag --threads many x

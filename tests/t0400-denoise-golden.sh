@@ -49,7 +49,7 @@ for run in t2i depth2image_mask10 image2depth_mask01 multiview_mask001010; do
 		# the generated frames only (the default output), with their metadata
 		od-denoise --steps 4 --guidance 4 $mask $flag in.odf > gen.odf 2>/dev/null
 		od-frame show gen.odf > gen.txt
-		t_grep 'target .*steps="4" guidance="4" job="0" index=' gen.txt "$run $cap: generated frames are role target with metadata"
+		t_grep 'target .*steps="4" guidance="4" size="64x64" mask="[01]*" model="tiny-onediffusion".* job="0" index=' gen.txt "$run $cap: generated frames are role target with metadata"
 	done
 done
 

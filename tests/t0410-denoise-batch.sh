@@ -35,9 +35,53 @@ t_ok "a job gives the same bits alone and in a batch" odcmp --exact two.out.odf@
 # text-only jobs back to back: prompt, negative, prompt, negative = two jobs
 cat p1.odf n1.odf p1.odf n1.odf > tt.odf
 t_ok "two text-to-image jobs back to back" sh -c "od-denoise --steps 2 --seed 3 tt.odf > tt.out.odf"
-t_ok "... give two frames, equal (same seed, same prompt)" odcmp --exact tt.out.odf@0 tt.out.odf@1
+t_ok "... give two frames that differ: each job has its own seed" sh -c "! odcmp --exact tt.out.odf@0 tt.out.odf@1 > /dev/null"
 od-frame show tt.out.odf > tt.txt
 t_grep '^1: .*job="1"' tt.txt "... the second is job 1"
+t_grep '^0: .*seed="3"' tt.txt "... job 0 uses the seed given"
+t_grep '^1: .*seed="4"' tt.txt "... job 1 uses the seed plus 1"
+t_ok "... job 1 is a run of its job alone with seed 4" sh -c \
+	"cat p1.odf n1.odf | od-denoise --steps 2 --seed 4 | odcmp --exact - tt.out.odf@1"
+t_ok "... job 0 is a run of its job alone with seed 3" sh -c \
+	"cat p1.odf n1.odf | od-denoise --steps 2 --seed 3 | odcmp --exact - tt.out.odf@0"
+
+# the seed follows the job's index in the whole batch, carried in the prompt
+# frame's job metadata, not its place in the stream: a part of a batch (as a
+# shard of it would be) gives each job the picture it has in the whole batch
+printf 'a red cube\na blue ball\na green cone\n' > prompts.txt
+od-tag -f prompts.txt > batch.odf
+od-frame show batch.odf > batch.txt
+t_grep '^4: text .*job="2"' batch.txt "od-tag numbers its prompts: the third prompt is job 2"
+t_ok "the whole batch" sh -c "od-denoise -n 2 -S 16x16 -s 10 batch.odf > batch.out.odf"
+t_ok "a part of it: jobs 1 and 2 alone" sh -c "od-frame select --index 2-5 batch.odf | od-denoise -n 2 -S 16x16 -s 10 > part.odf"
+t_ok "... job 1 is the same picture as in the whole batch" odcmp --exact part.odf@0 batch.out.odf@1
+t_ok "... job 2 too" odcmp --exact part.odf@1 batch.out.odf@2
+t_ok "... and is seed 12" sh -c "od-frame show part.odf | grep -q '^1: .*seed=\"12\" .*job=\"2\"'"
+t_ok "streams of one job each, concatenated: still a seed each" sh -c \
+	"{ od-tag 'a red cube'; od-tag 'a red cube'; } | od-denoise -n 2 -S 16x16 -s 10 > cat.odf &&
+	 od-frame show cat.odf | grep -q '^1: .*seed=\"11\"' && ! odcmp --exact cat.odf@0 cat.odf@1 > /dev/null"
+
+# --count: variations, each with its own seed: job J variation V uses S + J*N + V
+t_ok "--count 3 on two jobs" sh -c "od-tag -f prompts.txt | od-frame select --index 0-3 | od-denoise -n 2 -S 16x16 -s 10 --count 3 > cnt.odf"
+od-frame show cnt.odf > cnt.txt
+t_result "$(grep -c '^[0-9]*: latent' cnt.txt | grep -qx 6 && echo 0 || echo 1)" "... six frames"
+t_grep '^4: .*seed="14" .*variation="1" count="3" job="1"' cnt.txt "... job 1, variation 1: seed 14"
+t_ok "... variation 2 of job 0 is seed 12 alone" sh -c \
+	"od-tag 'a red cube' | od-denoise -n 2 -S 16x16 -s 12 | odcmp --exact - cnt.odf@2"
+t_fails 2 "--count 0" od-denoise --count 0 t2i_text.odf
+
+# a random seed: drawn, recorded, and the recorded seed gives the same bytes
+for r in -1 random; do
+	t_ok "--seed $r" sh -c "od-tag 'a red cube' | od-denoise -n 2 -S 16x16 --seed $r > r.odf"
+	seed=$(od-frame show r.odf | sed -n 's/.* seed="\([0-9]*\)".*/\1/p')
+	t_result $((${#seed} == 0)) "--seed $r: the seed is recorded ($seed)"
+	t_ok "--seed $r: the recorded seed makes it again" sh -c \
+		"od-tag 'a red cube' | od-denoise -n 2 -S 16x16 --seed $seed | cmp - r.odf"
+done
+t_ok "-v says which seed was drawn" sh -c "od-tag 'x' | od-denoise -v -n 1 -S 16x16 -s random 2>&1 >/dev/null | grep -q 'od-denoise: seed [0-9]'"
+t_fails 2 "--seed -2" od-denoise --seed -2 t2i_text.odf
+t_grep "'-2' is not a seed" "$T_ERR" "a bad seed is named"
+t_fails 2 "--seed abc" od-denoise -s abc t2i_text.odf
 t_ok "input from several files, concatenated" sh -c "od-denoise --steps 4 --guidance 4 p1.odf n1.odf t2i_noise.odf d_text.odf d_tgt.odf d_lat.odf d_noise.odf > files.out.odf && cmp files.out.odf two.out.odf"
 t_ok "input from stdin" sh -c "cat two.odf | od-denoise --steps 4 --guidance 4 - > stdin.out.odf && cmp stdin.out.odf two.out.odf"
 

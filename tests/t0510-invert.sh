@@ -55,7 +55,7 @@ check_json "explicit_offcenter_2v: --cameras intrinsics (fx != fy, off-centre) =
 od-plucker --invert --cameras k3.json explicit_3v.S32.odf > e3k.json
 check_json "explicit_3v S32: --cameras with intrinsics only (and a null) = r2c_intrinsics" e3k.json explicit_3v \
 	S32.r2c_intrinsics
-od-plucker -c e2.json -s 64 | od-plucker --invert > meta.json
+od-plucker -c e2.json -S 64 | od-plucker --invert > meta.json
 check_json "intrinsics from the frames' camera= metadata = r2c_intrinsics" meta.json explicit_offcenter_2v \
 	S8.r2c_intrinsics
 od-plucker --invert --channels first --focal 1.3887 default_4v.S8.odf > first.json
@@ -63,11 +63,11 @@ check_json "--channels first (channels 0-5 only) = r2c" first.json default_4v S8
 
 # round trips through the binaries: cameras -> rays -> cameras -> rays
 t_ok "round trip: orbit cameras -> rays -> cameras.json -> rays (atol 1e-5)" sh -c \
-	"od-plucker -a 0,40,100,200 -e 0,20,-30,70 -d 1.5,1.2,2,1.7 -f 1.1 -s 128 > rt.odf &&
-	 od-plucker --invert rt.odf > rt.json && od-plucker -c rt.json -s 128 > rt2.odf && odcmp --atol 1e-5 rt2.odf rt.odf"
+	"od-plucker -a 0,40,100,200 -e 0,20,-30,70 -d 1.5,1.2,2,1.7 --focal 1.1 -S 128 > rt.odf &&
+	 od-plucker --invert rt.odf > rt.json && od-plucker -c rt.json -S 128 > rt2.odf && odcmp --atol 1e-5 rt2.odf rt.odf"
 t_ok "round trip: off-centre intrinsics and a transforms.json-free camera file (atol 1e-5)" sh -c \
-	"od-plucker -c e2.json -s 64 > e2.odf && od-plucker --invert e2.odf -o e2back.json &&
-	 od-plucker -c e2back.json -s 64 | odcmp --atol 1e-5 - e2.odf"
+	"od-plucker -c e2.json -S 64 > e2.odf && od-plucker --invert e2.odf -o e2back.json &&
+	 od-plucker -c e2back.json -S 64 | odcmp --atol 1e-5 - e2.odf"
 t_grep '"convention": "opencv"' rt.json "the output says its convention"
 t_grep '"fit": {"rays": 256, "used": 256, "rms_angle_deg": ' rt.json "the output reports the fit"
 t_grep '"view": 3,' rt.json "views numbered from the frames' view="
@@ -76,7 +76,7 @@ t_ok "other frames in the stream (latents) are skipped" sh -c \
 	 cat img.odf rt.odf img.odf | od-plucker --invert > mixed.json && cmp mixed.json rt.json"
 
 # --- bad input
-od-plucker -a 0,30 --target 1 -s 64 > tgt.odf
+od-plucker -a 0,30 --target 1 -S 64 > tgt.odf
 t_fails 3 "a target placeholder" od-plucker --invert tgt.odf -o bad.json
 t_grep "tgt.odf': frame 1: a placeholder" "$T_ERR" "placeholder message names file and frame"
 t_fails 3 "no ray frames at all" od-plucker --invert img.odf -o bad.json

@@ -87,7 +87,7 @@ t_grep '^t2i/c_orange.png,t2i/scene_c.json,0,0,0,,0,1,0$' "$T_TMP/t2i.csv" "t2i:
 # ---- hand-checked cases
 od-eval image image/g1.png image/g1.png > same.csv 2>/dev/null
 t_grep '^image/g1.png,image/g1.png,inf,1$' same.csv "identical pictures: PSNR inf, SSIM exactly 1"
-od-eval image -f json image/g3.png image/g3.png > same.json 2>/dev/null
+od-eval image -F json image/g3.png image/g3.png > same.json 2>/dev/null
 t_grep '"psnr": null, "ssim": 1}' same.json "identical pictures in JSON: PSNR null (no infinity in JSON)"
 rm -f same.csv same.json
 
@@ -128,7 +128,7 @@ t_grep ',1,1,1,0.5,0.875,3,2$' "$T_TMP/swap.csv" "t2i: red and blue swapped: 'le
 # ---- formats and outputs
 t_ok "--format json is valid JSON with items and summary" sh -c \
 	"od-eval seg --format json --list seg.list > '$T_TMP/seg.json' && '$CHECK' --json '$T_TMP/seg.json' seg 2"
-od-eval image -f md --list image.list > "$T_TMP/image.md"
+od-eval image -F md --list image.list > "$T_TMP/image.md"
 t_grep '^| pred | gt | psnr | ssim |$' "$T_TMP/image.md" "--format md: a header row"
 t_grep '^|:---|:---|---:|---:|$' "$T_TMP/image.md" "... an alignment row"
 t_grep '^| \*\*mean\*\* |  | 18.01183086 | 0.2609218108 |$' "$T_TMP/image.md" "... the summary as the last row"
@@ -145,12 +145,12 @@ t_grep "^$D/pred/a.png,$D/gt/a.png,26.85456805,0.8012587352$" "$T_TMP/dirs.csv" 
 t_grep "^$D/pred/b.png,$D/gt/b.png,28.95162954,0.9044651436$" "$T_TMP/dirs.csv" "... the second item"
 t_ok "... files of other suffixes and extra predictions ignored" test "$(wc -l < "$T_TMP/dirs.csv")" -eq 4
 
-printf 'image/p1.png\timage/g1.png\n# a comment\n\n  image/p3.png   image/g3.png  \r\n' | od-eval image -l - > "$T_TMP/stdin.csv"
+printf 'image/p1.png\timage/g1.png\n# a comment\n\n  image/p3.png   image/g3.png  \r\n' | od-eval image --list - > "$T_TMP/stdin.csv"
 t_grep '^image/p3.png,image/g3.png,26.85456805,0.8012587352$' "$T_TMP/stdin.csv" "--list -: tabs, comments, blank lines, CRLF"
 mkdir -p "$T_TMP/with space"
 cp image/p1.png "$T_TMP/with space/p 1.png"
 printf 'with space/p 1.png\t%s\n' "$F/image/g1.png" > "$T_TMP/tab.list"
-od-eval image -l "$T_TMP/tab.list" > "$T_TMP/tab.csv"
+od-eval image --list "$T_TMP/tab.list" > "$T_TMP/tab.csv"
 t_grep "^$T_TMP/with space/p 1.png,$F/image/g1.png,28.95162954,0.9044651436$" "$T_TMP/tab.csv" \
 	"a list's relative paths are relative to its folder; tab-separated fields may hold spaces"
 

@@ -30,7 +30,7 @@ fails 2 "one argument" "give PRED and GT" od-eval image image/p1.png
 fails 2 "three arguments" "give PRED and GT" od-eval seg seg/p1.png seg/g1.png seg/g1.png
 fails 2 "--list with arguments" "no PRED or GT arguments with --list" od-eval image --list image.list image/p1.png
 fails 2 "--list and --set" "either as --list or as --set" od-eval image --list image.list --set x y
-fails 2 "bad --format" "--format: 'xml'" od-eval image -f xml image/p1.png image/g1.png
+fails 2 "bad --format" "--format: 'xml'" od-eval image -F xml image/p1.png image/g1.png
 fails 2 "--depth-scale for pictures" "^od-eval: image: unknown option '--depth-scale' (see od-eval image --help)$" \
 	od-eval image --depth-scale 2 image/p1.png image/g1.png
 fails 2 "--depth-scale and --scene" "not both" od-eval depth --depth-scale 2 --scene depth/scene1.json depth/p8.png depth/g1.png
@@ -93,7 +93,7 @@ fails 3 "four fields in a depth list" "line 1 has 4 fields" sh -c \
 mkdir -p "$T_TMP/a" "$T_TMP/b" "$T_TMP/c"
 cp image/p1.png "$T_TMP/a/x.png"; cp image/g1.png "$T_TMP/b/x.png"; cp image/g3.png "$T_TMP/b/y.png"
 fails 3 "folders: a reference without a prediction" "no prediction for '$T_TMP/b/y.png'" od-eval image "$T_TMP/a" "$T_TMP/b"
-fails 3 "folders: no references" "'$T_TMP/c': no .png or .jpg files" od-eval image "$T_TMP/a" "$T_TMP/c"
+fails 3 "folders: no references" "'$T_TMP/c': no items in the input (no .png or .jpg files in the folder)" od-eval image "$T_TMP/a" "$T_TMP/c"
 cp image/p3.png "$T_TMP/a/x.jpg"
 fails 3 "folders: two files of one name" "both 'x.jpg' and 'x.png'" od-eval image "$T_TMP/a" "$T_TMP/b"
 
@@ -103,7 +103,7 @@ mkdir -p "$S/000000/view0" "$T_TMP/p"
 printf '{"format": "od-scene-set", "scenes": ["000000"]}\n' > "$S/index.json"
 fails 3 "--set: a scene without a prediction" "no prediction for scene 000000" od-eval image --set "$S" "$T_TMP/p"
 printf '{"format": "od-scene-set", "scenes": []}\n' > "$S/index.json"
-fails 3 "--set: no scenes" "the set has no scenes" od-eval image --set "$S" "$T_TMP/p"
+fails 3 "--set: no scenes" "no scenes in the input (the set is empty)" od-eval image --set "$S" "$T_TMP/p"
 printf '{"format": "od-scene-set", "scenes": ["../etc"]}\n' > "$S/index.json"
 fails 3 "--set: a scene id that is not a folder name" "scenes\[0\] is not a folder name" od-eval image --set "$S" "$T_TMP/p"
 
@@ -115,4 +115,43 @@ fails 5 "--set: no index.json" "index.json'" od-eval image --set "$T_TMP/p" "$T_
 printf '{"format": "od-scene-set", "scenes": ["000000"]}\n' > "$S/index.json"
 cp image/p1.png "$T_TMP/p/000000.png"
 fails 5 "--set: a missing reference picture" "000000/view0/image.png'" od-eval image --set "$S" "$T_TMP/p"
+
+# ---- results, sheet, baseline
+R=$T_TMP/runs
+mkdir -p "$R"
+printf 'p\timage\tmodel\t%s/image.list\n' "$F" > "$R/good.tsv"
+printf 'p\timage\tmodel\n' > "$R/short.tsv"
+printf 'p\tpsnr\tmodel\tx.list\n' > "$R/cmd.tsv"
+printf 'p\timage\tm\ta.list\np\tseg\tb\tb.list\n' > "$R/two.tsv"
+printf 'p\timage\tm\ta.list\np\timage\tm\tb.list\n' > "$R/dup.tsv"
+printf '# nothing\n' > "$R/empty.tsv"
+printf 'p\timage\tmodel\tnope.list\n' > "$R/nolist.tsv"
+fails 2 "results: no spec" "give one SPEC file" od-eval results
+fails 2 "results: a --param without =" "--param: 'model' is not KEY=VALUE" od-eval results --param model "$R/good.tsv"
+fails 2 "results: bad --format" "--format: 'xml'" od-eval results -F xml "$R/good.tsv"
+fails 2 "results: an option of another command" "unknown option '--set'" od-eval results --set x "$R/good.tsv"
+fails 3 "results: a line of three fields" "short.tsv': line 1 has 3 fields" od-eval results "$R/short.tsv"
+fails 3 "results: an unknown command" "'psnr' is not an od-eval command" od-eval results "$R/cmd.tsv"
+fails 3 "results: a task scored by two commands" "task 'p' is scored by image on line 1, not seg" od-eval results "$R/two.tsv"
+fails 3 "results: a row twice" "task 'p' has a row 'm' already" od-eval results "$R/dup.tsv"
+fails 3 "results: no rows" "no rows (an empty spec)" od-eval results "$R/empty.tsv"
+fails 5 "results: a missing spec" "'nope.tsv'" od-eval results nope.tsv
+fails 5 "results: a missing list" "nope.list'" od-eval results "$R/nolist.tsv"
+t_fails 5 "results: a missing list, with --json" od-eval results --json "$R/r.json" -o "$R/r.md" "$R/nolist.tsv"
+t_ok "... neither output written" test ! -e "$R/r.json" -a ! -e "$R/r.md"
+printf 'not a picture\n' > "$R/bad.png"
+fails 2 "sheet: no files" "give the files of the cells" od-eval sheet
+fails 2 "sheet: --columns 0" "--columns" od-eval sheet --columns 0 image/p1.png
+fails 2 "sheet: a bad --cell" "--cell" od-eval sheet --cell 0x5 image/p1.png
+fails 5 "sheet: a missing picture" "'nope.png'" od-eval sheet image/p1.png nope.png
+fails 3 "sheet: an unreadable picture" "bad.png': not a PNG or JPEG image" od-eval sheet image/p1.png "$R/bad.png"
+fails 3 "sheet: camera files of one row with different numbers of cameras" "the first camera file of its row" \
+	od-eval sheet cameras/g1.json cameras/g2.json
+t_ok "sheet --missing: missing and unreadable files are crossed cells" od-eval sheet --missing -o "$R/s.png" \
+	image/p1.png nope.png "$R/bad.png"
+fails 2 "baseline: no kind" "give the kind" od-eval baseline
+fails 2 "baseline: an unknown kind" "unknown kind 'grey'" od-eval baseline grey image/g1.png
+fails 5 "baseline: a missing reference" "'nope.png'" od-eval baseline mean nope.png
+fails 3 "baseline: an unreadable picture" "bad.png': not a PNG or JPEG image" od-eval baseline black "$R/bad.png"
+fails 3 "baseline origin: a malformed camera file" "bad.png'" od-eval baseline origin "$R/bad.png"
 t_done

@@ -12,7 +12,7 @@ mkdir -p out ref depth-out pictures set/000000/view0
 cp "$F/image/p1.png" out/a.png; cp "$F/image/g1.png" ref/a.png
 cp "$F/image/p3.png" out/b.png; cp "$F/image/g3.png" ref/b.png
 echo "out/a.png ref/a.png" > pairs.txt
-cp "$F/hand/depth_pred8.png" depth.png; cp "$F/hand/depth_gt.png" gt_depth16.png
+cp "$F/hand/depth_pred8.png" predicted-depth.png; cp "$F/hand/depth_gt.png" gt_depth16.png
 printf '{"format": "od-scene-set", "version": 1, "count": 1, "scenes": ["000000"]}\n' > set/index.json
 sed 's/"id": "a",/"id": "000000", "depth_scale": 0.0005,/' "$F/t2i/scene_a.json" > set/000000/scene.json
 echo "a large red cube to the left of a small blue sphere" > set/000000/caption.txt
@@ -24,6 +24,7 @@ cp "$F/depth/p8.png" depth-out/000000.png
 cp "$F/seg/p1.png" seg.png
 cp "$F/cameras/p1.json" estimated.json; cp "$F/cameras/g1_nerfstudio.json" transforms.json
 cp "$F/t2i/a_noisy.png" pictures/000000.png
+printf 'pictures\timage\tmodel\tpairs.txt\n' > run.tsv
 
 # the examples: .Dl lines and .Bd -literal blocks between EXAMPLES and SEE ALSO
 awk '/^\.Sh EXAMPLES/ { on = 1; next } /^\.Sh / { on = 0 }
@@ -42,4 +43,6 @@ for f in $(ls ex*.sh | sort -t x -k 2 -n); do
 	fi
 done
 t_ok "... and wrote what it said: scores.json, depth.csv, picture.png" test -s scores.json -a -s depth.csv -a -s picture.png
+t_ok "... mean.png, origin.json, sheet.png, results.md, results.json" test -s mean.png -a -s origin.json -a -s sheet.png \
+	-a -s results.md -a -s results.json
 t_done

@@ -12,7 +12,7 @@ if [ ! -x "$OD_BIN/od-scene" ]; then
 	exit 0
 fi
 cd "$T_TMP" || exit 1
-od-scene -o set -n 12 -s 5 --size 128x128 -v 3 -j 1 --progress none 2>err || { cat err; exit 1; }
+od-scene -o set --count 12 -s 5 --size 128x128 --views 3 -j 1 --progress none 2>err || { cat err; exit 1; }
 mkdir -p img depth sem cam
 for d in set/0000*; do
 	id=${d#set/}
@@ -33,4 +33,21 @@ t_ok "... AbsRel < 0.01 and delta1 = 1: depth.png is an affine map of 1/depth, a
 t_ok "t2i: each view-0 render against its scene.json" od-eval t2i --set set img -o t2i.csv
 t_ok "... presence and colour >= 0.9 over the set" awk -F, '$1 == "mean" { exit !($3 >= 0.9 && $5 >= 0.9) }' t2i.csv
 sed 's/^/# /' t2i.csv | tail -1
+
+# od-eval t2i looks for the objects the caption names, by od-scene's own rule
+# (scene/scene.h, od_scene_mention_threshold): at 64x64 the threshold is
+# 4096 / 2000 rounded down, 2 pixels, and scene 000013 of seed 3 names an
+# object of exactly 2 pixels in view 0.
+od-scene -o small --count 20 -s 3 --size 64x64 -j 1 --progress none 2>err || { cat err; exit 1; }
+mkdir -p small-img
+for d in small/0000*; do cp "$d/view0/image.png" "small-img/${d#small/}.png"; done
+t_ok "t2i on 20 scenes at 64x64" od-eval t2i --set small small-img -o small.csv
+bad=0
+for d in small/0000*; do
+	id=${d#small/}
+	named=$(grep -o '\(large\|small\) [a-z]* \(sphere\|cube\|cylinder\|cone\)' "$d/caption.txt" | wc -l)
+	scored=$(awk -F, -v p="small-img/$id.png" '$1 == p { print $8 }' small.csv)
+	[ "$named" = "$scored" ] || { bad=$((bad + 1)); echo "# $id: the caption names $named objects, od-eval scores $scored"; }
+done
+t_ok "... every scene: od-eval scores as many objects as its caption names" test "$bad" -eq 0
 t_done

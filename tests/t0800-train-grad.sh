@@ -98,6 +98,8 @@ t_fails 2 "no --case" od-train grad -o x.safetensors
 t_fails 2 "no -o" od-train grad --case "$A"
 t_fails 2 "unknown command" od-train frobnicate
 t_fails 5 "missing case file" od-train grad --case nonexistent.safetensors -o x.safetensors
+t_grep "^od-train: 'nonexistent.safetensors': cannot open: No such file or directory$" "$T_ERR" \
+	"... the message names the file"
 printf 'not a safetensors file' > junk.safetensors
 t_fails 3 "a case that is not safetensors" od-train grad --case junk.safetensors -o x.safetensors
 t_fails 3 "a case without x_sigma (the model's golden forward case)" \

@@ -18,7 +18,7 @@ for k in red green blue hstripes vstripes checker disc gradient; do
 done
 t_ok "a toy data set with od-tag | od-encode" sh -c '
 	for k in red green blue hstripes vstripes checker disc gradient; do
-		od-tag "a picture: $k" && od-encode -s 64x64 --role target $k.png || exit 1
+		od-tag "a picture: $k" && od-encode -S 64x64 --role target $k.png || exit 1
 	done > toy.odf'
 
 # ---- the loss falls

@@ -7,8 +7,8 @@
 cd "$T_TMP"
 odpattern red 64 red.png
 odpattern disc 64 disc.png
-{ od-tag "a red picture"; od-encode -s 64x64 --role target red.png;
-  od-tag "a disc"; od-encode -s 64x64 --role target disc.png; } > toy.odf
+{ od-tag "a red picture"; od-encode -S 64x64 --role target red.png;
+  od-tag "a disc"; od-encode -S 64x64 --role target disc.png; } > toy.odf
 T="--steps 2 --progress=none"
 
 fails() { # STATUS WHAT GREP-PATTERN cmd...
@@ -39,7 +39,7 @@ fails 5 "a missing data file" "'none.odf': cannot open" od-train train -o run $T
 # ---- bad data sets (the frame reader and the job rules)
 : > empty.odf
 fails 3 "an empty data file" "'empty.odf': no training jobs" od-train train -o run $T empty.odf
-{ od-tag "x"; od-encode -s 64x64 red.png; } > notarget.odf
+{ od-tag "x"; od-encode -S 64x64 red.png; } > notarget.odf
 fails 3 "a job without a target frame" "notarget.odf': frame 0: job 0 has no target frame" \
 	od-train train -o run $T notarget.odf
 od-tag "x" > textonly.odf
@@ -51,15 +51,15 @@ fails 3 "latents with 32 channels" "channels.odf': frame 2: 32 channels, the mod
 	od-train train -o run $T channels.odf
 od-frame from-safetensors "$OD_GOLDEN/cases/transformer/t2i_1f.safetensors" --tensor x_embed \
 	--mask encoder_attention_mask --kind text --squeeze --role condition -o wide.odf
-{ cat wide.odf; od-encode -s 64x64 --role target red.png; } > widejob.odf
+{ cat wide.odf; od-encode -S 64x64 --role target red.png; } > widejob.odf
 fails 3 "text of the wrong width" "widejob.odf': frame 0: a text frame must be (S, 64) T5 states" \
 	od-train train -o run $T widejob.odf
-{ od-tag "x"; od-encode -s 64x64 --role target red.png; od-encode -s 32x32 --role target red.png; } > sizes.odf
+{ od-tag "x"; od-encode -S 64x64 --role target red.png; od-encode -S 32x32 --role target red.png; } > sizes.odf
 fails 3 "frames of two sizes in a job" "sizes.odf': frame 3: size 4×4 differs from the job's 8×8" \
 	od-train train -o run $T sizes.odf
 head -c 5000 toy.odf > cut.odf
 fails 3 "a truncated data file" "cut.odf': frame 0: truncated data" od-train train -o run $T cut.odf
-{ od-encode -s 64x64 --role target red.png; od-tag "x"; } > first.odf
+{ od-encode -S 64x64 --role target red.png; od-tag "x"; } > first.odf
 fails 3 "a latent before any prompt" "first.odf': frame 0: a latent frame before any prompt" \
 	od-train train -o run $T first.odf
 printf '%080d\n' 0 > notframes.odf
@@ -108,6 +108,40 @@ n=$(tail -1 int/log.csv | cut -d, -f1)
 t_ok "... the checkpoint of that step ($n) is written" test "$(readlink int/latest)" = "$(printf 'step-%07d' "$n")"
 t_ok "... and the run resumes" od-train train --resume int --until $((n + 2)) --progress=none
 
+# ---- other fatal signals: the run dies of the signal, keeps its last
+# checkpoint, and leaves nothing when it has none yet
+hup() { # RUN LINES [OPTION...]: start a long run into RUN, send SIGHUP once its log has LINES lines
+	run=$1 lines=$2
+	shift 2
+	od-train train -o "$run" --steps 1000000 --progress=none "$@" toy.odf 2> /dev/null &
+	pid=$!
+	i=0
+	while [ ! -s "$run/log.csv" ] || [ "$(wc -l < "$run/log.csv")" -lt "$lines" ]; do
+		sleep 0.1; i=$((i + 1)); [ $i -gt 600 ] && break
+	done
+	kill -HUP $pid
+	{ wait $pid; } 2> /dev/null
+}
+hup new 2
+st=$?
+t_result $((st != 129)) "SIGHUP before the first checkpoint: killed by the signal ($st)"
+t_ok "... the run's folder is gone" test ! -e new
+mkdir there
+hup there 2
+st=$?
+t_result $((st != 129)) "SIGHUP before the first checkpoint, in a folder that was there ($st)"
+t_ok "... the folder stays, empty" sh -c 'test -d there && test -z "$(ls -A there)"'
+hup old 8 --save-every 2 --keep 2
+st=$?
+t_result $((st != 129)) "SIGHUP after checkpoints: killed by the signal ($st)"
+t_ok "... the last checkpoint is whole" od-model info --check old/latest
+t_ok "... the log is there" test -s old/log.csv
+t_ok "... no temporary folder left" sh -c '! ls -a old | grep -q tmp'
+mkdir perm
+t_ok "... checkpoint folders have the permissions mkdir gives" test "$(stat -c %a old/latest/)" = "$(stat -c %a perm)"
+t_ok "... and the run resumes" od-train train --resume old --until "$(($(readlink old/latest | sed 's/step-0*//') + 1))" \
+	--progress=none
+
 # ---- resume problems
 t_ok "a run to resume" od-train train -o R --steps 3 --lr 1e-3 --progress=none toy.odf
 t_fails 2 "a run folder used again without --resume" od-train train -o R $T toy.odf
@@ -119,7 +153,7 @@ t_fails 2 "--resume with another base model" od-train train --resume R -m "$OD_M
 t_fails 2 "--resume a folder without a checkpoint" od-train train --resume "$OD_MODEL"
 t_grep "no checkpoint to resume" "$T_ERR" "... message"
 t_fails 2 "--resume past --steps" od-train train --resume R --steps 2
-{ cat toy.odf; od-tag "y"; od-encode -s 64x64 --role target red.png; } > more.odf
+{ cat toy.odf; od-tag "y"; od-encode -S 64x64 --role target red.png; } > more.odf
 t_fails 3 "--resume with data that changed" od-train train --resume R more.odf
 t_grep "the data changed since the run started" "$T_ERR" "... message"
 cp -R R R2

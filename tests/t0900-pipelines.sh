@@ -20,7 +20,7 @@ t_ok "t2i: picture within 2 levels" odimg cmp --max 2 t2i.png "$G/t2i_softcap_ou
 # depth2image [1,0]: the depth picture 100x75, centre-cropped and resized to 64x64
 t_ok "depth2image: od-tag + od-encode | od-denoise --mask 10 | od-decode" sh -c \
 	"{ od-tag -N '[[depth2image]] a small stone house in a green valley';
-	   od-encode -s 64x64 --seed 1002 $G/depth_100x75.png; } |
+	   od-encode -S 64x64 --seed 1002 $G/depth_100x75.png; } |
 	 od-denoise --mask 10 --steps 4 --guidance 4 --seed 1002 --all | tee d2i.odf |
 	 od-decode --role target -o d2i.png"
 t_ok "depth2image: final latents within 1e-3" odcmp --atol 1e-3 d2i.odf "$G/depth2image_mask10_softcap.safetensors:final_latents"
@@ -28,7 +28,7 @@ t_ok "depth2image: picture within 2 levels" odimg cmp --max 2 d2i.png "$G/depth2
 
 # image2depth [0,1]: no caption, the empty negative prompt (upstream's default)
 t_ok "image2depth: od-tag + od-encode | od-denoise --mask 01 | od-decode" sh -c \
-	"{ od-tag '[[depth2image]]'; od-encode -s 64x64 --seed 1003 $G/rgb_64x64.png; } |
+	"{ od-tag '[[depth2image]]'; od-encode -S 64x64 --seed 1003 $G/rgb_64x64.png; } |
 	 od-denoise --mask 01 --steps 4 --guidance 4 --seed 1003 --all | tee i2d.odf |
 	 od-decode --role target -o i2d.png"
 t_ok "image2depth: final latents within 1e-3" odcmp --atol 1e-3 i2d.odf "$G/image2depth_mask01_softcap.safetensors:final_latents"
@@ -38,8 +38,8 @@ t_ok "image2depth: a Spectral depth display" sh -c "od-decode --role target --co
 # multiview [0,0,1,0,1,0]: view 0's picture, the rays of all three cameras
 t_ok "multiview: od-tag + od-encode + od-plucker | od-denoise --mask 001010 | od-decode" sh -c \
 	"{ od-tag -N '[[multiview]] a wooden chair';
-	   od-encode -s 64x64 --seed 1004 $G/mv_view0_64x64.png;
-	   od-plucker -a 0,45,90 -e 0,10,-10 -d 1.5 -f 1.3887 --size 64; } |
+	   od-encode -S 64x64 --seed 1004 $G/mv_view0_64x64.png;
+	   od-plucker -a 0,45,90 -e 0,10,-10 -d 1.5 --focal 1.3887 --size 64; } |
 	 od-denoise --mask 001010 --steps 4 --guidance 4 --seed 1004 --all | tee mv.odf |
 	 od-decode --role target --skip-rays -o mv_%d.png"
 t_ok "multiview: final latents within 1e-3" odcmp --atol 1e-3 mv.odf "$G/multiview_mask001010_softcap.safetensors:final_latents"
@@ -51,7 +51,7 @@ t_ok "multiview: one contact sheet" sh -c "od-decode --role target --skip-rays -
 # views 1 and 2 generated and turned into cameras
 t_ok "pose estimation: pictures + first camera -> cameras JSON" sh -c \
 	"{ od-tag '[[multiview]]';
-	   od-encode -s 64x64 --seed 5 $G/mv_view0_64x64.png $G/rgb_64x64.png $G/mv_view0_64x64.png;
+	   od-encode -S 64x64 --seed 5 $G/mv_view0_64x64.png $G/rgb_64x64.png $G/mv_view0_64x64.png;
 	   od-plucker -a 0 --size 64; } |
 	 od-denoise --mask 000101 --steps 2 --guidance 4 --seed 5 --all |
 	 od-decode --role target --cameras cams.json"

@@ -23,4 +23,13 @@ const char *od_blas_advice(void);
  * environment (for tests). */
 const char *od_blas_advice_for(const char *corename);
 
+/* Make sure OpenBLAS holds a work buffer for each of n threads calling sgemm
+ * at once. OpenBLAS allocates one (128 MiB for its AVX-512 kernels) the first
+ * time a thread needs it, and when that allocation fails it retries forever:
+ * under a memory limit (ulimit -v) a tool would spin at 100% CPU. So the
+ * buffers are taken here, up front, after checking that the address space
+ * can hold them; OD_ENOMEM ("out of memory: ...") when it cannot. Does
+ * nothing with a BLAS that is not OpenBLAS. */
+int od_blas_reserve(int n);
+
 #endif

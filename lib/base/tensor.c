@@ -253,3 +253,37 @@ void od_round_to(float *x, enum od_dtype t, size_t n)
 		for (size_t i = 0; i < n; i++)
 			x[i] = od_f16_to_f32(od_f32_to_f16(x[i]));
 }
+
+int64_t od_first_nonfinite(const float *x, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!isfinite(x[i]))
+			return (int64_t)i;
+	return -1;
+}
+
+int64_t od_first_nonfinite_raw(const void *data, enum od_dtype t, size_t n)
+{
+	const unsigned char *p = data;
+	for (size_t i = 0; i < n; i++) {
+		int bad;
+		if (t == OD_F32) {
+			uint32_t u;
+			memcpy(&u, p + 4 * i, 4);
+			bad = (u & 0x7f800000u) == 0x7f800000u;
+		} else if (t == OD_F16 || t == OD_BF16) {
+			uint16_t u;
+			memcpy(&u, p + 2 * i, 2);
+			bad = t == OD_BF16 ? (u & 0x7f80u) == 0x7f80u : (u & 0x7c00u) == 0x7c00u;
+		} else if (t == OD_F64) {
+			uint64_t u;
+			memcpy(&u, p + 8 * i, 8);
+			bad = (u & 0x7ff0000000000000ull) == 0x7ff0000000000000ull;
+		} else {
+			return -1;
+		}
+		if (bad)
+			return (int64_t)i;
+	}
+	return -1;
+}

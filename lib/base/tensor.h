@@ -71,4 +71,12 @@ void od_from_f32(void *dst, const float *src, enum od_dtype t, size_t n);
 /* Round n floats in place to the precision of t (F32: unchanged). */
 void od_round_to(float *x, enum od_dtype t, size_t n);
 
+/* The index of the first NaN or infinity among n floats, or -1 when all are
+ * finite. Every stage that hands numbers on checks its output with it, once
+ * (README, Conventions: non-finite values never leave a tool). */
+int64_t od_first_nonfinite(const float *x, size_t n);
+/* The same for n elements of a float type (F32, F16, BF16, F64), read from
+ * their bits; other types are always finite. */
+int64_t od_first_nonfinite_raw(const void *data, enum od_dtype t, size_t n);
+
 #endif

@@ -99,6 +99,10 @@ int od_c2w_check(const double m[4][4], const char *what)
 				return od_error(OD_EFORMAT, "%s: element [%d][%d] is not a finite number", what, i, j);
 	if (fabs(m[3][0]) > 1e-6 || fabs(m[3][1]) > 1e-6 || fabs(m[3][2]) > 1e-6 || fabs(m[3][3] - 1) > 1e-6)
 		return od_error(OD_EFORMAT, "%s: last row is not (0, 0, 0, 1)", what);
+	for (int i = 0; i < 3; i++)
+		if (fabs(m[i][3]) > OD_CAMERA_MAX_COORD)
+			return od_error(OD_EFORMAT, "%s: the position (%g, %g, %g) is more than %g from the origin", what,
+					m[0][3], m[1][3], m[2][3], OD_CAMERA_MAX_COORD);
 	double R[3][3];
 	for (int i = 0; i < 3; i++)
 		for (int j = 0; j < 3; j++)
@@ -129,6 +133,8 @@ int od_camera_set_orbit(struct od_camera *c, double az, double el, double dist, 
 		return od_error(OD_EFORMAT, "%s: azimuth and elevation must be finite", what);
 	if (!(dist > 0) || !isfinite(dist))
 		return od_error(OD_EFORMAT, "%s: distance %g is not a positive number", what, dist);
+	if (dist > OD_CAMERA_MAX_COORD)
+		return od_error(OD_EFORMAT, "%s: distance %g is over %g", what, dist, OD_CAMERA_MAX_COORD);
 	double gl[4][4];
 	od_orbit_c2w_gl(az, el, dist, gl);
 	od_c2w_gl_to_cv(gl, c->c2w);
@@ -217,9 +223,25 @@ int od_camera_set_intrinsics(struct od_camera *c, double fx, double fy, double c
 		return od_error(OD_EFORMAT, "%s: intrinsics must be finite numbers", what);
 	if (!(fx > 0) || !(fy > 0))
 		return od_error(OD_EFORMAT, "%s: focal length (%g, %g) must be positive", what, fx, fy);
+	if (fx < OD_CAMERA_MIN_FOCAL || fy < OD_CAMERA_MIN_FOCAL || fx > OD_CAMERA_MAX_FOCAL || fy > OD_CAMERA_MAX_FOCAL)
+		return od_error(OD_EFORMAT, "%s: focal length (%g, %g) is outside %g..%g", what, fx, fy, OD_CAMERA_MIN_FOCAL,
+				OD_CAMERA_MAX_FOCAL);
+	if (fabs(cx) > OD_CAMERA_MAX_FOCAL || fabs(cy) > OD_CAMERA_MAX_FOCAL)
+		return od_error(OD_EFORMAT, "%s: principal point (%g, %g) is more than %g from the image", what, cx, cy,
+				OD_CAMERA_MAX_FOCAL);
 	c->fx = fx, c->fy = fy, c->cx = cx, c->cy = cy;
 	c->has_intrinsics = 1;
 	return OD_OK;
+}
+
+int od_camera_finite(const struct od_camera *c)
+{
+	for (int i = 0; i < 4; i++)
+		for (int j = 0; j < 4; j++)
+			if (!isfinite(c->c2w[i][j]))
+				return 0;
+	return isfinite(c->fx) && isfinite(c->fy) && isfinite(c->cx) && isfinite(c->cy) && isfinite(c->azimuth) &&
+	       isfinite(c->elevation) && isfinite(c->distance);
 }
 
 void od_camera_relative(const struct od_camera *ref, const struct od_camera *c, double rel[4][4])
@@ -301,6 +323,9 @@ int od_camera_rays(const struct od_camera *ref, const struct od_camera *c, int S
 				out[i] = d[i], out[3 + i] = m[i];
 		}
 	}
+	for (size_t i = 0; i < (size_t)S * S * 6; i++)
+		if (!isfinite(rays6[i]) || fabs(rays6[i]) > 1e30) /* within float32 after ×1.658 */
+			return od_error(OD_EINVAL, "the rays are not finite (NaN or infinity): a camera too far away?");
 	return OD_OK;
 }
 

@@ -37,6 +37,13 @@
 #define OD_RAYS_MAX_S 256
 /* The image size multiview runs at (ASPECT_RATIO_512's square bucket, §7). */
 #define OD_RAYS_DEFAULT_SIZE 512
+/* Bounds that keep every derived number (rays ×1.658 in float32, moments
+ * |c|·|d|) finite: camera positions and orbit distances within 1e6 world units
+ * of the origin, focal lengths and principal points within 1e-6..1e6 image
+ * units. Anything outside is refused where it enters (numerics never see it). */
+#define OD_CAMERA_MAX_COORD 1e6
+#define OD_CAMERA_MIN_FOCAL 1e-6
+#define OD_CAMERA_MAX_FOCAL 1e6
 
 struct od_camera {
 	int view;                            /* view index (frame metadata view=), -1 when unknown */
@@ -63,13 +70,15 @@ void od_orbit_c2w_gl(double azimuth_deg, double elevation_deg, double distance, 
  * steps rotate the world frame and cancel in relative poses. */
 void od_c2w_gl_to_cv(const double gl[4][4], double cv[4][4]);
 
-/* Validate a camera-to-world matrix: finite, last row (0, 0, 0, 1), the rotation
- * not singular, orthonormal within 1e-4 and proper (det +1). what names it in the
- * message ("'cams.json': cameras[2].c2w"). OD_EFORMAT on failure. */
+/* Validate a camera-to-world matrix: finite, the position within
+ * OD_CAMERA_MAX_COORD, last row (0, 0, 0, 1), the rotation not singular,
+ * orthonormal within 1e-4 and proper (det +1). what names it in the message
+ * ("'cams.json': cameras[2].c2w"). OD_EFORMAT on failure. */
 int od_c2w_check(const double c2w[4][4], const char *what);
 
-/* Set the pose from an orbit (degrees, degrees, distance > 0): create_c2w_matrix,
- * then od_c2w_gl_to_cv, and remember the angles. */
+/* Set the pose from an orbit (degrees, degrees, 0 < distance <=
+ * OD_CAMERA_MAX_COORD): create_c2w_matrix, then od_c2w_gl_to_cv, and remember
+ * the angles. */
 int od_camera_set_orbit(struct od_camera *c, double azimuth_deg, double elevation_deg, double distance,
 			const char *what);
 /* Set the pose from a camera-to-world matrix in the OpenGL (opengl = 1, converted
@@ -80,8 +89,12 @@ int od_camera_set_c2w(struct od_camera *c, const double c2w[4][4], int opengl, c
 void od_pose_invert(const double m[4][4], double inv[4][4]);
 /* Set the pose from a world-to-camera matrix (inverted, then as od_camera_set_c2w). */
 int od_camera_set_w2c(struct od_camera *c, const double w2c[4][4], int opengl, const char *what);
-/* Set and validate intrinsics (fx, fy > 0, all finite); OD_EFORMAT otherwise. */
+/* Set and validate intrinsics (fx, fy within OD_CAMERA_MIN_FOCAL..
+ * OD_CAMERA_MAX_FOCAL, |cx|, |cy| within OD_CAMERA_MAX_FOCAL); OD_EFORMAT
+ * otherwise. */
 int od_camera_set_intrinsics(struct od_camera *c, double fx, double fy, double cx, double cy, const char *what);
+/* True when every number of c (pose, intrinsics, orbit) is finite. */
+int od_camera_finite(const struct od_camera *c);
 
 /* The pose of c in ref's OpenCV camera frame (ref becomes the identity):
  * R_rel = Rc_refᵀ Rc, t_rel = Rc_refᵀ (p − p_ref) (§7.2 closed form). */

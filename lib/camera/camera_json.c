@@ -683,6 +683,10 @@ char *od_camera_json_dump(const struct od_camera *cams, const struct od_rays_fit
 
 int od_camera_json_write(struct od_out *o, const struct od_camera *cams, const struct od_rays_fit *fits, int n)
 {
+	for (int i = 0; i < n; i++) /* README: non-finite values never leave a tool */
+		if (!od_camera_finite(&cams[i]) ||
+		    (fits && !(isfinite(fits[i].rms_angle) && isfinite(fits[i].rms_distance))))
+			return od_error(OD_EFAIL, "camera %d: a value is not finite (NaN or infinity)", i);
 	char *s = od_camera_json_dump(cams, fits, n);
 	if (!s)
 		return od_error(OD_ENOMEM, "out of memory");

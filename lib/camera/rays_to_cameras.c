@@ -170,6 +170,8 @@ int od_rays_to_camera(const double *rays6, int S, const struct od_camera *intr, 
 		fit->rms_angle = sqrt(sa / used);
 		fit->rms_distance = sqrt(sd / used);
 	}
+	if (!od_camera_finite(cam) || (fit && !(isfinite(fit->rms_angle) && isfinite(fit->rms_distance))))
+		rc = od_error(OD_EFORMAT, "%s: the camera recovered from the rays is not finite (NaN or infinity)", label);
 out:
 	free(pts), free(dirs);
 	return rc;
@@ -180,7 +182,7 @@ int od_rays_frame_to_camera(const struct od_frame *f, enum od_rays_channels mode
 {
 	char shape[64];
 	if (f->kind != OD_KIND_RAYS)
-		return od_error(OD_EFORMAT, "%s: a %s frame, not a ray frame", label, od_kind_name(f->kind));
+		return od_error(OD_EFORMAT, "%s: %s frame, not a ray frame", label, od_kind_a(f->kind));
 	if (f->ndim != 3 || f->shape[0] != 16 || f->shape[1] != f->shape[2] || f->shape[1] < 1)
 		return od_error(OD_EFORMAT, "%s: ray frame shape %s is not (16, S, S)", label,
 				od_shape_str(shape, sizeof shape, f->ndim, f->shape));

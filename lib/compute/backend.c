@@ -1,6 +1,7 @@
 /* backend.c: compute contexts, the parameter cache and the CUDA plugin loader
  * (see backend.h). */
 #include "compute/backend.h"
+#include "base/blas.h"
 #include "base/error.h"
 #include "base/parallel.h"
 #include "compute/cpu/cpu_kernels.h"
@@ -112,13 +113,13 @@ int od_ctx_create(struct od_ctx **out, enum od_device dev, int threads)
 	c->device = dev;
 	c->k = &od_cpu_kernels;
 	c->error = od_error;
-	if (dev == OD_DEVICE_CUDA) {
-		rc = load_cuda(c);
-		if (rc) {
-			free(c->params);
-			free(c);
-			return rc;
-		}
+	/* The CPU kernels call sgemm from every thread (compute/cpu/): OpenBLAS's
+	 * work buffers are taken now, while a failure can still be reported. */
+	rc = dev == OD_DEVICE_CUDA ? load_cuda(c) : od_blas_reserve(c->threads);
+	if (rc) {
+		free(c->params);
+		free(c);
+		return rc;
 	}
 	*out = c;
 	return OD_OK;

@@ -73,6 +73,31 @@ int od_eval_pair(const char *pred, const char *gt, struct od_eval_items *items)
 	return add(items, strdup(pred), strdup(gt), NULL, 0, 0);
 }
 
+int od_eval_fields(const char *line, size_t len, const char **f, size_t *fl, int max)
+{
+	const char *q = line, *le = line + len;
+	const int tabs = memchr(q, '\t', len) != NULL;
+	int nf = 0;
+	while (q < le && (*q == ' ' || *q == '\t'))
+		q++;
+	if (q == le || *q == '#')
+		return 0;
+	while (q < le) {
+		const char *s = q;
+		while (q < le && (tabs ? *q != '\t' : *q != ' '))
+			q++;
+		const char *e = q;
+		while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+			e--;
+		if (nf < max)
+			f[nf] = s, fl[nf] = (size_t)(e - s);
+		nf++;
+		while (q < le && (*q == ' ' || *q == '\t'))
+			q++;
+	}
+	return nf;
+}
+
 int od_eval_list_parse(const char *text, size_t len, const char *label, const char *base, enum od_eval_kind kind,
 		       struct od_eval_items *items)
 {
@@ -90,33 +115,15 @@ int od_eval_list_parse(const char *text, size_t len, const char *label, const ch
 		p = eol + 1;
 		if (ll && q[ll - 1] == '\r')
 			ll--;
-		const char *le = q + ll;
 		if (memchr(q, '\0', ll)) {
 			od_eval_items_free(items);
 			return od_error(OD_EFORMAT, "'%s': line %d holds a NUL byte", label, line);
 		}
-		const int tabs = memchr(q, '\t', ll) != NULL;
-		/* fields: split on tabs if any, else on spaces; surrounding blanks trimmed */
 		const char *f[4];
 		size_t fl[4];
-		int nf = 0;
-		while (q < le && (*q == ' ' || *q == '\t'))
-			q++;
-		if (q == le || *q == '#')
+		int nf = od_eval_fields(q, ll, f, fl, 4);
+		if (nf == 0)
 			continue;
-		while (q < le) {
-			const char *s = q;
-			while (q < le && (tabs ? *q != '\t' : *q != ' '))
-				q++;
-			const char *e = q;
-			while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
-				e--;
-			if (nf < 4)
-				f[nf] = s, fl[nf] = (size_t)(e - s);
-			nf++;
-			while (q < le && (*q == ' ' || *q == '\t'))
-				q++;
-		}
 		if (nf < 2 || nf > max_fields) {
 			od_eval_items_free(items);
 			return od_error(OD_EFORMAT, "'%s': line %d has %d field%s, not %s", label, line, nf,
@@ -153,7 +160,7 @@ int od_eval_list_parse(const char *text, size_t len, const char *label, const ch
 		rc = add(items, resolve(base, f[0], fl[0]), resolve(base, f[1], fl[1]), scene, scale, line);
 	}
 	if (!rc && items->n == 0)
-		rc = od_error(OD_EFORMAT, "'%s': no items (an empty list)", label);
+		rc = od_error(OD_EFORMAT, "'%s': no items in the input (an empty list)", label);
 	if (rc)
 		od_eval_items_free(items);
 	return rc;
@@ -289,7 +296,7 @@ int od_eval_dirs(const char *pred_dir, const char *gt_dir, enum od_eval_kind kin
 		return rc;
 	}
 	if (ng == 0)
-		rc = od_error(OD_EFORMAT, "'%s': no %s files in the folder", gt_dir,
+		rc = od_error(OD_EFORMAT, "'%s': no items in the input (no %s files in the folder)", gt_dir,
 			      json_gt ? ".json" : kind == OD_EVAL_DEPTH ? ".png" : ".png or .jpg");
 	for (int i = 0; i < ng && !rc; i++) {
 		int j;
@@ -355,7 +362,7 @@ int od_eval_set(const char *set, const char *pred_dir, enum od_eval_kind kind, i
 		return od_error(OD_ENOMEM, "out of memory");
 	rc = od_eval_index_read(index, &ids, &n);
 	if (!rc && n == 0)
-		rc = od_error(OD_EFORMAT, "'%s': the set has no scenes", index);
+		rc = od_error(OD_EFORMAT, "'%s': no scenes in the input (the set is empty)", index);
 	static const char *const gt_name[OD_EVAL_KINDS] = { "image.png", "depth16.png", "semantic.png", "cameras.json",
 							    "scene.json" };
 	for (int i = 0; i < n && !rc; i++) {

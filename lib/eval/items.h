@@ -54,6 +54,13 @@ struct od_eval_items {
 
 void od_eval_items_free(struct od_eval_items *items);
 
+/* Split one line (without its line break) into fields as list files are
+ * split: on tabs when the line holds a tab, else on spaces, a run of
+ * separators counting as one and blanks around a field dropped. Stores the
+ * first max fields (start, length) and returns how many there are in all: 0
+ * for a blank line or a comment ('#' first). */
+int od_eval_fields(const char *line, size_t len, const char **f, size_t *fl, int max);
+
 /* One item: two files. */
 int od_eval_pair(const char *pred, const char *gt, struct od_eval_items *items);
 /* Parse a list's text; label names it, base is the folder relative paths are

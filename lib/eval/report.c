@@ -1,13 +1,12 @@
 /*
  * report.c: CSV, JSON and Markdown tables of per-item metrics (report.h).
- * Written into a growing buffer, then to the output in one go.
+ * Written into a growing buffer (textbuf.h), then to the output in one go.
  */
 #include "eval/report.h"
 #include "base/error.h"
+#include "eval/textbuf.h"
 
 #include <math.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -93,204 +92,87 @@ double od_report_summary(const struct od_report *r, int k)
 	return n ? sum / n : NAN;
 }
 
-/* ---- a growing text buffer */
-
-struct buf {
-	char *s;
-	size_t n, cap;
-	int oom;
-};
-
-static void put(struct buf *b, const char *s, size_t n)
-{
-	if (b->oom)
-		return;
-	if (b->n + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 4096;
-		while (cap < b->n + n + 1)
-			cap *= 2;
-		char *ns = realloc(b->s, cap);
-		if (!ns) {
-			b->oom = 1;
-			return;
-		}
-		b->s = ns;
-		b->cap = cap;
-	}
-	memcpy(b->s + b->n, s, n);
-	b->n += n;
-	b->s[b->n] = 0;
-}
-
-static void puts_(struct buf *b, const char *s)
-{
-	put(b, s, strlen(s));
-}
-
-static void printf_(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void printf_(struct buf *b, const char *fmt, ...)
-{
-	char tmp[128];
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-	va_end(ap);
-	put(b, tmp, n < 0 ? 0 : (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
-}
-
 /* A number: reals %.10g, counts as integers; inf/undefined per format. */
-static void number(struct buf *b, double v, enum od_col_kind kind, int json)
+static void number(struct od_tbuf *b, double v, enum od_col_kind kind, int json)
 {
-	if (isnan(v) || (json && isinf(v))) {
-		if (json)
-			puts_(b, "null");
-		return;
-	}
-	if (isinf(v))
-		puts_(b, v > 0 ? "inf" : "-inf");
-	else if (kind == OD_COL_COUNT)
-		printf_(b, "%.0f", v);
-	else
-		printf_(b, "%.10g", v);
-}
-
-static void csv_text(struct buf *b, const char *s)
-{
-	if (!strpbrk(s, ",\"\r\n")) {
-		puts_(b, s);
-		return;
-	}
-	puts_(b, "\"");
-	for (; *s; s++)
-		put(b, *s == '"' ? "\"\"" : s, *s == '"' ? 2 : 1);
-	puts_(b, "\"");
-}
-
-/* The length of the valid UTF-8 sequence at s, or 0. */
-static int utf8_len(const unsigned char *s)
-{
-	if (s[0] < 0x80)
-		return 1;
-	int n = s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 && s[0] < 0xe0 ? 2 : 0;
-	for (int k = 1; k < n; k++)
-		if ((s[k] & 0xc0) != 0x80)
-			return 0;
-	return n;
-}
-
-static void json_text(struct buf *b, const char *s)
-{
-	puts_(b, "\"");
-	for (const unsigned char *p = (const unsigned char *)s; *p;) {
-		if (*p == '"' || *p == '\\') {
-			char e[2] = { '\\', (char)*p };
-			put(b, e, 2);
-			p++;
-		} else if (*p < 0x20) {
-			printf_(b, "\\u%04x", *p);
-			p++;
-		} else {
-			int n = utf8_len(p);
-			if (n == 0) {
-				puts_(b, "\\ufffd"); /* not UTF-8: the replacement character */
-				p++;
-			} else {
-				put(b, (const char *)p, (size_t)n);
-				p += n;
-			}
-		}
-	}
-	puts_(b, "\"");
-}
-
-static void md_text(struct buf *b, const char *s)
-{
-	for (; *s; s++)
-		if (*s == '|')
-			puts_(b, "\\|");
-		else if (*s == '\n' || *s == '\r')
-			puts_(b, " ");
-		else
-			put(b, s, 1);
+	od_tbuf_number(b, v, kind == OD_COL_COUNT, json, "%.10g");
 }
 
 int od_report_write(const struct od_report *r, enum od_report_format f, const char *command, struct od_out *o)
 {
-	struct buf b = { 0 };
+	struct od_tbuf b = { 0 };
 	const int C = r->n_cols;
 	if (f == OD_REPORT_CSV) {
 		for (int k = 0; k < C; k++) {
-			puts_(&b, k ? "," : "");
-			csv_text(&b, r->names[k]);
+			od_tbuf_puts(&b, k ? "," : "");
+			od_tbuf_csv(&b, r->names[k]);
 		}
-		puts_(&b, "\n");
+		od_tbuf_puts(&b, "\n");
 		for (int i = 0; i <= r->n_rows; i++) {
 			for (int k = 0; k < C; k++) {
 				size_t at = (size_t)i * C + k;
-				puts_(&b, k ? "," : "");
+				od_tbuf_puts(&b, k ? "," : "");
 				if (r->kinds[k] == OD_COL_TEXT)
-					csv_text(&b, i < r->n_rows ? r->text[at] : k == 0 ? "mean" : "");
+					od_tbuf_csv(&b, i < r->n_rows ? r->text[at] : k == 0 ? "mean" : "");
 				else
 					number(&b, i < r->n_rows ? r->num[at] : od_report_summary(r, k), r->kinds[k],
 					       0);
 			}
-			puts_(&b, "\n");
+			od_tbuf_puts(&b, "\n");
 		}
 	} else if (f == OD_REPORT_JSON) {
-		puts_(&b, "{\"command\": ");
-		json_text(&b, command);
-		puts_(&b, ",\n \"items\": [");
+		od_tbuf_puts(&b, "{\"command\": ");
+		od_tbuf_json(&b, command);
+		od_tbuf_puts(&b, ",\n \"items\": [");
 		for (int i = 0; i < r->n_rows; i++) {
-			puts_(&b, i ? ",\n  {" : "\n  {");
+			od_tbuf_puts(&b, i ? ",\n  {" : "\n  {");
 			for (int k = 0; k < C; k++) {
 				size_t at = (size_t)i * C + k;
-				puts_(&b, k ? ", " : "");
-				json_text(&b, r->names[k]);
-				puts_(&b, ": ");
+				od_tbuf_puts(&b, k ? ", " : "");
+				od_tbuf_json(&b, r->names[k]);
+				od_tbuf_puts(&b, ": ");
 				if (r->kinds[k] == OD_COL_TEXT)
-					json_text(&b, r->text[at]);
+					od_tbuf_json(&b, r->text[at]);
 				else
 					number(&b, r->num[at], r->kinds[k], 1);
 			}
-			puts_(&b, "}");
+			od_tbuf_puts(&b, "}");
 		}
-		printf_(&b, "],\n \"summary\": {\"items\": %d", r->n_rows);
+		od_tbuf_printf(&b, "],\n \"summary\": {\"items\": %d", r->n_rows);
 		for (int k = 0; k < C; k++) {
 			if (r->kinds[k] == OD_COL_TEXT)
 				continue;
-			puts_(&b, ", ");
-			json_text(&b, r->names[k]);
-			puts_(&b, ": ");
+			od_tbuf_puts(&b, ", ");
+			od_tbuf_json(&b, r->names[k]);
+			od_tbuf_puts(&b, ": ");
 			number(&b, od_report_summary(r, k), r->kinds[k], 1);
 		}
-		puts_(&b, "}}\n");
+		od_tbuf_puts(&b, "}}\n");
 	} else {
-		puts_(&b, "|");
+		od_tbuf_puts(&b, "|");
 		for (int k = 0; k < C; k++) {
-			puts_(&b, " ");
-			md_text(&b, r->names[k]);
-			puts_(&b, " |");
+			od_tbuf_puts(&b, " ");
+			od_tbuf_md(&b, r->names[k]);
+			od_tbuf_puts(&b, " |");
 		}
-		puts_(&b, "\n|");
+		od_tbuf_puts(&b, "\n|");
 		for (int k = 0; k < C; k++)
-			puts_(&b, r->kinds[k] == OD_COL_TEXT ? ":---|" : "---:|");
-		puts_(&b, "\n");
+			od_tbuf_puts(&b, r->kinds[k] == OD_COL_TEXT ? ":---|" : "---:|");
+		od_tbuf_puts(&b, "\n");
 		for (int i = 0; i <= r->n_rows; i++) {
-			puts_(&b, "|");
+			od_tbuf_puts(&b, "|");
 			for (int k = 0; k < C; k++) {
 				size_t at = (size_t)i * C + k;
-				puts_(&b, " ");
+				od_tbuf_puts(&b, " ");
 				if (r->kinds[k] == OD_COL_TEXT)
-					md_text(&b, i < r->n_rows ? r->text[at] : k == 0 ? "**mean**" : "");
+					od_tbuf_md(&b, i < r->n_rows ? r->text[at] : k == 0 ? "**mean**" : "");
 				else
 					number(&b, i < r->n_rows ? r->num[at] : od_report_summary(r, k), r->kinds[k],
 					       0);
-				puts_(&b, " |");
+				od_tbuf_puts(&b, " |");
 			}
-			puts_(&b, "\n");
+			od_tbuf_puts(&b, "\n");
 		}
 	}
-	int rc = b.oom ? od_error(OD_ENOMEM, "out of memory") : od_out_write(o, b.s, b.n);
-	free(b.s);
-	return rc;
+	return od_tbuf_write(&b, o);
 }

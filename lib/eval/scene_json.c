@@ -6,6 +6,7 @@
 #include "eval/scene_json.h"
 #include "base/error.h"
 #include "base/io.h"
+#include "scene/scene.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -274,7 +275,7 @@ int od_eval_scene_named(const struct od_eval_scene *s, int i)
 	if (px < 0)
 		return 1;
 	if (s->width > 0 && s->height > 0)
-		return (double)px * 2000 >= (double)s->width * s->height && px > 0;
+		return px > 0 && px >= od_scene_mention_threshold(s->width, s->height);
 	return px > 0;
 }
 

@@ -91,10 +91,11 @@ int od_eval_scene_parse(const char *text, size_t len, const char *label, struct 
 int od_eval_scene_read(const char *path, struct od_eval_scene *s);
 
 /* Whether the caption names object i. od-scene(1) names the objects view 0
- * shows with at least width × height / 2000 pixels: so, when view 0's boxes
- * are known, an object is named when its box has pixels · 2000 >= width ·
- * height (any pixel when the size is not given); without boxes every object
- * is named. */
+ * shows with at least od_scene_mention_threshold(width, height) pixels
+ * (width × height / 2000 rounded down, at least 1; scene/scene.h): so, when
+ * view 0's boxes are known, an object is named when its box's pixel count
+ * reaches that threshold (any pixel when the size is not given); without
+ * boxes every object is named. */
 int od_eval_scene_named(const struct od_eval_scene *s, int i);
 
 /* Parse index.json text: *ids (malloc'd array of malloc'd strings, free with

@@ -22,7 +22,7 @@
  *
  * Objects. The objects looked for are those the caption names
  * (od_eval_scene_named: with view 0's boxes in scene.json, the ones od-scene's
- * caption names, at least W·H/2000 pixels in view 0; else all of them), and
+ * caption names, at least ⌊W·H/2000⌋ pixels in view 0; else all of them), and
  * the relations those between two of them.
  *
  * Detections. For each colour a named object has, the pixels within its

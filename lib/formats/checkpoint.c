@@ -28,30 +28,26 @@ static int open_file(struct od_component *c, const char *path)
 	return OD_OK;
 }
 
-/* Sharded weights: every distinct file named in weight_map, in first-seen order. */
-static int open_index(struct od_component *c, const char *index_path)
+int od_st_index_shards(json_t *idx, const char *label, const char ***names, int *n)
 {
-	json_t *idx;
-	int rc = od_json_load(index_path, &idx);
-	if (rc)
-		return rc;
+	*names = NULL;
+	*n = 0;
 	json_t *map = json_object_get(idx, "weight_map");
-	if (!json_is_object(map)) {
-		json_decref(idx);
-		return od_error(OD_EMODEL, "'%s': no \"weight_map\" object", index_path);
-	}
+	if (!json_is_object(map))
+		return od_error(OD_EMODEL, "'%s': no \"weight_map\" object", label);
 	const char *key;
 	json_t *v;
-	char **seen = NULL;
-	int n_seen = 0;
+	const char **seen = NULL;
+	int n_seen = 0, rc = OD_OK;
 	json_object_foreach(map, key, v) {
 		if (!json_is_string(v)) {
-			rc = od_error(OD_EMODEL, "'%s': weight_map entry '%s' is not a file name", index_path, key);
+			rc = od_error(OD_EMODEL, "'%s': weight_map entry '%s' is not a file name", label, key);
 			break;
 		}
 		const char *fname = json_string_value(v);
-		if (strchr(fname, '/')) {
-			rc = od_error(OD_EMODEL, "'%s': shard name '%s' leaves the folder", index_path, fname);
+		if (!*fname || strchr(fname, '/') || !strcmp(fname, ".") || !strcmp(fname, "..") ||
+		    strlen(fname) != json_string_length(v)) {
+			rc = od_error(OD_EMODEL, "'%s': shard name '%s' leaves the folder", label, fname);
 			break;
 		}
 		int dup = 0;
@@ -59,26 +55,46 @@ static int open_index(struct od_component *c, const char *index_path)
 			dup = !strcmp(seen[i], fname);
 		if (dup)
 			continue;
-		char **ns = realloc(seen, (size_t)(n_seen + 1) * sizeof *ns);
+		const char **ns = realloc(seen, (size_t)(n_seen + 1) * sizeof *ns);
 		if (!ns) {
 			rc = od_error(OD_ENOMEM, "out of memory");
 			break;
 		}
 		seen = ns;
-		seen[n_seen++] = (char *)fname;
-		char *path = od_path_join(c->dir, fname);
-		if (!path) {
-			rc = od_error(OD_ENOMEM, "out of memory");
-			break;
-		}
-		rc = open_file(c, path);
+		seen[n_seen++] = fname;
+	}
+	if (rc) {
+		free(seen);
+		return rc;
+	}
+	*names = seen;
+	*n = n_seen;
+	return OD_OK;
+}
+
+/* Sharded weights: every distinct file named in weight_map, in first-seen order. */
+static int open_index(struct od_component *c, const char *index_path)
+{
+	json_t *idx;
+	int rc = od_json_load(index_path, &idx);
+	if (rc)
+		return rc;
+	const char **shards;
+	int n_shards;
+	if ((rc = od_st_index_shards(idx, index_path, &shards, &n_shards))) {
+		json_decref(idx);
+		return rc;
+	}
+	for (int i = 0; !rc && i < n_shards; i++) {
+		char *path = od_path_join(c->dir, shards[i]);
+		rc = path ? open_file(c, path) : od_error(OD_ENOMEM, "out of memory");
 		free(path);
-		if (rc)
-			break;
 	}
 	/* Every name the index promises must be in the shard it names. */
+	const char *key;
+	json_t *v;
 	if (!rc) {
-		json_object_foreach(map, key, v) {
+		json_object_foreach(json_object_get(idx, "weight_map"), key, v) {
 			if (!od_component_find(c, key)) {
 				rc = od_error(OD_EMODEL, "'%s': tensor '%s' is listed but missing from '%s'", index_path, key,
 					      json_string_value(v));
@@ -86,7 +102,7 @@ static int open_index(struct od_component *c, const char *index_path)
 			}
 		}
 	}
-	free(seen);
+	free(shards);
 	json_decref(idx);
 	return rc;
 }

@@ -55,6 +55,12 @@ int od_component_resolve(const struct od_component *c,
 			 int (*spec)(const void *cfg, od_spec_cb cb, void *user), const void *cfg,
 			 const struct od_tensor ***out, int *n);
 
+/* The shard files a *.safetensors.index.json names in its "weight_map", each
+ * once, in first-seen order: *names (malloc'd; the strings belong to idx) and
+ * *n. OD_EMODEL when the map is missing, an entry is not a file name, or a
+ * name leaves the folder. */
+int od_st_index_shards(json_t *idx, const char *label, const char ***names, int *n);
+
 /* Count the parameters a spec describes. */
 int od_spec_count(int (*spec)(const void *cfg, od_spec_cb cb, void *user), const void *cfg,
 		  int64_t *params, int *tensors);

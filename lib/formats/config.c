@@ -3,6 +3,7 @@
 #include "base/error.h"
 #include "base/io.h"
 
+#include <math.h>
 #include <stdlib.h>
 
 int od_json_load(const char *path, json_t **out)
@@ -15,14 +16,21 @@ int od_json_load(const char *path, json_t **out)
 	int rc = od_read_file(path, 64u << 20, &data, &len);
 	if (rc)
 		return rc == OD_EIO ? OD_EMODEL : rc;
-	json_error_t jerr;
-	json_t *j = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
+	rc = od_json_parse(data, len, path, out);
 	free(data);
+	return rc;
+}
+
+int od_json_parse(const char *data, size_t len, const char *label, json_t **out)
+{
+	json_error_t jerr;
+	*out = NULL;
+	json_t *j = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!j)
-		return od_error(OD_EMODEL, "'%s': bad JSON at line %d: %s", path, jerr.line, jerr.text);
+		return od_error(OD_EMODEL, "'%s': bad JSON at line %d: %s", label, jerr.line, jerr.text);
 	if (!json_is_object(j)) {
 		json_decref(j);
-		return od_error(OD_EMODEL, "'%s': not a JSON object", path);
+		return od_error(OD_EMODEL, "'%s': not a JSON object", label);
 	}
 	*out = j;
 	return OD_OK;
@@ -41,11 +49,32 @@ int od_cfg_int(json_t *cfg, const char *key, long long def, int required, long l
 		*out = json_integer_value(v);
 		return OD_OK;
 	}
-	if (json_is_real(v) && json_real_value(v) == (double)(long long)json_real_value(v)) {
-		*out = (long long)json_real_value(v);
+	/* 16.0 counts as 16; the range test comes before the cast, which would be
+	 * undefined for a double beyond long long (1e300) */
+	double d = json_is_real(v) ? json_real_value(v) : 0.5;
+	if (d >= -0x1p62 && d <= 0x1p62 && d == floor(d)) {
+		*out = (long long)d;
 		return OD_OK;
 	}
 	return od_error(OD_EMODEL, "'%s': \"%s\" is not an integer", label, key);
+}
+
+int od_cfg_int_in(json_t *cfg, const char *key, long long def, int required, long long lo, long long hi,
+		  long long *out, const char *label)
+{
+	OD_TRY(od_cfg_int(cfg, key, def, required, out, label));
+	if (*out < lo || *out > hi)
+		return od_error(OD_EMODEL, "'%s': \"%s\" = %lld is outside %lld..%lld", label, key, *out, lo, hi);
+	return OD_OK;
+}
+
+int od_cfg_num_in(json_t *cfg, const char *key, double def, int required, double lo, double hi, double *out,
+		  const char *label)
+{
+	OD_TRY(od_cfg_num(cfg, key, def, required, out, label));
+	if (!(*out >= lo && *out <= hi))
+		return od_error(OD_EMODEL, "'%s': \"%s\" = %g is outside %g..%g", label, key, *out, lo, hi);
+	return OD_OK;
 }
 
 int od_cfg_num(json_t *cfg, const char *key, double def, int required, double *out, const char *label)

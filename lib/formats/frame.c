@@ -17,6 +17,12 @@ const char *od_kind_name(int kind)
 	return kind > 0 && kind < (int)(sizeof kind_names / sizeof *kind_names) ? kind_names[kind] : "unknown";
 }
 
+const char *od_kind_a(int kind)
+{
+	static const char *const a[] = { NULL, "a latent", "a rays", "a text", "a noise", "an image" };
+	return kind > 0 && kind < (int)(sizeof a / sizeof *a) ? a[kind] : "an unknown";
+}
+
 int od_kind_parse(const char *name)
 {
 	for (int i = 1; i < (int)(sizeof kind_names / sizeof *kind_names); i++)
@@ -515,21 +521,9 @@ int od_reader_next(struct od_reader *r, struct od_frame *f)
 		}
 		/* NaN and infinity are refused at the door: every consumer would only
 		 * propagate them. */
-		size_t n = (size_t)od_frame_numel(f);
-		for (size_t i = 0; i < n; i++) {
-			int bad;
-			if (f->dtype == OD_F32) {
-				uint32_t u;
-				memcpy(&u, (char *)f->data + 4 * i, 4);
-				bad = (u & 0x7f800000u) == 0x7f800000u;
-			} else {
-				uint16_t u;
-				memcpy(&u, (char *)f->data + 2 * i, 2);
-				bad = f->dtype == OD_BF16 ? (u & 0x7f80u) == 0x7f80u : (u & 0x7c00u) == 0x7c00u;
-			}
-			if (bad)
-				FAIL("element %zu is not finite (NaN or infinity)", L, I, i);
-		}
+		int64_t bad = od_first_nonfinite_raw(f->data, f->dtype, (size_t)od_frame_numel(f));
+		if (bad >= 0)
+			FAIL("element %lld is not finite (NaN or infinity)", L, I, (long long)bad);
 	}
 	if (mask_len) {
 		f->mask = malloc(mask_len);
@@ -611,6 +605,15 @@ int od_frame_write(struct od_out *o, const struct od_frame *f)
 				(unsigned long long)bytes);
 	if (f->mask && f->mask_len != (size_t)f->shape[0])
 		return od_error(OD_EINVAL, "frame mask is %zu bytes for %lld rows", f->mask_len, (long long)f->shape[0]);
+	/* The last line of the rule that non-finite values never leave a tool
+	 * (every stage checks its own output first, naming itself): no reader
+	 * would take the frame anyway. */
+	int64_t bad = f->data ? od_first_nonfinite_raw(f->data, f->dtype, (size_t)od_frame_numel(f)) : -1;
+	if (bad >= 0) {
+		char d[160];
+		return od_error(OD_EFAIL, "'%s': refusing to write a %s frame holding NaN or infinity (element %lld)",
+				o->label ? o->label : "<output>", od_frame_describe(f, d, sizeof d), (long long)bad);
+	}
 	size_t meta_len = 0;
 	for (int i = 0; i < f->n_meta; i++)
 		meta_len += strlen(f->meta[i].key) + 1 + strlen(f->meta[i].value) + 1;

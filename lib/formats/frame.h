@@ -83,6 +83,7 @@ struct od_frame {
 };
 
 const char *od_kind_name(int kind);     /* "latent", ... or "unknown" */
+const char *od_kind_a(int kind);        /* with its article, for "%s frame": "a latent", "an image", "an unknown" */
 int od_kind_parse(const char *name);    /* or -1 */
 const char *od_role_name(int role);     /* "condition", ... */
 int od_role_parse(const char *name);    /* or -1 */

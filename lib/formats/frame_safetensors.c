@@ -122,8 +122,12 @@ int od_frames_read_safetensors(const struct od_safetensors *st, struct od_frame 
 			int same = t->dtype == dt && t->ndim == nd;
 			for (int d = 0; same && d < nd; d++)
 				same = t->shape[d] == shape[d];
+			int64_t bad = same ? od_first_nonfinite_raw(t->data, t->dtype, (size_t)od_tensor_numel(t)) : -1;
 			if (!same)
 				rc = od_error(OD_EFORMAT, "'%s': tensor '%s' does not match its metadata", label, name);
+			else if (bad >= 0) /* README: non-finite values never leave a tool */
+				rc = od_error(OD_EFORMAT, "'%s': tensor '%s': element %lld is not finite (NaN or infinity)", label,
+					      name, (long long)bad);
 			else
 				memcpy(fs[i].data, t->data, t->nbytes);
 		}
@@ -141,8 +145,8 @@ int od_frames_read_safetensors(const struct od_safetensors *st, struct od_frame 
 				break;
 			if (!json_is_string(v))
 				rc = od_error(OD_EFORMAT, "'%s': frame %ld: metadata '%s' is not a string", label, i, k);
-			else
-				rc = od_frame_set(&fs[i], k, json_string_value(v));
+			else if ((rc = od_frame_set(&fs[i], k, json_string_value(v))) == OD_EINVAL) /* a bad key: bad input */
+				rc = od_error_prefix(OD_EFORMAT, "'%s': frame %ld", label, i);
 		}
 		json_decref(j);
 	}
@@ -178,6 +182,12 @@ int od_frames_from_tensor(const struct od_safetensors *st, const char *tensor, c
 	}
 	if (nd - off < 1 || nd - off > OD_FRAME_MAX_DIMS)
 		return od_error(OD_EINVAL, "'%s': tensor '%s' has %d dimensions left for a frame", label, tensor, nd - off);
+	if (od_dtype_is_float(t->dtype)) {
+		int64_t bad = od_first_nonfinite_raw(t->data, t->dtype, (size_t)od_tensor_numel(t));
+		if (bad >= 0) /* README: non-finite values never leave a tool */
+			return od_error(OD_EFORMAT, "'%s': tensor '%s': element %lld is not finite (NaN or infinity)", label,
+					tensor, (long long)bad);
+	}
 	int64_t per = 1;
 	for (int d = off; d < nd; d++)
 		per *= shape[d];
@@ -199,11 +209,22 @@ int od_frames_from_tensor(const struct od_safetensors *st, const char *tensor, c
 	for (int64_t i = 0; i < count && !rc; i++) {
 		enum od_role role = n_roles ? roles[i < n_roles ? i : n_roles - 1] : OD_ROLE_NONE;
 		rc = od_frame_init(&fs[i], kind, role, dtype, nd - off, shape + off, 1);
-		if (rc)
+		if (rc) {
+			od_error_prefix(rc, "'%s': tensor '%s'", label, tensor);
 			break;
+		}
 		for (int64_t e = 0; e < per; e++)
 			buf[e] = (float)od_tensor_elem(t, (size_t)(i * per + e));
+		int64_t bad = od_first_nonfinite(buf, (size_t)per);
+		if (bad >= 0) { /* a float64 or integer beyond float32's range */
+			rc = od_error(OD_EFORMAT, "'%s': tensor '%s': element %lld is beyond float32's range", label, tensor,
+				      (long long)(i * per + bad));
+			break;
+		}
 		rc = od_frame_from_f32(&fs[i], buf);
+		if (!rc && (bad = od_first_nonfinite_raw(fs[i].data, dtype, (size_t)per)) >= 0)
+			rc = od_error(OD_EFORMAT, "'%s': tensor '%s': element %lld is beyond %s's range", label, tensor,
+				      (long long)(i * per + bad), od_dtype_name(dtype));
 		if (!rc && m) {
 			for (int64_t e = 0; e < shape[off]; e++)
 				mb[e] = od_tensor_elem(m, (size_t)(i * shape[off] + e)) != 0;

@@ -145,7 +145,7 @@ out:
 	if (rc) {
 		struct od_map m = st->map;
 		char *path = st->path;
-		st->map.data = NULL;
+		st->map = (struct od_map){ 0 };
 		st->path = NULL;
 		od_st_close(st);
 		st->map = m;

@@ -132,36 +132,31 @@ static int fill(void *user, const char *name, enum od_dtype dtype, size_t first,
 	return OD_OK;
 }
 
-static int copy_file(const char *src, const char *dst)
+static int copy_file(struct od_out_group *g, const char *src, const char *dst)
 {
 	char *data;
 	size_t len;
 	int rc = od_read_file(src, (size_t)1 << 30, &data, &len);
 	if (rc)
 		return rc;
-	struct od_out o;
-	rc = od_out_open(&o, dst);
-	if (!rc)
-		rc = od_out_write(&o, data, len);
-	if (!rc)
-		rc = od_out_commit(&o);
-	else
-		od_out_abort(&o);
+	struct od_out *o;
+	if (!(rc = od_group_open(g, dst, &o)) && !(rc = od_out_write(o, data, len)))
+		rc = od_group_finish(g, o);
 	free(data);
 	return rc;
 }
 
-static int copy_tree(const char *src, const char *dst, int skip_weights)
+static int copy_tree(struct od_out_group *g, const char *src, const char *dst, int skip_weights)
 {
 	DIR *d = opendir(src);
 	if (!d)
 		return od_error(OD_EIO, "'%s': cannot open folder: %s", src, strerror(errno));
-	if (mkdir(dst, 0777) != 0 && errno != EEXIST) {
+	int rc = od_group_mkdir(g, dst);
+	if (rc) {
 		closedir(d);
-		return od_error(OD_EIO, "'%s': cannot create folder: %s", dst, strerror(errno));
+		return rc;
 	}
 	struct dirent *e;
-	int rc = OD_OK;
 	while (!rc && (e = readdir(d))) {
 		if (e->d_name[0] == '.')
 			continue;
@@ -171,9 +166,9 @@ static int copy_tree(const char *src, const char *dst, int skip_weights)
 		if (!s || !t)
 			rc = od_error(OD_ENOMEM, "out of memory");
 		else if (od_is_dir(s))
-			rc = copy_tree(s, t, skip_weights);
+			rc = copy_tree(g, s, t, skip_weights);
 		else
-			rc = copy_file(s, t);
+			rc = copy_file(g, s, t);
 		free(s);
 		free(t);
 	}
@@ -183,8 +178,12 @@ static int copy_tree(const char *src, const char *dst, int skip_weights)
 
 int od_model_write_random(const char *model_in, const char *model_out, enum od_dtype dtype, uint64_t seed)
 {
+	/* Every file (and the folders made for them) is one group: a failure, or a
+	 * signal, anywhere leaves no partial model behind (base/io.h). */
+	struct od_out_group g;
+	od_group_init(&g);
 	/* Configs, tokenizer, scheduler and model_index.json come along unchanged. */
-	int rc = copy_tree(model_in, model_out, 1);
+	int rc = copy_tree(&g, model_in, model_out, 1);
 	for (int k = 0; !rc && k < 3; k++) {
 		const struct od_component_kind *kind = &od_component_kinds[k];
 		char *dir = od_path_join(model_in, kind->name);
@@ -196,22 +195,19 @@ int od_model_write_random(const char *model_in, const char *model_out, enum od_d
 		if ((rc = od_component_config(kind, model_in, &cfg)))
 			break;
 		struct random_state s = { .seed = seed + (uint64_t)k };
-		if (!(s.w = od_st_writer_new()))
-			return OD_ENOMEM;
+		if (!(s.w = od_st_writer_new())) {
+			rc = od_error(OD_ENOMEM, "out of memory");
+			break;
+		}
 		rc = kind->spec(&cfg, collect, &s);
 		for (int i = 0; !rc && i < s.n; i++)
 			rc = od_st_writer_add(s.w, s.e[i].name, dtype, s.e[i].ndim, s.e[i].shape, NULL);
 		char *odir = od_path_join(model_out, kind->name), *path = odir ? od_path_join(odir, kind->weights) : NULL;
-		struct od_out o;
+		struct od_out *o;
 		if (!rc && !path)
 			rc = od_error(OD_ENOMEM, "out of memory");
-		if (!rc && !(rc = od_out_open(&o, path))) {
-			rc = od_st_writer_write(s.w, &o, fill, &s);
-			if (!rc)
-				rc = od_out_commit(&o);
-			else
-				od_out_abort(&o);
-		}
+		if (!rc && !(rc = od_group_open(&g, path, &o)) && !(rc = od_st_writer_write(s.w, o, fill, &s)))
+			rc = od_group_finish(&g, o);
 		free(odir);
 		free(path);
 		for (int i = 0; i < s.n; i++)
@@ -220,5 +216,9 @@ int od_model_write_random(const char *model_in, const char *model_out, enum od_d
 		free(s.buf);
 		od_st_writer_free(s.w);
 	}
+	if (!rc)
+		rc = od_group_commit(&g);
+	else
+		od_group_abort(&g);
 	return rc;
 }

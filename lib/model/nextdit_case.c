@@ -105,8 +105,8 @@ int od_nextdit_case_read(struct od_nextdit_case *cs, const char *path, const str
 	struct od_safetensors st;
 	memset(cs, 0, sizeof *cs);
 	int rc = od_st_open(&st, path);
-	if (rc == OD_EMODEL) /* a missing file: for a batch that is an I/O error, not a model problem */
-		return od_error(OD_EIO, "%s", od_errmsg());
+	if (rc == OD_EMODEL) /* a missing file: for a batch that is an I/O error, not a model problem (the message stays) */
+		return OD_EIO;
 	if (rc)
 		return rc;
 	rc = od_nextdit_case_from_st(cs, &st, cf, path);

@@ -37,36 +37,33 @@ int od_nextdit_config_parse(json_t *cfg, struct od_nextdit_config *c, const char
 	double d;
 	int n, b, rc;
 	memset(c, 0, sizeof *c);
-#define INT(key, def, field)                                              \
-	do {                                                              \
-		if ((rc = od_cfg_int(cfg, key, def, 0, &v, label)))        \
-			return rc;                                        \
-		if (v <= 0 || v > (1 << 20))                               \
-			return od_error(OD_EMODEL, "'%s': \"%s\" = %lld is out of range", label, key, v); \
-		c->field = (int)v;                                        \
+	/* Every field is bounded before it is used (a config is outside input):
+	 * generously around OneDiffusion's (hidden 3840, depth 16, 32 heads), and so
+	 * that every size computed below fits an int and every tensor's element
+	 * count an int64 with room to spare. */
+#define INT(key, def, hi, field)                                                  \
+	do {                                                                      \
+		if ((rc = od_cfg_int_in(cfg, key, def, 0, 1, hi, &v, label)))      \
+			return rc;                                                \
+		c->field = (int)v;                                                \
 	} while (0)
-	INT("hidden_size", 4096, hidden);
-	INT("depth", 32, depth);
-	INT("num_heads", 32, heads);
-	INT("in_channels", 16, in_channels);
-	INT("caption_channels", 4096, caption_channels);
-	INT("rotary_max_length", 384, rope_max);
+	INT("hidden_size", 4096, 65536, hidden);
+	INT("depth", 32, 1024, depth);
+	INT("num_heads", 32, 4096, heads);
+	INT("in_channels", 16, 4096, in_channels);
+	INT("caption_channels", 4096, 65536, caption_channels);
+	INT("rotary_max_length", 384, 65536, rope_max);
 	if ((rc = od_cfg_int(cfg, "num_kv_heads", c->heads, 0, &v, label)))
 		return rc;
-	if (v <= 0 || c->heads % v)
+	if (v <= 0 || v > c->heads || c->heads % v)
 		return od_error(OD_EMODEL, "'%s': num_kv_heads %lld does not divide num_heads %d", label, v, c->heads);
 	c->kv_heads = (int)v;
-	if ((rc = od_cfg_int(cfg, "rotary_max_length_t", c->rope_max, 0, &v, label)))
-		return rc;
-	if (v <= 0 || v > (1 << 20))
-		return od_error(OD_EMODEL, "'%s': \"rotary_max_length_t\" is out of range", label);
-	c->rope_max_t = (int)v;
+	INT("rotary_max_length_t", c->rope_max, 65536, rope_max_t);
 	long long multiple_of;
-	if ((rc = od_cfg_int(cfg, "multiple_of", 256, 0, &multiple_of, label)))
+	if ((rc = od_cfg_int_in(cfg, "multiple_of", 256, 0, 1, 65536, &multiple_of, label)))
 		return rc;
-	if (multiple_of <= 0)
-		return od_error(OD_EMODEL, "'%s': \"multiple_of\" must be positive", label);
-	if ((rc = od_cfg_num(cfg, "norm_eps", 1e-5, 0, &d, label)))
+	/* RMSNorm divides by sqrt(mean(x²) + eps): eps must be positive */
+	if ((rc = od_cfg_num_in(cfg, "norm_eps", 1e-5, 0, 1e-30, 1, &d, label)))
 		return rc;
 	c->norm_eps = (float)d;
 	if ((rc = od_cfg_bool(cfg, "qk_norm", 0, 0, &b, label)))
@@ -91,8 +88,9 @@ int od_nextdit_config_parse(json_t *cfg, struct od_nextdit_config *c, const char
 	if (json_object_get(cfg, "input_size")) {
 		if ((rc = od_cfg_int_array(cfg, "input_size", arr, 8, &n, label)))
 			return rc;
-		if (n != 3 || arr[0] <= 0 || arr[1] <= 0 || arr[2] <= 0 || arr[1] > 4096 || arr[2] > 4096)
-			return od_error(OD_EMODEL, "'%s': input_size must be [t, h, w]", label);
+		if (n != 3 || arr[0] <= 0 || arr[1] <= 0 || arr[2] <= 0 || arr[0] > 4096 || arr[1] > 4096 ||
+		    arr[2] > 4096)
+			return od_error(OD_EMODEL, "'%s': input_size must be [t, h, w], each 1 to 4096", label);
 		for (int i = 0; i < 3; i++)
 			c->input_size[i] = (int)arr[i];
 	}
@@ -103,16 +101,21 @@ int od_nextdit_config_parse(json_t *cfg, struct od_nextdit_config *c, const char
 	if (c->head_dim % 6)
 		return od_error(OD_EMODEL, "'%s': head dim %d is not divisible by 6 (3-D RoPE)", label, c->head_dim);
 	c->out_channels = c->in_channels;
-	c->patch_dim = c->patch_t * c->patch_h * c->patch_w * c->in_channels;
+	c->patch_dim = c->patch_t * c->patch_h * c->patch_w * c->in_channels; /* <= 16·16·4096 */
 	c->adaln = c->hidden < 1024 ? c->hidden : 1024;
 	/* FeedForward inner width (numerics.md §1.2): int(2·4D/3), times the multiplier
-	 * when given, rounded up to a multiple of multiple_of. */
-	long long hid = (long long)(2 * (4 * (long long)c->hidden) / 3);
+	 * when given, rounded up to a multiple of multiple_of. The multiplier is
+	 * bounded before the float -> int conversion, and the result checked. */
+	long long hid = 2 * (4 * (long long)c->hidden) / 3;
 	if ((rc = od_cfg_num(cfg, "ffn_dim_multiplier", 0, 0, &d, label)))
 		return rc;
+	if (d != 0 && !(d > 0 && d <= 64))
+		return od_error(OD_EMODEL, "'%s': \"ffn_dim_multiplier\" = %g is outside 0..64", label, d);
 	if (d > 0)
-		hid = (long long)(d * (double)hid);
+		hid = (long long)(d * (double)hid); /* <= 64 · 174762 */
 	hid = multiple_of * ((hid + multiple_of - 1) / multiple_of);
+	if (hid < 1 || hid > (1 << 24))
+		return od_error(OD_EMODEL, "'%s': the feed-forward width %lld is outside 1..%d", label, hid, 1 << 24);
 	c->ffn_hidden = (int)hid;
 	return OD_OK;
 #undef INT

@@ -4,6 +4,7 @@
  */
 #include "model/t5.h"
 #include "base/error.h"
+#include "base/tensor.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -294,5 +295,10 @@ int od_t5_encode(struct od_t5 *t, int batch, int len, const int32_t *ids, const 
 		return OD_ENOMEM;
 	OD_TRY(od_rmsnorm(c, t->h, t->x, M, D, w, g->eps));
 	OD_TRY(od_download(c, out, t->h, (size_t)M * D * sizeof(float)));
-	return od_sync(c);
+	OD_TRY(od_sync(c));
+	int64_t bad = od_first_nonfinite(out, (size_t)M * D);
+	if (bad >= 0) /* README: non-finite values never leave a tool */
+		return od_error(OD_EMODEL, "the T5 encoder's output is not finite (NaN or infinity at row %lld): are "
+					   "the text encoder's weights and config intact?", (long long)(bad / D));
+	return OD_OK;
 }

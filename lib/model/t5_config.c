@@ -11,26 +11,31 @@ int od_t5_config_parse(json_t *cfg, struct od_t5_config *c, const char *label)
 	double d;
 	int rc;
 	memset(c, 0, sizeof *c);
-#define INT(key, def, req, field)                                          \
-	do {                                                               \
-		if ((rc = od_cfg_int(cfg, key, def, req, &v, label)))       \
-			return rc;                                         \
-		if (v <= 0 || v > (1 << 24))                                \
-			return od_error(OD_EMODEL, "'%s': \"%s\" = %lld is out of range", label, key, v); \
-		c->field = (int)v;                                         \
+	/* Every field is bounded before it is used (a config is outside input):
+	 * generously around T5 v1.1 XXL's (d_model 4096, 64 heads × 64, d_ff 10240,
+	 * 24 layers), so that every size below fits an int and every tensor's
+	 * element count an int64. */
+#define INT(key, def, req, hi, field)                                               \
+	do {                                                                        \
+		if ((rc = od_cfg_int_in(cfg, key, def, req, 1, hi, &v, label)))      \
+			return rc;                                                  \
+		c->field = (int)v;                                                  \
 	} while (0)
-	INT("d_model", 512, 1, d_model);
-	INT("d_kv", 64, 1, d_kv);
-	INT("num_heads", 8, 1, heads);
-	INT("d_ff", 2048, 1, d_ff);
-	INT("num_layers", 6, 1, layers);
-	INT("relative_attention_num_buckets", 32, 0, buckets);
-	INT("relative_attention_max_distance", 128, 0, max_distance);
-	INT("vocab_size", 32128, 1, vocab);
+	INT("d_model", 512, 1, 65536, d_model);
+	INT("d_kv", 64, 1, 4096, d_kv);
+	INT("num_heads", 8, 1, 1024, heads);
+	INT("d_ff", 2048, 1, 1 << 20, d_ff);
+	INT("num_layers", 6, 1, 1024, layers);
+	INT("relative_attention_num_buckets", 32, 0, 65536, buckets);
+	INT("relative_attention_max_distance", 128, 0, 1 << 20, max_distance);
+	INT("vocab_size", 32128, 1, 1 << 20, vocab);
 #undef INT
-	if ((rc = od_cfg_num(cfg, "layer_norm_epsilon", 1e-6, 0, &d, label)))
+	/* RMSNorm divides by sqrt(mean(x²) + eps): eps must be positive */
+	if ((rc = od_cfg_num_in(cfg, "layer_norm_epsilon", 1e-6, 0, 1e-30, 1, &d, label)))
 		return rc;
 	c->eps = (float)d;
+	if ((long long)c->heads * c->d_kv > (1 << 20))
+		return od_error(OD_EMODEL, "'%s': num_heads × d_kv = %d × %d is over %d", label, c->heads, c->d_kv, 1 << 20);
 	c->inner = c->heads * c->d_kv;
 	/* transformers T5Config: "gated-gelu" means gelu_new; otherwise the part after
 	 * "gated-" (or the whole string) names the activation. */

@@ -13,19 +13,18 @@ int od_vae_config_parse(json_t *cfg, struct od_vae_config *c, const char *label)
 	double d;
 	int rc, n, b;
 	memset(c, 0, sizeof *c);
-#define INT(key, def, field)                                               \
-	do {                                                               \
-		if ((rc = od_cfg_int(cfg, key, def, 0, &v, label)))         \
-			return rc;                                         \
-		if (v <= 0 || v > 65536)                                    \
-			return od_error(OD_EMODEL, "'%s': \"%s\" = %lld is out of range", label, key, v); \
-		c->field = (int)v;                                         \
+	/* Every field is bounded before it is used (a config is outside input). */
+#define INT(key, def, hi, field)                                                  \
+	do {                                                                      \
+		if ((rc = od_cfg_int_in(cfg, key, def, 0, 1, hi, &v, label)))      \
+			return rc;                                                \
+		c->field = (int)v;                                                \
 	} while (0)
-	INT("in_channels", 3, in_channels);
-	INT("out_channels", 3, out_channels);
-	INT("latent_channels", 4, latent_channels);
-	INT("layers_per_block", 1, layers_per_block);
-	INT("norm_num_groups", 32, groups);
+	INT("in_channels", 3, 4096, in_channels);
+	INT("out_channels", 3, 4096, out_channels);
+	INT("latent_channels", 4, 4096, latent_channels);
+	INT("layers_per_block", 1, 64, layers_per_block);
+	INT("norm_num_groups", 32, 4096, groups);
 #undef INT
 	if ((rc = od_cfg_int_array(cfg, "block_out_channels", arr, OD_VAE_MAX_BLOCKS, &n, label)))
 		return rc;
@@ -58,14 +57,16 @@ int od_vae_config_parse(json_t *cfg, struct od_vae_config *c, const char *label)
 	if ((rc = od_cfg_bool(cfg, "use_post_quant_conv", 1, 0, &b, label)))
 		return rc;
 	c->post_quant_conv = b;
-	if ((rc = od_cfg_num(cfg, "scaling_factor", 0.18215, 0, &d, label)))
+	/* latents = scaling_factor · z (numerics.md §4.3): 1.5305 for SD3's VAE,
+	 * 0.18215 for SD's; far outside, float32 latents overflow or vanish */
+	if ((rc = od_cfg_num_in(cfg, "scaling_factor", 0.18215, 0, 1e-4, 1e4, &d, label)))
 		return rc;
-	if (!(d > 0))
-		return od_error(OD_EMODEL, "'%s': scaling_factor must be positive", label);
 	c->scaling_factor = (float)d;
 	json_t *sf = json_object_get(cfg, "shift_factor");
 	if (json_is_number(sf)) {
-		c->shift_factor = (float)json_number_value(sf);
+		if ((rc = od_cfg_num_in(cfg, "shift_factor", 0, 0, -1e4, 1e4, &d, label)))
+			return rc;
+		c->shift_factor = (float)d;
 		c->has_shift_factor = 1;
 	}
 	c->downscale = 1 << (n - 1);

@@ -3,6 +3,7 @@
  */
 #include "pipeline/decode.h"
 #include "base/error.h"
+#include "base/tensor.h"
 #include "pipeline/postprocess.h"
 
 #include <stdlib.h>
@@ -73,6 +74,10 @@ int od_decode_frame(struct od_vae *v, const struct od_frame *f, const char *labe
 	int64_t shape[3] = { 3, h * ds, w * ds };
 	if (!(rc = od_frame_to_f32(f, z)) && !(rc = od_frame_init(image, OD_KIND_IMAGE, f->role, OD_F32, 3, shape, 1)))
 		rc = od_vae_decode_latent(v, z, (int)h, (int)w, image->data);
+	int64_t bad = rc ? -1 : od_first_nonfinite(image->data, (size_t)od_frame_numel(image));
+	if (bad >= 0) /* README: non-finite values never leave a tool */
+		rc = od_error(OD_EMODEL, "the VAE decoder's output is not finite (NaN or infinity at element %lld): are the "
+					 "VAE's weights and config intact?", (long long)bad);
 	for (int i = 0; !rc && i < f->n_meta; i++)
 		rc = od_frame_set(image, f->meta[i].key, f->meta[i].value);
 	free(z);

@@ -3,6 +3,7 @@
  */
 #include "pipeline/encode.h"
 #include "base/error.h"
+#include "base/tensor.h"
 #include "pipeline/draws.h"
 
 #include <math.h>
@@ -136,7 +137,11 @@ int od_encoder_encode(struct od_encoder *e, const float *x, int H, int W, enum o
 		rc = od_frame_init(f, OD_KIND_LATENT, role, OD_F32, 3, shape, 1);
 	if (!rc) {
 		od_vae_posterior(mom, L, (int64_t)hw, eps, cf->scaling_factor, f->data);
-		if ((rc = od_frame_setf(f, "scaling_factor", "%.7g", (double)cf->scaling_factor)) ||
+		int64_t bad = od_first_nonfinite(f->data, (size_t)L * hw);
+		if (bad >= 0) /* README: non-finite values never leave a tool */
+			rc = od_error(OD_EMODEL, "the VAE encoder's output is not finite (NaN or infinity at element %lld): "
+						 "are the VAE's weights and config intact?", (long long)bad);
+		else if ((rc = od_frame_setf(f, "scaling_factor", "%.7g", (double)cf->scaling_factor)) ||
 		    (rc = od_frame_setf(f, "height", "%d", H)) || (rc = od_frame_setf(f, "width", "%d", W)) ||
 		    (rc = od_frame_set(f, "posterior", e->source == OD_NOISE_NONE ? "mean" : "sample")))
 			;

@@ -5,6 +5,9 @@
 #include "model/vae_config.h"
 #include "pipeline/draws.h"
 
+#include "text/prompt.h"
+
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +15,7 @@
 void od_job_reader_init(struct od_job_reader *jr, char **paths, int n, const struct od_job_opts *o)
 {
 	memset(jr, 0, sizeof *jr);
+	jr->last_batch = -1;
 	od_inputs_init(&jr->in, paths, n);
 	jr->o = *o;
 }
@@ -144,8 +148,8 @@ static int layout(struct od_job *job, struct side *sd, int n_sd, const struct od
 	for (int i = 0; i < n_sd; i++) {
 		const struct od_frame *f = &sd[i].f;
 		if (f->ndim != 3)
-			return od_error(OD_EFORMAT, "%s: a %s frame must be 3-D (C, h, w), not %d-D", sd[i].where,
-					od_kind_name(f->kind), f->ndim);
+			return od_error(OD_EFORMAT, "%s: %s frame must be 3-D (C, h, w), not %d-D", sd[i].where,
+					od_kind_a(f->kind), f->ndim);
 		if (f->shape[0] != C)
 			return od_error(OD_EFORMAT, "%s: %lld channels, the model takes %d", sd[i].where,
 					(long long)f->shape[0], C);
@@ -188,7 +192,7 @@ static int layout(struct od_job *job, struct side *sd, int n_sd, const struct od
 		}
 		h = o->height / o->vae_scale, w = o->width / o->vae_scale;
 	}
-	job->F = F, job->C = C, job->h = h, job->w = w;
+	job->F = F, job->C = C, job->h = h, job->w = w, job->vae_scale = o->vae_scale;
 	const size_t fsz = (size_t)C * h * w;
 	job->kind = calloc((size_t)F, sizeof *job->kind);
 	job->denoise = calloc((size_t)F, 1);
@@ -242,8 +246,8 @@ static int layout(struct od_job *job, struct side *sd, int n_sd, const struct od
 			job->denoise[f] = sf->role == OD_ROLE_TARGET;
 			slot[f] = f;
 			if (sf->role != OD_ROLE_TARGET && sf->role != OD_ROLE_CONDITION) {
-				rc = od_error(OD_EFORMAT, "%s: a %s frame needs role condition or target (it has %s)", sd[f].where,
-					      od_kind_name(sf->kind), od_role_name(sf->role));
+				rc = od_error(OD_EFORMAT, "%s: %s frame needs role condition or target (it has %s)", sd[f].where,
+					      od_kind_a(sf->kind), od_role_name(sf->role));
 				break;
 			}
 		}
@@ -310,8 +314,8 @@ int od_job_next(struct od_job_reader *jr, struct od_job *job)
 			continue;
 		}
 		if (!have_prompt && !job->has_negative) {
-			rc = od_error(OD_EFORMAT, "%s: a %s frame before any prompt text frame (a job starts with its text "
-						  "frames)", where, od_kind_name(f.kind));
+			rc = od_error(OD_EFORMAT, "%s: %s frame before any prompt text frame (a job starts with its text "
+						  "frames)", where, od_kind_a(f.kind));
 			od_frame_free(&f);
 			break;
 		}
@@ -370,7 +374,23 @@ int od_job_next(struct od_job_reader *jr, struct od_job *job)
 		return rc;
 	}
 	jr->jobs++;
+	/* the batch index: the prompt's job number, or the next one (job.h) */
+	long idx = jr->last_batch + 1;
+	const char *jv = od_frame_get(&job->prompt, "job");
+	if (jv) {
+		char *e;
+		long long v = strtoll(jv, &e, 10);
+		if (e != jv && !*e && v > idx && v < LONG_MAX)
+			idx = (long)v;
+	}
+	job->batch_index = jr->last_batch = idx;
 	return 1;
+}
+
+uint64_t od_job_seed(uint64_t base, long batch_index, int count, int variation)
+{
+	/* unsigned arithmetic: wraps modulo 2^64 */
+	return base + (uint64_t)batch_index * (uint64_t)(count > 0 ? count : 1) + (uint64_t)variation;
 }
 
 uint64_t od_job_noise_skip(const struct od_job *job)
@@ -451,8 +471,76 @@ static int copy_meta(struct od_frame *dst, const struct od_frame *src, const cha
 	return v ? od_frame_set(dst, key, v) : OD_OK;
 }
 
-int od_job_outputs(const struct od_job *job, const float *x, int all, const char *seed_str, int steps,
-		   float guidance, struct od_frame **out, int *n_out)
+/* Append s to a growing string (sources). */
+static int append(char **buf, const char *s)
+{
+	size_t n = *buf ? strlen(*buf) : 0, m = strlen(s);
+	char *b = realloc(*buf, n + m + 3);
+	if (!b)
+		return od_error(OD_ENOMEM, "out of memory");
+	if (n)
+		memcpy(b + n, ", ", 2), n += 2;
+	memcpy(b + n, s, m + 1);
+	*buf = b;
+	return OD_OK;
+}
+
+/* The parameters a generated frame records (job.h, od_job_outputs). */
+static int record(struct od_frame *o, const struct od_job *job, int f, const struct od_job_record *r)
+{
+	int rc;
+	if ((rc = copy_meta(o, &job->prompt, "task")) || (rc = copy_meta(o, &job->prompt, "prompt")))
+		return rc;
+	const char *neg = job->has_negative ? od_frame_get(&job->negative, "prompt") : NULL;
+	if (neg && (rc = od_frame_set(o, "negative_prompt", neg)))
+		return rc;
+	if ((r->seed && (rc = od_frame_set(o, "seed", r->seed))) || (rc = od_frame_setf(o, "steps", "%d", r->steps)) ||
+	    (rc = od_frame_setf(o, "guidance", "%g", r->guidance)))
+		return rc;
+	if (job->kind[f] == OD_KIND_LATENT && job->vae_scale > 0 &&
+	    (rc = od_frame_setf(o, "size", "%dx%d", job->w * job->vae_scale, job->h * job->vae_scale)))
+		return rc;
+	char mask[130];
+	int k = 0;
+	for (int i = 0; i < job->F && k < (int)sizeof mask - 1; i++)
+		mask[k++] = job->denoise[i] ? '1' : '0';
+	mask[k] = 0;
+	if ((rc = od_frame_set(o, "mask", mask)))
+		return rc;
+	if (r->model && (rc = od_frame_set(o, "model", r->model)))
+		return rc;
+	if (r->count > 1 && ((rc = od_frame_setf(o, "variation", "%d", r->variation)) ||
+			     (rc = od_frame_setf(o, "count", "%d", r->count))))
+		return rc;
+	/* where the conditions came from, and the picture size to give back */
+	char *sources = NULL;
+	const char *picture_size = NULL;
+	for (int i = 0; i < job->F; i++) {
+		if (job->denoise[i] || !job->meta[i].kind)
+			continue;
+		const char *src = od_frame_get(&job->meta[i], "source");
+		if (src && (rc = append(&sources, src))) {
+			free(sources);
+			return rc;
+		}
+		if (!picture_size && job->kind[i] == OD_KIND_LATENT)
+			picture_size = od_frame_get(&job->meta[i], "picture_size");
+	}
+	if (sources && !od_frame_get(o, "source"))
+		rc = od_frame_set(o, "source", sources);
+	free(sources);
+	if (rc)
+		return rc;
+	const char *task = od_frame_get(&job->prompt, "task");
+	int t = task ? od_task_find(task) : -1;
+	if (picture_size && t >= 0 && od_tasks[t].aligned && job->kind[f] == OD_KIND_LATENT &&
+	    !od_frame_get(o, "picture_size"))
+		rc = od_frame_set(o, "picture_size", picture_size);
+	return rc;
+}
+
+int od_job_outputs(const struct od_job *job, const float *x, int all, const struct od_job_record *r,
+		   struct od_frame **out, int *n_out)
 {
 	const size_t fsz = (size_t)job->C * job->h * job->w;
 	struct od_frame *fr = calloc((size_t)job->F, sizeof *fr);
@@ -477,13 +565,9 @@ int od_job_outputs(const struct od_job *job, const float *x, int all, const char
 		o->data = NULL, o->data_len = 0;
 		if ((rc = od_frame_from_f32(o, x + f * fsz)))
 			break;
-		if (job->denoise[f]) {
-			if ((rc = copy_meta(o, &job->prompt, "task")) || (rc = copy_meta(o, &job->prompt, "prompt")) ||
-			    (seed_str && (rc = od_frame_set(o, "seed", seed_str))) ||
-			    (rc = od_frame_setf(o, "steps", "%d", steps)) || (rc = od_frame_setf(o, "guidance", "%g", guidance)))
-				break;
-		}
-		if ((rc = od_frame_setf(o, "job", "%ld", job->index)) || (rc = od_frame_setf(o, "index", "%d", f)))
+		if (job->denoise[f] && (rc = record(o, job, f, r)))
+			break;
+		if ((rc = od_frame_setf(o, "job", "%ld", job->batch_index)) || (rc = od_frame_setf(o, "index", "%d", f)))
 			break;
 	}
 	if (rc) {

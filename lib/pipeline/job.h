@@ -32,6 +32,16 @@
  * C = the model's latent channels. Noise frames together hold either
  * F·C·h·w values (every frame, in sequence order, as upstream draws them) or
  * n_targets·C·h·w (the generated frames only).
+ *
+ * The job's index in the batch. Seeds are per job (od_job_seed), and a job's
+ * seed must not depend on how the batch was split into streams (a shard of
+ * it, a stream made by concatenating several): so the index is the number
+ * the first tool of the pipeline gave the job, carried in the prompt frame's
+ * `job` metadata (od-tag numbers its prompts from 0 in the order of its
+ * input), not the job's position in this stream. Streams that do not number
+ * their jobs, or several concatenated streams that each start again at 0,
+ * still give every job of a run its own index: a job's index is its `job`
+ * number or one more than the previous job's, whichever is larger.
  */
 #ifndef OD_JOB_H
 #define OD_JOB_H
@@ -50,12 +60,14 @@ struct od_job_opts {
 };
 
 struct od_job {
-	long index;                  /* job number in the stream, from 0 */
+	long index;                  /* job number in the stream, from 0 (for messages) */
+	long batch_index;            /* the job's index in the whole batch (above), for seeds */
 	char where[320];             /* "'x.odf': frame 3": the job's first frame, for messages */
 	struct od_frame prompt;      /* text, role condition */
 	struct od_frame negative;    /* text, role negative, when has_negative */
 	int has_negative;
 	int F, C, h, w;              /* the sequence: F frames of C × h × w */
+	int vae_scale;               /* pixels per latent, from od_job_opts */
 	enum od_kind *kind;          /* (F) OD_KIND_LATENT or OD_KIND_RAYS */
 	uint8_t *denoise;            /* (F) 1 = generate */
 	struct od_frame *meta;       /* (F) the stream frame of each slot, metadata only (no data), or kind 0 */
@@ -73,6 +85,7 @@ struct od_job_reader {
 	int have_ahead;
 	char ahead_where[320];
 	long jobs;
+	long last_batch;             /* the previous job's batch_index, -1 before the first */
 	struct od_job_opts o;
 };
 
@@ -98,6 +111,13 @@ int od_job_next(struct od_job_reader *jr, struct od_job *job);
 void od_job_reader_close(struct od_job_reader *jr);
 void od_job_free(struct od_job *job);
 
+/* The seed of variation v of a job (v from 0 to count - 1; count 1 without
+ * --count): base + batch_index·count + v, modulo 2^64. So job 0 of a batch
+ * run with seed S uses S itself (a one-job run reproduces upstream's
+ * manual_seed(S)), job J uses S + J, and to redo job J alone with the same
+ * noise give it the seed S + J (documented in od-denoise(1)). */
+uint64_t od_job_seed(uint64_t base, long batch_index, int count, int variation);
+
 /* The initial state x (F, C, h, w): the job's noise frames, or else torch.randn
  * from the seed where upstream's call draws its initial noise (draws.h,
  * numerics.md §5.5): first for text-to-image (__call__); for every other job
@@ -114,12 +134,34 @@ uint64_t od_job_noise_skip(const struct od_job *job);
  * Texts of different lengths are padded with masked rows. */
 int od_job_text(const struct od_job *job, int guidance, float **emb, uint8_t **mask, int *S);
 
+/* What a run records on the frames it generates. */
+struct od_job_record {
+	const char *seed;     /* the seed as text, or NULL (the job brought its noise) */
+	int steps;
+	float guidance;
+	const char *model;    /* the model's name (its folder's last component), or NULL */
+	int count, variation; /* variation (from 0) of count; count <= 1: not recorded */
+};
+
 /* Output frames for the final state x: the generated frames (role target), or
  * with all every frame (conditions keep role condition and their metadata).
- * Generated frames get task and prompt (from the prompt frame's metadata),
- * seed (when seed_str is not NULL), steps, guidance, job and index (the frame's
- * position in the sequence). */
-int od_job_outputs(const struct od_job *job, const float *x, int all, const char *seed_str, int steps,
-		   float guidance, struct od_frame **out, int *n_out);
+ * Every frame gets job (batch_index) and index (its position in the sequence).
+ * Generated frames get every parameter of the run, so that a picture made
+ * from them can be made again:
+ *   task, prompt                 from the prompt frame's metadata
+ *   negative_prompt              the negative frame's prompt (when there is one)
+ *   seed, steps, guidance        from r (seed only when r->seed)
+ *   size                         WxH in pixels (latent frames)
+ *   mask                         the job's frames, 1 generated and 0 given ("01")
+ *   model                        r->model
+ *   source                       the sources of the condition frames, ", " between
+ *   variation, count             with r->count > 1
+ *   picture_size                 for a task whose frames are one scene pixel for
+ *                                pixel (od_tasks[].aligned), the picture_size of
+ *                                the first condition latent that has one
+ *                                (od-encode records the picture's own size):
+ *                                od-decode gives the picture that size back. */
+int od_job_outputs(const struct od_job *job, const float *x, int all, const struct od_job_record *r,
+		   struct od_frame **out, int *n_out);
 
 #endif

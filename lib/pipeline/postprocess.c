@@ -6,6 +6,7 @@
 #include "base/error.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 int od_image_from_decoded(const float *x, int H, int W, struct od_image *out)
@@ -191,3 +192,97 @@ const unsigned char od_spectral_lut[256][3] = {
 	{ 81,  94, 169}, { 83,  92, 168}, { 85,  90, 167}, { 87,  87, 166},
 	{ 88,  85, 165}, { 90,  83, 164}, { 92,  81, 163}, { 94,  79, 162},
 };
+
+/* The taps of one output pixel along one axis: PIL's precompute_coeffs for
+ * the bilinear (triangle) filter. */
+struct taps {
+	int *first, *n;  /* (out) */
+	float *w;        /* (out, max_n) */
+	int max_n;
+};
+
+static int taps_make(struct taps *t, int in, int out)
+{
+	const double scale = (double)in / out, fscale = scale > 1.0 ? scale : 1.0, support = fscale;
+	t->max_n = (int)ceil(support) * 2 + 1;
+	t->first = malloc((size_t)out * sizeof *t->first);
+	t->n = malloc((size_t)out * sizeof *t->n);
+	t->w = malloc((size_t)out * t->max_n * sizeof *t->w);
+	if (!t->first || !t->n || !t->w)
+		return od_error(OD_ENOMEM, "out of memory");
+	for (int i = 0; i < out; i++) {
+		const double center = (i + 0.5) * scale;
+		int lo = (int)(center - support + 0.5), hi = (int)(center + support + 0.5);
+		lo = lo < 0 ? 0 : lo;
+		hi = hi > in ? in : hi;
+		int n = hi - lo;
+		if (n > t->max_n)
+			n = t->max_n;
+		double sum = 0, ws[64];
+		double *wv = t->max_n <= 64 ? ws : malloc((size_t)t->max_n * sizeof *wv);
+		if (!wv)
+			return od_error(OD_ENOMEM, "out of memory");
+		for (int k = 0; k < n; k++) {
+			double x = (k + lo - center + 0.5) / fscale;
+			x = x < 0 ? -x : x;
+			wv[k] = x < 1.0 ? 1.0 - x : 0.0;
+			sum += wv[k];
+		}
+		for (int k = 0; k < n; k++)
+			t->w[(size_t)i * t->max_n + k] = (float)(sum > 0 ? wv[k] / sum : 0.0);
+		if (wv != ws)
+			free(wv);
+		t->first[i] = lo;
+		t->n[i] = n;
+	}
+	return OD_OK;
+}
+
+static void taps_free(struct taps *t)
+{
+	free(t->first);
+	free(t->n);
+	free(t->w);
+}
+
+int od_image_resize(const struct od_image *in, int w, int h, struct od_image *out)
+{
+	if (w < 1 || h < 1)
+		return od_error(OD_EINVAL, "cannot resize to %dx%d", w, h);
+	const int C = in->channels, W = in->width, H = in->height;
+	struct taps tx = { 0 }, ty = { 0 };
+	float *mid = NULL; /* (H, w, C): the horizontal pass */
+	int rc = taps_make(&tx, W, w);
+	if (!rc)
+		rc = taps_make(&ty, H, h);
+	if (!rc && !(mid = malloc((size_t)H * w * C * sizeof *mid)))
+		rc = od_error(OD_ENOMEM, "out of memory");
+	if (!rc)
+		rc = od_image_alloc(out, w, h, C);
+	if (!rc) {
+		for (int y = 0; y < H; y++)
+			for (int x = 0; x < w; x++)
+				for (int c = 0; c < C; c++) {
+					float s = 0;
+					const float *wt = tx.w + (size_t)x * tx.max_n;
+					const uint8_t *src = in->data + ((size_t)y * W + tx.first[x]) * C + c;
+					for (int k = 0; k < tx.n[x]; k++)
+						s += wt[k] * src[(size_t)k * C];
+					mid[((size_t)y * w + x) * C + c] = s;
+				}
+		for (int y = 0; y < h; y++)
+			for (int x = 0; x < w; x++)
+				for (int c = 0; c < C; c++) {
+					float s = 0;
+					const float *wt = ty.w + (size_t)y * ty.max_n;
+					for (int k = 0; k < ty.n[y]; k++)
+						s += wt[k] * mid[((size_t)(ty.first[y] + k) * w + x) * C + c];
+					s = rintf(s);
+					out->data[((size_t)y * w + x) * C + c] = (uint8_t)(s < 0 ? 0 : s > 255 ? 255 : s);
+				}
+	}
+	free(mid);
+	taps_free(&tx);
+	taps_free(&ty);
+	return rc;
+}

@@ -8,6 +8,8 @@
  *                           luma, min-max normalised, inverted, matplotlib's
  *                           "Spectral" colour map
  *   od_contact_sheet        several pictures on one grid
+ *   od_image_resize         PIL's BILINEAR resampling: a map generated at the
+ *                           bucket's size, given back at the picture's size
  */
 #ifndef OD_POSTPROCESS_H
 #define OD_POSTPROCESS_H
@@ -35,5 +37,14 @@ void od_grid_auto(int n, int *cols, int *rows);
  * the largest picture, each at its cell's top-left corner, on black. Grey
  * pictures are widened when any picture has colour. */
 int od_contact_sheet(const struct od_image *imgs, int n, int cols, int rows, struct od_image *out);
+
+/* Resample in to w × h (each at least 1) as PIL's Image.resize(BILINEAR) does
+ * (numerics.md §6.4):
+ * separable, a triangle filter of radius 1 widened by the scale when
+ * shrinking (so that shrinking averages instead of aliasing), centres at
+ * (i + 0.5)·scale, weights normalised per output pixel, edges clamped by
+ * dropping the taps outside. Computed in float32 and rounded once at the end
+ * (PIL rounds between the two passes: results agree within 1 level). */
+int od_image_resize(const struct od_image *in, int w, int h, struct od_image *out);
 
 #endif

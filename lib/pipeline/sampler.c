@@ -1,6 +1,7 @@
 /* sampler.c: flow-matching Euler sampling with guidance and condition frames (see sampler.h). */
 #include "pipeline/sampler.h"
 #include "base/error.h"
+#include "base/tensor.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +73,11 @@ int od_sample(struct od_nextdit *m, const struct od_schedule_config *sc, const s
 		if (o->progress)
 			o->progress(o->progress_user, i + 1, N);
 	}
+	int64_t bad = od_first_nonfinite(x, n);
+	if (bad >= 0) /* README: non-finite values never leave a tool */
+		rc = od_error(OD_EMODEL, "the sampler's output is not finite (NaN or infinity at element %lld of frame %lld): "
+					 "are the transformer's weights and config intact?", (long long)(bad % (int64_t)fsz),
+			      (long long)(bad / (int64_t)fsz));
 out:
 	od_schedule_free(&s);
 	free(clean);

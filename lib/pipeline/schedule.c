@@ -12,20 +12,19 @@ int od_schedule_config_parse(json_t *cfg, struct od_schedule_config *c, const ch
 {
 	int rc;
 	memset(c, 0, sizeof *c);
-	if ((rc = od_cfg_num(cfg, "num_train_timesteps", 1000, 0, &c->num_train_timesteps, label)) ||
-	    (rc = od_cfg_num(cfg, "shift", 1.0, 0, &c->shift, label)) ||
+	/* Every field is bounded (a config is outside input); the schedule made
+	 * from them is checked again for each size (od_schedule_make). */
+	if ((rc = od_cfg_num_in(cfg, "num_train_timesteps", 1000, 0, 1, 1e9, &c->num_train_timesteps, label)) ||
+	    (rc = od_cfg_num_in(cfg, "shift", 1.0, 0, 1e-6, 1e6, &c->shift, label)) ||
 	    (rc = od_cfg_bool(cfg, "use_dynamic_shifting", 0, 0, &c->dynamic, label)) ||
-	    (rc = od_cfg_num(cfg, "base_shift", 0.5, 0, &c->base_shift, label)) ||
-	    (rc = od_cfg_num(cfg, "max_shift", 1.15, 0, &c->max_shift, label)) ||
-	    (rc = od_cfg_num(cfg, "base_image_seq_len", 256, 0, &c->base_seq, label)) ||
-	    (rc = od_cfg_num(cfg, "max_image_seq_len", 4096, 0, &c->max_seq, label)))
+	    (rc = od_cfg_num_in(cfg, "base_shift", 0.5, 0, -100, 100, &c->base_shift, label)) ||
+	    (rc = od_cfg_num_in(cfg, "max_shift", 1.15, 0, -100, 100, &c->max_shift, label)) ||
+	    (rc = od_cfg_num_in(cfg, "base_image_seq_len", 256, 0, 1, 1e9, &c->base_seq, label)) ||
+	    (rc = od_cfg_num_in(cfg, "max_image_seq_len", 4096, 0, 1, 1e9, &c->max_seq, label)))
 		return rc;
-	if (!(c->num_train_timesteps > 0) || !isfinite(c->num_train_timesteps))
-		return od_error(OD_EMODEL, "'%s': \"num_train_timesteps\" must be positive", label);
-	if (!c->dynamic && !(c->shift > 0 && isfinite(c->shift)))
-		return od_error(OD_EMODEL, "'%s': \"shift\" must be positive", label);
-	if (c->dynamic && (c->max_seq == c->base_seq || !isfinite(c->base_shift) || !isfinite(c->max_shift)))
-		return od_error(OD_EMODEL, "'%s': dynamic shifting needs max_image_seq_len != base_image_seq_len", label);
+	if (c->dynamic && !(fabs(c->max_seq - c->base_seq) >= 1))
+		return od_error(OD_EMODEL, "'%s': dynamic shifting needs max_image_seq_len and base_image_seq_len at "
+					   "least 1 apart", label);
 	return OD_OK;
 }
 
@@ -88,6 +87,11 @@ int od_schedule_make(const struct od_schedule_config *c, int N, double mu, struc
 			sig = c->shift * sh / (1.0 + (c->shift - 1.0) * sh);
 		s->sigmas[i] = (float)sig;
 		s->timesteps[i] = s->sigmas[i] * (float)c->num_train_timesteps;
+		if (!isfinite(s->sigmas[i]) || !isfinite(s->timesteps[i])) {
+			od_schedule_free(s);
+			return od_error(OD_EMODEL, "the schedule's sigma at step %d is not finite (mu = %g: the scheduler's "
+						   "shift settings do not suit this size)", i, mu);
+		}
 	}
 	s->sigmas[N] = 0.0f;
 	return OD_OK;

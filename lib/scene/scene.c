@@ -373,10 +373,15 @@ void od_scene_object_name(const struct od_scene_object *o, char *buf, size_t siz
 		 od_scene_shape_names[o->shape]);
 }
 
+long od_scene_mention_threshold(long width, long height)
+{
+	long n = width * height / OD_SCENE_MENTION_DIVISOR;
+	return n < 1 ? 1 : n;
+}
+
 long od_scene_mention_pixels(const struct od_scene_params *p)
 {
-	long n = (long)p->width * p->height / 2000;
-	return n < 1 ? 1 : n;
+	return od_scene_mention_threshold(p->width, p->height);
 }
 
 /* The relation of a to b as view 0 shows it, from the objects' centres in
@@ -450,7 +455,7 @@ int od_scene_task_args(const struct od_scene *s, enum od_scene_task t, const uns
 			continue;
 		char name[64];
 		od_scene_object_name(o, name, sizeof name);
-		snprintf(a->arg[a->n++], sizeof a->arg[0], "%s", t == OD_SCENE_SEMANTIC ? "--mask" : "--box");
+		snprintf(a->arg[a->n++], sizeof a->arg[0], "%s", t == OD_SCENE_SEMANTIC ? "--region" : "--box");
 		snprintf(a->arg[a->n++], sizeof a->arg[0], "%s:%s", od_colors[o->semantic].hex, name);
 	}
 	snprintf(a->arg[a->n++], sizeof a->arg[0], "%s", s->caption);

@@ -177,7 +177,12 @@ void od_scene_project(const struct od_scene *s, int v, const double X[3], double
  * apart across the view than in depth, else in front of / behind. Sets
  * caption, rel and n_rel. */
 void od_scene_describe(struct od_scene *s, const long *pixels);
-/* The least pixel count that gets an object into the caption: width·height/2000, at least 1. */
+/* The least pixel count that gets an object into the caption: width·height / OD_SCENE_MENTION_DIVISOR,
+ * rounded down, at least 1. od-eval's text -> image scores look for exactly these objects
+ * (eval/scene_json.h, od_eval_scene_named), through the same function, so the two cannot drift. */
+#define OD_SCENE_MENTION_DIVISOR 2000
+long od_scene_mention_threshold(long width, long height);
+/* The same for the picture size of p. */
 long od_scene_mention_pixels(const struct od_scene_params *p);
 
 /* The short description of an object: "large red cube". */

@@ -128,12 +128,13 @@ static void sb_palette(struct sb *b, const char *indent)
 
 /* ---------------------------------------------------------------- files */
 
-static int make_dir(const char *path)
+/* Create the folder path as a member of g (removed again when g is aborted). */
+static int make_dir(struct od_out_group *g, const char *path)
 {
-	if (mkdir(path, 0777) == 0 || (errno == EEXIST && od_is_dir(path)))
-		return OD_OK;
-	return od_error(OD_EIO, "'%s': cannot create the folder: %s", path, errno == EEXIST ? "a file is in the way" :
-			strerror(errno));
+	struct stat st;
+	if (stat(path, &st) == 0 && !S_ISDIR(st.st_mode))
+		return od_error(OD_EIO, "'%s': cannot create the folder: a file is in the way", path);
+	return od_group_mkdir(g, path);
 }
 
 static int join(char *out, size_t size, const char *dir, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
@@ -149,16 +150,16 @@ static int join(char *out, size_t size, const char *dir, const char *fmt, ...)
 	return OD_OK;
 }
 
-static int write_bytes(const char *path, const char *data, size_t n)
+/* Each file is a member of the scene's group: a temporary until the group is
+ * committed. A failure leaves the member to the group's abort. */
+static int write_bytes(struct od_out_group *g, const char *path, const char *data, size_t n)
 {
-	struct od_out o;
-	int rc = od_out_open(&o, path);
+	struct od_out *o;
+	int rc = od_group_open(g, path, &o);
 	if (!rc)
-		rc = od_out_write(&o, data, n);
+		rc = od_out_write(o, data, n);
 	if (!rc)
-		rc = od_out_commit(&o);
-	if (rc)
-		od_out_abort(&o);
+		rc = od_group_finish(g, o);
 	return rc;
 }
 
@@ -166,31 +167,27 @@ static int write_bytes(const char *path, const char *data, size_t n)
  * unfiltered rows, as small and encoded faster). */
 enum { PICTURE, MAP };
 
-static int write_png(const char *path, int w, int h, int channels, uint8_t *data, int kind)
+static int write_png(struct od_out_group *g, const char *path, int w, int h, int channels, uint8_t *data, int kind)
 {
 	struct od_image img = { w, h, channels, data };
 	struct od_png_opts opts = { .unfiltered = kind == MAP };
-	struct od_out o;
-	int rc = od_out_open(&o, path);
+	struct od_out *o;
+	int rc = od_group_open(g, path, &o);
 	if (!rc)
-		rc = od_image_write_png_opt(&o, &img, NULL, 0, &opts);
+		rc = od_image_write_png_opt(o, &img, NULL, 0, &opts);
 	if (!rc)
-		rc = od_out_commit(&o);
-	if (rc)
-		od_out_abort(&o);
+		rc = od_group_finish(g, o);
 	return rc;
 }
 
-static int write_png16(const char *path, int w, int h, const uint16_t *data)
+static int write_png16(struct od_out_group *g, const char *path, int w, int h, const uint16_t *data)
 {
-	struct od_out o;
-	int rc = od_out_open(&o, path);
+	struct od_out *o;
+	int rc = od_group_open(g, path, &o);
 	if (!rc)
-		rc = od_image_write_png16(&o, w, h, data, NULL, 0);
+		rc = od_image_write_png16(o, w, h, data, NULL, 0);
 	if (!rc)
-		rc = od_out_commit(&o);
-	if (rc)
-		od_out_abort(&o);
+		rc = od_group_finish(g, o);
 	return rc;
 }
 
@@ -237,48 +234,48 @@ static int bufs_alloc(struct bufs *b, int w, int h)
 }
 
 /* Render view v and write its folder; pixels (ids 0..n) get the instance counts. */
-static int write_view(const struct od_scene *s, int v, const char *dir, struct bufs *b, struct view_info *vi,
-		      long *pixels)
+static int write_view(struct od_out_group *g, const struct od_scene *s, int v, const char *dir, struct bufs *b,
+		      struct view_info *vi, long *pixels)
 {
 	char vdir[PATH_MAX], path[PATH_MAX];
 	const int W = s->p.width, H = s->p.height;
 	const long n = (long)W * H;
 	int rc;
-	if ((rc = join(vdir, sizeof vdir, dir, "view%d", v)) || (rc = make_dir(vdir)))
+	if ((rc = join(vdir, sizeof vdir, dir, "view%d", v)) || (rc = make_dir(g, vdir)))
 		return rc;
 	if ((rc = od_scene_render(s, v, &b->v)))
 		return rc;
 	vi->n_boxes = od_scene_boxes(s, b->v.inst, W, H, vi->boxes, pixels);
 #define OUT(name) ((rc = join(path, sizeof path, vdir, name)) ? rc : 0)
-	if (OUT("image.png") || (rc = write_png(path, W, H, 3, b->v.rgb, PICTURE)))
+	if (OUT("image.png") || (rc = write_png(g, path, W, H, 3, b->v.rgb, PICTURE)))
 		return rc;
 	od_scene_depth8(b->v.depth, n, b->grey);
-	if (OUT("depth.png") || (rc = write_png(path, W, H, 1, b->grey, PICTURE)))
+	if (OUT("depth.png") || (rc = write_png(g, path, W, H, 1, b->grey, PICTURE)))
 		return rc;
 	od_scene_depth16(b->v.depth, n, b->d16);
-	if (OUT("depth16.png") || (rc = write_png16(path, W, H, b->d16)))
+	if (OUT("depth16.png") || (rc = write_png16(g, path, W, H, b->d16)))
 		return rc;
 	od_scene_semantic(s, b->v.inst, n, b->rgb);
-	if (OUT("semantic.png") || (rc = write_png(path, W, H, 3, b->rgb, MAP)))
+	if (OUT("semantic.png") || (rc = write_png(g, path, W, H, 3, b->rgb, MAP)))
 		return rc;
-	if (OUT("instances.png") || (rc = write_png(path, W, H, 1, b->v.inst, MAP)))
+	if (OUT("instances.png") || (rc = write_png(g, path, W, H, 1, b->v.inst, MAP)))
 		return rc;
 	struct od_canny_params cp;
 	od_canny_params_default(&cp);
 	if ((rc = od_canny(b->v.rgb, W, H, 3, &cp, b->grey)))
 		return rc;
-	if (OUT("canny.png") || (rc = write_png(path, W, H, 1, b->grey, MAP)))
+	if (OUT("canny.png") || (rc = write_png(g, path, W, H, 1, b->grey, MAP)))
 		return rc;
 	od_scene_box_map(s, vi->boxes, vi->n_boxes, W, H, b->rgb);
-	if (OUT("boxes.png") || (rc = write_png(path, W, H, 3, b->rgb, MAP)))
+	if (OUT("boxes.png") || (rc = write_png(g, path, W, H, 3, b->rgb, MAP)))
 		return rc;
 	od_scene_inpaint_mask(s, v, b->v.inst, vi->boxes, vi->n_boxes, b->mask, vi->mask_rect, &vi->mask_object);
-	if (OUT("mask.png") || (rc = write_png(path, W, H, 1, b->mask, MAP)))
+	if (OUT("mask.png") || (rc = write_png(g, path, W, H, 1, b->mask, MAP)))
 		return rc;
 	for (long i = 0; i < n; i++)
 		if (b->mask[i])
 			b->v.rgb[i * 3] = b->v.rgb[i * 3 + 1] = b->v.rgb[i * 3 + 2] = 0;
-	if (OUT("masked.png") || (rc = write_png(path, W, H, 3, b->v.rgb, PICTURE)))
+	if (OUT("masked.png") || (rc = write_png(g, path, W, H, 3, b->v.rgb, PICTURE)))
 		return rc;
 #undef OUT
 	return OD_OK;
@@ -422,7 +419,7 @@ static char *scene_json(const struct od_scene *s, const struct view_info *vi, co
 }
 
 /* Write cameras.json and replace the scene's cameras by what it reads back as. */
-static int write_cameras(struct od_scene *s, const char *dir)
+static int write_cameras(struct od_out_group *g, struct od_scene *s, const char *dir)
 {
 	char path[PATH_MAX];
 	int rc = join(path, sizeof path, dir, "cameras.json");
@@ -439,14 +436,15 @@ static int write_cameras(struct od_scene *s, const char *dir)
 	if (!rc) {
 		for (int v = 0; v < n; v++)
 			s->cams[v] = back[v];
-		rc = write_bytes(path, text, strlen(text));
+		rc = write_bytes(g, path, text, strlen(text));
 	}
 	free(back);
 	free(text);
 	return rc;
 }
 
-int od_scene_write(const struct od_scene_params *p, uint64_t set_seed, uint64_t index, const char *dir)
+int od_scene_write_group(const struct od_scene_params *p, uint64_t set_seed, uint64_t index, const char *dir,
+			 struct od_out_group *g)
 {
 	struct od_scene *s = malloc(sizeof *s);
 	struct view_info *vi = malloc(sizeof *vi * (size_t)(p->views > 0 ? p->views : 1));
@@ -457,16 +455,16 @@ int od_scene_write(const struct od_scene_params *p, uint64_t set_seed, uint64_t 
 	if (!rc)
 		rc = od_scene_generate(s, p, od_scene_seed(set_seed, index), index);
 	if (!rc)
-		rc = make_dir(dir);
+		rc = make_dir(g, dir);
 	if (!rc)
-		rc = write_cameras(s, dir);
+		rc = write_cameras(g, s, dir);
 	if (!rc)
 		rc = bufs_alloc(&b, p->width, p->height);
 	long pixels[OD_SCENE_MAX_OBJECTS + 1];
 	unsigned char visible[OD_SCENE_MAX_OBJECTS + 1] = { 0 };
 	for (int v = 0; !rc && v < p->views; v++) {
 		long px[OD_SCENE_MAX_OBJECTS + 1];
-		rc = write_view(s, v, dir, &b, &vi[v], px);
+		rc = write_view(g, s, v, dir, &b, &vi[v], px);
 		if (v == 0)
 			memcpy(pixels, px, sizeof px);
 	}
@@ -478,23 +476,35 @@ int od_scene_write(const struct od_scene_params *p, uint64_t set_seed, uint64_t 
 		char cap[sizeof s->caption + 1];
 		snprintf(cap, sizeof cap, "%s\n", s->caption);
 		if (!(rc = join(path, sizeof path, dir, "caption.txt")))
-			rc = write_bytes(path, cap, strlen(cap));
+			rc = write_bytes(g, path, cap, strlen(cap));
 	}
 	if (!rc && !(json = tasks_txt(s, visible)))
 		rc = od_error(OD_ENOMEM, "out of memory");
 	if (!rc && !(rc = join(path, sizeof path, dir, "tasks.txt")))
-		rc = write_bytes(path, json, strlen(json));
+		rc = write_bytes(g, path, json, strlen(json));
 	free(json);
 	json = NULL;
 	if (!rc && !(json = scene_json(s, vi, visible)))
 		rc = od_error(OD_ENOMEM, "out of memory");
 	if (!rc && !(rc = join(path, sizeof path, dir, "scene.json")))
-		rc = write_bytes(path, json, strlen(json));
+		rc = write_bytes(g, path, json, strlen(json));
 	free(json);
 	bufs_free(&b);
 	free(vi);
 	free(s);
 	return rc;
+}
+
+int od_scene_write(const struct od_scene_params *p, uint64_t set_seed, uint64_t index, const char *dir)
+{
+	struct od_out_group g;
+	od_group_init(&g);
+	int rc = od_scene_write_group(p, set_seed, index, dir, &g);
+	if (rc) {
+		od_group_abort(&g);
+		return rc;
+	}
+	return od_group_commit(&g);
 }
 
 /* ---------------------------------------------------------------- sets */
@@ -504,6 +514,7 @@ struct batch {
 	long base;
 	int *rc;
 	char (*msg)[512];
+	struct od_out_group *groups; /* one a scene: each thread fills its own */
 };
 
 static void scene_id(uint64_t index, char *buf, size_t size)
@@ -520,7 +531,7 @@ static void run_batch(void *arg, int64_t begin, int64_t end)
 		scene_id(index, id, sizeof id);
 		int rc = join(dir, sizeof dir, bt->set->dir, "%s", id);
 		if (!rc)
-			rc = od_scene_write(&bt->set->p, bt->set->seed, index, dir);
+			rc = od_scene_write_group(&bt->set->p, bt->set->seed, index, dir, &bt->groups[i]);
 		bt->rc[i] = rc;
 		if (rc)
 			snprintf(bt->msg[i], sizeof bt->msg[i], "%s", od_errmsg());
@@ -571,37 +582,49 @@ int od_scene_set_write(const struct od_scene_set *set, od_scene_progress_fn prog
 	if (set->count < 1)
 		return od_error(OD_EINVAL, "a set of %ld scenes", set->count);
 	char path[PATH_MAX];
-	if ((rc = make_dir(set->dir)) || (rc = join(path, sizeof path, set->dir, "index.json")))
+	if ((rc = join(path, sizeof path, set->dir, "index.json")))
 		return rc;
-	/* an earlier run's index.json would make a half-rewritten set look complete */
-	if (unlink(path) != 0 && errno != ENOENT)
-		return od_error(OD_EIO, "'%s': cannot remove: %s", path, strerror(errno));
+	/* the whole set is one group: its files appear together at the end, or
+	 * none of them (an earlier run's set stays as it was) */
+	struct od_out_group all;
+	od_group_init(&all);
+	if ((rc = make_dir(&all, set->dir))) {
+		od_group_abort(&all);
+		return rc;
+	}
 	long chunk = 16L * od_threads();
 	int *rcs = malloc((size_t)chunk * sizeof *rcs);
 	char (*msg)[512] = malloc((size_t)chunk * sizeof *msg);
-	if (!rcs || !msg) {
-		free(rcs);
-		free(msg);
-		return od_error(OD_ENOMEM, "out of memory");
-	}
+	struct od_out_group *groups = calloc((size_t)chunk, sizeof *groups);
+	if (!rcs || !msg || !groups)
+		rc = od_error(OD_ENOMEM, "out of memory");
 	for (long base = 0; !rc && base < set->count; base += chunk) {
 		long n = set->count - base < chunk ? set->count - base : chunk;
-		struct batch bt = { set, base, rcs, msg };
+		for (long i = 0; i < n; i++)
+			od_group_init(&groups[i]);
+		struct batch bt = { set, base, rcs, msg, groups };
 		od_parallel_for(n, run_batch, &bt);
 		for (long i = 0; i < n && !rc; i++)
 			if (rcs[i])
 				rc = od_error(rcs[i], "%s", msg[i]);
+		for (long i = 0; i < n; i++)
+			if (rc || (rc = od_group_take(&all, &groups[i])))
+				od_group_abort(&groups[i]);
 		if (!rc && progress)
 			progress(arg, base + n, set->count);
 	}
 	free(rcs);
 	free(msg);
-	if (rc)
-		return rc;
-	char *json = index_json(set);
-	if (!json)
-		return od_error(OD_ENOMEM, "out of memory");
-	rc = write_bytes(path, json, strlen(json));
+	free(groups);
+	char *json = rc ? NULL : index_json(set);
+	if (!rc && !json)
+		rc = od_error(OD_ENOMEM, "out of memory");
+	if (!rc)
+		rc = write_bytes(&all, path, json, strlen(json));
 	free(json);
-	return rc;
+	if (rc) {
+		od_group_abort(&all);
+		return rc;
+	}
+	return od_group_commit(&all);
 }

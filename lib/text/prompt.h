@@ -47,6 +47,9 @@ struct od_task_info {
 	int min_refs, max_refs; /* reference captions ([[img1]]..) the prompt takes */
 	int regions;          /* 1: mask regions, 2: bounding boxes, 0: none */
 	int item;             /* needs <item: NAME> */
+	int aligned;          /* its frames show one scene pixel for pixel (a map and its
+			       * picture, an edit and its source): a generated frame takes
+			       * the size of the picture it was made from (od_job_outputs) */
 };
 
 extern const struct od_task_info od_tasks[OD_TASK_COUNT];

@@ -345,72 +345,46 @@ static int link_components(const char *base, const char *dir)
 
 int od_train_model_write(const char *outdir, const char *name, const struct od_train_model *mo)
 {
-	char tmp[PATH_MAX], final[PATH_MAX], old[PATH_MAX], sub[PATH_MAX], file[PATH_MAX];
-	snprintf(tmp, sizeof tmp, "%s/.%s.tmp-%ld", outdir, name, (long)getpid());
+	char final[PATH_MAX], sub[PATH_MAX], file[PATH_MAX];
 	snprintf(final, sizeof final, "%s/%s", outdir, name);
-	snprintf(old, sizeof old, "%s/.%s.old-%ld", outdir, name, (long)getpid());
-	snprintf(sub, sizeof sub, "%s/transformer", tmp);
-	int rc = od_train_remove_tree(tmp);
+	/* a temporary folder, in the cleanup registry until it is renamed into place */
+	struct od_out_dir d;
+	int rc = od_dir_open(&d, final);
 	if (rc)
 		return rc;
-	if (mkdir(tmp, 0777) != 0 || mkdir(sub, 0777) != 0) {
-		rc = od_error(OD_EIO, "'%s': cannot create: %s", tmp, strerror(errno));
-		od_train_remove_tree(tmp);
-		return rc;
-	}
+	snprintf(sub, sizeof sub, "%s/transformer", d.tmp);
+	if (mkdir(sub, 0777) != 0)
+		rc = od_error(OD_EIO, "'%s': cannot create: %s", sub, strerror(errno));
 	snprintf(file, sizeof file, "%s/config.json", sub);
-	rc = write_file_synced(file, mo->config, mo->config_len);
+	if (!rc)
+		rc = write_file_synced(file, mo->config, mo->config_len);
 	snprintf(file, sizeof file, "%s/diffusion_pytorch_model.safetensors", sub);
 	if (!rc)
 		rc = write_weights(file, mo);
 	if (!rc && mo->base)
-		rc = link_components(mo->base, tmp);
-	snprintf(file, sizeof file, "%s/%s", tmp, OD_TRAIN_STATE_FILE);
+		rc = link_components(mo->base, d.tmp);
+	snprintf(file, sizeof file, "%s/%s", d.tmp, OD_TRAIN_STATE_FILE);
 	if (!rc && mo->state)
 		rc = od_train_state_write(file, mo->state, &mo->t);
 	if (!rc && !(rc = sync_dir(sub)))
-		rc = sync_dir(tmp);
-	if (!rc) {
-		/* an earlier folder of the same name (a run resumed from further back)
-		 * steps aside first, and goes only once the new one is in place */
-		struct stat st;
-		int had = lstat(final, &st) == 0;
-		if (had && rename(final, old) != 0)
-			rc = od_error(OD_EIO, "'%s': cannot move aside: %s", final, strerror(errno));
-		else if (rename(tmp, final) != 0) {
-			rc = od_error(OD_EIO, "'%s': cannot rename into place: %s", final, strerror(errno));
-			if (had)
-				rename(old, final);
-		} else if (had) {
-			od_train_remove_tree(old);
-		}
-		if (!rc)
-			rc = sync_dir(outdir);
-	}
+		rc = sync_dir(d.tmp);
 	if (rc) {
-		int keep = rc;
-		char msg[1024];
-		snprintf(msg, sizeof msg, "%s", od_errmsg());
-		od_train_remove_tree(tmp);
-		return od_error(keep, "%s", msg);
+		od_dir_abort(&d);
+		return rc;
 	}
-	return OD_OK;
+	/* an earlier folder of the same name (a run resumed from further back)
+	 * steps aside first, and goes only once the new one is in place */
+	if ((rc = od_dir_commit(&d)))
+		return rc;
+	return sync_dir(outdir);
 }
 
 int od_train_set_latest(const char *outdir, const char *name)
 {
-	char tmp[PATH_MAX], final[PATH_MAX];
-	snprintf(tmp, sizeof tmp, "%s/.latest.tmp-%ld", outdir, (long)getpid());
+	char final[PATH_MAX];
 	snprintf(final, sizeof final, "%s/latest", outdir);
-	unlink(tmp);
-	if (symlink(name, tmp) != 0)
-		return od_error(OD_EIO, "'%s': cannot create a link: %s", tmp, strerror(errno));
-	if (rename(tmp, final) != 0) {
-		int e = errno;
-		unlink(tmp);
-		return od_error(OD_EIO, "'%s': cannot replace: %s", final, strerror(e));
-	}
-	return sync_dir(outdir);
+	int rc = od_symlink_replace(name, final);
+	return rc ? rc : sync_dir(outdir);
 }
 
 void od_train_step_name(int64_t step, char *buf, size_t size)
@@ -470,7 +444,7 @@ int od_train_prune(const char *outdir, int keep, int64_t upto)
 			char name[64], path[PATH_MAX];
 			od_train_step_name(steps[i], name, sizeof name);
 			snprintf(path, sizeof path, "%s/%s", outdir, name);
-			rc = od_train_remove_tree(path);
+			rc = od_tree_discard(path);
 		}
 	}
 	free(steps);

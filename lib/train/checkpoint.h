@@ -15,11 +15,14 @@
  *     train_state.safetensors       optimiser moments, EMA, generators, step, settings
  *   OUTDIR/latest -> step-0001000
  *
- * Writing is atomic: everything goes to OUTDIR/.step-0001000.tmp-PID/ (files
- * flushed to disk), which is renamed into place only when complete; then the
+ * Writing is atomic: everything goes to a temporary folder
+ * OUTDIR/.step-0001000.tmp-XXXXXX/ (files flushed to disk; base/io.h
+ * od_out_dir), which is renamed into place only when complete; then the
  * `latest` link is replaced by a rename, and only then are checkpoints beyond
- * the ones to keep removed. A failure at any point (a full disk) removes the
- * temporary folder and leaves the previous checkpoint and `latest` as they were.
+ * the ones to keep removed (each renamed aside before it is removed, so none is
+ * ever seen half removed). A failure at any point (a full disk), a fatal signal
+ * or an early exit removes the temporary folder and leaves the previous
+ * checkpoint and `latest` as they were.
  *
  * train_state.safetensors:
  *   adamw.exp_avg.<name>, adamw.exp_avg_sq.<name>   F32, each weight's shape

@@ -219,7 +219,7 @@ static int index_reader(struct od_train_source *s, struct od_reader *r, const ch
 	if ((rc = finish_job(&b)))
 		return rc;
 	if (!s->n_jobs)
-		return od_error(OD_EFORMAT, "'%s': no training jobs (a prompt text frame, then latent frames)", label);
+		return od_error(OD_EFORMAT, "'%s': no training jobs in the input (a prompt text frame, then latent frames)", label);
 	/* the buckets' job lists */
 	for (int i = 0; i < s->n_buckets; i++)
 		if (!(s->buckets[i].jobs = malloc((size_t)s->n_jobs * sizeof(int))))

@@ -344,15 +344,19 @@ static int open_model(struct od_trainer *tr, const char *model_dir, const char *
 		      uint64_t seed, const char *scratch_dir)
 {
 	int rc;
-	char *scratch = NULL;
+	/* a fresh model goes through a scratch folder of zero weights: a temporary
+	 * folder (base/io.h), removed however the process ends */
+	struct od_out_dir scratch = { 0 };
 	if (config_text) {
-		char name[64];
-		snprintf(name, sizeof name, ".init-%ld", (long)getpid());
-		if (!(scratch = od_path_join(scratch_dir ? scratch_dir : ".", name)))
+		char *path = od_path_join(scratch_dir ? scratch_dir : ".", "init");
+		if (!path)
 			return od_error(OD_ENOMEM, "out of memory");
-		od_train_remove_tree(scratch);
-		rc = write_zero_model(config_text, config_len, scratch);
-		model_dir = scratch;
+		rc = od_dir_open(&scratch, path);
+		free(path);
+		if (rc)
+			return rc;
+		rc = write_zero_model(config_text, config_len, scratch.tmp);
+		model_dir = scratch.tmp;
 	} else {
 		rc = OD_OK;
 	}
@@ -362,11 +366,8 @@ static int open_model(struct od_trainer *tr, const char *model_dir, const char *
 		tr->p_init = 1;
 	if (!rc && config_text)
 		rc = od_nextdit_params_init_random(&tr->p, seed);
-	if (scratch) {
-		/* the weights are copies now; the mapped zeros can go */
-		od_train_remove_tree(scratch);
-		free(scratch);
-	}
+	/* the weights are copies now; the mapped zeros can go */
+	od_dir_abort(&scratch);
 	if (rc)
 		return rc;
 	const int n = tr->p.n;

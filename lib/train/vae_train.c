@@ -180,7 +180,7 @@ int od_vae_pictures_load(struct od_vae_pictures *d, char *const *inputs, int n_i
 			rc = add_path(&l, inputs[i]);
 	}
 	if (!rc && !l.n)
-		rc = od_error(OD_EFORMAT, "'%s': no pictures (PNG or JPEG files)", n_inputs ? inputs[0] : "");
+		rc = od_error(OD_EFORMAT, "'%s': no pictures in the input (PNG or JPEG files)", n_inputs ? inputs[0] : "");
 	d->paths = l.p;
 	d->n = l.n;
 	if (!rc && !(d->img = calloc((size_t)l.n, sizeof *d->img)))
@@ -514,61 +514,45 @@ int od_vae_run_save(struct od_vae_run *r, const char *outdir)
 			if (!isfinite(p->data[i][k]))
 				return od_error(OD_EFAIL, "step %" PRId64 ": weight '%s' is not finite; not saved", r->step,
 						p->names[i]);
-	char name[64], tmp[PATH_MAX], sub[PATH_MAX], final[PATH_MAX], old[PATH_MAX], file[PATH_MAX], link[PATH_MAX];
+	char name[64], sub[PATH_MAX], final[PATH_MAX], file[PATH_MAX], link[PATH_MAX];
 	od_train_step_name(r->step, name, sizeof name);
-	snprintf(tmp, sizeof tmp, "%s/.%s.tmp-%ld", outdir, name, (long)getpid());
-	snprintf(sub, sizeof sub, "%s/vae", tmp);
 	snprintf(final, sizeof final, "%s/%s", outdir, name);
-	snprintf(old, sizeof old, "%s/.%s.old-%ld", outdir, name, (long)getpid());
-	int rc = od_train_remove_tree(tmp);
+	/* a temporary folder, in the cleanup registry until it is renamed into
+	 * place (replacing a folder of the same name: a run resumed from further back) */
+	struct od_out_dir d;
+	int rc = od_dir_open(&d, final);
 	if (rc)
 		return rc;
-	if (mkdir(tmp, 0777) != 0 || mkdir(sub, 0777) != 0) {
-		rc = od_error(OD_EIO, "'%s': cannot create: %s", tmp, strerror(errno));
-		od_train_remove_tree(tmp);
-		return rc;
-	}
+	snprintf(sub, sizeof sub, "%s/vae", d.tmp);
+	if (mkdir(sub, 0777) != 0)
+		rc = od_error(OD_EIO, "'%s': cannot create: %s", sub, strerror(errno));
 	struct od_train_state st = { .step = r->step, .m = r->opt.m, .v = r->opt.v };
 	st.settings = settings_json(&r->s);
 	st.data = pictures_json(&r->pics);
 	od_train_rng_export(&r->noise, st.rng_noise);
 	od_train_rng_export(&r->data, st.rng_data);
-	if (!st.settings || !st.data)
+	if (!rc && (!st.settings || !st.data))
 		rc = od_error(OD_ENOMEM, "out of memory");
 	if (!rc)
 		rc = od_vae_params_save(p, r->config, sub);
-	snprintf(file, sizeof file, "%s/%s", tmp, OD_TRAIN_STATE_FILE);
+	snprintf(file, sizeof file, "%s/%s", d.tmp, OD_TRAIN_STATE_FILE);
 	if (!rc)
 		rc = od_train_state_write(file, &st, &r->tt);
 	json_decref(st.settings);
 	json_decref(st.data);
 	static const char *const files[] = { "vae/config.json", "vae/diffusion_pytorch_model.safetensors" };
 	for (int i = 0; i < 2 && !rc; i++) {
-		snprintf(file, sizeof file, "%s/%s", tmp, files[i]);
+		snprintf(file, sizeof file, "%s/%s", d.tmp, files[i]);
 		rc = sync_path(file, 0);
 	}
 	if (!rc && !(rc = sync_path(sub, 1)))
-		rc = sync_path(tmp, 1);
-	if (!rc) {
-		/* a folder of the same name (a run resumed from further back) steps aside first */
-		struct stat sb;
-		int had = lstat(final, &sb) == 0;
-		if (had && rename(final, old) != 0)
-			rc = od_error(OD_EIO, "'%s': cannot move aside: %s", final, strerror(errno));
-		else if (rename(tmp, final) != 0) {
-			rc = od_error(OD_EIO, "'%s': cannot rename into place: %s", final, strerror(errno));
-			if (had)
-				rename(old, final);
-		} else if (had) {
-			od_train_remove_tree(old);
-		}
-	}
+		rc = sync_path(d.tmp, 1);
 	if (rc) {
-		char msg[1024];
-		snprintf(msg, sizeof msg, "%s", od_errmsg());
-		od_train_remove_tree(tmp);
-		return od_error(rc, "%s", msg);
+		od_dir_abort(&d);
+		return rc;
 	}
+	if ((rc = od_dir_commit(&d)))
+		return rc;
 	if ((rc = sync_path(outdir, 1)) || (rc = od_train_set_latest(outdir, name)))
 		return rc;
 	/* OUTDIR/vae -> latest/vae, made once */

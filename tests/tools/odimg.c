@@ -13,6 +13,9 @@
  *                           discs, deterministic from SEED (the colours and
  *                           shapes of synthetic pictures, depth-like ramps and
  *                           label-like flat regions with sharp edges)
+ *   odimg text FILE.png     print the PNG's text chunks (tEXt, zTXt, iTXt) as
+ *                           "KEY=VALUE" lines, a line break in a value as \n,
+ *                           read with libpng (not with od's reader)
  *   odimg twice ONCE TWICE  check that the frame stream TWICE holds 2x - 1 of
  *                           ONCE's values, exactly (upstream's second
  *                           normalisation, numerics.md §6.3 item 4)
@@ -421,8 +424,53 @@ static void synth(unsigned long seed, int w, int h, const char *out)
 	free(rgb);
 }
 
+/* odimg text: the text chunks of a PNG. */
+static int print_text(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		die("cannot open", path);
+	png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+	png_infop info = png ? png_create_info_struct(png) : NULL;
+	if (!png || !info)
+		die("out of memory", NULL);
+	if (setjmp(png_jmpbuf(png)))
+		die("not a readable PNG", path);
+	png_init_io(png, f);
+	png_read_info(png, info);
+	/* the chunks after the image data too */
+	png_set_expand(png);
+	png_read_update_info(png, info);
+	size_t rowbytes = png_get_rowbytes(png, info);
+	png_uint_32 h = png_get_image_height(png, info);
+	png_bytep row = malloc(rowbytes);
+	int passes = png_set_interlace_handling(png);
+	for (int p = 0; p < passes; p++)
+		for (png_uint_32 y = 0; y < h; y++)
+			png_read_row(png, row, NULL);
+	free(row);
+	png_read_end(png, info);
+	png_textp text;
+	int n = 0;
+	png_get_text(png, info, &text, &n);
+	for (int i = 0; i < n; i++) {
+		printf("%s=", text[i].key);
+		for (const char *c = text[i].text; *c; c++)
+			if (*c == '\n')
+				fputs("\\n", stdout);
+			else
+				putchar(*c);
+		putchar('\n');
+	}
+	png_destroy_read_struct(&png, &info, NULL);
+	fclose(f);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 3 && !strcmp(argv[1], "text"))
+		return print_text(argv[2]);
 	if (argc == 4 && !strcmp(argv[1], "make")) {
 		make(argv[2], argv[3]);
 		return 0;
@@ -510,5 +558,5 @@ int main(int argc, char **argv)
 		od_image_free(&b);
 		return pass ? 0 : 1;
 	}
-	die("usage: odimg make KIND OUT | cmp [--max N] A B | info FILE | pixel FILE X Y | twice A B", NULL);
+	die("usage: odimg make KIND OUT | cmp [--max N] A B | info FILE | pixel FILE X Y | text FILE | twice A B", NULL);
 }

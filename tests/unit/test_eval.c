@@ -20,6 +20,7 @@
 #include "eval/segment.h"
 #include "eval/t2i.h"
 #include "formats/image16.h"
+#include "scene/scene.h"
 #include "tap.h"
 
 #include <jansson.h>
@@ -311,6 +312,15 @@ static void test_t2i_scene(void)
 	ok(rc == OD_OK && r.objects == 1 && r.presence == 1 && r.count == 1 && r.relations == 0 && isnan(r.position),
 	   "only named objects and relations between them are scored");
 	od_t2i_result_free(&r);
+	od_eval_scene_free(&sc);
+	/* od-scene's threshold, rounded down: 64 x 64 / 2000 = 2.048 -> 2 pixels name an object, 1 does not */
+	const char *small = "{\"width\": 64, \"height\": 64, " PAL2 ", \"objects\": [{\"id\": 1, \"colour\": \"red\"},"
+			    " {\"id\": 2, \"colour\": \"blue\"}], \"views\": [{\"index\": 0, \"boxes\": [{\"id\": 1,"
+			    " \"pixels\": 2}, {\"id\": 2, \"pixels\": 1}]}]}";
+	rc = od_eval_scene_parse(small, strlen(small), "s.json", &sc);
+	ok(rc == OD_OK && od_scene_mention_threshold(64, 64) == 2 && od_eval_scene_named(&sc, 0) &&
+		   !od_eval_scene_named(&sc, 1),
+	   "named as od-scene names: 2 pixels of 64 x 64 (threshold %ld), not 1", od_scene_mention_threshold(64, 64));
 	od_eval_scene_free(&sc);
 	od_image_free(&img);
 }

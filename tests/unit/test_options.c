@@ -317,6 +317,27 @@ int main(void)
 	};
 	rc = parse_with(twice_short, "x", (const char *)NULL);
 	ok(rc == OD_EFAIL && strstr(od_errmsg(), "-a is declared twice"), "a short name declared twice: %s", od_errmsg());
+	/* the vocabulary: a short name stands for one long option in every tool */
+	static const struct od_short_name vocab[] = { { 's', "seed" }, { 'S', "size" }, { 0, NULL } };
+	const struct od_option seed_ok[] = { OD_OPT_INT64('s', "seed", &seed, "S", "x", 0, 9), OD_OPT_END() };
+	const struct od_option s_is_size[] = { OD_OPT_INT('s', "size", &size, "N", "x", 0, 9), OD_OPT_END() };
+	const struct od_option s_alone[] = { OD_OPT_INT('s', NULL, &size, "N", "x", 0, 9), OD_OPT_END() };
+	const struct od_option unlisted[] = { OD_OPT_BOOL('z', "zed", &all, "x"), OD_OPT_END() };
+	od_options_vocabulary = vocab;
+	rc = parse_with(seed_ok, "x", "-s", "3", (const char *)NULL);
+	ok(rc == 0 && seed == 3, "the vocabulary: -s as --seed is accepted");
+	rc = parse_with(s_is_size, "x", (const char *)NULL);
+	ok(rc == OD_EFAIL && strstr(od_errmsg(), "-s stands for --seed in every tool, not for --size"),
+	   "the vocabulary: -s as --size is refused: %s", od_errmsg());
+	rc = parse_with(s_alone, "x", (const char *)NULL);
+	ok(rc == OD_EFAIL && strstr(od_errmsg(), "-s stands for --seed"), "the vocabulary: -s without --seed is refused");
+	rc = parse_with(unlisted, "x", (const char *)NULL);
+	ok(rc == OD_EFAIL && strstr(od_errmsg(), "-z is not in the option vocabulary"),
+	   "the vocabulary: a letter outside it is refused: %s", od_errmsg());
+	od_options_vocabulary = NULL;
+	rc = parse_with(unlisted, "x", "-z", (const char *)NULL);
+	ok(rc == 0 && all, "without a vocabulary any letter goes");
+
 	const struct od_option empty[] = { OD_OPT_END() };
 	rc = parse_with(empty, "a", "-", (const char *)NULL);
 	ok(rc == 0 && operands(2, "a", "-"), "an empty table");
@@ -335,14 +356,15 @@ int main(void)
 	   "common: $OD_DEVICE is checked");
 	setenv("OD_DEVICE", "cpu", 1);
 	rc = parse_with(all_common, "x", (const char *)NULL);
-	ok(rc == 0 && c.model && !strcmp(c.model, "envmodel") && !c.model_given && c.device == OD_DEVICE_CPU &&
-		   c.threads == 0 && c.progress == OD_PROGRESS_AUTO,
+	/* the thread count's default is od_default_threads() ($OD_THREADS, a share under make -jN, else every CPU) */
+	ok(rc == 0 && c.model && !strcmp(c.model, "envmodel") && !c.given.model && c.device == OD_DEVICE_CPU &&
+		   c.threads == od_default_threads() && !c.given.threads && c.progress == OD_PROGRESS_AUTO,
 	   "common: the defaults, the model from $OD_MODEL (not given)");
 	rc = parse_with(all_common, "-m", "mine", "-j3", "--progress=none", (const char *)NULL);
-	ok(rc == 0 && !strcmp(c.model, "mine") && c.model_given && c.threads == 3 && c.progress == OD_PROGRESS_NONE,
+	ok(rc == 0 && !strcmp(c.model, "mine") && c.given.model && c.threads == 3 && c.progress == OD_PROGRESS_NONE,
 	   "common: --model given, --threads, --progress");
 	rc = parse_with(all_common, "--model=", (const char *)NULL);
-	ok(rc == 0 && !c.model && c.model_given, "common: an empty --model is no model, but given");
+	ok(rc == 0 && !c.model && c.given.model, "common: an empty --model is no model, but given");
 	char *names_all = capture(list, all_common), *names_some = capture(list, some_common);
 	ok(!strcmp(names_all, "--model -m DIR\n--device DEV\n--threads -j N\n--progress [=MODE]\n--precision P\n"),
 	   "common: the list");
@@ -366,7 +388,7 @@ int main(void)
 		   "--threads: 5000 is out of range (0 to 4096)"),
 	   "some: the range of --threads");
 	rc = parse_with(model_only, (const char *)NULL);
-	ok(rc == 0 && !strcmp(c.model, "envmodel") && !c.model_given && c.threads == 0,
+	ok(rc == 0 && !strcmp(c.model, "envmodel") && !c.given.model && c.threads == od_default_threads(),
 	   "some: --model alone, from $OD_MODEL");
 	const struct od_option twice_common[] = {
 		OD_OPT_COMMON_SOME(&c, OD_COMMON_THREADS), OD_OPT_INT('j', "jobs", &steps, "N", "x", 0, 9), OD_OPT_END(),

@@ -355,9 +355,9 @@ static void test_words(void)
 	ok(s.n_rel == 1 && s.rel[0].rel == (ab ? OD_REL_LEFT : OD_REL_RIGHT) && !strncmp(s.caption, cap, strlen(cap)),
 	   "relations from view 0: '%s'", s.caption);
 	vis[1] = vis[2] = 1;
-	ok(od_scene_task_args(&s, OD_SCENE_SEMANTIC, vis, &a) == 1 && a.n == 7 && !strcmp(a.arg[2], "--mask") &&
+	ok(od_scene_task_args(&s, OD_SCENE_SEMANTIC, vis, &a) == 1 && a.n == 7 && !strcmp(a.arg[2], "--region") &&
 		   !strcmp(a.arg[3], "#0000FF:large red cube") && !strcmp(a.arg[5], "#FFA500:small blue sphere"),
-	   "semanticmap2image: a --mask per visible object in its region colour");
+	   "semanticmap2image: a --region per visible object in its region colour");
 	vis[1] = 0;
 	ok(od_scene_task_args(&s, OD_SCENE_BOXES, vis, &a) == 1 && a.n == 5 && !strcmp(a.arg[2], "--box") &&
 		   od_scene_task_args(&s, OD_SCENE_MULTIVIEW, vis, &a) == 1,

@@ -42,14 +42,14 @@ for isa in $levels; do
 
 	t_ok "$isa depth2image, bf16" sh -c \
 		"{ od-tag $P -N '[[depth2image]] a small stone house in a green valley';
-		   od-encode $P -s 64x64 --seed 1002 $G/depth_100x75.png; } |
+		   od-encode $P -S 64x64 --seed 1002 $G/depth_100x75.png; } |
 		 od-denoise $P --mask 10 --steps 4 --guidance 4 --seed 1002 --all | tee d2i.odf |
 		 od-decode $P --role target -o d2i.png"
 	t_ok "$isa depth2image: final latents within 0.5" odcmp --atol 0.5 d2i.odf "$G/depth2image_mask10_softcap.safetensors:final_latents"
 	t_ok "$isa depth2image: picture within 20 levels" odimg cmp --max 20 d2i.png "$G/depth2image_mask10_softcap_out0.png"
 
 	t_ok "$isa image2depth, bf16" sh -c \
-		"{ od-tag $P '[[depth2image]]'; od-encode $P -s 64x64 --seed 1003 $G/rgb_64x64.png; } |
+		"{ od-tag $P '[[depth2image]]'; od-encode $P -S 64x64 --seed 1003 $G/rgb_64x64.png; } |
 		 od-denoise $P --mask 01 --steps 4 --guidance 4 --seed 1003 --all | tee i2d.odf |
 		 od-decode $P --role target -o i2d.png"
 	t_ok "$isa image2depth: final latents within 0.5" odcmp --atol 0.5 i2d.odf "$G/image2depth_mask01_softcap.safetensors:final_latents"
@@ -57,8 +57,8 @@ for isa in $levels; do
 
 	t_ok "$isa multiview, bf16" sh -c \
 		"{ od-tag $P -N '[[multiview]] a wooden chair';
-		   od-encode $P -s 64x64 --seed 1004 $G/mv_view0_64x64.png;
-		   od-plucker -a 0,45,90 -e 0,10,-10 -d 1.5 -f 1.3887 --size 64; } |
+		   od-encode $P -S 64x64 --seed 1004 $G/mv_view0_64x64.png;
+		   od-plucker -a 0,45,90 -e 0,10,-10 -d 1.5 --focal 1.3887 --size 64; } |
 		 od-denoise $P --mask 001010 --steps 4 --guidance 4 --seed 1004 --all | tee mv.odf |
 		 od-decode $P --role target --skip-rays -o mv_%d.png"
 	t_ok "$isa multiview: final latents within 0.5" odcmp --atol 0.5 mv.odf "$G/multiview_mask001010_softcap.safetensors:final_latents"
@@ -70,8 +70,8 @@ for isa in $levels; do
 		"od-tag $P --threads 1 -N 'a red cube' > tag1.odf && od-tag $P --threads 2 -N 'a red cube' > tag2.odf &&
 		 cmp tag1.odf tag2.odf"
 	t_ok "$isa od-encode bf16: 1 and 2 threads, identical bytes" sh -c \
-		"od-encode $P -j 1 -s 64x64 --seed 3 $G/rgb_64x64.png > e1.odf &&
-		 od-encode $P -j 2 -s 64x64 --seed 3 $G/rgb_64x64.png > e2.odf && cmp e1.odf e2.odf"
+		"od-encode $P -j 1 -S 64x64 --seed 3 $G/rgb_64x64.png > e1.odf &&
+		 od-encode $P -j 2 -S 64x64 --seed 3 $G/rgb_64x64.png > e2.odf && cmp e1.odf e2.odf"
 	t_ok "$isa od-denoise bf16: 1 and 2 threads, identical bytes" sh -c \
 		"od-denoise $P -j 1 --size 64x64 --steps 3 --seed 9 tag1.odf > dn1.odf &&
 		 od-denoise $P -j 2 --size 64x64 --steps 3 --seed 9 tag1.odf > dn2.odf && cmp dn1.odf dn2.odf"
