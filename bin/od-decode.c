@@ -71,10 +71,16 @@ static int meta_of(const struct od_frame *f, struct meta *m)
 	return rc;
 }
 
+struct name {
+	char *name, *where;        /* a picture's file, and its frame ("'x.odf': frame 3") */
+};
+
 /* Where pictures go. */
 struct sink {
 	const char *name;          /* output name or pattern; "-" = stdout */
-	int pattern;               /* name holds one %d conversion */
+	int pattern;               /* what name holds: OD_NAME_NUMBER (%d), OD_NAME_META (%{KEY}), or 0 */
+	struct name *names;        /* the names of a pattern's pictures so far */
+	int n_names;
 	enum od_image_format fmt;
 	int quality;
 	int json;                  /* a NAME.json beside each picture */
@@ -87,29 +93,46 @@ struct sink {
 	struct od_out_group *outs; /* every file of the run: renamed into place together at the end */
 };
 
-/* Accept exactly one %d-style conversion (flags 0, width digits) besides %%. */
+/* The output name pattern (pipeline/batch.h): a usage error when bad. */
 static int check_pattern(const char *s)
 {
-	int n = 0;
-	for (const char *p = s; *p; p++) {
-		if (*p != '%')
-			continue;
-		if (p[1] == '%') {
-			p++;
-			continue;
-		}
-		p++;
-		while (*p == '0')
-			p++;
-		while (*p >= '0' && *p <= '9')
-			p++;
-		if (*p != 'd')
-			od_usage_error("--output: '%s' may only hold a %%d conversion (like %%03d)", s);
-		n++;
+	int what = od_name_check(s);
+	if (what < 0)
+		od_usage_error("--output: %s", od_errmsg());
+	return what;
+}
+
+/* Two pictures may not share a name: the second is an error before any file
+ * of the run is in place (the group is all or nothing). */
+static int claim_name(struct sink *k, const char *name, const char *where)
+{
+	for (int i = 0; i < k->n_names; i++)
+		if (!strcmp(k->names[i].name, name))
+			return od_error(OD_EFORMAT, "%s and %s both make '%s': give each job its own name (add %%{job} "
+						    "or %%d to the pattern)", k->names[i].where, where, name);
+	struct name *nn = realloc(k->names, (size_t)(k->n_names + 1) * sizeof *nn);
+	if (!nn)
+		return od_error(OD_ENOMEM, "out of memory");
+	k->names = nn;
+	if (!(nn[k->n_names].name = strdup(name)) || !(nn[k->n_names].where = strdup(where))) {
+		free(nn[k->n_names].name);
+		return od_error(OD_ENOMEM, "out of memory");
 	}
-	if (n > 1)
-		od_usage_error("--output: '%s' holds more than one %%d conversion", s);
-	return n == 1;
+	k->n_names++;
+	return OD_OK;
+}
+
+/* A pattern's pictures may go to a folder that does not exist yet
+ * (-o 'depth/%{source}.png'): its last level is made, and removed again when
+ * the run fails (od_group_mkdir). */
+static int make_folder(struct sink *k, const char *name)
+{
+	const char *slash = strrchr(name, '/');
+	if (!slash || slash == name)
+		return OD_OK;
+	char dir[4096];
+	snprintf(dir, sizeof dir, "%.*s", (int)(slash - name), name);
+	return od_group_mkdir(k->outs, dir);
 }
 
 /* "out/cat.png" -> "out/cat.json" (a name without a picture extension gets
@@ -191,17 +214,18 @@ static int hold(struct sink *k, struct od_image *img, struct meta *m)
 	return OD_OK;
 }
 
-/* One finished picture: write it now (pattern, stdout) or keep it (sheet,
- * single named file). m is taken over or freed. */
-static int sink_put(struct sink *k, struct od_image *img, struct meta *m)
+/* One finished picture, from the frame at `where`: write it now (pattern,
+ * stdout) or keep it (sheet, single named file). m is taken over or freed. */
+static int sink_put(struct sink *k, struct od_image *img, struct meta *m, const char *where)
 {
 	int rc;
 	if (k->grid)
 		return hold(k, img, m);
 	if (k->pattern) {
 		char name[4096];
-		snprintf(name, sizeof name, k->name, k->next++);
-		rc = write_picture(k, img, m, 1, name);
+		if (!(rc = od_name_expand(k->name, k->next++, m->e, m->n, where, name, sizeof name)) &&
+		    !(rc = claim_name(k, name, where)) && !(rc = make_folder(k, name)))
+			rc = write_picture(k, img, m, 1, name);
 		meta_free(m);
 		return rc;
 	}
@@ -230,7 +254,8 @@ static int sink_finish(struct sink *k)
 		struct od_image sheet;
 		if (!(rc = od_contact_sheet(k->held, k->n_held, cols, rows, &sheet))) {
 			char name[4096];
-			snprintf(name, sizeof name, k->name, k->next);
+			if (k->pattern && (rc = od_name_expand(k->name, k->next, NULL, 0, "", name, sizeof name)))
+				return rc;
 			/* the sheet's picture records the first picture's run; the
 			 * JSON, every picture's */
 			rc = write_picture(k, &sheet, k->held_meta, k->n_held, k->pattern ? name : k->name);
@@ -244,6 +269,11 @@ static int sink_finish(struct sink *k)
 
 static void sink_free(struct sink *k)
 {
+	for (int i = 0; i < k->n_names; i++) {
+		free(k->names[i].name);
+		free(k->names[i].where);
+	}
+	free(k->names);
 	for (int i = 0; i < k->n_held; i++) {
 		od_image_free(&k->held[i]);
 		meta_free(&k->held_meta[i]);
@@ -327,6 +357,8 @@ int main(int argc, char **argv)
 		od_usage_error("--frames writes a frame stream: it does not take --grid, --colormap or --format");
 	if (!frames) {
 		k.pattern = check_pattern(k.name);
+		if (k.grid && (k.pattern & OD_NAME_META))
+			od_usage_error("--grid makes one picture: its name takes %%d, not %%{KEY}");
 		if (fmt_name) {
 			if (!(k.fmt = od_image_format_parse(fmt_name)))
 				od_usage_error("--format: '%s' is not png or jpeg", fmt_name);
@@ -469,8 +501,10 @@ int main(int argc, char **argv)
 					pic = mapped;
 				}
 				struct meta m = { 0 };
+				char where[1100];
+				snprintf(where, sizeof where, "'%s': frame %ld", in.label, in.index);
 				if (!rc && !(rc = meta_of(pix, &m)))
-					rc = sink_put(&k, &pic, &m);
+					rc = sink_put(&k, &pic, &m, where);
 				od_image_free(&pic);
 			}
 		}

@@ -38,7 +38,8 @@
  *               postprocess.h (od-encode, od-decode), draws.h (upstream's
  *               order of random draws), schedule.h, sampler.h, job.h
  *               (od-denoise), record.h (a picture's parameters: the A1111
- *               "parameters" text, JSON)
+ *               "parameters" text, JSON), batch.h (shards, job identities,
+ *               output names from metadata)
  *   train/      od-train: objective.h (noising, a step's draws), adamw.h
  *               (AdamW, clipping, schedule, EMA), data.h (jobs of frame
  *               streams, batches), checkpoint.h (checkpoints, training
@@ -122,6 +123,7 @@
 #include "pipeline/sampler.h"
 #include "pipeline/job.h"
 #include "pipeline/record.h"
+#include "pipeline/batch.h"
 
 #include "train/objective.h"
 #include "train/adamw.h"
