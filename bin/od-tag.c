@@ -37,6 +37,7 @@ enum out_mode { OUT_FRAMES, OUT_IDS, OUT_PIECES, OUT_PROMPT };
 struct job {
 	char *text;     /* the input: caption or whole prompt */
 	int line;       /* line number in the file, 0 for arguments */
+	long number;    /* the job's number in the batch (batch.h): its place in the input, from 0 */
 	char *prompt;   /* what goes to T5 */
 	const char *task;
 	int32_t ids[OD_T5_MAX_LENGTH];
@@ -127,6 +128,7 @@ static void add_job(struct job **jobs, int *n, char *text, int line)
 	memset(&nj[*n], 0, sizeof nj[*n]);
 	nj[*n].text = text;
 	nj[*n].line = line;
+	nj[*n].number = *n;
 	(*n)++;
 }
 
@@ -253,9 +255,11 @@ static void list_colors(void)
 }
 
 /* job: the prompt's number in this batch, from 0: od-denoise seeds each job
- * from it (job.h), so that it does not change when the batch is split. */
+ * from it (job.h), so that it does not change when the batch is split. A
+ * prompt line also records its line and its identity (batch.h), which
+ * od-denoise copies onto what it generates (%{id} in od-decode's names). */
 static int make_frame(struct od_frame *f, enum od_role role, const struct opts *o, int D, const float *data,
-		      const struct job *j, int negative, int job)
+		      const struct job *j, int negative, long job, const struct job *line)
 {
 	int64_t shape[2] = { OD_T5_MAX_LENGTH, D };
 	int rc = od_frame_init(f, OD_KIND_TEXT, role, o->dtype, 2, shape, 0);
@@ -274,7 +278,13 @@ static int make_frame(struct od_frame *f, enum od_role role, const struct opts *
 	if (!rc && negative)
 		rc = od_frame_set(f, "negative", "1");
 	if (!rc)
-		rc = od_frame_setf(f, "job", "%d", job);
+		rc = od_frame_setf(f, "job", "%ld", job);
+	if (!rc && line->line > 0) {
+		char id[64];
+		od_prompt_id(line->line, line->text, id, sizeof id);
+		if (!(rc = od_frame_setf(f, "line", "%d", line->line)))
+			rc = od_frame_set(f, "id", id);
+	}
 	return rc;
 }
 
@@ -324,6 +334,7 @@ int main(int argc, char **argv)
 	od_tool_init(argc, argv, "od-tag");
 	struct opts o = { .out = "-", .dtype = OD_F32, .mode = OUT_FRAMES, .task = OD_TASK_TEXT2IMAGE };
 	int std_negative = 0, ids = 0, pieces = 0, print_prompt = 0;
+	struct od_shard shard = { 0, 1 };
 	const struct od_option opts[] = {
 		OD_OPT_CALLBACK('t', "task", &o, "TASK",
 				"the task: text2image (default), depth2image, canny2image, hed2img, pose2image, "
@@ -347,6 +358,9 @@ int main(int argc, char **argv)
 		OD_OPT_BOOL('N', "standard-negative", &std_negative,
 			    "upstream's standard NEGATIVE_PROMPT as the negative prompt"),
 		OD_OPT_STRING('o', "output", &o.out, "FILE", "write to FILE instead of stdout"),
+		OD_OPT_CALLBACK(0, "shard", &shard, "I/N",
+				"only the prompts whose number J (from 0, in input order) has J mod N = I, keeping J",
+				od_opt_shard_cb),
 		OD_OPT_CALLBACK(0, "dtype", &o.dtype, "T", "frame data type: f32 (default), f16 or bf16", od_opt_dtype_cb),
 		OD_OPT_BOOL(0, "ids", &ids, "print each prompt's token ids instead of frames"),
 		OD_OPT_BOOL(0, "pieces", &pieces, "print each prompt's tokens instead of frames"),
@@ -414,6 +428,18 @@ int main(int argc, char **argv)
 		if (!n_jobs)
 			od_fail(od_empty_input("prompts"));
 	}
+	/* a shard keeps its jobs, with their numbers in the whole batch */
+	int kept = 0;
+	for (int i = 0; i < n_jobs; i++) {
+		if (od_shard_has(&shard, jobs[i].number))
+			jobs[kept++] = jobs[i];
+		else
+			free(jobs[i].text);
+	}
+	if (!kept)
+		od_die(OD_EFORMAT, "no prompts in shard %ld/%ld: the input has %d, fewer than the %ld shards", shard.i,
+		       shard.n, n_jobs, shard.n);
+	n_jobs = kept;
 	for (int i = 0; i < n_jobs; i++) {
 		if (!jobs[i].text)
 			od_die(OD_ENOMEM, "out of memory");
@@ -507,9 +533,9 @@ int main(int argc, char **argv)
 		neg.task = j->task;
 		memset(&f, 0, sizeof f);
 		memset(&nf, 0, sizeof nf);
-		rc = make_frame(&f, OD_ROLE_CONDITION, &o, D, emb, j, 0, i);
+		rc = make_frame(&f, OD_ROLE_CONDITION, &o, D, emb, j, 0, j->number, j);
 		if (!rc)
-			rc = make_frame(&nf, OD_ROLE_NEGATIVE, &o, D, neg_emb, &neg, 1, i);
+			rc = make_frame(&nf, OD_ROLE_NEGATIVE, &o, D, neg_emb, &neg, 1, j->number, j);
 		if (!rc)
 			rc = od_frame_write(&out, &f);
 		if (!rc)

@@ -7,6 +7,7 @@
 #include "base/io.h"
 #include "base/error.h"
 #include "camera/rays_to_cameras.h"
+#include "pipeline/batch.h"
 
 #include "base/io.h"
 
@@ -626,6 +627,14 @@ int od_opt_role_cb(const struct od_option *opt, const char *arg)
 		return od_error(OD_EINVAL, "%s: '%s' is not none, condition, target or negative",
 				od_option_name(opt, name, sizeof name), arg);
 	*(int *)opt->value = r;
+	return OD_OK;
+}
+
+int od_opt_shard_cb(const struct od_option *opt, const char *arg)
+{
+	char name[128];
+	if (od_shard_parse(arg, opt->value))
+		return od_error_prefix(OD_EINVAL, "%s", od_option_name(opt, name, sizeof name));
 	return OD_OK;
 }
 

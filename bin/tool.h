@@ -177,6 +177,7 @@ void od_refuse_terminal_input(char *const *paths, int n, const char *what);
 od_opt_fn od_opt_dtype_cb; /* value: enum od_dtype *; f32, f16 or bf16 */
 od_opt_fn od_opt_role_cb;  /* value: int *; a role name (none, condition, target, negative) */
 od_opt_fn od_opt_set_cb;   /* value: struct od_kv_list *; KEY=VALUE, repeatable */
+od_opt_fn od_opt_shard_cb; /* value: struct od_shard *; I/N (pipeline/batch.h) */
 /* --channels: the ray channels to read (enum od_rays_channels): average or first. */
 extern const struct od_choice od_rays_channel_choices[];
 
