@@ -539,6 +539,18 @@ static int record(struct od_frame *o, const struct od_job *job, int f, const str
 	return rc;
 }
 
+/* The job's identity (batch.h) on a generated frame: the prompt's id, else
+ * the first condition's, and the prompt's line. */
+static int identity(struct od_frame *o, const struct od_job *job)
+{
+	const char *id = od_frame_get(&job->prompt, "id");
+	for (int i = 0; !id && i < job->F; i++)
+		if (!job->denoise[i] && job->meta[i].kind)
+			id = od_frame_get(&job->meta[i], "id");
+	int rc = id ? od_frame_set(o, "id", id) : OD_OK;
+	return rc ? rc : copy_meta(o, &job->prompt, "line");
+}
+
 int od_job_outputs(const struct od_job *job, const float *x, int all, const struct od_job_record *r,
 		   struct od_frame **out, int *n_out)
 {
@@ -568,6 +580,8 @@ int od_job_outputs(const struct od_job *job, const float *x, int all, const stru
 		if (job->denoise[f] && (rc = record(o, job, f, r)))
 			break;
 		if ((rc = od_frame_setf(o, "job", "%ld", job->batch_index)) || (rc = od_frame_setf(o, "index", "%d", f)))
+			break;
+		if (job->denoise[f] && (rc = identity(o, job)))
 			break;
 	}
 	if (rc) {

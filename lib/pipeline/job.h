@@ -155,6 +155,8 @@ struct od_job_record {
  *   mask                         the job's frames, 1 generated and 0 given ("01")
  *   model                        r->model
  *   source                       the sources of the condition frames, ", " between
+ *   id, line                     the job's identity (batch.h): the prompt frame's
+ *                                id, else the first condition frame's; its line
  *   variation, count             with r->count > 1
  *   picture_size                 for a task whose frames are one scene pixel for
  *                                pixel (od_tasks[].aligned), the picture_size of
