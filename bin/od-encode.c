@@ -34,6 +34,7 @@ struct source {
 	char *path;
 	const char *label;
 	int own;         /* from a directory or a list: a job of its own, its own bucket */
+	long number;     /* its place among the inputs, from 0: a job of its own is job `number` */
 	int W, H;        /* the size it is encoded at (pictures) */
 	int pw, ph;      /* the picture's own size, after its EXIF orientation */
 	int twice;       /* upstream's double normalisation applies */
@@ -60,6 +61,7 @@ static void add_source(struct sources *s, const char *path)
 	s->v[s->n].path = strdup(path);
 	s->v[s->n].label = strcmp(path, "-") ? s->v[s->n].path : "<stdin>";
 	s->v[s->n].own = s->adding_own;
+	s->v[s->n].number = s->n;
 	s->n++;
 }
 
@@ -188,11 +190,26 @@ static int picture(const struct opts *o, const char *buf, size_t len, const stru
 	return rc;
 }
 
+/* A picture that is a job of its own carries the job's number and identity
+ * (pipeline/batch.h): job, its place among the inputs, and id, its file's
+ * stem; the prompt frames of --prompt get them too. */
+static int identify(struct od_frame *f, const struct source *src)
+{
+	char id[4096];
+	od_path_stem(src->path, id, sizeof id);
+	int rc = od_frame_setf(f, "job", "%ld", src->number);
+	if (!rc && strcmp(src->path, "-"))
+		rc = od_frame_set(f, "id", id);
+	return rc;
+}
+
 static int finish_frame(const struct opts *o, struct od_frame *f, const char *source, const struct source *src)
 {
 	int rc = OD_OK;
 	if (source && !od_frame_get(f, "source"))
 		rc = od_frame_set(f, "source", source);
+	if (!rc && src && src->own)
+		rc = identify(f, src);
 	/* the picture's own size, when the size was chosen here (not -S): a map
 	 * generated from it is given back at this size (od-decode) */
 	if (!rc && src && !o->size_given)
@@ -208,7 +225,54 @@ struct run {
 	const struct opts *o;
 	struct od_encoder *enc; /* NULL: --pixels */
 	struct od_out *out;
+	struct od_frame *prompt; /* --prompt: frames written before every job's picture */
+	int n_prompt;
 };
+
+/* --prompt: the prompt frames, as the job's own (its number and identity). */
+static int emit_prompt(struct run *r, const struct source *src)
+{
+	int rc = OD_OK;
+	for (int i = 0; !rc && i < r->n_prompt; i++) {
+		struct od_frame f;
+		if ((rc = od_frame_copy(&f, &r->prompt[i])))
+			break;
+		od_frame_unset(&f, "line"); /* od-tag's line is not this job's */
+		if (!(rc = identify(&f, src)))
+			rc = od_frame_write(r->out, &f);
+		od_frame_free(&f);
+	}
+	return rc;
+}
+
+/* Read --prompt FILE: text frames only (what od-tag writes). */
+static void read_prompt(const char *path, struct run *r)
+{
+	struct od_reader rd;
+	int rc = od_reader_open(&rd, path), got;
+	if (rc)
+		od_fail(rc);
+	for (;;) {
+		struct od_frame f;
+		if ((got = od_reader_next(&rd, &f)) <= 0)
+			break;
+		if (f.kind != OD_KIND_TEXT) {
+			od_frame_free(&f);
+			od_die(OD_EFORMAT, "'%s': frame %d is %s frame: --prompt takes od-tag's text frames", rd.label,
+			       r->n_prompt, od_kind_a(f.kind));
+		}
+		struct od_frame *nf = realloc(r->prompt, (size_t)(r->n_prompt + 1) * sizeof *nf);
+		if (!nf)
+			od_die(OD_ENOMEM, "out of memory");
+		r->prompt = nf;
+		r->prompt[r->n_prompt++] = f;
+	}
+	if (got < 0)
+		od_fail(got);
+	if (!r->n_prompt)
+		od_die(OD_EFORMAT, "'%s': --prompt: no frames in the file", rd.label);
+	od_reader_close(&rd);
+}
 
 /* Encode x (3, H, W) (or, with --pixels, keep it as an image frame) and write
  * the frame with the metadata of in (may be NULL) and of the options. */
@@ -260,12 +324,19 @@ int main(int argc, char **argv)
 	od_tool_init(argc, argv, "od-encode");
 	struct opts o = { .role = OD_ROLE_CONDITION };
 	struct od_common_opts common;
-	const char *out_path = "-", *noise_path = NULL, *lists[16];
+	const char *out_path = "-", *noise_path = NULL, *lists[16], *prompt_path = NULL;
 	int n_lists = 0, pixels = 0, no_crop = 0, no_double_norm = 0;
+	struct od_shard shard = { 0, 1 };
 	int64_t seed = -1, skip = -1; /* -1: not given */
 	const struct od_option opts[] = {
 		OD_OPT_STRING('o', "output", &out_path, "FILE", "write the frames to FILE (default: standard output)"),
 		OD_OPT_LIST(0, "list", lists, &n_lists, 16, "FILE", "read more INPUTs from FILE, one per line ('-': stdin)"),
+		OD_OPT_CALLBACK(0, "shard", &shard, "I/N",
+				"only the pictures whose number J (from 0, in input order) has J mod N = I, each a job of "
+				"its own, keeping J", od_opt_shard_cb),
+		OD_OPT_STRING(0, "prompt", &prompt_path, "FILE",
+			      "write FILE's text frames (od-tag's) before every picture, each picture a job of its own: "
+			      "a folder becomes a batch for od-denoise"),
 		OD_OPT_CALLBACK('S', "size", &o, "WxH",
 				"encode at W x H pixels (multiples of 16); default: the ASPECT_RATIO_512 bucket closest "
 				"to the picture (see --bucket)", size_cb),
@@ -323,8 +394,27 @@ int main(int argc, char **argv)
 		n_stdin += !strcmp(lists[i], "-");
 	if (noise_path && !strcmp(noise_path, "-"))
 		n_stdin++;
+	if (prompt_path && !strcmp(prompt_path, "-"))
+		n_stdin++;
 	if (n_stdin > 1)
 		od_usage_error("standard input can be read only once");
+	/* a shard: every picture a job of its own, the others left out before
+	 * any is read */
+	const int jobs = shard.n > 1 || prompt_path;
+	if (jobs) {
+		int kept = 0;
+		for (int i = 0; i < s.n; i++) {
+			s.v[i].own = 1;
+			if (od_shard_has(&shard, s.v[i].number))
+				s.v[kept++] = s.v[i];
+			else
+				free(s.v[i].path);
+		}
+		if (!kept)
+			od_die(OD_EFORMAT, "no pictures in shard %ld/%ld: the input has %d, fewer than the %ld shards",
+			       shard.i, shard.n, s.n, shard.n);
+		s.n = kept;
+	}
 	if (n_stdin)
 		od_refuse_terminal_input(NULL, 0, "pictures or frames");
 	od_refuse_terminal_output(out_path, "frames");
@@ -344,6 +434,11 @@ int main(int argc, char **argv)
 		struct source *src = &s.v[i];
 		if ((rc = load(&s, src, &buf, &len, &owned, &frames)))
 			break;
+		if (frames && jobs) {
+			rc = od_error(OD_EFORMAT, "'%s' is a frame stream: --shard and --prompt take pictures",
+				      src->label);
+			break;
+		}
 		if (!frames) {
 			struct od_image img;
 			const int alone = o.bucket == BUCKET_EACH || (o.bucket == BUCKET_AUTO && src->own);
@@ -402,7 +497,9 @@ int main(int argc, char **argv)
 	struct od_out out;
 	if ((rc = od_out_open(&out, out_path)))
 		od_fail(rc);
-	struct run run = { &o, pixels ? NULL : &enc, &out };
+	struct run run = { &o, pixels ? NULL : &enc, &out, NULL, 0 };
+	if (prompt_path)
+		read_prompt(prompt_path, &run);
 	struct od_progress prog;
 	od_progress_begin(&prog, common.progress, "encode");
 	long done = 0;
@@ -412,10 +509,16 @@ int main(int argc, char **argv)
 			break;
 		if (!frames) {
 			float *x;
+			/* a job of its own is its own upstream call: seed S + J, as
+			 * od-denoise seeds job J (pipeline/job.h) */
+			if (!pixels && src->own && !noise_path && !o.mode)
+				od_encoder_restart(&enc, (uint64_t)(have_seed ? seed : 0) + (uint64_t)src->number);
 			if (!(rc = picture(&o, buf, len, src, &x))) {
 				if (src->twice)
 					od_double_normalize(x, (size_t)3 * src->H * src->W);
-				rc = emit(&run, x, src->H, src->W, NULL, src->path, src);
+				rc = emit_prompt(&run, src);
+				if (!rc)
+					rc = emit(&run, x, src->H, src->W, NULL, src->path, src);
 				free(x);
 			}
 			od_progress_step(&prog, done++, 1, 1);
@@ -472,6 +575,9 @@ int main(int argc, char **argv)
 		od_vae_close(&vae);
 		od_ctx_destroy(ctx);
 	}
+	for (int i = 0; i < run.n_prompt; i++)
+		od_frame_free(&run.prompt[i]);
+	free(run.prompt);
 	for (int i = 0; i < s.n; i++)
 		free(s.v[i].path);
 	free(s.v);

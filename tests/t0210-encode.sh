@@ -84,7 +84,14 @@ cp "$PIPE/rgb_64x64.png" pics/b.png
 cp "$PIPE/mv_view0_64x64.png" pics/a.png
 printf 'not a picture' > pics/notes.txt
 t_ok "a directory: its pictures in name order" sh -c "od-encode -S 64x64 --mode pics > dir.odf"
-t_ok "same as the files in that order" sh -c "od-encode -S 64x64 --mode pics/a.png pics/b.png | cmp - dir.odf"
+t_ok "the same latents as the files in that order" sh -c "od-encode -S 64x64 --mode pics/a.png pics/b.png | odcmp --exact - dir.odf"
+od-frame show dir.odf > dirshow.txt
+t_grep '^0: .*job="0" id="a"' dirshow.txt "a directory's pictures are jobs of their own: job and id of the first"
+t_grep '^1: .*job="1" id="b"' dirshow.txt "... of the second"
+t_ok "pictures named as arguments are one job's: no job number" sh -c \
+	"od-encode -S 64x64 --mode pics/a.png pics/b.png | od-frame show | grep -v 'job=' | grep -q '^1: '"
+t_ok "a directory's pictures are each their own upstream call: job 1 with seed 8 is picture b alone with seed 8" \
+	sh -c "od-encode -S 64x64 -s 7 pics > dir7.odf && od-encode -S 64x64 -s 8 pics/b.png | odcmp --exact - dir7.odf@1"
 t_ok "--list" sh -c "printf 'pics/a.png\npics/b.png\n' | od-encode -S 64x64 --mode --list - | cmp - dir.odf"
 t_ok "stdin" sh -c "od-encode -S 64x64 --mode < pics/a.png | odcmp --exact - dir.odf@0"
 t_ok "frame metadata" sh -c "od-encode -S 64x64 --seed 3 --task depth2image --set k=v pics/a.png | od-frame show > show.txt"

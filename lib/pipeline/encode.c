@@ -42,6 +42,13 @@ void od_encoder_free(struct od_encoder *e)
 	memset(e, 0, sizeof *e);
 }
 
+void od_encoder_restart(struct od_encoder *e, uint64_t seed)
+{
+	e->seed = seed;
+	free(e->gen);
+	e->gen = NULL;
+}
+
 void od_encoder_use_seed(struct od_encoder *e, uint64_t seed, uint64_t skip)
 {
 	e->source = OD_NOISE_SEED;

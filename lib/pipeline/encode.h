@@ -51,6 +51,10 @@ void od_encoder_free(struct od_encoder *e);
 /* Take ε from seed's stream, after skip words (UINT64_MAX: the default
  * img2img offset, L·h·w of the first picture). */
 void od_encoder_use_seed(struct od_encoder *e, uint64_t seed, uint64_t skip);
+/* Start the seed's stream again, with seed, at the next picture (after the
+ * same skip): a picture that is a job of its own is encoded as its own
+ * upstream call with that seed would encode it (od-encode: job J, seed S + J). */
+void od_encoder_restart(struct od_encoder *e, uint64_t seed);
 /* Take ε from a stream of noise frames (kind noise), in order. */
 void od_encoder_use_noise(struct od_encoder *e, struct od_reader *r);
 
