@@ -396,6 +396,185 @@ static int cmd_select(int argc, char **argv, const struct od_command *cmd)
 	return 0;
 }
 
+/* A frame's job (pipeline/batch.h): its job metadata, else the job of the
+ * frame before it (*job, -1 before any). */
+static int job_of(const struct od_frame *f, const char *label, long index, long *job)
+{
+	long j;
+	int rc = od_frame_job(f, &j);
+	if (rc < 0)
+		return od_error_prefix(rc, "'%s': frame %ld", label, index);
+	if (rc)
+		*job = j;
+	else if (*job < 0)
+		return od_error(OD_EFORMAT, "'%s': frame %ld has no job number (job=...), nor a frame before it", label,
+				index);
+	return OD_OK;
+}
+
+static int cmd_split(int argc, char **argv, const struct od_command *cmd)
+{
+	const char *pattern = NULL;
+	long shards = 0;
+	int64_t n64 = 0;
+	const struct od_option opts[] = {
+		OD_OPT_STRING('o', "output", &pattern, "PATTERN",
+			      "the shards' files: a name with %d, the shard's number (part-%d.odf)"),
+		OD_OPT_INT64(0, "shards", &n64, "N", "how many shards: job J goes to shard J mod N", 1, 1000000),
+		OD_OPT_END(),
+	};
+	const int first = od_parse_command(argc, argv, opts, cmd);
+	shards = (long)n64;
+	if (!shards || !pattern)
+		od_usage_error("split needs --shards N and -o PATTERN");
+	int what = od_name_check(pattern);
+	if (what < 0)
+		od_usage_error("--output: %s", od_errmsg());
+	if (what != OD_NAME_NUMBER)
+		od_usage_error("--output: '%s' must hold %%d (the shard's number) and no %%{KEY}", pattern);
+	od_refuse_terminal_input(argv + first, argc - first, "frames");
+	struct od_out_group g;
+	od_group_init(&g);
+	struct od_out **outs = calloc((size_t)shards, sizeof *outs);
+	if (!outs)
+		od_die(OD_ENOMEM, "out of memory");
+	int rc = OD_OK, got;
+	for (long i = 0; !rc && i < shards; i++) {
+		char name[4096];
+		if (!(rc = od_name_expand(pattern, i, NULL, 0, "", name, sizeof name)))
+			rc = od_group_open(&g, name, &outs[i]);
+	}
+	struct od_inputs in;
+	od_inputs_init(&in, argv + first, argc - first);
+	struct od_frame f;
+	long job = -1;
+	int last_file = -1;
+	while (!rc && (got = od_inputs_next(&in, &f)) != 0) {
+		if (got < 0) {
+			rc = got;
+			break;
+		}
+		if (last_file != in.i)
+			job = -1, last_file = in.i; /* a new file starts its own jobs */
+		if (!(rc = job_of(&f, in.label, in.index, &job)))
+			rc = od_frame_write(outs[job % shards], &f);
+		od_frame_free(&f);
+	}
+	od_inputs_close(&in);
+	if (!rc)
+		rc = od_group_commit(&g);
+	free(outs);
+	if (rc) {
+		od_group_abort(&g);
+		od_fail(rc);
+	}
+	return 0;
+}
+
+/* concat: one input's next frame and its job. */
+struct head {
+	struct od_reader r;
+	struct od_frame f;
+	int have;    /* f holds the next frame */
+	long job;    /* its job */
+	long index;  /* its number in the file */
+};
+
+static int advance(struct head *h)
+{
+	int got = od_reader_next(&h->r, &h->f);
+	if (got <= 0) {
+		h->have = 0;
+		return got;
+	}
+	h->index = (long)h->r.index - 1;
+	h->have = 1;
+	long prev = h->job;
+	int rc = job_of(&h->f, h->r.label, h->index, &h->job);
+	if (!rc && h->job < prev)
+		rc = od_error(OD_EFORMAT, "'%s': frame %ld is job %ld after job %ld: concat takes streams in job "
+					  "order (od-frame split's shards, a shard of a pipeline)", h->r.label, h->index,
+			      h->job, prev);
+	if (rc) {
+		od_frame_free(&h->f);
+		h->have = 0;
+	}
+	return rc;
+}
+
+static int cmd_concat(int argc, char **argv, const struct od_command *cmd)
+{
+	const char *out_path = "-";
+	const struct od_option opts[] = {
+		OD_OPT_STRING('o', "output", &out_path, "OUT", "write to OUT instead of stdout"),
+		OD_OPT_END(),
+	};
+	const int first = od_parse_command(argc, argv, opts, cmd);
+	const int n = argc - first;
+	if (n < 1)
+		od_usage_error("concat needs the streams to merge: FILE...");
+	int n_stdin = 0;
+	for (int i = first; i < argc; i++)
+		n_stdin += !strcmp(argv[i], "-");
+	if (n_stdin > 1)
+		od_usage_error("standard input can be read only once");
+	od_refuse_terminal_input(argv + first, n, "frames");
+	od_refuse_terminal_output(out_path, "frames");
+	struct head *h = calloc((size_t)n, sizeof *h);
+	if (!h)
+		od_die(OD_ENOMEM, "out of memory");
+	int rc = OD_OK;
+	for (int i = 0; !rc && i < n; i++) {
+		h[i].job = -1;
+		if (!(rc = od_reader_open(&h[i].r, argv[first + i])))
+			rc = advance(&h[i]);
+	}
+	struct od_out out;
+	if (!rc)
+		rc = od_out_open(&out, out_path);
+	else
+		od_fail(rc);
+	/* merge: the smallest job first, all of its frames; a job in two inputs is
+	 * an error (it would be made twice) */
+	long last = -1;
+	int last_from = -1;
+	while (!rc) {
+		int k = -1;
+		for (int i = 0; i < n; i++)
+			if (h[i].have && (k < 0 || h[i].job < h[k].job))
+				k = i;
+		if (k < 0)
+			break;
+		if (h[k].job == last) {
+			rc = od_error(OD_EFORMAT, "job %ld is in both '%s' and '%s'", last, h[last_from].r.label,
+				      h[k].r.label);
+			break;
+		}
+		last = h[k].job;
+		last_from = k;
+		while (!rc && h[k].have && h[k].job == last) {
+			rc = od_frame_write(&out, &h[k].f);
+			od_frame_free(&h[k].f);
+			h[k].have = 0;
+			if (!rc)
+				rc = advance(&h[k]);
+		}
+	}
+	for (int i = 0; i < n; i++) {
+		if (h[i].have)
+			od_frame_free(&h[i].f);
+		od_reader_close(&h[i].r);
+	}
+	free(h);
+	if (!rc)
+		rc = od_out_commit(&out);
+	if (rc) {
+		od_out_abort(&out);
+		od_fail(rc);
+	}
+	return 0;
+}
+
 static const struct od_command commands[] = {
 	{ "show", cmd_show, "one line per frame: kind, type, shape, role, mask, metadata",
 	  "od-frame show [--stats] [FILE...]" },
@@ -408,6 +587,10 @@ static const struct od_command commands[] = {
 	{ "select", cmd_select, "copy the frames that match, changing role and metadata",
 	  "od-frame select [-o OUT] [--kind KIND] [--role ROLE] [--index LIST]\n"
 	  "         [--set-role ROLE] [--set KEY=VALUE]... [FILE...]" },
+	{ "split", cmd_split, "split a stream by job into N shards: job J to shard J mod N",
+	  "od-frame split --shards N -o PATTERN [FILE...]" },
+	{ "concat", cmd_concat, "merge streams in job order (shards back into one batch)",
+	  "od-frame concat [-o OUT] FILE..." },
 	{ NULL, NULL, NULL, NULL },
 };
 
