@@ -81,6 +81,8 @@ struct sink {
 	int pattern;               /* what name holds: OD_NAME_NUMBER (%d), OD_NAME_META (%{KEY}), or 0 */
 	struct name *names;        /* the names of a pattern's pictures so far */
 	int n_names;
+	char *manifest;            /* --manifest: every file written, a line each */
+	size_t manifest_len;
 	enum od_image_format fmt;
 	int quality;
 	int json;                  /* a NAME.json beside each picture */
@@ -188,8 +190,17 @@ static int write_picture(struct sink *k, const struct od_image *img, const struc
 	if (rc)
 		return rc;
 	k->written++;
-	if (strcmp(name, "-"))
+	if (strcmp(name, "-")) {
 		od_info("wrote '%s' (%dx%d)", name, img->width, img->height);
+		size_t l = strlen(name);
+		char *m = realloc(k->manifest, k->manifest_len + l + 2);
+		if (!m)
+			return od_error(OD_ENOMEM, "out of memory");
+		k->manifest = m;
+		memcpy(m + k->manifest_len, name, l);
+		m[k->manifest_len + l] = '\n';
+		k->manifest_len += l + 1;
+	}
 	if (k->json)
 		rc = write_json(k, name, metas, n_metas);
 	return rc;
@@ -274,6 +285,7 @@ static void sink_free(struct sink *k)
 		free(k->names[i].where);
 	}
 	free(k->names);
+	free(k->manifest);
 	for (int i = 0; i < k->n_held; i++) {
 		od_image_free(&k->held[i]);
 		meta_free(&k->held_meta[i]);
@@ -310,7 +322,7 @@ int main(int argc, char **argv)
 	od_tool_init(argc, argv, "od-decode");
 	struct sink k = { .name = "-", .quality = 95 };
 	struct od_common_opts common;
-	const char *fmt_name = NULL, *cameras_path = NULL;
+	const char *fmt_name = NULL, *cameras_path = NULL, *manifest_path = NULL;
 	enum colormap cmap = MAP_NONE;
 	int frames = 0, role = -1, skip_rays = 0, start = 0, allow_empty = 0, bucket_size = 0;
 	double focal = 0;
@@ -346,6 +358,9 @@ int main(int argc, char **argv)
 			      "average (default) the duplicate ray channels, or read the first copy only (first)",
 			      od_rays_channel_choices),
 		OD_OPT_BOOL(0, "skip-rays", &skip_rays, "pass over ray frames"),
+		OD_OPT_STRING(0, "manifest", &manifest_path, "FILE",
+			      "write the names of the pictures written to FILE, one a line, in place with them (all or "
+			      "none): a run whose manifest exists finished"),
 		OD_OPT_BOOL(0, "allow-empty", &allow_empty,
 			    "an input without frames, or without a frame to decode, is not an error"),
 		OD_OPT_COMMON(&common),
@@ -370,6 +385,8 @@ int main(int argc, char **argv)
 			k.fmt = OD_IMAGE_PNG;
 		}
 	}
+	if (manifest_path && (frames || !strcmp(k.name, "-") || !strcmp(manifest_path, "-")))
+		od_usage_error("--manifest lists the pictures written to files: give -o NAME and a manifest FILE");
 	if (k.json && (frames || !strcmp(k.name, "-")))
 		od_usage_error("--json writes NAME.json beside each picture: give -o NAME (and no --frames)");
 	if (cameras_path && skip_rays)
@@ -528,6 +545,12 @@ int main(int argc, char **argv)
 			rc = od_error(OD_EFORMAT, "--cameras: the input has no ray frames");
 		else if (!(rc = od_group_open(&outs, cameras_path, &cout)))
 			rc = od_camera_json_write(cout, cams, fits, n_cams);
+	}
+	if (!rc && manifest_path) {
+		/* opened last, so renamed into place last */
+		struct od_out *mout;
+		if (!(rc = od_group_open(&outs, manifest_path, &mout)) && k.manifest_len)
+			rc = od_out_write(mout, k.manifest, k.manifest_len);
 	}
 	/* pictures, frames and cameras: all of them or none */
 	if (!rc)
