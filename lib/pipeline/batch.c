@@ -216,9 +216,16 @@ int od_name_expand(const char *pattern, long number, const struct od_meta_entry 
 			v = stem;
 		}
 		const char *why = unsafe(v);
-		if (why)
-			return od_error(OD_EFORMAT, "%s: %.*s='%.60s' cannot be part of an output name: %s", where,
-					(int)k, key, v, why);
+		if (why) {
+			/* the value as it is, but on one line: a message is one line */
+			char shown[61];
+			size_t m = 0;
+			for (; v[m] && m < sizeof shown - 1; m++)
+				shown[m] = (unsigned char)v[m] < 0x20 || v[m] == 0x7f ? '?' : v[m];
+			shown[m] = 0;
+			return od_error(OD_EFORMAT, "%s: %.*s='%s' cannot be part of an output name: %s", where, (int)k,
+					key, shown, why);
+		}
 		for (size_t l = strlen(v); fits && (int)l < width; l++)
 			fits = put(out, size, &len, "0", 1);
 		if (fits)
