@@ -49,7 +49,7 @@ munged --key-file="$D/munge.key" --socket="$D/munge/sock" --pid-file="$D/munge/p
 for g in 0 1 2 3; do mknod "$D/gpu$g" c 1 3 2> /dev/null || skip "cannot make the fake GPU devices (mknod)"; done
 cat > "$D/slurm.conf" <<EOF
 ClusterName=odtest
-SlurmctldHost=$H
+SlurmctldHost=$H(127.0.0.1)
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
@@ -73,7 +73,7 @@ MpiDefault=none
 JobCompType=jobcomp/none
 AccountingStorageType=accounting_storage/none
 GresTypes=gpu
-NodeName=$H CPUs=$(nproc) Gres=gpu:4 State=UNKNOWN
+NodeName=$H NodeAddr=127.0.0.1 CPUs=$(nproc) Gres=gpu:4 State=UNKNOWN
 PartitionName=od Nodes=$H Default=YES MaxTime=INFINITE State=UP OverSubscribe=FORCE:4
 EOF
 echo "NodeName=$H Name=gpu File=$D/gpu[0-3]" > "$D/gres.conf"
