@@ -44,8 +44,9 @@ killed() {
 	shift 3
 	rm -f fifo
 	mkfifo fifo
-	# background jobs of a script ignore SIGINT; env puts the default back
-	env --default-signal=INT "$@" < fifo 2> /dev/null &
+	# background jobs of a script ignore SIGINT, and a script run under nohup
+	# ignores SIGHUP: env puts every signal's default back
+	env --default-signal "$@" < fifo 2> /dev/null &
 	pid=$!
 	exec 3> fifo
 	if wait_for out.odf; then

@@ -116,7 +116,7 @@ t_ok "a failed run changes nothing: the earlier set's index.json stays" cmp bloc
 t_ok "... and its scenes are as they were" diff -r blocked/000005 a/000005
 t_ok "... and no temporary file or folder is left" sh -c "! find blocked -name '.*' | grep -q ."
 # all or nothing: the files of a set appear when it is complete
-env --default-signal=INT od-scene -o big --count 100000 --size 64 -j 1 2>/dev/null &
+env --default-signal od-scene -o big --count 100000 --size 64 -j 1 2>/dev/null &
 pid=$!
 i=0
 while [ ! -d big ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done

@@ -93,7 +93,9 @@ t_ok "... and the run resumes from it" od-train train --resume full --steps 8 --
 t_ok "... to step 8" test "$(readlink full/latest)" = step-0000008
 
 # ---- an interrupt: the step in progress ends, its checkpoint is written
-od-train train -o int --steps 1000000 --progress=none toy.odf 2> int.err &
+# (env --default-signal: the signals' default actions, whatever this script
+# inherited; a script run under nohup ignores SIGHUP, and its children would)
+env --default-signal od-train train -o int --steps 1000000 --progress=none toy.odf 2> int.err &
 pid=$!
 i=0
 while [ ! -s int/log.csv ] || [ "$(wc -l < int/log.csv)" -lt 3 ]; do
@@ -113,7 +115,7 @@ t_ok "... and the run resumes" od-train train --resume int --until $((n + 2)) --
 hup() { # RUN LINES [OPTION...]: start a long run into RUN, send SIGHUP once its log has LINES lines
 	run=$1 lines=$2
 	shift 2
-	od-train train -o "$run" --steps 1000000 --progress=none "$@" toy.odf 2> /dev/null &
+	env --default-signal od-train train -o "$run" --steps 1000000 --progress=none "$@" toy.odf 2> /dev/null &
 	pid=$!
 	i=0
 	while [ ! -s "$run/log.csv" ] || [ "$(wc -l < "$run/log.csv")" -lt "$lines" ]; do

@@ -42,7 +42,8 @@ t_fails 4 "a model folder without vae/" od-train vae --model pics -o o10 "$@" pi
 t_fails 3 "vae-scale: no pictures" od-train vae-scale -m "$OD_MODEL" --size 16 empty
 t_fails 2 "vae-scale: a size the VAE cannot take" od-train vae-scale -m "$OD_MODEL" --size 20 pics
 # a fatal signal before the first checkpoint: nothing of the run stays
-od-train vae --config tiny.json -o sig --size 16 --steps 100000000 --progress=none pics 2> /dev/null &
+env --default-signal od-train vae --config tiny.json -o sig --size 16 --steps 100000000 --progress=none pics \
+	2> /dev/null &
 pid=$!
 i=0
 while [ ! -s sig/train.csv ] || [ "$(wc -l < sig/train.csv)" -lt 3 ]; do
