@@ -48,6 +48,12 @@ t_fails 2 "unknown command" od-frame frobnicate
 t_fails 2 "bad --kind" od-frame from-safetensors "$V" --tensor image --kind bogus
 t_fails 3 "unknown tensor" od-frame from-safetensors "$V" --tensor nope -o x.odf
 t_ok "no output for unknown tensor" test ! -e x.odf
+# a frame whose tensor is missing would be a placeholder, which only a target may be
+od-frame to-safetensors -o img.st img.odf
+LC_ALL=C sed 's/"frame\.0":{"/"framf.0":{"/' img.st > hole.st
+t_fails 3 "from-safetensors: a non-target frame without its tensor" od-frame from-safetensors -o x.odf hole.st
+t_grep "'hole.st': frame 0 has no tensor 'frame.0'" "$T_ERR" "... named"
+t_ok "... and no output" test ! -e x.odf
 t_ok "-o /dev/null writes in place" od-frame select -o /dev/null img.odf
 t_ok "/dev/null is still a device" test -c /dev/null
 mkfifo fifo

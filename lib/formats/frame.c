@@ -605,6 +605,11 @@ int od_frame_write(struct od_out *o, const struct od_frame *f)
 				(unsigned long long)bytes);
 	if (f->mask && f->mask_len != (size_t)f->shape[0])
 		return od_error(OD_EINVAL, "frame mask is %zu bytes for %lld rows", f->mask_len, (long long)f->shape[0]);
+	/* what od_reader_next refuses is never written */
+	if (f->kind == OD_KIND_TEXT && (f->ndim != 2 || !f->data || !f->mask))
+		return od_error(OD_EINVAL, "a text frame needs (S, D) data and an S-byte mask");
+	if (!f->data && f->role != OD_ROLE_TARGET)
+		return od_error(OD_EINVAL, "only target frames may be placeholders without data");
 	/* The last line of the rule that non-finite values never leave a tool
 	 * (every stage checks its own output first, naming itself): no reader
 	 * would take the frame anyway. */

@@ -111,6 +111,19 @@ int od_frames_read_safetensors(const struct od_safetensors *st, struct od_frame 
 			shape[d] = json_is_integer(e) ? json_integer_value(e) : -1;
 		}
 		const struct od_tensor *t = od_st_find(st, name), *m = od_st_find(st, mname);
+		/* a frame without its tensor is a placeholder, which only a target
+		 * may be (od-frame(5)); a frame stream reader would refuse it */
+		if (!t && (role != OD_ROLE_TARGET || kind == OD_KIND_TEXT)) {
+			json_decref(j);
+			rc = od_error(OD_EFORMAT, "'%s': frame %ld has no tensor '%s' (only target frames may be placeholders)",
+				      label, i, name);
+			break;
+		}
+		if (kind == OD_KIND_TEXT && (!m || nd != 2)) {
+			json_decref(j);
+			rc = od_error(OD_EFORMAT, "'%s': text frame %ld needs (S, D) data and a mask '%s'", label, i, mname);
+			break;
+		}
 		rc = od_frame_init(&fs[i], (enum od_kind)kind, (enum od_role)role, dt, nd, shape, t != NULL);
 		if (rc) {
 			json_decref(j);

@@ -11,6 +11,32 @@
 #include <string.h>
 #include <unistd.h>
 
+/* Set byte `at` of frame `frame`'s header in the stream file at path (the
+ * frames are walked by the lengths their headers give; od-frame(5)). */
+static void set_header_byte(const char *path, int frame, int at, unsigned char v)
+{
+	FILE *fp = fopen(path, "r+b");
+	long off = 0;
+	unsigned char h[OD_FRAME_HEADER];
+	for (int i = 0; fp && i <= frame; i++) {
+		if (fseek(fp, off, SEEK_SET) || fread(h, 1, sizeof h, fp) != sizeof h)
+			break;
+		if (i == frame) {
+			fseek(fp, off + at, SEEK_SET);
+			fputc(v, fp);
+			break;
+		}
+		uint32_t meta = (uint32_t)h[40] | (uint32_t)h[41] << 8 | (uint32_t)h[42] << 16 | (uint32_t)h[43] << 24;
+		uint32_t mask = (uint32_t)h[44] | (uint32_t)h[45] << 8 | (uint32_t)h[46] << 16 | (uint32_t)h[47] << 24;
+		uint64_t data = 0;
+		for (int k = 7; k >= 0; k--)
+			data = data << 8 | h[48 + k];
+		off += (long)(OD_FRAME_HEADER + meta + mask + data);
+	}
+	if (fp)
+		fclose(fp);
+}
+
 static uint32_t bits(float f)
 {
 	uint32_t u;
@@ -172,32 +198,42 @@ static void test_frames(const char *dir)
 	od_frame_free(&g);
 	ok(od_reader_next(&r, &g) == 0, "clean end of stream");
 	od_reader_close(&r);
-	/* placeholders: only for targets */
+	/* placeholders: only for targets. The writer refuses the others; a file
+	 * holding one (its role byte changed afterwards) is refused by the reader. */
 	struct od_frame p;
 	od_frame_init(&p, OD_KIND_LATENT, OD_ROLE_TARGET, OD_F32, 3, shape, 0);
 	snprintf(path, sizeof path, "%s/p.odf", dir);
 	od_out_open(&o, path);
-	od_frame_write(&o, &p);
+	ok(od_frame_write(&o, &p) == OD_OK, "a target placeholder is written");
 	p.role = OD_ROLE_CONDITION;
+	ok(od_frame_write(&o, &p) == OD_EINVAL && strstr(od_errmsg(), "placeholders"),
+	   "a condition placeholder is not written");
+	p.role = OD_ROLE_TARGET;
 	od_frame_write(&o, &p);
 	od_out_commit(&o);
+	set_header_byte(path, 1, 13, OD_ROLE_CONDITION); /* the second frame's role */
 	od_reader_open(&r, path);
 	ok(od_reader_next(&r, &g) == 1 && !g.data && g.role == OD_ROLE_TARGET, "target placeholder reads back");
 	od_frame_free(&g);
 	ok(od_reader_next(&r, &g) == OD_EFORMAT && strstr(od_errmsg(), "placeholders"), "condition placeholder refused");
 	od_reader_close(&r);
 	od_frame_free(&p);
-	/* text frames need a mask plane */
+	/* text frames need a mask plane: the writer refuses one without; a file
+	 * holding one (a 2-D latent frame whose kind is changed) is refused */
 	int64_t ts[2] = { 5, 3 };
 	struct od_frame t;
 	od_frame_init(&t, OD_KIND_TEXT, OD_ROLE_CONDITION, OD_F32, 2, ts, 1);
 	snprintf(path, sizeof path, "%s/t.odf", dir);
 	od_out_open(&o, path);
+	ok(od_frame_write(&o, &t) == OD_EINVAL && strstr(od_errmsg(), "mask"), "a text frame without a mask is not written");
+	t.kind = OD_KIND_LATENT;
 	od_frame_write(&o, &t);
+	t.kind = OD_KIND_TEXT;
 	uint8_t m[5] = { 1, 1, 7, 0, 0 };
 	od_frame_set_mask(&t, m);
 	od_frame_write(&o, &t);
 	od_out_commit(&o);
+	set_header_byte(path, 0, 10, OD_KIND_TEXT); /* the first frame's kind (low byte) */
 	od_reader_open(&r, path);
 	ok(od_reader_next(&r, &g) == OD_EFORMAT && strstr(od_errmsg(), "mask"), "text frame without a mask refused");
 	od_reader_close(&r);
