@@ -3,9 +3,10 @@
 # exactly 300 tokens through od-tag, beside the machine's sgemm peak measured
 # in the same run.
 #
-# Encode time: od-tag --progress=machine reports the elapsed time before each
-# prompt's encode, and the negative prompt is encoded first, so a run with two
-# prompts times three encodes (median over all runs). Wall time and peak RSS:
+# Encode time: od-tag --progress=machine prints one line per job (job=0, 1,
+# ...) with the time elapsed since start when the job is done; the first job
+# also carries the start-up and the negative prompt's encode, so a run with
+# two prompts times one encode, job 1's (the median is over the runs). Wall time and peak RSS:
 # runstat on a one-prompt run (start-up, two encodes, output). The weights
 # stay memory-mapped BF16; the peak RSS must stay under 6 GB. Each precision
 # of BENCH_PRECISIONS (default: fp32 bf16) is measured in turn.
@@ -36,7 +37,7 @@ for prec in ${BENCH_PRECISIONS:-fp32 bf16}; do
 		r=0
 		while [ $r -lt "$REPS" ]; do
 			od-tag -m "$M" --precision "$prec" --raw --progress=machine -f "$T/two.txt" -o "$T/out.odf" 2>&1 >/dev/null |
-				sed -n 's/.*step=\([0-9]*\) .*elapsed=\([0-9.]*\).*/step \1 \2/p'
+				sed -n 's/.*job=\([0-9]*\) .*elapsed=\([0-9.]*\).*/job \1 \2/p'
 			r=$((r + 1))
 		done
 	} > "$T/raw.txt"
@@ -46,7 +47,7 @@ for prec in ${BENCH_PRECISIONS:-fp32 bf16}; do
 	awk -v prec="$prec" -v D="$(key d_model)" -v H="$(key num_heads)" -v K="$(key d_kv)" -v F="$(key d_ff)" -v NL="$(key num_layers)" '
 	/^peak / { peak = $2 }
 	/median_s=/ { for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] } }
-	/^step / { if ($2 == 0) prev = 0; e[n++] = $3 - prev; prev = $3 }
+	/^job / { if ($2 > 0) e[n++] = $3 - prev; prev = $3 }
 	END {
 		L = 300; I = H * K
 		flop = NL * (2 * L * D * I * 4 + 2 * L * D * F * 3 + 2 * 2 * L * L * I)
