@@ -12,8 +12,9 @@
  *               (atomic outputs and groups of them, the cleanup registry,
  *               exact reads, maps), parallel.h (thread pool), rng.h (torch's
  *               CPU normal noise), blas.h (OpenBLAS kernels and buffers), linalg3.h
- *               (3x3 SVD and friends), sha.h (SHA-256, SHA-1); fastmath.h is
- *               private
+ *               (3x3 SVD and friends), sha.h (SHA-256, SHA-1), textbuf.h (a
+ *               growing text buffer, CSV/JSON/Markdown escaping); fastmath.h
+ *               is private
  *   formats/    what crosses the process boundary: frame.h (the frame stream,
  *               od-frame(5)), frame_safetensors.h, safetensors.h,
  *               checkpoint.h (Hugging Face component folders), config.h (JSON
@@ -58,7 +59,7 @@
  *               evaluate.h (one item -> one row); for evaluation runs
  *               (make eval): baseline.h (trivial predictions), sheet.h
  *               (contact sheets, camera plans), results.h (many tasks'
- *               tables, failed items counted), textbuf.h (output escaping)
+ *               tables, failed items counted)
  *
  * Data flow (each arrow is a frame stream):
  *
@@ -82,6 +83,7 @@
 #include "base/blas.h"
 #include "base/linalg3.h"
 #include "base/sha.h"
+#include "base/textbuf.h"
 
 #include "formats/frame.h"
 #include "formats/frame_safetensors.h"
@@ -148,7 +150,6 @@
 #include "eval/items.h"
 #include "eval/report.h"
 #include "eval/evaluate.h"
-#include "eval/textbuf.h"
 #include "eval/baseline.h"
 #include "eval/sheet.h"
 #include "eval/results.h"

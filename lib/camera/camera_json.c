@@ -8,6 +8,7 @@
  */
 #include "camera/camera_json.h"
 #include "base/error.h"
+#include "base/textbuf.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -513,172 +514,135 @@ int od_camera_json_parse_object(const char *text, size_t len, const char *what, 
 
 /* ---------------------------------------------------------------- writing */
 
-struct sb {
-	char *p;
-	size_t n, cap;
-	int oom;
-};
-
-static void sb_printf(struct sb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(struct sb *b, const char *fmt, ...)
-{
-	if (b->oom)
-		return;
-	for (;;) {
-		va_list ap;
-		va_start(ap, fmt);
-		int k = vsnprintf(b->p ? b->p + b->n : NULL, b->p ? b->cap - b->n : 0, fmt, ap);
-		va_end(ap);
-		if (k < 0) {
-			b->oom = 1;
-			return;
-		}
-		if (b->p && b->n + (size_t)k < b->cap) {
-			b->n += (size_t)k;
-			return;
-		}
-		size_t cap = b->cap ? b->cap : 1024;
-		while (cap <= b->n + (size_t)k)
-			cap *= 2;
-		char *np = realloc(b->p, cap);
-		if (!np) {
-			b->oom = 1;
-			return;
-		}
-		b->p = np;
-		b->cap = cap;
-	}
-}
-
 /* Numbers: 12 significant digits (far below the 1e-5 the round trip needs);
  * rounding noise below 1e-14 is written as 0, and never "-0". */
-static void sb_num(struct sb *b, double x)
+static void sb_num(struct od_tbuf *b, double x)
 {
 	if (fabs(x) < 1e-14)
 		x = 0;
-	sb_printf(b, "%.12g", x);
+	od_tbuf_printf(b, "%.12g", x);
 }
 
-static void sb_str(struct sb *b, const char *s)
+static void sb_str(struct od_tbuf *b, const char *s)
 {
-	sb_printf(b, "\"");
+	od_tbuf_printf(b, "\"");
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
 		if (*p == '"' || *p == '\\')
-			sb_printf(b, "\\%c", *p);
+			od_tbuf_printf(b, "\\%c", *p);
 		else if (*p < 0x20)
-			sb_printf(b, "\\u%04x", *p);
+			od_tbuf_printf(b, "\\u%04x", *p);
 		else
-			sb_printf(b, "%c", *p);
+			od_tbuf_printf(b, "%c", *p);
 	}
-	sb_printf(b, "\"");
+	od_tbuf_printf(b, "\"");
 }
 
-static void sb_vector(struct sb *b, const double *v, int n);
+static void sb_vector(struct od_tbuf *b, const double *v, int n);
 
-static void sb_matrix(struct sb *b, const double *m, int rows, int cols)
+static void sb_matrix(struct od_tbuf *b, const double *m, int rows, int cols)
 {
-	sb_printf(b, "[");
+	od_tbuf_printf(b, "[");
 	for (int i = 0; i < rows; i++) {
 		if (i)
-			sb_printf(b, ", ");
+			od_tbuf_printf(b, ", ");
 		sb_vector(b, m + i * cols, cols);
 	}
-	sb_printf(b, "]");
+	od_tbuf_printf(b, "]");
 }
 
-static void sb_vector(struct sb *b, const double *v, int n)
+static void sb_vector(struct od_tbuf *b, const double *v, int n)
 {
-	sb_printf(b, "[");
+	od_tbuf_printf(b, "[");
 	for (int j = 0; j < n; j++) {
 		if (j)
-			sb_printf(b, ", ");
+			od_tbuf_printf(b, ", ");
 		sb_num(b, v[j]);
 	}
-	sb_printf(b, "]");
+	od_tbuf_printf(b, "]");
 }
 
 /* The fields of one camera; sep goes between fields ("," + newline and indent,
  * or ", " for the compact form). */
-static void sb_camera(struct sb *b, const struct od_camera *c, const struct od_rays_fit *fit, int with_w2c,
+static void sb_camera(struct od_tbuf *b, const struct od_camera *c, const struct od_rays_fit *fit, int with_w2c,
 		      const char *sep)
 {
 	const char *s = "";
 	if (c->view >= 0) {
-		sb_printf(b, "\"view\": %d", c->view);
+		od_tbuf_printf(b, "\"view\": %d", c->view);
 		s = sep;
 	}
 	if (c->image[0]) {
-		sb_printf(b, "%s\"image\": ", s);
+		od_tbuf_printf(b, "%s\"image\": ", s);
 		sb_str(b, c->image);
 		s = sep;
 	}
 	if (c->has_pose) {
-		sb_printf(b, "%s\"c2w\": ", s);
+		od_tbuf_printf(b, "%s\"c2w\": ", s);
 		sb_matrix(b, &c->c2w[0][0], 4, 4);
 		s = sep;
 		if (with_w2c) {
 			double m[4][4], w[4][4];
 			memcpy(m, c->c2w, sizeof m); /* (a local copy keeps GCC 12's -Wstringop-overflow quiet) */
 			od_pose_invert(m, w);
-			sb_printf(b, "%s\"w2c\": ", s);
+			od_tbuf_printf(b, "%s\"w2c\": ", s);
 			sb_matrix(b, &w[0][0], 4, 4);
 		}
 	}
 	double K[9] = { c->fx, 0, c->cx, 0, c->fy, c->cy, 0, 0, 1 };
-	sb_printf(b, "%s\"intrinsics\": ", s);
+	od_tbuf_printf(b, "%s\"intrinsics\": ", s);
 	sb_matrix(b, K, 3, 3);
 	if (c->has_orbit && c->has_pose) {
 		/* (without a pose the angles would read back as one) */
-		sb_printf(b, "%s\"azimuth\": ", sep);
+		od_tbuf_printf(b, "%s\"azimuth\": ", sep);
 		sb_num(b, c->azimuth);
-		sb_printf(b, ", \"elevation\": ");
+		od_tbuf_printf(b, ", \"elevation\": ");
 		sb_num(b, c->elevation);
-		sb_printf(b, ", \"distance\": ");
+		od_tbuf_printf(b, ", \"distance\": ");
 		sb_num(b, c->distance);
 	}
 	if (fit) {
-		sb_printf(b, "%s\"pytorch3d\": {\"R\": ", sep);
+		od_tbuf_printf(b, "%s\"pytorch3d\": {\"R\": ", sep);
 		sb_matrix(b, &fit->R[0][0], 3, 3);
-		sb_printf(b, ", \"T\": ");
+		od_tbuf_printf(b, ", \"T\": ");
 		sb_vector(b, fit->T, 3);
-		sb_printf(b, "}%s\"fit\": {\"rays\": %d, \"used\": %d, \"rms_angle_deg\": ", sep, fit->n_rays,
+		od_tbuf_printf(b, "}%s\"fit\": {\"rays\": %d, \"used\": %d, \"rms_angle_deg\": ", sep, fit->n_rays,
 			  fit->n_used);
 		sb_num(b, fit->rms_angle * (180 / M_PI));
-		sb_printf(b, ", \"rms_distance\": ");
+		od_tbuf_printf(b, ", \"rms_distance\": ");
 		sb_num(b, fit->rms_distance);
-		sb_printf(b, "}");
+		od_tbuf_printf(b, "}");
 	}
 }
 
 char *od_camera_json_object(const struct od_camera *c)
 {
-	struct sb b = { 0 };
-	sb_printf(&b, "{");
+	struct od_tbuf b = { 0 };
+	od_tbuf_printf(&b, "{");
 	sb_camera(&b, c, NULL, 0, ", ");
-	sb_printf(&b, "}");
+	od_tbuf_printf(&b, "}");
 	if (b.oom) {
-		free(b.p);
+		free(b.s);
 		return NULL;
 	}
-	return b.p;
+	return b.s;
 }
 
 char *od_camera_json_dump(const struct od_camera *cams, const struct od_rays_fit *fits, int n)
 {
-	struct sb b = { 0 };
-	sb_printf(&b, "{\n  \"format\": \"od-cameras\",\n  \"version\": 1,\n  \"convention\": \"opencv\",\n"
+	struct od_tbuf b = { 0 };
+	od_tbuf_printf(&b, "{\n  \"format\": \"od-cameras\",\n  \"version\": 1,\n  \"convention\": \"opencv\",\n"
 		      "  \"cameras\": [");
 	for (int i = 0; i < n; i++) {
-		sb_printf(&b, "%s\n    {\n      ", i ? "," : "");
+		od_tbuf_printf(&b, "%s\n    {\n      ", i ? "," : "");
 		sb_camera(&b, &cams[i], fits ? &fits[i] : NULL, 1, ",\n      ");
-		sb_printf(&b, "\n    }");
+		od_tbuf_printf(&b, "\n    }");
 	}
-	sb_printf(&b, "\n  ]\n}\n");
+	od_tbuf_printf(&b, "\n  ]\n}\n");
 	if (b.oom) {
-		free(b.p);
+		free(b.s);
 		return NULL;
 	}
-	return b.p;
+	return b.s;
 }
 
 int od_camera_json_write(struct od_out *o, const struct od_camera *cams, const struct od_rays_fit *fits, int n)

@@ -4,7 +4,7 @@
  */
 #include "eval/report.h"
 #include "base/error.h"
-#include "eval/textbuf.h"
+#include "base/textbuf.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -5,7 +5,7 @@
 #include "eval/results.h"
 #include "base/error.h"
 #include "base/io.h"
-#include "eval/textbuf.h"
+#include "base/textbuf.h"
 
 #include <math.h>
 #include <stdlib.h>

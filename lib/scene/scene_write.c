@@ -11,6 +11,7 @@
 #include "scene/canny.h"
 #include "scene/scene_render.h"
 #include "base/error.h"
+#include "base/textbuf.h"
 #include "base/io.h"
 #include "base/parallel.h"
 #include "camera/camera_json.h"
@@ -28,59 +29,22 @@
 
 /* ---------------------------------------------------------------- text building */
 
-struct sb {
-	char *p;
-	size_t n, cap;
-	int oom;
-};
-
-static void sb_printf(struct sb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(struct sb *b, const char *fmt, ...)
+static void sb_json_str(struct od_tbuf *b, const char *s)
 {
-	if (b->oom)
-		return;
-	for (;;) {
-		va_list ap;
-		va_start(ap, fmt);
-		int k = vsnprintf(b->p ? b->p + b->n : NULL, b->p ? b->cap - b->n : 0, fmt, ap);
-		va_end(ap);
-		if (k < 0) {
-			b->oom = 1;
-			return;
-		}
-		if (b->p && b->n + (size_t)k < b->cap) {
-			b->n += (size_t)k;
-			return;
-		}
-		size_t cap = b->cap ? b->cap : 1024;
-		while (cap <= b->n + (size_t)k)
-			cap *= 2;
-		char *np = realloc(b->p, cap);
-		if (!np) {
-			b->oom = 1;
-			return;
-		}
-		b->p = np;
-		b->cap = cap;
-	}
-}
-
-static void sb_json_str(struct sb *b, const char *s)
-{
-	sb_printf(b, "\"");
+	od_tbuf_printf(b, "\"");
 	for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
 		if (*c == '"' || *c == '\\')
-			sb_printf(b, "\\%c", *c);
+			od_tbuf_printf(b, "\\%c", *c);
 		else if (*c < 0x20)
-			sb_printf(b, "\\u%04x", *c);
+			od_tbuf_printf(b, "\\u%04x", *c);
 		else
-			sb_printf(b, "%c", *c);
+			od_tbuf_printf(b, "%c", *c);
 	}
-	sb_printf(b, "\"");
+	od_tbuf_printf(b, "\"");
 }
 
 /* The shortest of %.15g, %.16g, %.17g that reads back as x. */
-static void sb_num(struct sb *b, double x)
+static void sb_num(struct od_tbuf *b, double x)
 {
 	char buf[40];
 	for (int prec = 15; prec <= 17; prec++) {
@@ -88,42 +52,42 @@ static void sb_num(struct sb *b, double x)
 		if (strtod(buf, NULL) == x)
 			break;
 	}
-	sb_printf(b, "%s", buf);
+	od_tbuf_printf(b, "%s", buf);
 }
 
 /* One shell word: as it is when it holds only safe characters, else in single quotes. */
-static void sb_shell_word(struct sb *b, const char *s)
+static void sb_shell_word(struct od_tbuf *b, const char *s)
 {
 	int safe = *s != 0;
 	for (const char *c = s; *c && safe; c++)
 		safe = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
 		       strchr("-_./:=,+", *c);
 	if (safe) {
-		sb_printf(b, "%s", s);
+		od_tbuf_printf(b, "%s", s);
 		return;
 	}
-	sb_printf(b, "'");
+	od_tbuf_printf(b, "'");
 	for (const char *c = s; *c; c++)
 		if (*c == '\'')
-			sb_printf(b, "'\\''");
+			od_tbuf_printf(b, "'\\''");
 		else
-			sb_printf(b, "%c", *c);
-	sb_printf(b, "'");
+			od_tbuf_printf(b, "%c", *c);
+	od_tbuf_printf(b, "'");
 }
 
-static void sb_rgb(struct sb *b, const uint8_t c[3])
+static void sb_rgb(struct od_tbuf *b, const uint8_t c[3])
 {
-	sb_printf(b, "[%d, %d, %d]", c[0], c[1], c[2]);
+	od_tbuf_printf(b, "[%d, %d, %d]", c[0], c[1], c[2]);
 }
 
-static void sb_palette(struct sb *b, const char *indent)
+static void sb_palette(struct od_tbuf *b, const char *indent)
 {
-	sb_printf(b, "{");
+	od_tbuf_printf(b, "{");
 	for (int i = 0; i < OD_SCENE_N_COLOURS; i++) {
-		sb_printf(b, "%s\n%s  \"%s\": ", i ? "," : "", indent, od_scene_palette[i].name);
+		od_tbuf_printf(b, "%s\n%s  \"%s\": ", i ? "," : "", indent, od_scene_palette[i].name);
 		sb_rgb(b, od_scene_palette[i].srgb);
 	}
-	sb_printf(b, "\n%s}", indent);
+	od_tbuf_printf(b, "\n%s}", indent);
 }
 
 /* ---------------------------------------------------------------- files */
@@ -282,140 +246,140 @@ static int write_view(struct od_out_group *g, const struct od_scene *s, int v, c
 }
 
 /* Task t's od-tag arguments as one line of shell words; 0 when the scene has no such task. */
-static int task_line(const struct od_scene *s, int t, const unsigned char *visible, struct sb *w)
+static int task_line(const struct od_scene *s, int t, const unsigned char *visible, struct od_tbuf *w)
 {
 	struct od_scene_args a;
 	if (!od_scene_task_args(s, (enum od_scene_task)t, visible, &a))
 		return 0;
 	for (int i = 0; i < a.n; i++) {
-		sb_printf(w, "%s", i ? " " : "");
+		od_tbuf_printf(w, "%s", i ? " " : "");
 		sb_shell_word(w, a.arg[i]);
 	}
 	return 1;
 }
 
 /* scene.json's "tasks" (shell words) or "task_args" (arrays of arguments). */
-static void sb_task_args(struct sb *b, const struct od_scene *s, const unsigned char *visible, int as_array)
+static void sb_task_args(struct od_tbuf *b, const struct od_scene *s, const unsigned char *visible, int as_array)
 {
 	int first = 1;
-	sb_printf(b, "{");
+	od_tbuf_printf(b, "{");
 	for (int t = 0; t < OD_SCENE_N_TASKS; t++) {
 		struct od_scene_args a;
 		if (!od_scene_task_args(s, (enum od_scene_task)t, visible, &a))
 			continue;
-		sb_printf(b, "%s\n    \"%s\": ", first ? "" : ",", od_scene_task_tags[t]);
+		od_tbuf_printf(b, "%s\n    \"%s\": ", first ? "" : ",", od_scene_task_tags[t]);
 		first = 0;
 		if (as_array) {
-			sb_printf(b, "[");
+			od_tbuf_printf(b, "[");
 			for (int i = 0; i < a.n; i++) {
-				sb_printf(b, "%s", i ? ", " : "");
+				od_tbuf_printf(b, "%s", i ? ", " : "");
 				sb_json_str(b, a.arg[i]);
 			}
-			sb_printf(b, "]");
+			od_tbuf_printf(b, "]");
 		} else {
-			struct sb w = { 0 };
+			struct od_tbuf w = { 0 };
 			task_line(s, t, visible, &w);
 			if (w.oom)
 				b->oom = 1;
 			else
-				sb_json_str(b, w.p);
-			free(w.p);
+				sb_json_str(b, w.s);
+			free(w.s);
 		}
 	}
-	sb_printf(b, "\n  }");
+	od_tbuf_printf(b, "\n  }");
 }
 
 /* tasks.txt: "TAG<TAB>OPTIONS" a line, the same as scene.json's "tasks". */
 static char *tasks_txt(const struct od_scene *s, const unsigned char *visible)
 {
-	struct sb b = { 0 };
+	struct od_tbuf b = { 0 };
 	for (int t = 0; t < OD_SCENE_N_TASKS; t++) {
-		struct sb w = { 0 };
+		struct od_tbuf w = { 0 };
 		if (task_line(s, t, visible, &w))
-			sb_printf(&b, "%s\t%s\n", od_scene_task_tags[t], w.oom ? "" : w.p);
+			od_tbuf_printf(&b, "%s\t%s\n", od_scene_task_tags[t], w.oom ? "" : w.s);
 		b.oom |= w.oom;
-		free(w.p);
+		free(w.s);
 	}
 	if (b.oom) {
-		free(b.p);
+		free(b.s);
 		return NULL;
 	}
-	return b.p;
+	return b.s;
 }
 
 static char *scene_json(const struct od_scene *s, const struct view_info *vi, const unsigned char *visible)
 {
-	struct sb b = { 0 };
+	struct od_tbuf b = { 0 };
 	const struct od_scene_params *p = &s->p;
-	sb_printf(&b, "{\n  \"format\": \"od-scene\",\n  \"version\": 1,\n");
-	sb_printf(&b, "  \"id\": \"%s\",\n  \"seed\": %llu,\n", s->id, (unsigned long long)s->seed);
-	sb_printf(&b, "  \"width\": %d,\n  \"height\": %d,\n  \"depth_scale\": ", p->width, p->height);
+	od_tbuf_printf(&b, "{\n  \"format\": \"od-scene\",\n  \"version\": 1,\n");
+	od_tbuf_printf(&b, "  \"id\": \"%s\",\n  \"seed\": %llu,\n", s->id, (unsigned long long)s->seed);
+	od_tbuf_printf(&b, "  \"width\": %d,\n  \"height\": %d,\n  \"depth_scale\": ", p->width, p->height);
 	sb_num(&b, OD_SCENE_DEPTH_SCALE);
-	sb_printf(&b, ",\n  \"caption\": ");
+	od_tbuf_printf(&b, ",\n  \"caption\": ");
 	sb_json_str(&b, s->caption);
-	sb_printf(&b, ",\n  \"palette\": ");
+	od_tbuf_printf(&b, ",\n  \"palette\": ");
 	sb_palette(&b, "  ");
-	sb_printf(&b, ",\n  \"objects\": [");
+	od_tbuf_printf(&b, ",\n  \"objects\": [");
 	for (int k = 0; k < s->n_objects; k++) {
 		const struct od_scene_object *o = &s->objects[k];
-		sb_printf(&b, "%s\n    {\"id\": %d, \"shape\": \"%s\", \"colour\": \"%s\", \"size\": \"%s\", "
+		od_tbuf_printf(&b, "%s\n    {\"id\": %d, \"shape\": \"%s\", \"colour\": \"%s\", \"size\": \"%s\", "
 			  "\"centre\": [%.3f, %.3f, %.3f], \"extent\": %.3f, \"rotation_deg\": %.1f, "
 			  "\"semantic\": \"%s\", \"semantic_name\": \"%s\"}",
 			  k ? "," : "", o->id, od_scene_shape_names[o->shape], od_scene_palette[o->colour].name,
 			  o->large ? "large" : "small", o->centre[0], o->centre[1], o->centre[2], o->extent,
 			  o->rotation_deg, od_colors[o->semantic].hex, od_colors[o->semantic].name);
 	}
-	sb_printf(&b, "%s],\n  \"relations\": [", s->n_objects ? "\n  " : "");
+	od_tbuf_printf(&b, "%s],\n  \"relations\": [", s->n_objects ? "\n  " : "");
 	for (int i = 0; i < s->n_rel; i++)
-		sb_printf(&b, "%s{\"a\": %d, \"relation\": \"%s\", \"b\": %d}", i ? ", " : "", s->rel[i].a,
+		od_tbuf_printf(&b, "%s{\"a\": %d, \"relation\": \"%s\", \"b\": %d}", i ? ", " : "", s->rel[i].a,
 			  od_scene_relation_names[s->rel[i].rel], s->rel[i].b);
-	sb_printf(&b, "],\n  \"tasks\": ");
+	od_tbuf_printf(&b, "],\n  \"tasks\": ");
 	sb_task_args(&b, s, visible, 0);
-	sb_printf(&b, ",\n  \"task_args\": ");
+	od_tbuf_printf(&b, ",\n  \"task_args\": ");
 	sb_task_args(&b, s, visible, 1);
-	sb_printf(&b, ",\n  \"light\": {\"azimuth_deg\": %.1f, \"elevation_deg\": %.1f, \"direction\": [",
+	od_tbuf_printf(&b, ",\n  \"light\": {\"azimuth_deg\": %.1f, \"elevation_deg\": %.1f, \"direction\": [",
 		  s->light_azimuth, s->light_elevation);
 	for (int i = 0; i < 3; i++) {
-		sb_printf(&b, "%s", i ? ", " : "");
+		od_tbuf_printf(&b, "%s", i ? ", " : "");
 		sb_num(&b, s->light_dir[i]);
 	}
-	sb_printf(&b, "]},\n  \"ground\": {\"colour\": \"%s\", \"rgb\": ", od_scene_grounds[s->ground].name);
+	od_tbuf_printf(&b, "]},\n  \"ground\": {\"colour\": \"%s\", \"rgb\": ", od_scene_grounds[s->ground].name);
 	sb_rgb(&b, od_scene_grounds[s->ground].srgb);
-	sb_printf(&b, ", \"checker\": %s, \"radius\": ", s->checker ? "true" : "false");
+	od_tbuf_printf(&b, ", \"checker\": %s, \"radius\": ", s->checker ? "true" : "false");
 	sb_num(&b, OD_SCENE_GROUND_RADIUS);
-	sb_printf(&b, "},\n  \"sky\": {\"horizon\": ");
+	od_tbuf_printf(&b, "},\n  \"sky\": {\"horizon\": ");
 	sb_rgb(&b, od_scene_skies[s->sky][0].srgb);
-	sb_printf(&b, ", \"zenith\": ");
+	od_tbuf_printf(&b, ", \"zenith\": ");
 	sb_rgb(&b, od_scene_skies[s->sky][1].srgb);
-	sb_printf(&b, "},\n  \"camera\": {\"distance\": ");
+	od_tbuf_printf(&b, "},\n  \"camera\": {\"distance\": ");
 	sb_num(&b, p->distance);
-	sb_printf(&b, ", \"target\": [");
+	od_tbuf_printf(&b, ", \"target\": [");
 	for (int i = 0; i < 3; i++) {
-		sb_printf(&b, "%s", i ? ", " : "");
+		od_tbuf_printf(&b, "%s", i ? ", " : "");
 		sb_num(&b, OD_SCENE_TARGET[i]);
 	}
-	sb_printf(&b, "], \"focal\": ");
+	od_tbuf_printf(&b, "], \"focal\": ");
 	sb_num(&b, OD_DEFAULT_FOCAL);
-	sb_printf(&b, "},\n  \"views\": [");
+	od_tbuf_printf(&b, "},\n  \"views\": [");
 	for (int v = 0; v < p->views; v++) {
 		const struct view_info *w = &vi[v];
-		sb_printf(&b, "%s\n    {\"index\": %d, \"azimuth_deg\": %.2f, \"elevation_deg\": %.2f,", v ? "," : "",
+		od_tbuf_printf(&b, "%s\n    {\"index\": %d, \"azimuth_deg\": %.2f, \"elevation_deg\": %.2f,", v ? "," : "",
 			  v, s->poses[v].azimuth, s->poses[v].elevation);
-		sb_printf(&b, "\n     \"boxes\": [");
+		od_tbuf_printf(&b, "\n     \"boxes\": [");
 		for (int i = 0; i < w->n_boxes; i++) {
 			const struct od_scene_box *q = &w->boxes[i];
-			sb_printf(&b, "%s{\"id\": %d, \"xyxy\": [%d, %d, %d, %d], \"pixels\": %ld}", i ? ", " : "",
+			od_tbuf_printf(&b, "%s{\"id\": %d, \"xyxy\": [%d, %d, %d, %d], \"pixels\": %ld}", i ? ", " : "",
 				  q->id, q->x0, q->y0, q->x1, q->y1, q->pixels);
 		}
-		sb_printf(&b, "],\n     \"mask\": {\"object\": %d, \"xyxy\": [%d, %d, %d, %d]}}", w->mask_object,
+		od_tbuf_printf(&b, "],\n     \"mask\": {\"object\": %d, \"xyxy\": [%d, %d, %d, %d]}}", w->mask_object,
 			  w->mask_rect[0], w->mask_rect[1], w->mask_rect[2], w->mask_rect[3]);
 	}
-	sb_printf(&b, "\n  ]\n}\n");
+	od_tbuf_printf(&b, "\n  ]\n}\n");
 	if (b.oom) {
-		free(b.p);
+		free(b.s);
 		return NULL;
 	}
-	return b.p;
+	return b.s;
 }
 
 /* Write cameras.json and replace the scene's cameras by what it reads back as. */
@@ -540,38 +504,38 @@ static void run_batch(void *arg, int64_t begin, int64_t end)
 
 static char *index_json(const struct od_scene_set *set)
 {
-	struct sb b = { 0 };
+	struct od_tbuf b = { 0 };
 	const struct od_scene_params *p = &set->p;
-	sb_printf(&b, "{\n  \"format\": \"od-scene-set\",\n  \"version\": 1,\n  \"seed\": %llu,\n  \"count\": %ld,\n"
+	od_tbuf_printf(&b, "{\n  \"format\": \"od-scene-set\",\n  \"version\": 1,\n  \"seed\": %llu,\n  \"count\": %ld,\n"
 		  "  \"first\": %llu,\n  \"width\": %d,\n  \"height\": %d,\n  \"views\": %d,\n"
 		  "  \"generator\": \"od-scene %s\",\n", (unsigned long long)set->seed, set->count,
 		  (unsigned long long)set->first, p->width, p->height, p->views, OD_VERSION);
-	sb_printf(&b, "  \"objects\": [%d, %d],\n  \"shapes\": [", p->min_objects, p->max_objects);
+	od_tbuf_printf(&b, "  \"objects\": [%d, %d],\n  \"shapes\": [", p->min_objects, p->max_objects);
 	for (int i = 0, k = 0; i < OD_SHAPE_COUNT; i++)
 		if (p->shapes & (1u << i))
-			sb_printf(&b, "%s\"%s\"", k++ ? ", " : "", od_scene_shape_names[i]);
-	sb_printf(&b, "],\n  \"distance\": ");
+			od_tbuf_printf(&b, "%s\"%s\"", k++ ? ", " : "", od_scene_shape_names[i]);
+	od_tbuf_printf(&b, "],\n  \"distance\": ");
 	sb_num(&b, p->distance);
-	sb_printf(&b, ",\n  \"elevation\": [");
+	od_tbuf_printf(&b, ",\n  \"elevation\": [");
 	sb_num(&b, p->min_elevation);
-	sb_printf(&b, ", ");
+	od_tbuf_printf(&b, ", ");
 	sb_num(&b, p->max_elevation);
-	sb_printf(&b, "],\n  \"depth_scale\": ");
+	od_tbuf_printf(&b, "],\n  \"depth_scale\": ");
 	sb_num(&b, OD_SCENE_DEPTH_SCALE);
-	sb_printf(&b, ",\n  \"palette\": ");
+	od_tbuf_printf(&b, ",\n  \"palette\": ");
 	sb_palette(&b, "  ");
-	sb_printf(&b, ",\n  \"scenes\": [");
+	od_tbuf_printf(&b, ",\n  \"scenes\": [");
 	for (long i = 0; i < set->count; i++) {
 		char id[24];
 		scene_id(set->first + (uint64_t)i, id, sizeof id);
-		sb_printf(&b, "%s%s\"%s\"", i ? "," : "", i % 8 ? " " : "\n    ", id);
+		od_tbuf_printf(&b, "%s%s\"%s\"", i ? "," : "", i % 8 ? " " : "\n    ", id);
 	}
-	sb_printf(&b, "\n  ]\n}\n");
+	od_tbuf_printf(&b, "\n  ]\n}\n");
 	if (b.oom) {
-		free(b.p);
+		free(b.s);
 		return NULL;
 	}
-	return b.p;
+	return b.s;
 }
 
 int od_scene_set_write(const struct od_scene_set *set, od_scene_progress_fn progress, void *arg)

@@ -1,7 +1,7 @@
 /*
- * textbuf.c: od-eval's output text and its escaping (textbuf.h).
+ * textbuf.c: a growing text buffer and od-eval's escaping (textbuf.h).
  */
-#include "eval/textbuf.h"
+#include "base/textbuf.h"
 #include "base/error.h"
 
 #include <math.h>

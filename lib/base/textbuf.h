@@ -1,13 +1,14 @@
 /*
- * textbuf.h: a growing text buffer and the escaping rules of od-eval's
- * outputs (report.h, results.h): CSV fields (RFC 4180), JSON strings (bytes
- * that are not UTF-8 become U+FFFD), Markdown table cells, and numbers.
+ * textbuf.h: a growing text buffer (the JSON that camera_json.c and
+ * scene_write.c write, od-eval's reports) and the escaping rules of od-eval's
+ * outputs (eval/report.h, eval/results.h): CSV fields (RFC 4180), JSON strings
+ * (bytes that are not UTF-8 become U+FFFD), Markdown table cells, and numbers.
  *
  * Running out of memory is remembered (oom) and reported once, by
  * od_tbuf_write, so that the writers need not check every call.
  */
-#ifndef OD_EVAL_TEXTBUF_H
-#define OD_EVAL_TEXTBUF_H
+#ifndef OD_BASE_TEXTBUF_H
+#define OD_BASE_TEXTBUF_H
 
 #include "base/io.h"
 
