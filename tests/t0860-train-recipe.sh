@@ -1,0 +1,69 @@
+#!/bin/sh
+# t0860: the default model's recipe (train/Makefile) end to end at a toy size:
+# scenes, VAE training and scaling, every task's training stream, NextDiT
+# initialisation, training and EMA export, TRAINING.md; the model it makes
+# runs the README's main job. Then what the recipe promises: a run stopped on
+# purpose (UNTIL) and made again ends with the same bytes as an uninterrupted
+# one, and a finished run is up to date.
+. "$OD_SRCDIR/tests/lib.sh"
+for t in make bash; do
+	if ! command -v $t > /dev/null 2>&1; then
+		echo "1..0 # skip: no $t"
+		exit 0
+	fi
+done
+cd "$T_TMP" || exit 1
+unset MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES
+recipe() { # OUT [VARIABLE=VALUE]...
+	out=$1
+	shift
+	make -f "$OD_SRCDIR/train/Makefile" BIN="$OD_BIN" TEXT_FROM="$OD_MODEL" OUT="$out" N=6 CHUNK=4 SIZE=64 VIEWS=2 \
+		VAE_STEPS=3 VAE_BATCH=2 VAE_CROP=32 DIT_STEPS=4 DIT_BATCH=2 WARMUP=1 SAVE_EVERY=2 THREADS=1 "$@"
+}
+
+start=$(date +%s)
+t_ok "make -j2 -f train/Makefile default (toy size)" recipe "$T_TMP/a" -j2 default
+echo "# $(($(date +%s) - start)) s"
+M=$T_TMP/a/model
+t_ok "the model's files are all there, none a link" sh -c '
+	for f in model_index.json scheduler/scheduler_config.json text_encoder/config.json tokenizer/spiece.model \
+		vae/config.json vae/diffusion_pytorch_model.safetensors transformer/config.json \
+		transformer/diffusion_pytorch_model.safetensors TRAINING.md vae-train.csv dit-train.csv; do
+		[ -f "$1/$f" ] && [ ! -L "$1/$f" ] || exit 1
+	done
+	[ -z "$(find "$1" -type l)" ]' sh "$M"
+t_ok "od-model info --check: every tensor matches its config" od-model info --check "$M"
+t_ok "the transformer is train/transformer.json's" sh -c 'od-model info "$1" | grep -q "hidden 240"' sh "$M"
+t_ok "the VAE has its own scaling factor (od-train vae-scale)" sh -c '
+	! cmp -s "$1/vae/config.json" "$2/vae/config.json"' sh "$M" "$OD_MODEL"
+for task in text2image depth semantic canny inpainting multiview pose; do
+	t_ok "$task: a training stream of 6 jobs from 2 chunks" sh -c '
+		[ -s "$1/streams/$2-000000.odf" ] && [ -s "$1/streams/$2-000004.odf" ] &&
+		[ "$(od-frame show "$1/streams/$2.odf" | grep -c " text .* condition ")" -eq 6 ]' sh "$T_TMP/a" "$task"
+done
+od-frame show "$T_TMP/a/streams/multiview.odf" | sed -n '3,6p' | awk '{ print $2 }' > mv.kinds
+printf 'latent\nrays\nlatent\nrays\n' > mv.want
+t_ok "multiview jobs: picture and rays, view by view" cmp mv.kinds mv.want
+t_grep '^| 1-1 | ' "$M/TRAINING.md" "TRAINING.md: the losses step by step"
+t_grep '^4 steps\.$' "$M/TRAINING.md" "TRAINING.md: the NextDiT's 4 steps"
+t_grep '^steps=4 batch=2 lr=0.0003 warmup=1 ema=0.999 seed=1$' "$M/TRAINING.md" "TRAINING.md: the recipe's parameters"
+t_ok "the README's main job runs on it" sh -c '
+	od-tag -m "$1" "a red cube" | od-denoise -m "$1" --steps 2 --size 64x64 | od-decode -m "$1" -o red.png &&
+	[ "$(odimg info red.png)" = "64 64" ]' sh "$M"
+t_ok "up to date afterwards (make -q)" recipe "$T_TMP/a" -q default
+
+# stopped on purpose after step 2, then made again: the same bytes
+recipe "$T_TMP/b" UNTIL=2 default > until.out 2> until.err
+[ $? -ne 0 ]
+t_result $? "UNTIL=2: make stops (non-zero)"
+t_grep "stopped at step 2 as asked" until.err "... and says so"
+t_ok "... with the checkpoint of step 2" test -d "$T_TMP/b/dit/step-0000002"
+t_ok "... and no model" test ! -e "$T_TMP/b/model"
+t_ok "make again: the run goes on to the end" recipe "$T_TMP/b" default
+for f in transformer/diffusion_pytorch_model.safetensors vae/diffusion_pytorch_model.safetensors vae/config.json; do
+	t_ok "$f: the same bytes as the uninterrupted run's" cmp "$T_TMP/a/model/$f" "$T_TMP/b/model/$f"
+done
+t_ok "jobs.sh refuses an unknown task (exit 2)" sh -c '
+	sh "$1/train/jobs.sh" colour 64 1 2 "$2/a/scenes/000000" > /dev/null 2> err; [ $? -eq 2 ] &&
+	grep -q "unknown task" err' sh "$OD_SRCDIR" "$T_TMP"
+t_done

@@ -1,0 +1,47 @@
+#!/bin/sh
+# train/record.sh OUT: the record of a run of train/Makefile, as Markdown on
+# standard output (the model's TRAINING.md): the recipe's parameters, the
+# machine, the time and steps of each training, and the losses along the way
+# (the full logs are OUT/vae-run/train.csv and OUT/dit/log.csv, copied next to
+# the model as vae-train.csv and dit-train.csv).
+set -eu
+out=$1
+cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/^[^:]*: *//')
+cat <<EOT
+# How this model was made
+
+Trained from a seed by \`make -C train default\` (train/Makefile in od's source
+tree) with od's own tools on this machine: $cpu, $(nproc) CPU threads.
+The recipe's parameters (train/Makefile variables):
+
+\`\`\`
+$(cat "$out/.scenes" "$out/.vae" "$out/.dit")
+\`\`\`
+
+Components: the VAE and the NextDiT were trained here; the text encoder and
+tokenizer are share/tiny-onediffusion's, a frozen T5 with random weights and the
+real 32,128-token vocabulary, used as a fixed text featuriser; the scheduler is
+upstream's.
+EOT
+# $1 CSV, $2 title, $3 loss column: at ten evenly spaced steps (every step of
+# a shorter run), the mean loss over the steps since the previous one shown
+summary() {
+	awk -F, -v title="$2" -v col="$3" '
+		NR == 1 { for (i = 1; i <= NF; i++) if ($i == col) c = i; next }
+		{ step[NR - 1] = $1; loss[NR - 1] = $c; n = NR - 1 }
+		END {
+			printf "\n## %s\n\n%d steps.\n\n| steps | mean %s |\n|---|---|\n", title, n, col
+			rows = n < 10 ? n : 10; lo = 1
+			for (k = 1; k <= rows; k++) {
+				hi = int(n * k / rows); s = 0
+				for (i = lo; i <= hi; i++) s += loss[i]
+				printf "| %d-%d | %.4f |\n", step[lo], step[hi], s / (hi - lo + 1)
+				lo = hi + 1
+			}
+		}' "$1"
+}
+summary "$out/vae-run/train.csv" "The VAE (reconstruction + KL)" loss
+summary "$out/dit/log.csv" "The NextDiT (flow matching, every task)" loss
+secs=$(awk -F, 'NR > 1 { s = $NF } END { printf "%.0f", s }' "$out/dit/log.csv")
+echo
+echo "NextDiT training time (as logged, all sittings): $secs s."
