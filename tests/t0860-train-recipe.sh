@@ -63,6 +63,23 @@ t_ok "make again: the run goes on to the end" recipe "$T_TMP/b" default
 for f in transformer/diffusion_pytorch_model.safetensors vae/diffusion_pytorch_model.safetensors vae/config.json; do
 	t_ok "$f: the same bytes as the uninterrupted run's" cmp "$T_TMP/a/model/$f" "$T_TMP/b/model/$f"
 done
+# the ablations: three trainings from the same initialisation, scored on multiview
+t_ok "make ablations (toy size)" recipe "$T_TMP/a" ABL_STEPS=3 ABL_N=2 ABL_SAMPLER_STEPS=2 -j2 ablations
+t_ok "ablations.md: three trainings and the baseline, with numbers" awk -F'|' '
+	/^\| (every task|multiview alone)/ { n++; if ($5 !~ /[0-9]/ || $6 !~ /[0-9]/ || $4 + 0 != 0) bad++ }
+	/^\| baseline: view 0 copied/ { b++ }
+	END { exit !(n == 3 && b == 1 && !bad) }' "$T_TMP/a/ablations.md"
+t_ok "the no-rays multiview jobs have pictures only" sh -c '
+	[ "$(od-frame show "$1" | grep -c " rays ")" -eq 0 ] && [ "$(od-frame show "$1" | grep -c " latent ")" -eq 12 ]' \
+	sh "$T_TMP/a/streams/multiview-norays.odf"
+t_grep "rays=0" "$T_TMP/a/abl-norays/eval/.params" "the no-rays model is scored without rays (eval RAYS=0)"
+t_grep "rays=1" "$T_TMP/a/abl-mvonly/eval/.params" "... the others with rays"
+t_ok "each ablation trained its 3 steps" sh -c 'for a in all norays mvonly; do
+	[ "$(tail -n 1 "$1/abl-$a/dit/log.csv" | cut -d, -f1)" = 3 ] || exit 1; done' sh "$T_TMP/a"
+make -f "$OD_SRCDIR/eval/Makefile" TASKS=colour > /dev/null 2> tasks.err
+t_result $(($? == 0)) "eval/Makefile refuses an unknown task"
+t_grep "TASKS: colour: not a task" tasks.err "... naming it"
+
 t_ok "jobs.sh refuses an unknown task (exit 2)" sh -c '
 	sh "$1/train/jobs.sh" colour 64 1 2 "$2/a/scenes/000000" > /dev/null 2> err; [ $? -eq 2 ] &&
 	grep -q "unknown task" err' sh "$OD_SRCDIR" "$T_TMP"

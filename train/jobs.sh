@@ -7,7 +7,8 @@
 #
 #   train/jobs.sh TASK SIZE SEED VIEWS SCENE_DIR...
 #
-# TASK: text2image, depth, semantic, canny, inpainting, multiview or pose.
+# TASK: text2image, depth, semantic, canny, inpainting, multiview, pose or
+# multiview-norays.
 # The frame order is the one od-denoise builds:
 #   text2image   [picture]
 #   depth        [picture, depth map]           (depth → image and image → depth)
@@ -16,6 +17,8 @@
 #   inpainting   [picture, masked picture]
 #   multiview    [picture_0, rays_0, ..., picture_V-1, rays_V-1], the caption
 #   pose         the same frames without a caption (as eval/Makefile asks for poses)
+#   multiview-norays  [picture_0, ..., picture_V-1], the caption: no cameras (the
+#                ablation of train/Makefile, as eval/Makefile RAYS=0 asks)
 # Rays are relative to view 0 (od-plucker(1)). SEED seeds the posterior
 # samples (od-encode --seed), differently for every scene and view.
 # The od tools come from PATH; OD_MODEL names the model whose VAE and text
@@ -56,6 +59,13 @@ for s in "$@"; do
 		while [ "$v" -lt "$views" ]; do
 			enc "$s" "$v" image.png
 			od-frame select --index "$v" "$tmp/rays.odf"
+			v=$((v + 1))
+		done ;;
+	multiview-norays)
+		tag "$s" multiview
+		v=0
+		while [ "$v" -lt "$views" ]; do
+			enc "$s" "$v" image.png
 			v=$((v + 1))
 		done ;;
 	*) echo "jobs.sh: unknown task '$task'" >&2; exit 2 ;;
