@@ -18,7 +18,7 @@ recipe() { # OUT [VARIABLE=VALUE]...
 	out=$1
 	shift
 	make -f "$OD_SRCDIR/train/Makefile" BIN="$OD_BIN" TEXT_FROM="$OD_MODEL" OUT="$out" N=6 CHUNK=4 SIZE=64 VIEWS=2 \
-		VAE_STEPS=3 VAE_BATCH=2 VAE_CROP=32 DIT_STEPS=4 DIT_BATCH=2 WARMUP=1 SAVE_EVERY=2 THREADS=1 "$@"
+		VAE_STEPS=3 VAE_BATCH=2 VAE_CROP=32 DIT_STEPS=4 DIT_BATCH=2 WARMUP=1 SAVE_EVERY=2 SAMPLE_EVERY=2 THREADS=1 "$@"
 }
 
 start=$(date +%s)
@@ -28,7 +28,8 @@ M=$T_TMP/a/model
 t_ok "the model's files are all there, none a link" sh -c '
 	for f in model_index.json scheduler/scheduler_config.json text_encoder/config.json tokenizer/spiece.model \
 		vae/config.json vae/diffusion_pytorch_model.safetensors transformer/config.json \
-		transformer/diffusion_pytorch_model.safetensors TRAINING.md vae-train.csv dit-train.csv; do
+		transformer/diffusion_pytorch_model.safetensors TRAINING.md vae-train.csv dit-train.csv \
+		vae-loss.svg dit-loss.svg samples.png; do
 		[ -f "$1/$f" ] && [ ! -L "$1/$f" ] || exit 1
 	done
 	[ -z "$(find "$1" -type l)" ]' sh "$M"
@@ -45,12 +46,23 @@ od-frame show "$T_TMP/a/streams/multiview.odf" | sed -n '3,6p' | awk '{ print $2
 printf 'latent\nrays\nlatent\nrays\n' > mv.want
 t_ok "multiview jobs: picture and rays, view by view" cmp mv.kinds mv.want
 t_grep '^| 1-1 | ' "$M/TRAINING.md" "TRAINING.md: the losses step by step"
+t_ok "the loss curves: an SVG polyline of every step (runs this short)" sh -c '
+	for f in vae-loss.svg:3 dit-loss.svg:4; do
+		n=$(sed -n "s/.*<polyline[^>]*points=\"\([^\"]*\)\".*/\1/p" "$1/${f%:*}" | wc -w)
+		[ "$n" -eq "${f#*:}" ] && tail -n 1 "$1/${f%:*}" | grep -q "^</svg>\$" || exit 1
+	done' sh "$M"
+t_grep '^!\[samples\](samples.png)$' "$M/TRAINING.md" "TRAINING.md shows the last sheet of samples"
+t_grep '^The last sheet of samples .* at step 4:$' "$M/TRAINING.md" "... the one of step 4"
 t_grep '^4 steps\.$' "$M/TRAINING.md" "TRAINING.md: the NextDiT's 4 steps"
 t_grep '^steps=4 batch=2 lr=0.0003 warmup=1 ema=0.999 seed=1$' "$M/TRAINING.md" "TRAINING.md: the recipe's parameters"
 t_ok "the README's main job runs on it" sh -c '
 	od-tag -m "$1" "a red cube" | od-denoise -m "$1" --steps 2 --size 64x64 | od-decode -m "$1" -o red.png &&
 	[ "$(odimg info red.png)" = "64 64" ]' sh "$M"
 t_ok "up to date afterwards (make -q)" recipe "$T_TMP/a" -q default
+recipe "$T_TMP/a" -s status > status.txt
+printf '%s\n' "scenes:  6 of 6" "vae:     step 3 of 3, scaled" "streams: 14 of 14 files" "dit:     step 4 of 4" \
+	"model:   $T_TMP/a/model" > status.want
+t_ok "make status: every stage done" cmp status.txt status.want
 
 # stopped on purpose after step 2, then made again: the same bytes
 recipe "$T_TMP/b" UNTIL=2 default > until.out 2> until.err

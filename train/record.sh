@@ -41,7 +41,17 @@ summary() {
 		}' "$1"
 }
 summary "$out/vae-run/train.csv" "The VAE (reconstruction + KL)" loss
+echo
+echo "![the VAE's loss](vae-loss.svg) (every step: vae-train.csv)"
 summary "$out/dit/log.csv" "The NextDiT (flow matching, every task)" loss
+echo
+echo "![the NextDiT's loss](dit-loss.svg) (every step: dit-train.csv)"
+if [ -f "$out/model/samples.png" ]; then
+	echo
+	echo "The last sheet of samples (train/prompts.txt, the run's seed), at step $(ls "$out/dit/samples" | sed -n 's/^step-0*\([0-9]*\)\.png$/\1/p' | tail -n 1):"
+	echo
+	echo "![samples](samples.png)"
+fi
 secs=$(awk -F, 'NR > 1 { s = $NF } END { printf "%.0f", s }' "$out/dit/log.csv")
 echo
 echo "NextDiT training time (as logged, all sittings): $secs s."
