@@ -63,25 +63,8 @@ static int band_bf16(struct conv_job *j, const float *xn, float *yn, int oy0, in
 
 static void im2col(const struct conv_job *j, const float *x, float *col, int oy0, int rows)
 {
-	const int64_t K = (int64_t)j->Cin * j->kh * j->kw, ncol = (int64_t)rows * j->Wout;
-	for (int64_t r = 0; r < K; r++) { /* r = (ci·kh + ky)·kw + kx */
-		int kx = (int)(r % j->kw), ky = (int)((r / j->kw) % j->kh), ci = (int)(r / (j->kw * j->kh));
-		float *dst = col + r * ncol;
-		const float *src = x + (int64_t)ci * j->H * j->W;
-		for (int oy = 0; oy < rows; oy++) {
-			int iy = (oy0 + oy) * j->stride + ky - j->pt;
-			float *d = dst + (int64_t)oy * j->Wout;
-			if (iy < 0 || iy >= j->H) {
-				memset(d, 0, (size_t)j->Wout * sizeof *d);
-				continue;
-			}
-			const float *s = src + (int64_t)iy * j->W;
-			for (int ox = 0; ox < j->Wout; ox++) {
-				int ix = ox * j->stride + kx - j->pl;
-				d[ox] = ix >= 0 && ix < j->W ? s[ix] : 0.0f;
-			}
-		}
-	}
+	const struct od_conv_geom g = { j->Cin, j->H, j->W, j->kh, j->kw, j->stride, j->pt, j->pl, j->Wout };
+	od_im2col_rows(&g, x, col, 0, (int64_t)j->Cin * j->kh * j->kw, oy0, rows);
 }
 
 static void conv_bands(void *p, int64_t t0, int64_t t1)

@@ -1,7 +1,7 @@
 /*
  * cpu_conv_backward.c: the backward passes of the VAE's spatial kernels, 2-D
  * convolution (im2col + GEMMs, col2im) and nearest ×2 up-sampling
- * (numerics.md §12.3.1, §12.3.4).
+ * (numerics.md §12.3.1, §12.3.4). im2col and col2im: cpu_im2col.c.
  *
  * For one image, with col = im2col(x) (K × P, K = Cin·kh·kw, P = Hout·Wout) and
  * the forward y = W·col + b:
@@ -37,62 +37,12 @@ struct convb_job {
 	int failed;
 };
 
-/* col rows [r0, r0 + kr) for output rows oy0 .. oy0 + rows - 1 of image x (cpu_conv.c's layout). */
-static void im2col_rows(const struct convb_job *j, const float *x, float *col, int64_t r0, int64_t kr, int oy0,
-			int rows)
-{
-	const int64_t ncol = (int64_t)rows * j->Wout;
-	for (int64_t rr = 0; rr < kr; rr++) {
-		const int64_t r = r0 + rr; /* r = (ci·kh + ky)·kw + kx */
-		int kx = (int)(r % j->kw), ky = (int)((r / j->kw) % j->kh), ci = (int)(r / (j->kw * j->kh));
-		float *dst = col + rr * ncol;
-		const float *src = x + (int64_t)ci * j->H * j->W;
-		for (int oy = 0; oy < rows; oy++) {
-			int iy = (oy0 + oy) * j->stride + ky - j->pt;
-			float *d = dst + (int64_t)oy * j->Wout;
-			if (iy < 0 || iy >= j->H) {
-				memset(d, 0, (size_t)j->Wout * sizeof *d);
-				continue;
-			}
-			const float *s = src + (int64_t)iy * j->W;
-			for (int ox = 0; ox < j->Wout; ox++) {
-				int ix = ox * j->stride + kx - j->pl;
-				d[ox] = ix >= 0 && ix < j->W ? s[ix] : 0.0f;
-			}
-		}
-	}
-}
-
-/* dx += col2im(dcol) for the same rows: the transpose of im2col_rows. */
-static void col2im_rows(const struct convb_job *j, float *dx, const float *dcol, int64_t r0, int64_t kr, int oy0,
-			int rows)
-{
-	const int64_t ncol = (int64_t)rows * j->Wout;
-	for (int64_t rr = 0; rr < kr; rr++) {
-		const int64_t r = r0 + rr;
-		int kx = (int)(r % j->kw), ky = (int)((r / j->kw) % j->kh), ci = (int)(r / (j->kw * j->kh));
-		const float *src = dcol + rr * ncol;
-		float *dst = dx + (int64_t)ci * j->H * j->W;
-		for (int oy = 0; oy < rows; oy++) {
-			int iy = (oy0 + oy) * j->stride + ky - j->pt;
-			if (iy < 0 || iy >= j->H)
-				continue;
-			const float *s = src + (int64_t)oy * j->Wout;
-			float *d = dst + (int64_t)iy * j->W;
-			for (int ox = 0; ox < j->Wout; ox++) {
-				int ix = ox * j->stride + kx - j->pl;
-				if (ix >= 0 && ix < j->W)
-					d[ix] += s[ox];
-			}
-		}
-	}
-}
-
 static void convb_tasks(void *p, int64_t t0, int64_t t1)
 {
 	struct convb_job *j = p;
 	const int taps = j->kh * j->kw;
 	const int64_t K = (int64_t)j->Cin * taps, plane = (int64_t)j->Hout * j->Wout, HW = (int64_t)j->H * j->W;
+	const struct od_conv_geom g = { j->Cin, j->H, j->W, j->kh, j->kw, j->stride, j->pt, j->pl, j->Wout };
 	for (int64_t t = t0; t < t1; t++) {
 		const int ci0 = (int)t * j->cpc, nci = j->Cin - ci0 < j->cpc ? j->Cin - ci0 : j->cpc;
 		const int64_t r0 = (int64_t)ci0 * taps, kr = (int64_t)nci * taps;
@@ -114,7 +64,7 @@ static void convb_tasks(void *p, int64_t t0, int64_t t1)
 				const float *dyb = dyn + (int64_t)oy0 * j->Wout; /* (Cout × ncol), rows plane apart */
 				if (j->dw) {
 					/* dW[:, r0:r0+kr] (Cout × kr, ld K) += dy_band · colᵀ */
-					im2col_rows(j, xn, col, r0, kr, oy0, rows);
+					od_im2col_rows(&g, xn, col, r0, kr, oy0, rows);
 					cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, j->Cout, (int)kr, ncol, 1.0f, dyb,
 						    (int)plane, col, ncol, 1.0f, j->dw + r0, (int)K);
 				}
@@ -122,7 +72,7 @@ static void convb_tasks(void *p, int64_t t0, int64_t t1)
 					/* dcol (kr × ncol) = W[:, r0:r0+kr]ᵀ · dy_band */
 					cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)kr, ncol, j->Cout, 1.0f,
 						    j->w + r0, (int)K, dyb, (int)plane, 0.0f, dcol, ncol);
-					col2im_rows(j, dxn, dcol, r0, kr, oy0, rows);
+					od_col2im_rows(&g, dxn, dcol, r0, kr, oy0, rows);
 				}
 			}
 		}

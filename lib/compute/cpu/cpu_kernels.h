@@ -29,6 +29,19 @@ float *od_cpu_thread_scratch(int slot, size_t n);
 int od_cpu_env_precision(enum od_precision *out);
 int od_cpu_bf16(const struct od_ctx *c);
 
+/* A 2-D convolution's shape, for its column matrix (cpu_im2col.c): input
+ * Cin × H × W, kernel kh × kw, stride, top and left padding, output width. */
+struct od_conv_geom {
+	int Cin, H, W, kh, kw, stride, pt, pl, Wout;
+};
+/* Rows [r0, r0 + kr) of the column matrix for output rows oy0 .. oy0 + rows − 1
+ * of image x, into col (kr × rows·Wout). */
+void od_im2col_rows(const struct od_conv_geom *g, const float *x, float *col, int64_t r0, int64_t kr, int oy0,
+		    int rows);
+/* dx += those rows of dcol put back where od_im2col_rows took them from. */
+void od_col2im_rows(const struct od_conv_geom *g, float *dx, const float *dcol, int64_t r0, int64_t kr, int oy0,
+		    int rows);
+
 /*
  * BF16 matrix products (cpu_bf16.c), C = A·B with float32 accumulation, on the
  * AMX or AVX512-BF16 level (od_cpu_isa() >= OD_ISA_AVX512BF16 only).
