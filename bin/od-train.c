@@ -939,14 +939,18 @@ static int cmd_step(int argc, char **argv, const struct od_command *cmd)
 
 static int cmd_ema(int argc, char **argv, const struct od_command *cmd)
 {
-	const char *out = NULL;
+	const char *out = NULL, *dtype_name = "f32";
 	const struct od_option opts[] = {
 		OD_OPT_STRING('o', "output", &out, "OUT", "the new folder (must not exist)"),
+		OD_OPT_STRING(0, "dtype", &dtype_name, "T", "the weights' type in the file: f32 (the default), bf16 or f16"),
 		OD_OPT_END(),
 	};
 	const int first = od_parse_command(argc, argv, opts, cmd);
 	if (first != argc - 1 || !out)
 		od_usage_error("give CHECKPOINT and -o OUT");
+	enum od_dtype dtype;
+	if (od_float_dtype_parse(dtype_name, &dtype))
+		od_usage_error("--dtype: '%s' is not f32, bf16 or f16", dtype_name);
 	const char *ckpt = argv[first];
 	char *dir, *name;
 	new_folder(out, &dir, &name);
@@ -975,7 +979,8 @@ static int cmd_ema(int argc, char **argv, const struct od_command *cmd)
 		od_fail(rc);
 	if (!st.ema)
 		od_die(OD_EFORMAT, "'%s': the run kept no EMA (train with --ema DECAY)", state);
-	struct od_train_model mo = { .base = ckpt, .config = cfg_text, .config_len = cfg_len, .t = t, .data = st.ema };
+	struct od_train_model mo = { .base = ckpt, .config = cfg_text, .config_len = cfg_len, .t = t, .data = st.ema,
+				     .dtype = dtype };
 	if ((rc = od_train_model_write(dir, name, &mo)))
 		od_fail(rc);
 	od_train_state_free(&st, p.n);
@@ -1187,7 +1192,7 @@ static const struct od_command commands[] = {
 	  "od-train train --resume OUTDIR [--steps N] [OPTIONS]" },
 	{ "init", cmd_init, "write a new model with random weights from a transformer config",
 	  "od-train init --config CONFIG.json [--model BASE] [--seed S] -o OUT" },
-	{ "ema", cmd_ema, "write a checkpoint's EMA weights as a model", "od-train ema CHECKPOINT -o OUT" },
+	{ "ema", cmd_ema, "write a checkpoint's EMA weights as a model", "od-train ema [--dtype T] CHECKPOINT -o OUT" },
 	{ "step", cmd_step, "AdamW steps on stored batches (checking the optimiser)",
 	  "od-train step [OPTIONS] -o OUT CASE.safetensors[:PREFIX]..." },
 	{ "grad", cmd_grad, "one batch's loss and its gradient with respect to every weight",

@@ -89,6 +89,14 @@ t_ok "... which od-model checks" od-model info --check ema_model
 t_ok "... equal to the state's ema.*" odcmp --exact \
 	ema_model/transformer/diffusion_pytorch_model.safetensors:final_layer.linear.weight \
 	A/latest/train_state.safetensors:ema.final_layer.linear.weight
+t_ok "od-train ema --dtype bf16: the same weights rounded to BF16" od-train ema --dtype bf16 A/latest -o ema16
+t_ok "... which od-model checks (every tensor BF16)" sh -c 'od-model info --check ema16 | grep -q "all [0-9]* tensors match the config ([0-9]* BF16)"'
+t_ok "... within BF16 rounding of the float32 ones" odcmp --rtol 0.0040 --atol 1e-30 \
+	ema16/transformer/diffusion_pytorch_model.safetensors:final_layer.linear.weight \
+	ema_model/transformer/diffusion_pytorch_model.safetensors:final_layer.linear.weight
+t_ok "... and samples" sh -c 'od-tag -m ema16 "a red square" | od-denoise -m ema16 --steps 2 | od-decode -m ema16 -o ema16.png'
+t_fails 2 "od-train ema --dtype int8: refused" od-train ema --dtype int8 A/latest -o ema8
+t_ok "... and no output" test ! -e ema8
 t_fails 3 "od-train ema on a run without an EMA" od-train ema run/latest -o ema2
 t_ok "... and no output" test ! -e ema2
 

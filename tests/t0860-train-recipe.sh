@@ -34,6 +34,8 @@ t_ok "the model's files are all there, none a link" sh -c '
 	done
 	[ -z "$(find "$1" -type l)" ]' sh "$M"
 t_ok "od-model info --check: every tensor matches its config" od-model info --check "$M"
+t_ok "the transformer's weights are BF16 (the released type)" sh -c '
+	od-model info --check "$1" | grep -q "all 152 tensors match the config (152 BF16)"' sh "$M"
 t_ok "the transformer is train/transformer.json's" sh -c 'od-model info "$1" | grep -q "hidden 240"' sh "$M"
 t_ok "the VAE has its own scaling factor (od-train vae-scale)" sh -c '
 	! cmp -s "$1/vae/config.json" "$2/vae/config.json"' sh "$M" "$OD_MODEL"
@@ -63,6 +65,18 @@ recipe "$T_TMP/a" -s status > status.txt
 printf '%s\n' "scenes:  6 of 6" "vae:     step 3 of 3, scaled" "streams: 14 of 14 files" "dit:     step 4 of 4" \
 	"model:   $T_TMP/a/model" > status.want
 t_ok "make status: every stage done" cmp status.txt status.want
+
+mkdir -p share && cp -r "$OD_MODEL" share/tiny
+t_ok "make share: the model into SHARE/NAME" recipe "$T_TMP/a" SHARE="$T_TMP/share" NAME=toy share
+t_ok "... the same files" diff -r "$M" share/toy
+t_ok "... the text encoder, tokenizer and scheduler linked to the equal ones already there" sh -c '
+	for c in text_encoder tokenizer scheduler; do [ "$(readlink share/toy/$c)" = ../tiny/$c ] || exit 1; done
+	[ ! -L share/toy/vae ] && [ ! -L share/toy/transformer ]'
+recipe "$T_TMP/a" SHARE="$T_TMP/share" NAME=toy2 share > /dev/null 2> share.err
+[ $? -ne 0 ]
+t_result $? "a second model would pass share/'s 50 MB: refused"
+t_grep "would hold [0-9]* bytes with toy2, over 50000000" share.err "... saying so"
+t_ok "... and nothing written" test ! -e share/toy2 -a ! -e share/toy2.tmp
 
 # stopped on purpose after step 2, then made again: the same bytes
 recipe "$T_TMP/b" UNTIL=2 default > until.out 2> until.err

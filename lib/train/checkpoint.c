@@ -293,8 +293,26 @@ static int write_weights(const char *path, const struct od_train_model *mo)
 	if (!w)
 		return od_error(OD_ENOMEM, "out of memory");
 	int rc = od_st_writer_meta(w, "format", "pt");
-	for (int i = 0; !rc && i < mo->t.n; i++)
-		rc = od_st_writer_add(w, mo->t.names[i], OD_F32, mo->t.shapes[i].ndim, mo->t.shapes[i].shape, mo->data[i]);
+	/* another type on disk: each tensor rounded into a buffer of its own,
+	 * kept until the file is written */
+	void **conv = mo->dtype != OD_F32 ? calloc((size_t)mo->t.n, sizeof *conv) : NULL;
+	if (!rc && mo->dtype != OD_F32 && !conv)
+		rc = od_error(OD_ENOMEM, "out of memory");
+	for (int i = 0; !rc && i < mo->t.n; i++) {
+		const void *data = mo->data[i];
+		if (conv) {
+			size_t n = 1;
+			for (int d = 0; d < mo->t.shapes[i].ndim; d++)
+				n *= (size_t)mo->t.shapes[i].shape[d];
+			if (!(conv[i] = malloc(n * od_dtype_size(mo->dtype) + 1))) {
+				rc = od_error(OD_ENOMEM, "out of memory for '%s'", mo->t.names[i]);
+				break;
+			}
+			od_from_f32(conv[i], mo->data[i], mo->dtype, n);
+			data = conv[i];
+		}
+		rc = od_st_writer_add(w, mo->t.names[i], mo->dtype, mo->t.shapes[i].ndim, mo->t.shapes[i].shape, data);
+	}
 	struct od_out o;
 	if (!rc && !(rc = od_out_open(&o, path))) {
 		if ((rc = od_st_writer_write(w, &o, NULL, NULL)))
@@ -303,6 +321,9 @@ static int write_weights(const char *path, const struct od_train_model *mo)
 			rc = commit_synced(&o);
 	}
 	od_st_writer_free(w);
+	for (int i = 0; conv && i < mo->t.n; i++)
+		free(conv[i]);
+	free(conv);
 	return rc;
 }
 

@@ -85,6 +85,8 @@ struct od_train_model {
 	size_t config_len;
 	struct od_train_tensors t;
 	float *const *data;        /* (n) float32 weights */
+	enum od_dtype dtype;       /* the weights' type on disk: OD_F32 (0, the default),
+	                            * OD_BF16 or OD_F16 (rounded to nearest even) */
 	const struct od_train_state *state; /* or NULL */
 };
 
