@@ -183,15 +183,20 @@ int od_name_expand(const char *pattern, long number, const struct od_meta_entry 
 			fits = put(out, size, &len, p++, 1);
 			continue;
 		}
-		const char *conv = p++;
+		p++;
+		/* %[0][WIDTH]d as printf reads it (a leading 0: zeros, else spaces),
+		 * formatted from the parsed values: the pattern's digits never reach
+		 * a format string, however many there are */
+		const int zeros = *p == '0';
 		int width = 0;
 		for (; *p >= '0' && *p <= '9'; p++)
 			if (width < 1000)
 				width = 10 * width + (*p - '0');
+		if (width > 1000)
+			width = 1000;
 		if (*p == 'd') {
-			char fmt[32], num[1100];
-			snprintf(fmt, sizeof fmt, "%%%.*sld", (int)(p - conv - 1), conv + 1);
-			snprintf(num, sizeof num, fmt, number);
+			char num[1100];
+			snprintf(num, sizeof num, zeros ? "%0*ld" : "%*ld", width, number);
 			fits = put(out, size, &len, num, strlen(num));
 			continue;
 		}

@@ -73,6 +73,12 @@ int main(void)
 	   "%%{id}, %%03d, %%%%: %s", b);
 	ok(!expand("%06{job}.png", "id", "x", b, sizeof b) && !strcmp(b, "000042.png"), "%%06{job}: %s", b);
 	ok(!expand("%02{job}.png", "id", "x", b, sizeof b) && !strcmp(b, "42.png"), "a width shorter than the value");
+	ok(!expand("%5d.png", "id", "x", b, sizeof b) && !strcmp(b, "    7.png"), "%%5d pads with spaces: '%s'", b);
+	ok(!expand("u%000000000000000000000000000000000000003d", "id", "x", b, sizeof b) && !strcmp(b, "u007"),
+	   "a run of zeros before the width (found by fuzz_name): '%s'", b);
+	ok(!expand("%0000000000000000000000000000000000000000d", "id", "x", b, sizeof b) && !strcmp(b, "7"),
+	   "zeros and no width: '%s'", b);
+	ok(expand("%099999999999d", "id", "x", b, sizeof b) == OD_EINVAL, "a width past the buffer: too long");
 	ok(expand("%{seed}.png", "id", "x", b, sizeof b) == OD_EFORMAT &&
 		   !strcmp(od_errmsg(), "'x.odf': frame 3 has no 'seed' metadata for %{seed} in the output name"),
 	   "a missing key: %s", od_errmsg());
