@@ -6,6 +6,7 @@
 #                                    exactly one line to stderr (kept in $T_ERR)
 #   t_grep PATTERN FILE "what"      passes when FILE matches PATTERN
 #   t_done                          plan line; exit status
+#   t_need PROGRAM...               skip the whole file (a 1..0 plan) when one is missing
 #
 # Environment from `make check`: OD_BIN (tools), OD_TESTBIN (test programs),
 # OD_SRCDIR, OD_MODEL (the tiny checkpoint), OD_GOLDEN (tests/golden).
@@ -19,6 +20,15 @@ T_FAIL=0
 T_TMP=$(mktemp -d "${TMPDIR:-/tmp}/odtest.XXXXXX")
 trap 'rm -rf "$T_TMP"' EXIT
 T_ERR=$T_TMP/stderr
+
+t_need() {
+	for t in "$@"; do
+		if ! command -v "$t" > /dev/null 2>&1; then
+			echo "1..0 # SKIP $t is missing"
+			exit 0
+		fi
+	done
+}
 
 t_result() { # status description
 	T_N=$((T_N + 1))

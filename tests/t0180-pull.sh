@@ -9,12 +9,7 @@
 # with sha256sum and sha1sum, not with od's hashing.
 . "$OD_SRCDIR/tests/lib.sh"
 cd "$T_TMP"
-for t in sha256sum sha1sum; do
-	if ! command -v $t > /dev/null 2>&1; then
-		echo "1..0 # SKIP $t is missing"
-		exit 0
-	fi
-done
+t_need sha256sum sha1sum
 
 # the repository: the shipped model and two files od does not read
 mkdir -p repo/assets

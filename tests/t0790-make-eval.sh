@@ -6,12 +6,7 @@
 # again alone, and a job that fails is counted as failed in its task's table
 # while everything else is scored as before.
 . "$OD_SRCDIR/tests/lib.sh"
-for t in make bash; do
-	if ! command -v $t > /dev/null 2>&1; then
-		echo "1..0 # skip: no $t"
-		exit 0
-	fi
-done
+t_need make bash
 cd "$T_TMP" || exit 1
 # a make of its own, not a part of make check's
 unset MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES

@@ -6,12 +6,7 @@
 # purpose (UNTIL) and made again ends with the same bytes as an uninterrupted
 # one, and a finished run is up to date.
 . "$OD_SRCDIR/tests/lib.sh"
-for t in make bash; do
-	if ! command -v $t > /dev/null 2>&1; then
-		echo "1..0 # skip: no $t"
-		exit 0
-	fi
-done
+t_need make bash
 cd "$T_TMP" || exit 1
 unset MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES
 recipe() { # OUT [VARIABLE=VALUE]...

@@ -4,6 +4,7 @@
  */
 #include "text/prompt.h"
 #include "base/error.h"
+#include "base/textbuf.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -150,42 +151,15 @@ int od_region_parse(const char *spec, struct od_region *r)
 	return OD_OK;
 }
 
-struct sb {
-	char *p;
-	size_t n, cap;
-	int failed;
-};
-
-static void sb_add(struct sb *b, const char *s)
-{
-	size_t n = strlen(s);
-	if (b->failed)
-		return;
-	if (b->n + n + 2 > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		while (cap < b->n + n + 2)
-			cap *= 2;
-		char *p = realloc(b->p, cap);
-		if (!p) {
-			b->failed = 1;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->n, s, n + 1);
-	b->n += n;
-}
-
 /* Append a part: one space before it unless it is the first; empty parts
  * are left out. */
-static void part(struct sb *b, const char *s)
+static void part(struct od_tbuf *b, const char *s)
 {
 	if (!s || !*s)
 		return;
 	if (b->n)
-		sb_add(b, " ");
-	sb_add(b, s);
+		od_tbuf_puts(b, " ");
+	od_tbuf_puts(b, s);
 }
 
 int od_prompt_build(const struct od_prompt_parts *p, char **out)
@@ -215,7 +189,7 @@ int od_prompt_build(const struct od_prompt_parts *p, char **out)
 	if (p->item && strpbrk(p->item, "<>"))
 		return od_error(OD_EINVAL, "the item name must not contain '<' or '>'");
 
-	struct sb b = { 0 };
+	struct od_tbuf b = { 0 };
 	char tag[128];
 	snprintf(tag, sizeof tag, "[[%s]]", ti->tag);
 	part(&b, tag);
@@ -228,8 +202,8 @@ int od_prompt_build(const struct od_prompt_parts *p, char **out)
 	}
 	if (ti->item) {
 		part(&b, "<item: ");
-		sb_add(&b, p->item);
-		sb_add(&b, ">");
+		od_tbuf_puts(&b, p->item);
+		od_tbuf_puts(&b, ">");
 	}
 	if (ti->max_refs) { /* [[img0]] target [[img1]] ref1 ... (numerics.md §6.2) */
 		part(&b, "[[img0]]");
@@ -242,10 +216,10 @@ int od_prompt_build(const struct od_prompt_parts *p, char **out)
 	} else {
 		part(&b, p->caption);
 	}
-	if (b.failed) {
-		free(b.p);
+	if (b.oom) {
+		od_tbuf_free(&b);
 		return od_error(OD_ENOMEM, "out of memory");
 	}
-	*out = b.p;
+	*out = b.s;
 	return OD_OK;
 }
