@@ -1,9 +1,11 @@
 /*
- * image16.c: 16-bit grey PNG reading with libpng (see image16.h). The error
- * handling is image_png.c's: libpng reports through a longjmp, the message is
- * kept and returned as an OD_EFORMAT error naming the file.
+ * image16.c: 16-bit grey PNG reading with libpng (see image16.h). libpng
+ * reads from memory through png_source.c and reports errors through a
+ * longjmp; the message is kept and returned as an OD_EFORMAT error naming
+ * the file.
  */
 #include "formats/image16.h"
+#include "formats/png_source.h"
 #include "base/error.h"
 #include "base/io.h"
 
@@ -19,46 +21,14 @@ void od_image16_free(struct od_image16 *img)
 	memset(img, 0, sizeof *img);
 }
 
-struct src16 {
-	const uint8_t *data;
-	size_t len, pos;
-	char msg[200];
-	int truncated;
-};
-
-static void err16(png_structp png, png_const_charp msg)
-{
-	struct src16 *s = png_get_error_ptr(png);
-	if (s)
-		snprintf(s->msg, sizeof s->msg, "%s", msg);
-	png_longjmp(png, 1);
-}
-
-static void warn16(png_structp png, png_const_charp msg)
-{
-	(void)png;
-	(void)msg; /* bad ancillary chunks are not failures */
-}
-
-static void read16(png_structp png, png_bytep out, size_t n)
-{
-	struct src16 *s = png_get_io_ptr(png);
-	if (n > s->len - s->pos) {
-		s->truncated = 1;
-		png_error(png, "truncated PNG data");
-	}
-	memcpy(out, s->data + s->pos, n);
-	s->pos += n;
-}
-
 int od_png_bit_depth(const void *data, size_t len)
 {
 	if (od_image_sniff(data, len) != OD_IMAGE_PNG)
 		return 0;
 	/* libpng's own reading of the header, so that this agrees with the decoders
 	 * on files whose chunks are out of the usual order */
-	struct src16 src = { data, len, 0, "", 0 };
-	png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &src, err16, warn16);
+	struct od_png_source src;
+	png_structp png = od_png_source_open(&src, data, len);
 	png_infop info = png ? png_create_info_struct(png) : NULL;
 	volatile int depth = 0;
 	if (!info) {
@@ -67,8 +37,6 @@ int od_png_bit_depth(const void *data, size_t len)
 	}
 	if (setjmp(png_jmpbuf(png)))
 		goto done;
-	png_set_user_limits(png, 0x7fffffff, 0x7fffffff);
-	png_set_read_fn(png, &src, read16);
 	png_read_info(png, info);
 	depth = png_get_bit_depth(png, info);
 done:
@@ -82,8 +50,8 @@ int od_image16_read_mem(struct od_image16 *img, const void *data, size_t len, co
 	memset(img, 0, sizeof *img);
 	if (od_image_sniff(data, len) != OD_IMAGE_PNG)
 		return od_error(OD_EFORMAT, "'%s': not a PNG file (a 16-bit grey PNG is needed)", label);
-	struct src16 src = { data, len, 0, "", 0 };
-	png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &src, err16, warn16);
+	struct od_png_source src;
+	png_structp png = od_png_source_open(&src, data, len);
 	png_infop info = png ? png_create_info_struct(png) : NULL;
 	png_bytep *volatile rows = NULL;
 	uint8_t *volatile raw = NULL;
@@ -98,8 +66,6 @@ int od_image16_read_mem(struct od_image16 *img, const void *data, size_t len, co
 					   : od_error(OD_EFORMAT, "'%s': corrupt PNG: %s", label, src.msg);
 		goto done;
 	}
-	png_set_user_limits(png, 0x7fffffff, 0x7fffffff);
-	png_set_read_fn(png, &src, read16);
 	png_read_info(png, info);
 	png_uint_32 w, h;
 	int depth, ctype, interlace;

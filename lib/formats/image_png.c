@@ -8,6 +8,7 @@
  * message is kept and returned as an OD_EFORMAT error naming the file.
  */
 #include "formats/image.h"
+#include "formats/png_source.h"
 #include "base/error.h"
 
 #include <png.h>
@@ -16,43 +17,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct png_src {
-	const uint8_t *data;
-	size_t len, pos;
-	char msg[200];
-	int truncated;
-};
-
-static void png_err(png_structp png, png_const_charp msg)
-{
-	struct png_src *s = png_get_error_ptr(png);
-	if (s)
-		snprintf(s->msg, sizeof s->msg, "%s", msg);
-	png_longjmp(png, 1);
-}
-
-static void png_warn(png_structp png, png_const_charp msg)
-{
-	(void)png;
-	(void)msg; /* warnings (bad ancillary chunks, ...) are not failures */
-}
-
-static void png_read_mem(png_structp png, png_bytep out, size_t n)
-{
-	struct png_src *s = png_get_io_ptr(png);
-	if (n > s->len - s->pos) {
-		s->truncated = 1;
-		png_error(png, "truncated PNG data");
-	}
-	memcpy(out, s->data + s->pos, n);
-	s->pos += n;
-}
-
 int od_png_read(struct od_image *img, const uint8_t *data, size_t len, const char *label,
 		const struct od_image_opts *opts, int *orientation)
 {
-	struct png_src src = { data, len, 0, "", 0 };
-	png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &src, png_err, png_warn);
+	struct od_png_source src;
+	png_structp png = od_png_source_open(&src, data, len);
 	png_infop info = png ? png_create_info_struct(png) : NULL;
 	png_bytep *volatile rows = NULL;
 	volatile int rc = OD_OK;
@@ -67,9 +36,6 @@ int od_png_read(struct od_image *img, const uint8_t *data, size_t len, const cha
 					   : od_error(OD_EFORMAT, "'%s': corrupt PNG: %s", label, src.msg);
 		goto done;
 	}
-	/* our own limit check below gives the message; lift libpng's 1e6 default */
-	png_set_user_limits(png, 0x7fffffff, 0x7fffffff);
-	png_set_read_fn(png, &src, png_read_mem);
 	png_read_info(png, info);
 	png_uint_32 w, h;
 	int depth, ctype, interlace;
@@ -151,6 +117,12 @@ static void png_werr(png_structp png, png_const_charp msg)
 	png_longjmp(png, 1);
 }
 
+static void png_wwarn(png_structp png, png_const_charp msg)
+{
+	(void)png;
+	(void)msg; /* libpng warns only of what it fixed itself */
+}
+
 static int is_ascii(const char *s)
 {
 	for (; *s; s++)
@@ -165,7 +137,7 @@ static int write_png(struct od_out *o, const struct od_image *img, int width, in
 		     const struct od_meta_entry *meta, int n_meta, int unfiltered)
 {
 	struct png_dst d = { o, OD_OK, "" };
-	png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &d, png_werr, png_warn);
+	png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &d, png_werr, png_wwarn);
 	png_infop info = png ? png_create_info_struct(png) : NULL;
 	png_textp volatile text = NULL;
 	uint8_t *volatile row16 = NULL;

@@ -9,10 +9,12 @@
  */
 #include "od.h"
 #include "formats/image.h"
+#include "formats/image16.h"
 #include "pipeline/postprocess.h"
 #include "pipeline/preprocess.h"
 #include "tap.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -179,6 +181,22 @@ static void roundtrip(void)
 	ok(od_image_format_from_name("a/b.JPEG") == OD_IMAGE_JPEG && od_image_format_from_name("x.png") == OD_IMAGE_PNG &&
 		   od_image_format_from_name("x.png/y") == OD_IMAGE_UNKNOWN,
 	   "formats from names");
+	/* a chunk whose header claims more bytes than the file holds: the file is
+	 * truncated there (png_source.h), for both PNG readers */
+	FILE *f = fopen(png, "rb");
+	uint8_t bytes[33 + 12];
+	if (ok(f && fread(bytes, 1, 33, f) == 33, "read a PNG's signature and IHDR")) {
+		memcpy(bytes + 33, "\x7f\xff\xff\xf0tEXtabcd", 12);
+		ok(od_image_read_mem(&back, bytes, sizeof bytes, "cut.png", NULL) == OD_EFORMAT &&
+			   !strcmp(od_errmsg(), "'cut.png': truncated PNG data"),
+		   "a 2 GB tEXt claim in a 45-byte file: %s", od_errmsg());
+		struct od_image16 d16;
+		ok(od_image16_read_mem(&d16, bytes, sizeof bytes, "cut.png", NULL) == OD_EFORMAT &&
+			   !strcmp(od_errmsg(), "'cut.png': truncated PNG data"),
+		   "the same through the 16-bit reader: %s", od_errmsg());
+	}
+	if (f)
+		fclose(f);
 	od_image_free(&img);
 	unlink(png);
 	unlink(jpg);
