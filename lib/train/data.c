@@ -467,6 +467,25 @@ void od_train_batch_free(struct od_train_batch *b)
 	memset(b, 0, sizeof *b);
 }
 
+void od_train_batch_trim_text(struct od_train_batch *b)
+{
+	int S = 1;
+	for (int k = 0; k < b->B; k++)
+		for (int r = b->S - 1; r >= S; r--)
+			if (b->mask[(size_t)k * b->S + r]) {
+				S = r + 1;
+				break;
+			}
+	if (S == b->S)
+		return;
+	/* in place, front to back: every row moves to an index no later than its own */
+	for (int k = 1; k < b->B; k++) {
+		memmove(b->text + (size_t)k * S * b->D, b->text + (size_t)k * b->S * b->D, (size_t)S * b->D * sizeof *b->text);
+		memmove(b->mask + (size_t)k * S, b->mask + (size_t)k * b->S, (size_t)S);
+	}
+	b->S = S;
+}
+
 int od_train_batch_drop_text(struct od_train_batch *b, const uint8_t *drop, const float *empty, const uint8_t *empty_mask,
 			     int S_e)
 {

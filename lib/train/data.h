@@ -118,6 +118,12 @@ int od_train_data_sample(struct od_train_data *d, struct od_train_rng *g, int B,
 int od_train_data_read(struct od_train_data *d, int src, const int *jobs, int B, struct od_train_batch *b);
 void od_train_batch_free(struct od_train_batch *b);
 
+/* Cut the text rows past the last unmasked row of every sample (S becomes
+ * that length, at least 1). Masked rows are keys of weight exactly zero in
+ * the cross-attention and terms of weight zero in the pooled caption, so the
+ * loss and every gradient are those of the padded batch (numerics.md §11.16);
+ * od-tag's 300 rows hold some 10-40 unmasked ones. */
+void od_train_batch_trim_text(struct od_train_batch *b);
 /* Replace the texts of the samples with drop[b] set by the empty prompt's
  * (S_e, D) states and mask, padding every text to the longest. */
 int od_train_batch_drop_text(struct od_train_batch *b, const uint8_t *drop, const float *empty, const uint8_t *empty_mask,

@@ -676,6 +676,7 @@ int od_trainer_step(struct od_trainer *tr, struct od_train_step_info *info)
 	if (tr->s.cfg_dropout > 0 &&
 	    (rc = od_train_batch_drop_text(b, tr->drop, tr->empty, tr->empty_mask, tr->empty_S)))
 		return rc;
+	od_train_batch_trim_text(b);
 	for (int i = 0; i < tr->p.n; i++)
 		memset(tr->grads[i], 0, (size_t)tr->p.numel[i] * sizeof(float));
 	struct od_nextdit_batch nb = { .B = b->B, .F = b->F, .h = b->h, .w = b->w, .S = b->S, .x = tr->xs, .t = tr->t,

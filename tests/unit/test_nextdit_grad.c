@@ -12,11 +12,13 @@
  *  - gradients accumulate into the caller's buffers;
  *  - a model without q/k norms and with batch 2, 2 frames of 4×6 latents
  *    against central finite differences of the float32 loss (per weight
- *    tensor, at its largest-gradient element).
+ *    tensor, at its largest-gradient element), and the same batch padded
+ *    with masked text rows (the same loss and gradients; od-train's trim).
  */
 #include "od.h"
 #include "model/nextdit_case.h"
 #include "model/nextdit_grad.h"
+#include "train/data.h"
 #include "tap.h"
 
 #include <math.h>
@@ -317,6 +319,39 @@ static void test_fd(struct od_ctx *c, const char *tmp)
 	ok(n == p2.n - 2, "%d weight tensors (all but the two ky_norm.bias) checked", n);
 	ok_close(a, e, (size_t)n, 0, 2e-2, "every tensor's largest gradient against float32 central differences");
 	printf("# worst relative difference %.3g (%s)\n", worst, worst_name);
+
+	/* masked text rows are inert: the batch padded with 4 masked rows of
+	 * garbage has the same loss and gradients, and od-train's trim
+	 * (od_train_batch_trim_text) cuts it back to the 5 rows (numerics.md §11.16) */
+	const int Sp = 9;
+	float *tp = malloc(sizeof(float) * B * Sp * Dc);
+	uint8_t mp[18] = { 0 };
+	for (int k = 0; k < B; k++)
+		for (int s = 0; s < Sp; s++) {
+			mp[k * Sp + s] = s < S ? mask[k * S + s] : 0;
+			for (int j = 0; j < Dc; j++)
+				tp[((size_t)k * Sp + s) * Dc + j] = s < S ? text[((size_t)k * S + s) * Dc + j] : 7.5f - s - j;
+		}
+	struct od_nextdit_batch bp = { B, F, h, w, Sp, x, t, tg, tp, mp };
+	float **gp = alloc_grads(&p2), lossp = NAN;
+	int rcp = od_nextdit_loss_grad(&m, &bp, &lossp, gp, NULL);
+	ok(rcp == OD_OK && lossp == loss,
+	   "padded with masked rows: the same loss (%.9g, %.9g)", lossp, loss);
+	int64_t total = 0;
+	for (int i = 0; i < p2.n; i++)
+		total += p2.numel[i];
+	float *ga = malloc(sizeof(float) * total), *gb = malloc(sizeof(float) * total);
+	for (int i = 0, at = 0; i < p2.n; at += (int)p2.numel[i], i++) {
+		memcpy(ga + at, gp[i], sizeof(float) * p2.numel[i]);
+		memcpy(gb + at, g[i], sizeof(float) * p2.numel[i]);
+	}
+	ok_close(ga, gb, (size_t)total, 1e-7, 1e-5, "padded with masked rows: the same gradients");
+	struct od_train_batch tb = { .B = B, .S = Sp, .D = Dc, .text = tp, .mask = mp };
+	od_train_batch_trim_text(&tb);
+	ok(tb.S == S && !memcmp(tp, text, sizeof(float) * B * S * Dc) && !memcmp(mp, mask, (size_t)B * S),
+	   "the trim gives back the 5-row texts and masks (S %d)", tb.S);
+	free(ga), free(gb), free(tp);
+	free_grads(&p2, gp);
 	free(a), free(e), free(x), free(tg), free(text);
 	free_grads(&p2, g);
 	od_nextdit_params_free(&p2, &m);

@@ -141,6 +141,10 @@ int main(void)
 	ok(!rc && b.S == 9 && b.text[0] == 1.0f && b.mask[6] == 1 && b.mask[7] == 0 && b.text[9 * TD] == -1.0f &&
 	   b.mask[9] == 1 && b.mask[10] == 0,
 	   "a dropped prompt becomes the empty text; S grows to 9");
+	od_train_batch_trim_text(&b);
+	ok(b.S == 7 && b.text[0] == 1.0f && b.mask[6] == 1 && b.text[7 * TD] == -1.0f && b.mask[7] == 1 &&
+	   b.mask[8] == 0 && b.mask[13] == 0,
+	   "the trim cuts both texts after the last unmasked row of either: S 7 (%d)", b.S);
 
 	/* sampling: a batch always has one shape; every job is drawn */
 	struct od_train_rng g;
