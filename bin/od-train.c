@@ -430,7 +430,7 @@ static int cmd_train(int argc, char **argv, const struct od_command *cmd)
 	struct optim_args oa;
 	const char *config = NULL, *outdir = NULL, *resume = NULL, *empty = NULL, *prompts = NULL;
 	/* settings a resumed run compares: unset (NAN, -1, 0) until given */
-	int64_t steps = 0, save_every = 0, until = 0, sample_every = 0, seed = -1, warmup = -1, sample_seed = 0;
+	int64_t steps = 0, save_every = 0, keep_every = 0, until = 0, sample_every = 0, seed = -1, warmup = -1, sample_seed = 0;
 	int keep = 1, batch = 0, schedule = -1, nocap = 0, sample_steps = SAMPLE_STEPS, sample_size[2] = { 0, 0 };
 	double min_lr = NAN, clip = NAN, ema = NAN, dropout = NAN, sample_guidance = SAMPLE_GUIDANCE;
 	char h_batch[64], h_dropout[96], h_guidance[64];
@@ -467,6 +467,9 @@ static int cmd_train(int argc, char **argv, const struct od_command *cmd)
 		OD_OPT_INT64(0, "save-every", &save_every, "K", "a checkpoint every K steps (and always at the end)", 1,
 			     INT32_MAX),
 		OD_OPT_INT(0, "keep", &keep, "N", "checkpoints to keep (default 1; 0 keeps all)", 0, 1000000),
+		OD_OPT_INT64(0, "keep-every", &keep_every, "K",
+			     "also write and keep the checkpoint of every K-th step (milestones, besides --keep)", 1,
+			     INT32_MAX),
 		OD_OPT_INT64(0, "until", &until, "STEP", "stop after STEP (a checkpoint; resume later)", 1, INT32_MAX),
 		OD_OPT_STRING(0, "resume", &resume, "PATH", "continue the run in PATH (OUTDIR or a checkpoint folder)"),
 		OD_OPT_GROUP("Samples:"),
@@ -658,8 +661,9 @@ static int cmd_train(int argc, char **argv, const struct od_command *cmd)
 		if ((rc = od_train_log_row(&log, in.step, in.loss, in.lr, in.grad_norm, seconds)))
 			train_fail(&tr, &log, &pr, rc);
 		show_progress(&pr, &in, total);
-		if (save_every && tr.step % save_every == 0 && tr.step < stop) {
-			if ((rc = od_trainer_save(&tr, outdir, keep, name, sizeof name)))
+		if (((save_every && tr.step % save_every == 0) || (keep_every && tr.step % keep_every == 0)) &&
+		    tr.step < stop) {
+			if ((rc = od_trainer_save(&tr, outdir, keep, keep_every, name, sizeof name)))
 				train_fail(&tr, &log, &pr, rc);
 			unsaved_keep();
 			saved = tr.step;
@@ -676,7 +680,7 @@ static int cmd_train(int argc, char **argv, const struct od_command *cmd)
 	}
 	end_progress(&pr);
 	if (tr.step != saved || tr.step == 0) {
-		if ((rc = od_trainer_save(&tr, outdir, keep, name, sizeof name)))
+		if ((rc = od_trainer_save(&tr, outdir, keep, keep_every, name, sizeof name)))
 			train_fail(&tr, &log, &pr, rc);
 	}
 	unsaved_keep();

@@ -433,7 +433,7 @@ static int cmp_i64(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-int od_train_prune(const char *outdir, int keep, int64_t upto)
+int od_train_prune(const char *outdir, int keep, int64_t every, int64_t upto)
 {
 	if (keep <= 0)
 		return OD_OK;
@@ -445,7 +445,7 @@ int od_train_prune(const char *outdir, int keep, int64_t upto)
 	struct dirent *e;
 	while ((e = readdir(d))) {
 		int64_t s;
-		if (!step_of(e->d_name, &s) || s > upto)
+		if (!step_of(e->d_name, &s) || s > upto || (every > 0 && s % every == 0))
 			continue;
 		if (n == cap) {
 			cap = cap ? 2 * cap : 16;

@@ -96,9 +96,11 @@ int od_train_model_write(const char *outdir, const char *name, const struct od_t
 /* Point outdir/latest at name (a relative link, replaced by a rename). */
 int od_train_set_latest(const char *outdir, const char *name);
 /* Remove outdir/step-* folders of steps up to `upto` but the keep newest of
- * them (keep <= 0: none). Folders of later steps (a run resumed from further
- * back) are left: the run replaces them when it gets there. */
-int od_train_prune(const char *outdir, int keep, int64_t upto);
+ * them (keep <= 0: none) and those of steps that are multiples of every
+ * (every > 0: milestones, not counted in keep). Folders of later steps (a run
+ * resumed from further back) are left: the run replaces them when it gets
+ * there. */
+int od_train_prune(const char *outdir, int keep, int64_t every, int64_t upto);
 /* "step-0001000" for step 1000. */
 void od_train_step_name(int64_t step, char *buf, size_t size);
 

@@ -718,7 +718,8 @@ static int weights_finite(const struct od_trainer *tr, const char **bad)
 	return 1;
 }
 
-int od_trainer_save(struct od_trainer *tr, const char *outdir, int keep, char *name_out, size_t name_size)
+int od_trainer_save(struct od_trainer *tr, const char *outdir, int keep, int64_t keep_every, char *name_out,
+		    size_t name_size)
 {
 	const char *bad = NULL;
 	if (!weights_finite(tr, &bad))
@@ -749,7 +750,7 @@ int od_trainer_save(struct od_trainer *tr, const char *outdir, int keep, char *n
 	if (!rc)
 		rc = od_train_set_latest(outdir, name);
 	if (!rc)
-		rc = od_train_prune(outdir, keep, tr->step);
+		rc = od_train_prune(outdir, keep, keep_every, tr->step);
 	if (!rc && name_out)
 		snprintf(name_out, name_size, "%s", name);
 	return rc;

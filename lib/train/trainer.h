@@ -117,10 +117,12 @@ struct od_train_step_info {
 int od_trainer_step(struct od_trainer *tr, struct od_train_step_info *info);
 
 /* Write the checkpoint of the current step into outdir (checkpoint.h), point
- * latest at it and keep the newest `keep`. Refuses (OD_EFAIL) weights that are
+ * latest at it and keep the newest `keep` and the multiples of keep_every
+ * (od_train_prune). Refuses (OD_EFAIL) weights that are
  * no longer finite, so a diverged run never replaces a good checkpoint. name
  * (may be NULL) gets the folder's name. */
-int od_trainer_save(struct od_trainer *tr, const char *outdir, int keep, char *name, size_t name_size);
+int od_trainer_save(struct od_trainer *tr, const char *outdir, int keep, int64_t keep_every, char *name,
+		    size_t name_size);
 
 /* Swap the weights with the EMA's (twice restores them): to sample or export
  * with the averaged weights. No-op without an EMA. */

@@ -564,7 +564,7 @@ int od_vae_run_save(struct od_vae_run *r, const char *outdir)
 	} else if (!S_ISLNK(lb.st_mode)) {
 		return od_error(OD_EIO, "'%s' exists and is not the run's link to latest/vae", link);
 	}
-	return od_train_prune(outdir, 1, r->step);
+	return od_train_prune(outdir, 1, 0, r->step);
 }
 
 /* ------------------------------------------------------------------ the log */

@@ -259,11 +259,14 @@ int main(void)
 		od_train_step_name(k, name, sizeof name);
 		od_train_model_write(dir, name, &mo);
 	}
-	ok(!od_train_prune(dir, 1, 19) && od_is_dir(at("step-0000019")) && !od_is_dir(at("step-0000018")) &&
+	ok(!od_train_prune(dir, 1, 0, 19) && od_is_dir(at("step-0000019")) && !od_is_dir(at("step-0000018")) &&
 	   od_is_dir(at("step-0000020")) && od_is_dir(at("step-0000022")),
 	   "prune up to step 19 keeps 19 and leaves the later ones");
-	ok(!od_train_prune(dir, 2, 100) && !od_is_dir(at("step-0000017")) && !od_is_dir(at("step-0000020")) &&
-	   od_is_dir(at("step-0000021")) && od_is_dir(at("step-0000022")), "prune keeps the 2 newest");
+	ok(!od_train_prune(dir, 2, 20, 100) && !od_is_dir(at("step-0000017")) && od_is_dir(at("step-0000020")) &&
+	   !od_is_dir(at("step-0000019")) && od_is_dir(at("step-0000021")) && od_is_dir(at("step-0000022")),
+	   "prune keeps the 2 newest and the multiples of 20");
+	ok(!od_train_prune(dir, 1, 0, 100) && !od_is_dir(at("step-0000020")) && !od_is_dir(at("step-0000021")) &&
+	   od_is_dir(at("step-0000022")), "without milestones, prune keeps the newest only");
 	ok(od_is_dir(model) && od_is_file(wpath), "pruning removes the links, never what they point to");
 
 	json_decref(s.settings);
