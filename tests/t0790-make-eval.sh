@@ -67,6 +67,12 @@ t_ok "N=4 afterwards: the tables cover 4 scenes" sh -c "'$OD_TESTBIN/unit/test_e
 grep '^  ' n4.out | grep -v '^  results \|^  sheet ' > n4.jobs
 t_ok "... and no job ran again" test ! -s n4.jobs
 t_ok "N=8 again: up to date but for the tables" eval_make -j2
+# the tools found on PATH (no BIN), as a user who installed od runs it
+t_ok "the tools on PATH, no BIN: N=4's tables" env PATH="$OD_BIN:$PATH" make -f "$OD_SRCDIR/eval/Makefile" \
+	MODEL="$OD_MODEL" OUT="$EV" N=4 SIZE=64 STEPS=2 THREADS=1
+t_ok "... cover 4 scenes" sh -c "'$OD_TESTBIN/unit/test_eval_run' --check-results '$EV/results.json' |
+	awk -F'|' '\$3 != (\$1 ~ /^multiview/ ? 8 : 4) { exit 1 }'"
+t_ok "N=8 again" eval_make -j2
 
 # a job that fails: an unreadable Canny map
 others() { awk '/^## / { s = $0 } /^\| / && s !~ /^## Canny/' "$EV/results.md"; }
