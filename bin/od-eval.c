@@ -7,6 +7,7 @@
  * lib/eval/. */
 #include "od.h"
 #include "eval/baseline.h"
+#include "eval/compare.h"
 #include "eval/evaluate.h"
 #include "eval/items.h"
 #include "eval/report.h"
@@ -181,6 +182,57 @@ static int cmd_results(int argc, char **argv, const struct od_command *cmd)
 	return 0;
 }
 
+/* ---------------------------------------------------------------- od-eval compare */
+
+static int cmd_compare(int argc, char **argv, const struct od_command *cmd)
+{
+	const char *out_path = "-";
+	int format = OD_REPORT_CSV;
+	struct od_compare_opts co = { 0 };
+	const struct od_option opts[] = {
+		OD_OPT_CALLBACK('F', "format", &format, "FMT", "csv (the default), json or md", format_cb),
+		OD_OPT_STRING('o', "output", &out_path, "FILE", "write to FILE instead of standard output"),
+		OD_OPT_NUM(0, "abs", &co.abs, "A", "absolute tolerance (default 0)", 0, 1e300),
+		OD_OPT_NUM(0, "rel", &co.rel, "R", "relative tolerance, of the reference value (default 0)", 0, 1e300),
+		OD_OPT_BOOL(0, "summary", &co.summary, "compare the rows' summaries and counts too (runs over the same items)"),
+		OD_OPT_END(),
+	};
+	const int first = od_parse_command(argc, argv, opts, cmd);
+	if (argc - first != 2)
+		od_usage_error("compare: give REFERENCE and RESULTS (two results.json)");
+	struct od_compare c;
+	struct od_report report;
+	int rc = od_compare_files(argv[first], argv[first + 1], &co, &c);
+	if (rc || (rc = od_compare_report(&c, &report)))
+		od_fail(rc);
+	struct od_out out;
+	if ((rc = od_out_open(&out, out_path)))
+		od_fail(rc);
+	if ((rc = od_report_write(&report, format, cmd->name, &out)) || (rc = od_out_commit(&out))) {
+		od_out_abort(&out);
+		od_fail(rc);
+	}
+	od_report_free(&report);
+	/* the table is written either way; differences make the exit status 1, as diff's do */
+	int values = 0;
+	for (int i = 0; i < c.n; i++)
+		values += c.v[i].items;
+	const struct od_compare_line *w = NULL;
+	for (int i = 0; i < c.n; i++)
+		if (c.v[i].beyond && (!w || c.v[i].worst > w->worst))
+			w = &c.v[i];
+	if (c.unmatched)
+		od_error(OD_EFAIL, "compare: %d thing%s of '%s' not matched in '%s'; the first: %s", c.unmatched,
+		       c.unmatched == 1 ? "" : "s", argv[first + 1], argv[first], c.first_unmatched), od_report(OD_EFAIL);
+	if (w)
+		od_error(OD_EFAIL, "compare: %d of %d values beyond the tolerance; the worst: task '%s', row '%s', '%s' of '%s': "
+		       "%.10g against %.10g",
+		       c.beyond, values, w->task, w->row, w->column, w->item, w->got, w->ref), od_report(OD_EFAIL);
+	int differ = c.beyond || c.unmatched;
+	od_compare_free(&c);
+	return differ ? OD_EXIT_FAIL : 0;
+}
+
 /* ---------------------------------------------------------------- od-eval sheet */
 
 static int cell_cb(const struct od_option *opt, const char *arg)
@@ -252,6 +304,8 @@ static const struct od_command commands[] = {
 	{ "results", cmd_results, "score the lines \"TASK COMMAND ROW LIST\" of SPEC, one table a task",
 	  "od-eval results [-F md|json|csv] [-o FILE] [--json FILE] [--title TEXT]\n"
 	  "                [--param KEY=VALUE]... SPEC" },
+	{ "compare", cmd_compare, "RESULTS against REFERENCE (results.json), value by value, within a tolerance",
+	  "od-eval compare [-F csv|json|md] [-o FILE] [--abs A] [--rel R] [--summary] REFERENCE RESULTS" },
 	{ "sheet", cmd_sheet, "a contact sheet (PNG) of pictures and camera files, row by row",
 	  "od-eval sheet [-o FILE] [--columns N] [--cell WxH] [--missing] FILE..." },
 	{ "baseline", cmd_baseline, "a trivial prediction: mean, black (pictures), origin (cameras)",

@@ -108,7 +108,7 @@ int od_report_write(const struct od_report *r, enum od_report_format f, const ch
 			od_tbuf_csv(&b, r->names[k]);
 		}
 		od_tbuf_puts(&b, "\n");
-		for (int i = 0; i <= r->n_rows; i++) {
+		for (int i = 0; i < r->n_rows + !r->no_summary; i++) {
 			for (int k = 0; k < C; k++) {
 				size_t at = (size_t)i * C + k;
 				od_tbuf_puts(&b, k ? "," : "");
@@ -138,8 +138,8 @@ int od_report_write(const struct od_report *r, enum od_report_format f, const ch
 			}
 			od_tbuf_puts(&b, "}");
 		}
-		od_tbuf_printf(&b, "],\n \"summary\": {\"items\": %d", r->n_rows);
-		for (int k = 0; k < C; k++) {
+		od_tbuf_printf(&b, r->no_summary ? "]}\n" : "],\n \"summary\": {\"items\": %d", r->n_rows);
+		for (int k = 0; k < C && !r->no_summary; k++) {
 			if (r->kinds[k] == OD_COL_TEXT)
 				continue;
 			od_tbuf_puts(&b, ", ");
@@ -147,7 +147,8 @@ int od_report_write(const struct od_report *r, enum od_report_format f, const ch
 			od_tbuf_puts(&b, ": ");
 			number(&b, od_report_summary(r, k), r->kinds[k], 1);
 		}
-		od_tbuf_puts(&b, "}}\n");
+		if (!r->no_summary)
+			od_tbuf_puts(&b, "}}\n");
 	} else {
 		od_tbuf_puts(&b, "|");
 		for (int k = 0; k < C; k++) {
@@ -159,7 +160,7 @@ int od_report_write(const struct od_report *r, enum od_report_format f, const ch
 		for (int k = 0; k < C; k++)
 			od_tbuf_puts(&b, r->kinds[k] == OD_COL_TEXT ? ":---|" : "---:|");
 		od_tbuf_puts(&b, "\n");
-		for (int i = 0; i <= r->n_rows; i++) {
+		for (int i = 0; i < r->n_rows + !r->no_summary; i++) {
 			od_tbuf_puts(&b, "|");
 			for (int k = 0; k < C; k++) {
 				size_t at = (size_t)i * C + k;

@@ -34,6 +34,7 @@ struct od_report {
 	int n_rows, cap;
 	char **text;  /* (n_rows, n_cols); NULL where the column is not text */
 	double *num;  /* (n_rows, n_cols) */
+	int no_summary; /* write the items only (a table whose means say nothing: od-eval compare's) */
 };
 
 /* "csv", "json", "md" -> format; -1 otherwise. */
