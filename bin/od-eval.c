@@ -39,6 +39,20 @@ static int format_cb(const struct od_option *opt, const char *arg)
 	return OD_OK;
 }
 
+/* The table to path ("-": standard output), committed only when whole. */
+static void write_report(struct od_report *report, int format, const char *command, const char *path)
+{
+	struct od_out out;
+	int rc = od_out_open(&out, path);
+	if (rc)
+		od_fail(rc);
+	if ((rc = od_report_write(report, format, command, &out)) || (rc = od_out_commit(&out))) {
+		od_out_abort(&out);
+		od_fail(rc);
+	}
+	od_report_free(report);
+}
+
 static int cmd_eval(int argc, char **argv, const struct od_command *cmd)
 {
 	enum od_eval_kind kind = OD_EVAL_KINDS;
@@ -120,14 +134,7 @@ static int cmd_eval(int argc, char **argv, const struct od_command *cmd)
 						items.v[i].line);
 			od_fail(rc);
 		}
-	struct od_out out;
-	if ((rc = od_out_open(&out, out_path)))
-		od_fail(rc);
-	if ((rc = od_report_write(&report, format, cmd->name, &out)) || (rc = od_out_commit(&out))) {
-		od_out_abort(&out);
-		od_fail(rc);
-	}
-	od_report_free(&report);
+	write_report(&report, format, cmd->name, out_path);
 	od_eval_items_free(&items);
 	return 0;
 }
@@ -205,14 +212,7 @@ static int cmd_compare(int argc, char **argv, const struct od_command *cmd)
 	int rc = od_compare_files(argv[first], argv[first + 1], &co, &c);
 	if (rc || (rc = od_compare_report(&c, &report)))
 		od_fail(rc);
-	struct od_out out;
-	if ((rc = od_out_open(&out, out_path)))
-		od_fail(rc);
-	if ((rc = od_report_write(&report, format, cmd->name, &out)) || (rc = od_out_commit(&out))) {
-		od_out_abort(&out);
-		od_fail(rc);
-	}
-	od_report_free(&report);
+	write_report(&report, format, cmd->name, out_path);
 	/* the table is written either way; differences make the exit status 1, as diff's do */
 	int values = 0;
 	for (int i = 0; i < c.n; i++)

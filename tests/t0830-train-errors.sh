@@ -173,6 +173,6 @@ t_ok "the run itself still resumes" od-train train --resume R --steps 4 --progre
 # ---- init
 t_fails 2 "init into an existing folder" od-train init --config depth1.json -o R
 t_fails 4 "init from a config that is not JSON" od-train init --config toy.odf -o new
-t_grep "'toy.odf': bad JSON" "$T_ERR" "... naming the file"
+t_grep "'toy.odf': not valid JSON: " "$T_ERR" "... naming the file"
 t_ok "... no output" test ! -e new
 t_done

@@ -8,6 +8,7 @@
  */
 #include "camera/camera_json.h"
 #include "base/error.h"
+#include "formats/config.h"
 #include "base/textbuf.h"
 
 #include <jansson.h>
@@ -450,17 +451,7 @@ static int parse_nerfstudio(json_t *root, const char *label, struct od_camera **
 
 static int load(const char *text, size_t len, const char *label, json_t **root)
 {
-	json_error_t jerr;
-	*root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!*root)
-		return od_error(OD_EFORMAT, "'%s': not valid JSON: %s (line %d, column %d)", label, jerr.text,
-				jerr.line, jerr.column);
-	if (!json_is_object(*root)) {
-		json_decref(*root);
-		*root = NULL;
-		return od_error(OD_EFORMAT, "'%s': not a JSON object", label);
-	}
-	return OD_OK;
+	return od_json_object(text, len, label, OD_EFORMAT, root);
 }
 
 int od_camera_json_parse(const char *text, size_t len, const char *label, struct od_camera **cams, int *n)

@@ -5,6 +5,7 @@
  */
 #include "eval/compare.h"
 #include "base/error.h"
+#include "formats/config.h"
 #include "base/io.h"
 #include "base/textbuf.h"
 
@@ -31,14 +32,11 @@ void od_compare_free(struct od_compare *c)
 
 static int load(const char *text, size_t len, const char *label, json_t **root)
 {
-	json_error_t jerr;
-	*root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!*root)
-		return od_error(OD_EFORMAT, "'%s': not valid JSON: %s (line %d, column %d)", label, jerr.text,
-				jerr.line, jerr.column);
+	int rc = od_json_object(text, len, label, OD_EFORMAT, root);
+	if (rc)
+		return rc;
 	json_t *f = json_object_get(*root, "format"), *v = json_object_get(*root, "version");
-	const char *why = !json_is_object(*root)					     ? "not a JSON object"
-			  : !json_is_string(f) || strcmp(json_string_value(f), "od-eval-results") ? "its format is not od-eval-results"
+	const char *why = !json_is_string(f) || strcmp(json_string_value(f), "od-eval-results") ? "its format is not od-eval-results"
 			  : !json_is_integer(v) || json_integer_value(v) != 1			     ? "not version 1"
 			  : !json_is_array(json_object_get(*root, "tasks"))			     ? "no 'tasks' list"
 												     : NULL;

@@ -5,6 +5,7 @@
  */
 #include "eval/scene_json.h"
 #include "base/error.h"
+#include "formats/config.h"
 #include "base/io.h"
 #include "scene/scene.h"
 
@@ -26,16 +27,7 @@ void od_eval_scene_free(struct od_eval_scene *s)
 
 static int load(const char *text, size_t len, const char *label, json_t **root)
 {
-	json_error_t jerr;
-	*root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!*root)
-		return od_error(OD_EFORMAT, "'%s': not valid JSON: %s (line %d, column %d)", label, jerr.text,
-				jerr.line, jerr.column);
-	if (!json_is_object(*root)) {
-		json_decref(*root);
-		return od_error(OD_EFORMAT, "'%s': not a JSON object", label);
-	}
-	return OD_OK;
+	return od_json_object(text, len, label, OD_EFORMAT, root);
 }
 
 /* "format" and "version", when present, must be these. */

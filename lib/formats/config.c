@@ -21,19 +21,25 @@ int od_json_load(const char *path, json_t **out)
 	return rc;
 }
 
-int od_json_parse(const char *data, size_t len, const char *label, json_t **out)
+int od_json_object(const char *data, size_t len, const char *label, int code, json_t **out)
 {
 	json_error_t jerr;
 	*out = NULL;
 	json_t *j = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!j)
-		return od_error(OD_EMODEL, "'%s': bad JSON at line %d: %s", label, jerr.line, jerr.text);
+		return od_error(code, "'%s': not valid JSON: %s (line %d, column %d)", label, jerr.text, jerr.line,
+				jerr.column);
 	if (!json_is_object(j)) {
 		json_decref(j);
-		return od_error(OD_EMODEL, "'%s': not a JSON object", label);
+		return od_error(code, "'%s': not a JSON object", label);
 	}
 	*out = j;
 	return OD_OK;
+}
+
+int od_json_parse(const char *data, size_t len, const char *label, json_t **out)
+{
+	return od_json_object(data, len, label, OD_EMODEL, out);
 }
 
 int od_cfg_int(json_t *cfg, const char *key, long long def, int required, long long *out, const char *label)

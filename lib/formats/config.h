@@ -30,5 +30,9 @@ int od_json_load(const char *path, json_t **out);
 /* The parsing half of od_json_load: len bytes of JSON that must be an object
  * (duplicate keys refused); label names it in messages. OD_EMODEL otherwise. */
 int od_json_parse(const char *data, size_t len, const char *label, json_t **out);
+/* The same for any JSON file of od's (cameras, scenes, results), failing with
+ * code: "'label': not valid JSON: why (line L, column C)" or "'label': not a
+ * JSON object". */
+int od_json_object(const char *data, size_t len, const char *label, int code, json_t **out);
 
 #endif
