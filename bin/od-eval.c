@@ -304,8 +304,9 @@ static const struct od_command commands[] = {
 	{ "results", cmd_results, "score the lines \"TASK COMMAND ROW LIST\" of SPEC, one table a task",
 	  "od-eval results [-F md|json|csv] [-o FILE] [--json FILE] [--title TEXT]\n"
 	  "                [--param KEY=VALUE]... SPEC" },
-	{ "compare", cmd_compare, "RESULTS against REFERENCE (results.json), value by value, within a tolerance",
-	  "od-eval compare [-F csv|json|md] [-o FILE] [--abs A] [--rel R] [--summary] REFERENCE RESULTS" },
+	{ "compare", cmd_compare, "two results.json, value by value, within a tolerance",
+	  "od-eval compare [-F csv|json|md] [-o FILE] [--abs A] [--rel R]\n"
+	  "                [--summary] REFERENCE RESULTS" },
 	{ "sheet", cmd_sheet, "a contact sheet (PNG) of pictures and camera files, row by row",
 	  "od-eval sheet [-o FILE] [--columns N] [--cell WxH] [--missing] FILE..." },
 	{ "baseline", cmd_baseline, "a trivial prediction: mean, black (pictures), origin (cameras)",
