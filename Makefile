@@ -44,7 +44,7 @@ OD_LIBS = $(PNG_LIBS) $(JPEG_LIBS) $(BLAS_LIBS) $(JANSSON_LIBS) $(CURL_LIBS) $(L
 LIB_SRC := $(sort $(wildcard lib/*/*.c lib/*/*/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
 # Public headers: every header but the backends' internals and the inline maths.
-LIB_HDR := $(sort $(filter-out lib/compute/cpu/% lib/compute/cuda/% lib/base/fastmath.h,$(wildcard lib/*.h lib/*/*.h)))
+LIB_HDR := $(sort $(filter-out lib/compute/cpu/% lib/compute/cuda/% lib/base/fastmath.h lib/formats/png_source.h,$(wildcard lib/*.h lib/*/*.h)))
 # bin/od.c is the porcelain (od(1)); bin/od-*.c the tools; the rest is what they share.
 TOOL_SRC := $(sort $(wildcard bin/od.c bin/od-*.c))
 TOOLS := $(TOOL_SRC:bin/%.c=$(B)/bin/%)
