@@ -79,6 +79,9 @@ recipe "$T_TMP/b" UNTIL=2 default > until.out 2> until.err
 t_result $? "UNTIL=2: make stops (non-zero)"
 t_grep "stopped at step 2 as asked" until.err "... and says so"
 t_ok "... with the checkpoint of step 2" test -d "$T_TMP/b/dit/step-0000002"
+recipe "$T_TMP/b" status > status-b.txt 2>&1
+t_grep '^dit:     step 2 of 4, loss [0-9.e+-]* (mean of the last 2 steps), [0-9.]* s a step, about [0-9]*h[0-5][0-9]m to go$' \
+	status-b.txt "make status of a run under way: its loss, pace and time to go"
 t_ok "... and no model" test ! -e "$T_TMP/b/model"
 t_ok "make again: the run goes on to the end" recipe "$T_TMP/b" default
 for f in transformer/diffusion_pytorch_model.safetensors vae/diffusion_pytorch_model.safetensors vae/config.json; do
