@@ -10,10 +10,12 @@
  * silu'(v) = σ(v)·(1 + v·(1 − σ(v))).
  *
  * Determinism: one work item per group, walking the images in order, so the
- * per-channel dw, db sums (in double) and the group means run in a fixed order
- * whatever the thread count.
+ * per-channel dw, db sums (in double, 8 lanes as cpu_group_stats.h adds them)
+ * and the group means run in a fixed order whatever the thread count. g is
+ * computed once (one exp per value) and kept in dx between the two passes.
  */
 #include "compute/cpu/cpu_kernels.h"
+#include "compute/cpu/cpu_group_stats.h"
 #include "base/error.h"
 #include "base/parallel.h"
 
@@ -36,6 +38,17 @@ static inline float affine_grad(float dy, float xh, float wc, float bc, int silu
 	return dy * (s * (1.0f + v * (1.0f - s)));
 }
 
+/* One value of the first pass: g into *o, and its terms of Σ g·x̂ and Σ g
+ * into one lane each. */
+static inline void lane_add(double *lw, double *lb, float *o, float dy, float x, float mean, float rstd, float wc,
+			    float bc, int silu)
+{
+	const float xh = (x - mean) * rstd, gr = affine_grad(dy, xh, wc, bc, silu);
+	*o = gr;
+	*lw += (double)gr * xh;
+	*lb += gr;
+}
+
 static void gnb_groups(void *p, int64_t g0, int64_t g1)
 {
 	const struct gnb_job *j = p;
@@ -48,41 +61,39 @@ static void gnb_groups(void *p, int64_t g0, int64_t g1)
 			const int64_t off = ((int64_t)n * j->C + g * cpg) * j->HW, cnt = (int64_t)cpg * j->HW;
 			const float *x = j->x + off, *dy = j->dy + off;
 			/* the forward's statistics, computed the same way (cpu_norm.c) */
-			double s = 0, ss = 0;
-			for (int64_t i = 0; i < cnt; i++)
-				s += x[i];
-			double m = s / (double)cnt;
-			for (int64_t i = 0; i < cnt; i++) {
-				double t = x[i] - m;
-				ss += t * t;
-			}
-			const float mean = (float)m, rstd = (float)(1.0 / sqrt(ss / (double)cnt + j->eps));
+			float mean, rstd;
+			od_group_stats(x, cnt, j->eps, &mean, &rstd);
+			float *dx = j->dx + off;
 			double a = 0, bsum = 0; /* Σ gh, Σ gh·x̂ */
 			for (int ci = 0; ci < cpg; ci++) {
 				const int ch = (int)g * cpg + ci;
 				const float wc = j->w ? j->w[ch] : 1.0f, bc = j->b ? j->b[ch] : 0.0f;
 				const float *xc = x + ci * j->HW, *dc = dy + ci * j->HW;
-				double cw = 0, cb = 0;
-				for (int64_t i = 0; i < j->HW; i++) {
-					float xh = (xc[i] - mean) * rstd, gr = affine_grad(dc[i], xh, wc, bc, j->silu);
-					cw += (double)gr * xh;
-					cb += gr;
-				}
+				float *o = dx + ci * j->HW;
+				/* g is kept in dx for the second pass (dx may alias dy: dc[i]
+				 * is read before o[i] is written) */
+				double lw[OD_SUM_LANES] = { 0 }, lb[OD_SUM_LANES] = { 0 };
+				int64_t i = 0;
+				for (; i + OD_SUM_LANES <= j->HW; i += OD_SUM_LANES)
+					for (int k = 0; k < OD_SUM_LANES; k++)
+						lane_add(&lw[k], &lb[k], &o[i + k], dc[i + k], xc[i + k], mean, rstd, wc, bc, j->silu);
+				for (int k = 0; i < j->HW; i++, k++)
+					lane_add(&lw[k], &lb[k], &o[i], dc[i], xc[i], mean, rstd, wc, bc, j->silu);
+				const double cw = od_lanes_total(lw), cb = od_lanes_total(lb);
 				sw[ci] += cw;
 				sb[ci] += cb;
 				a += cb * wc;
 				bsum += cw * wc;
 			}
 			const float ma = (float)(a / (double)cnt), mb = (float)(bsum / (double)cnt);
-			float *dx = j->dx + off;
 			for (int ci = 0; ci < cpg; ci++) {
 				const int ch = (int)g * cpg + ci;
-				const float wc = j->w ? j->w[ch] : 1.0f, bc = j->b ? j->b[ch] : 0.0f;
-				const float *xc = x + ci * j->HW, *dc = dy + ci * j->HW;
+				const float wc = j->w ? j->w[ch] : 1.0f;
+				const float *xc = x + ci * j->HW;
 				float *o = dx + ci * j->HW;
 				for (int64_t i = 0; i < j->HW; i++) {
-					float xh = (xc[i] - mean) * rstd, gh = affine_grad(dc[i], xh, wc, bc, j->silu) * wc;
-					o[i] = rstd * (gh - ma - xh * mb); /* o may alias dc: dc[i] is read first */
+					float xh = (xc[i] - mean) * rstd, gh = o[i] * wc;
+					o[i] = rstd * (gh - ma - xh * mb);
 				}
 			}
 		}

@@ -6,6 +6,7 @@
  * float32 in the order upstream uses: (x·rsqrt(ms + eps))·w, then ·(1 + scale).
  */
 #include "compute/cpu/cpu_kernels.h"
+#include "compute/cpu/cpu_group_stats.h"
 #include "base/error.h"
 #include "base/parallel.h"
 
@@ -105,15 +106,8 @@ static void gn_groups(void *p, int64_t g0, int64_t g1)
 		const float *x = j->x + (n * j->C + (int64_t)g * cpg) * j->HW;
 		float *y = j->y + (n * j->C + (int64_t)g * cpg) * j->HW;
 		int64_t cnt = (int64_t)cpg * j->HW;
-		double s = 0, ss = 0;
-		for (int64_t i = 0; i < cnt; i++)
-			s += x[i];
-		double m = s / (double)cnt;
-		for (int64_t i = 0; i < cnt; i++) {
-			double t = x[i] - m;
-			ss += t * t;
-		}
-		float mean = (float)m, rstd = (float)(1.0 / sqrt(ss / (double)cnt + j->eps));
+		float mean, rstd;
+		od_group_stats(x, cnt, j->eps, &mean, &rstd);
 		for (int ci = 0; ci < cpg; ci++) {
 			int ch = g * cpg + ci;
 			float wc = j->w ? j->w[ch] : 1.0f, bc = j->b ? j->b[ch] : 0.0f;
