@@ -1010,8 +1010,9 @@ static int cmd_vae(int argc, char **argv, const struct od_command *cmd)
 	const char *config = NULL, *model = NULL, *outdir = NULL, *resume = NULL;
 	/* settings a resumed run compares: unset (0, NAN, -1) until given */
 	int size = 0, batch = 0;
-	double lr = NAN, beta = NAN;
-	int64_t steps = -1, save_every = 0, seed = -1;
+	double lr = NAN, beta = NAN, min_lr = NAN;
+	int64_t steps = -1, save_every = 0, seed = -1, warmup = -1, until = 0;
+	int schedule = -1;
 	char h_batch[64], h_lr[64], h_beta[64];
 	const struct od_option opts[] = {
 		OD_OPT_STRING(0, "config", &config, "FILE",
@@ -1021,16 +1022,23 @@ static int cmd_vae(int argc, char **argv, const struct od_command *cmd)
 		OD_OPT_STRING('o', "output", &outdir, "OUTDIR", "the run's folder"),
 		OD_OPT_STRING(0, "resume", &resume, "OUTDIR", "continue the run in OUTDIR from its latest checkpoint"),
 		OD_OPT_INT('S', "size", &size, "S", "crop side in pixels, a multiple of the VAE's factor", 8, 65536),
-		OD_OPT_INT64('n', "steps", &steps, "N", "train until step N (counting the steps of earlier sessions)", 1,
+		OD_OPT_INT64('n', "steps", &steps, "N", "the run's length, counting earlier sessions' steps (a cosine ends at the first session's N)", 1,
 			     (int64_t)1 << 40),
 		OD_OPT_INT(0, "batch", &batch, "B",
 			   with_default(h_batch, sizeof h_batch, "pictures per step (default %d)", s.batch), 1, 65536),
-		OD_OPT_NUM(0, "lr", &lr, "LR", with_default(h_lr, sizeof h_lr, "AdamW learning rate (default %g)", s.lr), 0,
-			   1e3),
+		OD_OPT_NUM(0, "lr", &lr, "LR",
+			   with_default(h_lr, sizeof h_lr, "AdamW (peak) learning rate (default %g)", s.lr), 0, 1e3),
+		OD_OPT_INT64(0, "warmup", &warmup, "W", "linear warm-up over the first W steps (default 0)", 0, INT32_MAX),
+		OD_OPT_CALLBACK(0, "schedule", &schedule, "S",
+				"constant (the default) or cosine (down to --min-lr at step N)",
+				schedule_cb),
+		OD_OPT_NUM(0, "min-lr", &min_lr, "LR", "the cosine's floor (default 0)", 0, 1e3),
 		OD_OPT_NUM(0, "beta", &beta, "B",
 			   with_default(h_beta, sizeof h_beta, "weight of the KL term (default %g)", s.beta), 0, 1e6),
 		OD_OPT_INT64('s', "seed", &seed, "N", "initialisation, crops and noise (default 0)", 0, (int64_t)1 << 53),
 		OD_OPT_INT64(0, "save-every", &save_every, "K", "a checkpoint every K steps (default: only at the end)", 1,
+			     (int64_t)1 << 40),
+		OD_OPT_INT64(0, "until", &until, "STEP", "stop after STEP (a checkpoint; resume later)", 1,
 			     (int64_t)1 << 40),
 		OD_OPT_COMMON_SOME(&common, OD_COMMON_THREADS | OD_COMMON_PROGRESS),
 		OD_OPT_END(),
@@ -1047,10 +1055,19 @@ static int cmd_vae(int argc, char **argv, const struct od_command *cmd)
 		s.beta = beta, given |= OD_VAE_GIVEN_BETA;
 	if (seed >= 0)
 		s.seed = (uint64_t)seed, given |= OD_VAE_GIVEN_SEED;
+	if (warmup >= 0)
+		s.warmup = warmup, given |= OD_VAE_GIVEN_WARMUP;
+	if (schedule >= 0)
+		s.schedule = (enum od_lr_shape)schedule, given |= OD_VAE_GIVEN_SCHEDULE;
+	if (!isnan(min_lr))
+		s.min_lr = min_lr, given |= OD_VAE_GIVEN_MIN_LR;
+	s.total = steps;
 	char *const *inputs = argv + first;
 	const int n_inputs = argc - first;
 	if (steps < 0)
 		od_usage_error("give the number of steps with --steps N");
+	if (until > steps)
+		od_usage_error("--until %lld is past --steps %lld", (long long)until, (long long)steps);
 	if (resume) {
 		if (config || model)
 			od_usage_error("--resume continues a run: no --config or --model");
@@ -1094,6 +1111,11 @@ static int cmd_vae(int argc, char **argv, const struct od_command *cmd)
 	}
 	if (rc)
 		od_fail(rc);
+	/* the cosine ends where the run's first session said; a later session may
+	 * stop sooner but not train past it */
+	if (r.s.schedule == OD_LR_COSINE && steps > r.s.total)
+		od_die(OD_EINVAL, "'%s': --steps %lld is past the run's cosine, which ends at step %lld", outdir,
+		       (long long)steps, (long long)r.s.total);
 	char *logpath = od_path_join(outdir, "train.csv");
 	FILE *log;
 	if (!logpath)
@@ -1104,11 +1126,12 @@ static int cmd_vae(int argc, char **argv, const struct od_command *cmd)
 	od_progress_begin(&pr, common.progress, "vae");
 	const int64_t step0 = r.step;
 	int64_t saved = r.step > 0 ? r.step : -1;
-	while (r.step < steps) {
+	const int64_t stop = until ? until : steps;
+	while (r.step < stop) {
 		struct od_vae_step_info info;
-		if ((rc = od_vae_run_step(&r, &info)) || (rc = od_vae_log_row(log, logpath, &info, r.s.lr)))
+		if ((rc = od_vae_run_step(&r, &info)) || (rc = od_vae_log_row(log, logpath, &info, od_vae_run_lr(&r.s, r.step))))
 			break;
-		od_progress_step(&pr, 0, (int)(r.step - step0), (int)(steps - step0));
+		od_progress_step(&pr, 0, (int)(r.step - step0), (int)(stop - step0));
 		if (save_every && r.step % save_every == 0) {
 			if ((rc = od_vae_run_save(&r, outdir)))
 				break;

@@ -30,4 +30,27 @@ t_grep "'half': --lr differs from the run's" "$T_ERR" "... names the option"
 t_fails 2 "resume with other pictures" od-train vae --resume half --steps 30 pics/p1.png
 t_fails 2 "a new run into a folder that holds one" od-train vae "$@" -o half --steps 30 pics
 t_fails 2 "resume a folder without a run" od-train vae --resume pics --steps 30
+
+# a warm-up and cosine schedule: stopped at 12 with --until and resumed, it
+# gives the bytes of one go; its log's rate is the schedule's
+set -- --config tiny.json --size 16 --batch 3 --lr 2e-3 --beta 0.01 --seed 7 --warmup 4 --schedule cosine --min-lr 1e-4
+t_ok "a cosine run stopped at 12 of 24" od-train vae "$@" -o chalf --steps 24 --until 12 pics
+t_ok "... its checkpoint is step 12" test "$(readlink chalf/latest)" = step-0000012
+t_ok "resumed to 24" od-train vae --resume chalf --steps 24 --schedule cosine
+t_ok "the cosine run in one go" od-train vae "$@" -o cwhole --steps 24 pics
+t_ok "the same weights" cmp chalf/vae/diffusion_pytorch_model.safetensors cwhole/vae/diffusion_pytorch_model.safetensors
+t_ok "the same optimiser state" cmp chalf/latest/train_state.safetensors cwhole/latest/train_state.safetensors
+t_ok "the same log" cmp chalf/train.csv cwhole/train.csv
+lr_of() { awk -F, -v k="$1" '$1 == k { print $5 }' cwhole/train.csv; }
+t_ok "step 2 warms up to 2/4 of the peak" awk -v v="$(lr_of 2)" 'BEGIN { exit !(v == 0.001) }'
+t_ok "step 14 is half-way down the cosine" awk -v v="$(lr_of 14)" 'BEGIN { exit !(v > 0.00104999 && v < 0.00105001) }'
+t_ok "step 24 is the floor" awk -v v="$(lr_of 24)" 'BEGIN { exit !(v == 0.0001) }'
+t_ok "the constant run logs its one rate" test "$(awk -F, 'NR > 1 { print $5 }' whole/train.csv | sort -u)" = 0.002
+t_fails 2 "training past the cosine's end" od-train vae --resume cwhole --steps 30
+t_grep "'cwhole': --steps 30 is past the run's cosine, which ends at step 24" "$T_ERR" "... says where it ends"
+t_fails 2 "resume with another schedule" od-train vae --resume chalf --steps 24 --schedule constant
+t_grep "'chalf': --schedule differs from the run's" "$T_ERR" "... names the option"
+t_fails 2 "resume with another warm-up" od-train vae --resume chalf --steps 24 --warmup 5
+t_fails 2 "--until past --steps" od-train vae "$@" -o late --steps 10 --until 11 pics
+t_ok "... and leaves no folder" test ! -e late
 t_done

@@ -1,6 +1,6 @@
 #!/bin/sh
 # t0860: the default model's recipe (train/Makefile) end to end at a toy size:
-# scenes, VAE training and scaling, every task's training stream, NextDiT
+# scenes, VAE training (crops, then whole pictures) and scaling, every task's training stream, NextDiT
 # initialisation, training and EMA export, TRAINING.md; the model it makes
 # runs the README's main job. Then what the recipe promises: a run stopped on
 # purpose (UNTIL) and made again ends with the same bytes as an uninterrupted
@@ -13,7 +13,8 @@ recipe() { # OUT [VARIABLE=VALUE]...
 	out=$1
 	shift
 	make -f "$OD_SRCDIR/train/Makefile" BIN="$OD_BIN" TEXT_FROM="$OD_MODEL" OUT="$out" N=6 CHUNK=4 SIZE=64 VIEWS=2 \
-		VAE_STEPS=3 VAE_BATCH=2 VAE_CROP=32 DIT_STEPS=4 DIT_BATCH=2 WARMUP=1 SAVE_EVERY=2 SAMPLE_EVERY=2 THREADS=1 "$@"
+		VAE_STEPS=3 VAE_BATCH=2 VAE_CROP=32 VAE_FULL_STEPS=2 VAE_FULL_BATCH=1 \
+		DIT_STEPS=4 DIT_BATCH=2 WARMUP=1 SAVE_EVERY=2 SAMPLE_EVERY=2 THREADS=1 "$@"
 }
 
 start=$(date +%s)
@@ -23,8 +24,8 @@ M=$T_TMP/a/model
 t_ok "the model's files are all there, none a link" sh -c '
 	for f in model_index.json scheduler/scheduler_config.json text_encoder/config.json tokenizer/spiece.model \
 		vae/config.json vae/diffusion_pytorch_model.safetensors transformer/config.json \
-		transformer/diffusion_pytorch_model.safetensors TRAINING.md vae-train.csv dit-train.csv \
-		vae-loss.svg dit-loss.svg samples.png; do
+		transformer/diffusion_pytorch_model.safetensors TRAINING.md vae-train.csv vae-full-train.csv \
+		dit-train.csv vae-loss.svg vae-full-loss.svg dit-loss.svg samples.png; do
 		[ -f "$1/$f" ] && [ ! -L "$1/$f" ] || exit 1
 	done
 	[ -z "$(find "$1" -type l)" ]' sh "$M"
@@ -44,7 +45,7 @@ printf 'latent\nrays\nlatent\nrays\n' > mv.want
 t_ok "multiview jobs: picture and rays, view by view" cmp mv.kinds mv.want
 t_grep '^| 1-1 | ' "$M/TRAINING.md" "TRAINING.md: the losses step by step"
 t_ok "the loss curves: an SVG polyline of every step (runs this short)" sh -c '
-	for f in vae-loss.svg:3 dit-loss.svg:4; do
+	for f in vae-loss.svg:3 vae-full-loss.svg:2 dit-loss.svg:4; do
 		n=$(sed -n "s/.*<polyline[^>]*points=\"\([^\"]*\)\".*/\1/p" "$1/${f%:*}" | wc -w)
 		[ "$n" -eq "${f#*:}" ] && tail -n 1 "$1/${f%:*}" | grep -q "^</svg>\$" || exit 1
 	done' sh "$M"
@@ -57,7 +58,7 @@ t_ok "the README's main job runs on it" sh -c '
 	[ "$(odimg info red.png)" = "64 64" ]' sh "$M"
 t_ok "up to date afterwards (make -q)" recipe "$T_TMP/a" -q default
 recipe "$T_TMP/a" -s status > status.txt
-printf '%s\n' "scenes:  6 of 6" "vae:     step 3 of 3, scaled" "streams: 14 of 14 files" "dit:     step 4 of 4" \
+printf '%s\n' "scenes:  6 of 6" "vae:     step 3 of 3, whole pictures 2 of 2, scaled" "streams: 14 of 14 files" "dit:     step 4 of 4" \
 	"model:   $T_TMP/a/model" > status.want
 t_ok "make status: every stage done" cmp status.txt status.want
 

@@ -34,7 +34,7 @@
 #   text       captions.txt, prompts.txt (two prompts each)
 #   training   data/ (000000.png and 000000.txt, 000001.*: pictures and
 #              captions), photos/*.txt (captions) and depth/landscape.png,
-#              depth/portrait.png, scenes/ (0001.png, 0002.png), small/
+#              depth/portrait.png, scenes/ (0001.png, 0002.png, 128x128), small/
 #              (a transformer config.json), small-vae.json (a VAE config),
 #              a_b2_f2_8x8.safetensors (a golden training case)
 #   evaluation set/ (an od-scene set: 2 scenes of 6 views, 64x64),
@@ -133,8 +133,8 @@ mkdir in
 		cp set/$i/view0/image.png pictures/$i.png
 		cp set/$i/view0/depth.png depth-out/$i.png
 	done
-	cp set/000000/view1/image.png scenes/0001.png
-	cp set/000001/view1/image.png scenes/0002.png
+	"$OD_BIN/od-encode" --pixels -S 128x128 set/000000/view1/image.png | od-decode -o scenes/0001.png
+	"$OD_BIN/od-encode" --pixels -S 128x128 set/000001/view1/image.png | od-decode -o scenes/0002.png
 	echo 'a field under a wide sky' > photos/landscape.txt
 	echo 'a portrait by a window' > photos/portrait.txt
 	cp photos/landscape.txt captions/landscape.txt
@@ -145,7 +145,7 @@ mkdir in
 	cat > small-vae.json <<'JSON'
 {"_class_name": "AutoencoderKL", "in_channels": 3, "out_channels": 3,
  "latent_channels": 16, "block_out_channels": [32, 64, 64, 64],
- "layers_per_block": 1, "norm_num_groups": 32, "act_fn": "silu",
+ "layers_per_block": 1, "norm_num_groups": 8, "act_fn": "silu",
  "mid_block_add_attention": true, "use_quant_conv": false,
  "use_post_quant_conv": false, "scaling_factor": 1.0, "shift_factor": 0.0}
 JSON

@@ -2,8 +2,9 @@
 # train/record.sh OUT: the record of a run of train/Makefile, as Markdown on
 # standard output (the model's TRAINING.md): the recipe's parameters, the
 # machine, the time and steps of each training, and the losses along the way
-# (the full logs are OUT/vae-run/train.csv and OUT/dit/log.csv, copied next to
-# the model as vae-train.csv and dit-train.csv).
+# (the full logs are OUT/vae-run/train.csv, OUT/vae-full/train.csv and
+# OUT/dit/log.csv, copied next to the model as vae-train.csv,
+# vae-full-train.csv and dit-train.csv).
 set -eu
 out=$1
 cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/^[^:]*: *//')
@@ -15,7 +16,7 @@ tree) with od's own tools on this machine: $cpu, $(nproc) CPU threads.
 The recipe's parameters (train/Makefile variables):
 
 \`\`\`
-$(cat "$out/.scenes" "$out/.vae" "$out/.dit")
+$(cat "$out/.scenes" "$out/.vae" "$out/.vae-full" "$out/.dit")
 \`\`\`
 
 Components: the VAE and the NextDiT were trained here; the text encoder and
@@ -40,9 +41,12 @@ summary() {
 			}
 		}' "$1"
 }
-summary "$out/vae-run/train.csv" "The VAE (reconstruction + KL)" loss
+summary "$out/vae-run/train.csv" "The VAE on crops (reconstruction + KL)" loss
 echo
-echo "![the VAE's loss](vae-loss.svg) (every step: vae-train.csv)"
+echo "![the VAE's loss on crops](vae-loss.svg) (every step: vae-train.csv)"
+summary "$out/vae-full/train.csv" "The VAE on whole pictures (reconstruction + KL)" loss
+echo
+echo "![the VAE's loss on whole pictures](vae-full-loss.svg) (every step: vae-full-train.csv)"
 summary "$out/dit/log.csv" "The NextDiT (flow matching, every task)" loss
 echo
 echo "![the NextDiT's loss](dit-loss.svg) (every step: dit-train.csv)"

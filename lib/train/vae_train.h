@@ -11,7 +11,9 @@
  *   2. from the noise generator: the posterior's ε, torch.randn(B·L·h·w);
  *   3. the loss recon + β·kl and its gradient (od_vae_loss_grad), checked
  *      finite, and ‖g‖ (for the log);
- *   4. AdamW at the constant learning rate.
+ *   4. AdamW at the step's learning rate: lr, or the schedule of adamw.h
+ *      (linear warm-up over `warmup` steps, then constant or a cosine down to
+ *      min_lr at step `total`), od_vae_run_lr.
  * A fresh model is initialised from seed (od_vae_params_init_random); the data
  * generator is seeded with seed + 1 and the noise generator with seed + 2. The
  * run is a pure function of its settings, pictures, starting weights and the
@@ -76,14 +78,19 @@ void od_vae_pictures_centre(const struct od_vae_pictures *d, int i, int S, float
 struct od_vae_run_settings {
 	int size;              /* crop side S, a multiple of the VAE's downscale factor */
 	int batch;             /* B */
-	double lr;             /* constant learning rate */
+	double lr;             /* the (peak) learning rate */
+	int64_t warmup;        /* linear warm-up steps (0: none) */
+	enum od_lr_shape schedule; /* constant (the default) or cosine */
+	double min_lr;         /* the cosine's floor */
+	int64_t total;         /* the step the cosine ends at (the run's first --steps) */
 	double beta;           /* KL weight β (default 1e-6) */
 	uint64_t seed;
 	struct od_adamw_opts adamw; /* torch defaults: 0.9, 0.999, 1e-8, weight decay 0.01 */
 };
 void od_vae_run_settings_default(struct od_vae_run_settings *s);
-/* The settings a state file records (its "settings" metadata, a JSON object);
- * OD_EFORMAT for anything else. */
+/* The settings a state file records (its "settings" metadata, a JSON object;
+ * runs recorded before the schedule existed read as constant); OD_EFORMAT for
+ * anything else. */
 int od_vae_settings_parse(json_t *j, struct od_vae_run_settings *s, const char *label);
 
 struct od_vae_run {
@@ -115,7 +122,8 @@ int od_vae_run_open(struct od_vae_run *r, struct od_ctx *ctx, json_t *config, co
  * files in the same order), and are taken from the state otherwise. */
 enum {
 	OD_VAE_GIVEN_SIZE = 1 << 0, OD_VAE_GIVEN_BATCH = 1 << 1, OD_VAE_GIVEN_LR = 1 << 2,
-	OD_VAE_GIVEN_BETA = 1 << 3, OD_VAE_GIVEN_SEED = 1 << 4,
+	OD_VAE_GIVEN_BETA = 1 << 3, OD_VAE_GIVEN_SEED = 1 << 4, OD_VAE_GIVEN_WARMUP = 1 << 5,
+	OD_VAE_GIVEN_SCHEDULE = 1 << 6, OD_VAE_GIVEN_MIN_LR = 1 << 7,
 };
 int od_vae_run_resume(struct od_vae_run *r, struct od_ctx *ctx, const char *outdir,
 		      const struct od_vae_run_settings *given, unsigned mask, char *const *inputs, int n_inputs);
@@ -126,6 +134,9 @@ struct od_vae_step_info {
 	struct od_vae_loss loss;
 	double grad_norm;
 };
+/* The learning rate of step k (1-based) under the run's settings. */
+double od_vae_run_lr(const struct od_vae_run_settings *s, int64_t k);
+
 /* One step (above). A non-finite loss or gradient is an OD_EFAIL error naming
  * the step; nothing is updated then. */
 int od_vae_run_step(struct od_vae_run *r, struct od_vae_step_info *info);
