@@ -88,6 +88,22 @@ t_ok "make again: the run goes on to the end" recipe "$T_TMP/b" default
 for f in transformer/diffusion_pytorch_model.safetensors vae/diffusion_pytorch_model.safetensors vae/config.json; do
 	t_ok "$f: the same bytes as the uninterrupted run's" cmp "$T_TMP/a/model/$f" "$T_TMP/b/model/$f"
 done
+# what a training learns from changed (here the whole-picture VAE run's
+# learning rate): that run starts over instead of resuming, and so do the
+# stages after it
+recipe "$T_TMP/b" VAE_FULL_LR=0.0001 -s default > /dev/null 2>&1
+t_result $? "a new VAE_FULL_LR: make again"
+t_ok "... the whole-picture VAE run started over at its new rate" sh -c '
+	[ "$(cut -d, -f1,5 "$1/vae-full/train.csv" | tr "\n" " ")" = "step,lr 1,2e-06 2,4e-06 " ]' sh "$T_TMP/b"
+t_ok "... and the NextDiT after it: 4 steps, on the new latents" sh -c '
+	[ "$(tail -n +2 "$1/dit/log.csv" | cut -d, -f1 | tr "\n" " ")" = "1 2 3 4 " ] &&
+	! cmp -s "$1/dit/latest/transformer/diffusion_pytorch_model.safetensors" \
+		"$2/dit/latest/transformer/diffusion_pytorch_model.safetensors"' sh "$T_TMP/b" "$T_TMP/a"
+t_ok "... and the crop run was kept (not trained again)" test "$T_TMP/b/vae-run/done" -ot "$T_TMP/b/vae-full/done"
+recipe "$T_TMP/b" -s default > /dev/null 2>&1
+t_result $? "back to the first VAE_FULL_LR"
+t_ok "... the model is the uninterrupted run's again" cmp "$T_TMP/a/model/transformer/diffusion_pytorch_model.safetensors" \
+	"$T_TMP/b/model/transformer/diffusion_pytorch_model.safetensors"
 # the ablations: three trainings from the same initialisation, stopped at the same
 # step of the model's schedule, scored on multiview; "all" is the model's own run
 # at that step, copied
