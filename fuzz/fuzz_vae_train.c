@@ -2,12 +2,15 @@
  * arbitrary bytes: a list of pictures (od_vae_list_parse) and, when the bytes
  * are JSON, the settings a training state records (od_vae_settings_parse).
  * Every input must be parsed into paths or settings within their ranges, or
- * refused with an error message. Seeds: fuzz/seeds/fuzz_vae_train/ holds a
- * list with comments and blank lines, and a state's settings. */
+ * refused with an error message, and the rate of any step must be a finite
+ * non-negative number. Seeds: fuzz/seeds/fuzz_vae_train/ holds a list with
+ * comments and blank lines, a state's settings from before the schedule
+ * existed, and one with a warm-up and cosine. */
 #include "train/vae_train.h"
 #include "base/error.h"
 
 #include <jansson.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,8 +35,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct od_vae_run_settings s;
 		od_error_clear();
 		if (od_vae_settings_parse(j, &s, "fuzz") == OD_OK) {
-			if (s.size < 1 || s.batch < 1 || !(s.lr >= 0) || !(s.adamw.eps > 0))
+			if (s.size < 1 || s.batch < 1 || !(s.lr >= 0) || !(s.adamw.eps > 0) || s.warmup < 0 || s.total < 0 ||
+			    !(s.min_lr >= 0) || (s.schedule != OD_LR_CONSTANT && s.schedule != OD_LR_COSINE))
 				abort();
+			/* every step's rate is a finite number the optimiser can take */
+			for (int64_t k = 1; k <= 4; k++) {
+				double lr = od_vae_run_lr(&s, k * (s.total / 4 + 1));
+				if (!(lr >= 0) || !isfinite(lr))
+					abort();
+			}
 		} else if (!od_errmsg()[0]) {
 			abort();
 		}
