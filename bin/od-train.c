@@ -1061,7 +1061,9 @@ static int cmd_vae(int argc, char **argv, const struct od_command *cmd)
 		s.schedule = (enum od_lr_shape)schedule, given |= OD_VAE_GIVEN_SCHEDULE;
 	if (!isnan(min_lr))
 		s.min_lr = min_lr, given |= OD_VAE_GIVEN_MIN_LR;
-	s.total = steps;
+	/* a cosine's end is part of the run; a constant rate has none, so a run
+	 * continued past its first --steps is the run made in one go */
+	s.total = s.schedule == OD_LR_COSINE ? steps : 0;
 	char *const *inputs = argv + first;
 	const int n_inputs = argc - first;
 	if (steps < 0)

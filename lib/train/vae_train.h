@@ -82,7 +82,7 @@ struct od_vae_run_settings {
 	int64_t warmup;        /* linear warm-up steps (0: none) */
 	enum od_lr_shape schedule; /* constant (the default) or cosine */
 	double min_lr;         /* the cosine's floor */
-	int64_t total;         /* the step the cosine ends at (the run's first --steps) */
+	int64_t total;         /* the step the cosine ends at (the run's first --steps; 0 for constant) */
 	double beta;           /* KL weight β (default 1e-6) */
 	uint64_t seed;
 	struct od_adamw_opts adamw; /* torch defaults: 0.9, 0.999, 1e-8, weight decay 0.01 */
