@@ -91,7 +91,7 @@ done
 # what a training learns from changed (here the whole-picture VAE run's
 # learning rate): that run starts over instead of resuming, and so do the
 # stages after it
-recipe "$T_TMP/b" VAE_FULL_LR=0.0001 -s default > /dev/null 2>&1
+recipe "$T_TMP/b" VAE_FULL_LR=0.0002 -s default > /dev/null 2>&1
 t_result $? "a new VAE_FULL_LR: make again"
 t_ok "... the whole-picture VAE run started over at its new rate" sh -c '
 	[ "$(cut -d, -f1,5 "$1/vae-full/train.csv" | tr "\n" " ")" = "step,lr 1,2e-06 2,4e-06 " ]' sh "$T_TMP/b"
