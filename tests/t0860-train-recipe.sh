@@ -13,7 +13,7 @@ recipe() { # OUT [VARIABLE=VALUE]...
 	out=$1
 	shift
 	make -f "$OD_SRCDIR/train/Makefile" BIN="$OD_BIN" TEXT_FROM="$OD_MODEL" OUT="$out" N=6 CHUNK=4 SIZE=64 VIEWS=2 \
-		VAE_STEPS=3 VAE_BATCH=2 VAE_CROP=32 VAE_FULL_STEPS=2 VAE_FULL_BATCH=1 \
+		VAE_STEPS=3 VAE_BATCH=2 VAE_CROP=32 VAE_FULL_STEPS=2 VAE_FULL_BATCH=1 VAE_CHECK_N=2 \
 		DIT_STEPS=4 DIT_BATCH=2 WARMUP=1 SAVE_EVERY=2 SAMPLE_EVERY=2 THREADS=1 "$@"
 }
 
@@ -44,6 +44,10 @@ od-frame show "$T_TMP/a/streams/multiview.odf" | sed -n '3,6p' | awk '{ print $2
 printf 'latent\nrays\nlatent\nrays\n' > mv.want
 t_ok "multiview jobs: picture and rays, view by view" cmp mv.kinds mv.want
 t_grep '^| 1-1 | ' "$M/TRAINING.md" "TRAINING.md: the losses step by step"
+t_ok "TRAINING.md: the VAE's reconstructions of 2 held-out scenes, PSNR and SSIM of each kind" sh -c '
+	grep -q "^Of view 0 of 2 held-out scenes" "$1" &&
+	[ "$(grep -c "^| \(image\|depth\|semantic\|canny\) | [0-9.]* | [0-9.]* |\$" "$1")" -eq 4 ] &&
+	[ "$(ls "$2"/vae-check/image/*.png | wc -l)" -eq 2 ]' sh "$M/TRAINING.md" "$T_TMP/a"
 t_ok "the loss curves: an SVG polyline of every step (runs this short)" sh -c '
 	for f in vae-loss.svg:3 vae-full-loss.svg:2 dit-loss.svg:4; do
 		n=$(sed -n "s/.*<polyline[^>]*points=\"\([^\"]*\)\".*/\1/p" "$1/${f%:*}" | wc -w)

@@ -47,6 +47,13 @@ echo "![the VAE's loss on crops](vae-loss.svg) (every step: vae-train.csv)"
 summary "$out/vae-full/train.csv" "The VAE on whole pictures (reconstruction + KL)" loss
 echo
 echo "![the VAE's loss on whole pictures](vae-full-loss.svg) (every step: vae-full-train.csv)"
+if [ -f "$out/vae-check.md" ]; then
+	printf '\n## The VAE'"'"'s reconstructions\n\n'
+	echo "Of view 0 of $(ls -d "$out"/vae-check/scenes/[0-9]* | wc -l) held-out scenes (od-scene seed 9101), encoded (the"
+	echo "posterior's mean) and decoded at the training size; mean PSNR and SSIM (od-eval image):"
+	echo
+	cat "$out/vae-check.md"
+fi
 summary "$out/dit/log.csv" "The NextDiT (flow matching, every task)" loss
 echo
 echo "![the NextDiT's loss](dit-loss.svg) (every step: dit-train.csv)"
