@@ -14,7 +14,7 @@ EV=$T_TMP/ev
 eval_make() {
 	make -f "$OD_SRCDIR/eval/Makefile" BIN="$OD_BIN" MODEL="$OD_MODEL" OUT="$EV" N=8 SIZE=64 STEPS=2 THREADS=1 "$@"
 }
-TASKS="text2image depth2image image2depth semantic2image image2semantic canny2image inpainting multiview pose"
+TASKS="text2image object depth2image image2depth semantic2image image2semantic canny2image inpainting multiview pose"
 
 start=$(date +%s)
 t_ok "make -j2 eval N=8 SIZE=64 STEPS=2" eval_make -j2
@@ -23,20 +23,26 @@ cp "$T_TMP/out" first.out
 t_ok "results.md and results.json written" test -s "$EV/results.md" -a -s "$EV/results.json"
 t_ok "results.json: every summary value in its metric's range" "$OD_TESTBIN/unit/test_eval_run" --check-results "$EV/results.json"
 cp "$T_TMP/out" rows.txt
-t_ok "nine tasks of two rows: the model's and a baseline, 8 items each (16 for multiview), none failed" awk -F'|' '
+t_ok "ten tasks of two rows: the model's and a baseline, 8 items each (16 for multiview), none failed" awk -F'|' '
 	{ n++; rows[$1]++ }
 	$2 == "model" { model++ } $2 ~ /^baseline: / { base++ }
 	$3 != ($1 ~ /^multiview/ ? 16 : 8) || $4 != 0 { bad++ }
-	END { exit !(n == 18 && length(rows) == 9 && model == 9 && base == 9 && !bad) }' rows.txt
-for h in "text → image" "depth → image" "image → depth" "semantic map → image" "image → segmentation" \
+	END { exit !(n == 20 && length(rows) == 10 && model == 10 && base == 10 && !bad) }' rows.txt
+for h in "text → image" "text → one object" "depth → image" "image → depth" "semantic map → image" "image → segmentation" \
 	"Canny → image" "inpainting" "multiview (views 1-2 from view 0)" "pose estimation (3 views)"; do
 	t_grep "^## $h\$" "$EV/results.md" "results.md: $h"
 done
 t_ok "results.md: a model and a baseline row in every table, with numbers" awk -F'|' '
 	/^\| model \| / { m++; if ($5 !~ /[0-9]/) bad++ }
 	/^\| baseline: / { b++; if ($5 !~ /[0-9]/) bad++ }
-	END { exit !(m == 9 && b == 9 && !bad) }' "$EV/results.md"
+	END { exit !(m == 10 && b == 10 && !bad) }' "$EV/results.md"
 t_grep "^- model: $OD_MODEL\$" "$EV/results.md" "results.md names the model"
+t_ok "text → one object: 8 scenes of one object and one view, their captions naming it" sh -c '
+	for d in "$1"/objects/0*; do
+		[ "$(grep -c "\"shape\":" "$d/scene.json")" -eq 1 ] && [ ! -e "$d/view1" ] &&
+			grep -q "^a [a-z]* [a-z]* [a-z]*, on a " "$d/caption.txt" || exit 1
+	done
+	[ "$(ls -d "$1"/objects/0* | wc -l)" -eq 8 ]' sh "$EV"
 # the numbers are od-eval's own: the depth -> image rows scored by od-eval image directly
 (cd "$EV/depth2image" && od-eval image --list model.list -F json -o "$T_TMP/d2i.json")
 t_ok "the model's depth -> image mean PSNR is od-eval image's" awk -v want="$(sed -n 's/.*"summary": {"items": 8, "psnr": \([^,]*\),.*/\1/p' d2i.json)" '
@@ -47,7 +53,7 @@ for t in $TASKS; do
 done
 # cells of 128 (SHEET_CELL), 2-pixel gaps: 8 rows of 130 + 2; columns by task
 t_ok "contact sheet sizes: columns as documented, 8 rows" sh -c '
-	for tc in text2image:2 depth2image:3 image2depth:3 inpainting:3 multiview:5 pose:6; do
+	for tc in text2image:2 object:2 depth2image:3 image2depth:3 inpainting:3 multiview:5 pose:6; do
 		[ "$(odimg info "$1/${tc%:*}/sheet.png")" = "$((${tc#*:} * 130 + 2)) 1042" ] || exit 1
 	done' sh "$EV"
 
@@ -86,7 +92,7 @@ cp "$T_TMP/out" rows3.txt
 t_grep '^Canny → image|model|8|1$' rows3.txt "the Canny task counts 1 failed item of 8"
 t_grep '^Canny → image|baseline: the edge map copied|8|1$' rows3.txt "... and so does its baseline (the map copied)"
 grep -v '^Canny' rows3.txt > others3.txt
-t_ok "every other row (16): nothing failed" awk -F'|' '$4 != 0 { bad++ } END { exit !(NR == 16 && !bad) }' others3.txt
+t_ok "every other row (18): nothing failed" awk -F'|' '$4 != 0 { bad++ } END { exit !(NR == 18 && !bad) }' others3.txt
 t_grep "^- model: 'canny2image/000002.png': no such file" "$EV/results.md" "results.md lists the failed item"
 others > others-after.txt
 t_ok "the other tasks' tables are unchanged" cmp others-before.txt others-after.txt
