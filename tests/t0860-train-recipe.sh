@@ -33,6 +33,9 @@ t_ok "od-model info --check: every tensor matches its config" od-model info --ch
 t_ok "the transformer's weights are BF16 (the released type)" sh -c '
 	od-model info --check "$1" | grep -q "all 152 tensors match the config (152 BF16)"' sh "$M"
 t_ok "the transformer is train/transformer.json's" sh -c 'od-model info "$1" | grep -q "hidden 240"' sh "$M"
+t_ok "the whole-picture VAE run's list: each scene picture 3 times, each map once" sh -c '
+	[ "$(grep -c /image.png "$1/pictures-full.list")" -eq $((3 * $(grep -c /image.png "$1/pictures.list"))) ] &&
+	[ "$(grep -v -c /image.png "$1/pictures-full.list")" -eq "$(grep -v -c /image.png "$1/pictures.list")" ]' sh "$T_TMP/a"
 t_ok "the VAE has its own scaling factor (od-train vae-scale)" sh -c '
 	! cmp -s "$1/vae/config.json" "$2/vae/config.json"' sh "$M" "$OD_MODEL"
 for task in text2image depth semantic canny inpainting multiview pose; do
