@@ -1027,7 +1027,7 @@ static int cmd_vae(int argc, char **argv, const struct od_command *cmd)
 		OD_OPT_INT(0, "batch", &batch, "B",
 			   with_default(h_batch, sizeof h_batch, "pictures per step (default %d)", s.batch), 1, 65536),
 		OD_OPT_NUM(0, "lr", &lr, "LR",
-			   with_default(h_lr, sizeof h_lr, "AdamW (peak) learning rate (default %g)", s.lr), 0, 1e3),
+			   with_default(h_lr, sizeof h_lr, "AdamW (peak) learning rate (default %g)", s.lr.lr), 0, 1e3),
 		OD_OPT_INT64(0, "warmup", &warmup, "W", "linear warm-up over the first W steps (default 0)", 0, INT32_MAX),
 		OD_OPT_CALLBACK(0, "schedule", &schedule, "S",
 				"constant (the default) or cosine (down to --min-lr at step N)",
@@ -1050,20 +1050,20 @@ static int cmd_vae(int argc, char **argv, const struct od_command *cmd)
 	if (batch)
 		s.batch = batch, given |= OD_VAE_GIVEN_BATCH;
 	if (!isnan(lr))
-		s.lr = lr, given |= OD_VAE_GIVEN_LR;
+		s.lr.lr = lr, given |= OD_VAE_GIVEN_LR;
 	if (!isnan(beta))
 		s.beta = beta, given |= OD_VAE_GIVEN_BETA;
 	if (seed >= 0)
 		s.seed = (uint64_t)seed, given |= OD_VAE_GIVEN_SEED;
 	if (warmup >= 0)
-		s.warmup = warmup, given |= OD_VAE_GIVEN_WARMUP;
+		s.lr.warmup = warmup, given |= OD_VAE_GIVEN_WARMUP;
 	if (schedule >= 0)
-		s.schedule = (enum od_lr_shape)schedule, given |= OD_VAE_GIVEN_SCHEDULE;
+		s.lr.shape = (enum od_lr_shape)schedule, given |= OD_VAE_GIVEN_SCHEDULE;
 	if (!isnan(min_lr))
-		s.min_lr = min_lr, given |= OD_VAE_GIVEN_MIN_LR;
+		s.lr.min_lr = min_lr, given |= OD_VAE_GIVEN_MIN_LR;
 	/* a cosine's end is part of the run; a constant rate has none, so a run
 	 * continued past its first --steps is the run made in one go */
-	s.total = s.schedule == OD_LR_COSINE ? steps : 0;
+	s.lr.total = s.lr.shape == OD_LR_COSINE ? steps : 0;
 	char *const *inputs = argv + first;
 	const int n_inputs = argc - first;
 	if (steps < 0)
@@ -1115,9 +1115,9 @@ static int cmd_vae(int argc, char **argv, const struct od_command *cmd)
 		od_fail(rc);
 	/* the cosine ends where the run's first session said; a later session may
 	 * stop sooner but not train past it */
-	if (r.s.schedule == OD_LR_COSINE && steps > r.s.total)
+	if (r.s.lr.shape == OD_LR_COSINE && steps > r.s.lr.total)
 		od_die(OD_EINVAL, "'%s': --steps %lld is past the run's cosine, which ends at step %lld", outdir,
-		       (long long)steps, (long long)r.s.total);
+		       (long long)steps, (long long)r.s.lr.total);
 	char *logpath = od_path_join(outdir, "train.csv");
 	FILE *log;
 	if (!logpath)
@@ -1131,7 +1131,7 @@ static int cmd_vae(int argc, char **argv, const struct od_command *cmd)
 	const int64_t stop = until ? until : steps;
 	while (r.step < stop) {
 		struct od_vae_step_info info;
-		if ((rc = od_vae_run_step(&r, &info)) || (rc = od_vae_log_row(log, logpath, &info, od_vae_run_lr(&r.s, r.step))))
+		if ((rc = od_vae_run_step(&r, &info)) || (rc = od_vae_log_row(log, logpath, &info, od_lr_at(&r.s.lr, r.step))))
 			break;
 		od_progress_step(&pr, 0, (int)(r.step - step0), (int)(stop - step0));
 		if (save_every && r.step % save_every == 0) {

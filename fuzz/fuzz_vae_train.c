@@ -35,12 +35,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct od_vae_run_settings s;
 		od_error_clear();
 		if (od_vae_settings_parse(j, &s, "fuzz") == OD_OK) {
-			if (s.size < 1 || s.batch < 1 || !(s.lr >= 0) || !(s.adamw.eps > 0) || s.warmup < 0 || s.total < 0 ||
-			    !(s.min_lr >= 0) || (s.schedule != OD_LR_CONSTANT && s.schedule != OD_LR_COSINE))
+			if (s.size < 1 || s.batch < 1 || !(s.lr.lr >= 0) || !(s.adamw.eps > 0) || s.lr.warmup < 0 || s.lr.total < 0 ||
+			    !(s.lr.min_lr >= 0) || (s.lr.shape != OD_LR_CONSTANT && s.lr.shape != OD_LR_COSINE))
 				abort();
 			/* every step's rate is a finite number the optimiser can take */
 			for (int64_t k = 1; k <= 4; k++) {
-				double lr = od_vae_run_lr(&s, k * (s.total / 4 + 1));
+				double lr = od_lr_at(&s.lr, k * (s.lr.total / 4 + 1));
 				if (!(lr >= 0) || !isfinite(lr))
 					abort();
 			}

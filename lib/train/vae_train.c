@@ -235,8 +235,7 @@ void od_vae_run_settings_default(struct od_vae_run_settings *s)
 	memset(s, 0, sizeof *s);
 	s->size = 64;
 	s->batch = 8;
-	s->lr = 1e-4;
-	s->schedule = OD_LR_CONSTANT;
+	s->lr = (struct od_lr_schedule){ .lr = 1e-4, .shape = OD_LR_CONSTANT };
 	s->beta = 1e-6;
 	s->seed = 0;
 	s->adamw = (struct od_adamw_opts){ 0.9, 0.999, 1e-8, 0.01 };
@@ -245,10 +244,10 @@ void od_vae_run_settings_default(struct od_vae_run_settings *s)
 static json_t *settings_json(const struct od_vae_run_settings *s)
 {
 	return json_pack("{s:s, s:s, s:i, s:i, s:f, s:f, s:I, s:f, s:f, s:f, s:f, s:I, s:s, s:f, s:I}", "kind", "vae",
-			 "loss", "l1", "size", s->size, "batch", s->batch, "lr", s->lr, "beta", s->beta, "seed",
+			 "loss", "l1", "size", s->size, "batch", s->batch, "lr", s->lr.lr, "beta", s->beta, "seed",
 			 (json_int_t)s->seed, "beta1", s->adamw.beta1, "beta2", s->adamw.beta2, "eps", s->adamw.eps,
-			 "weight_decay", s->adamw.weight_decay, "warmup", (json_int_t)s->warmup, "schedule",
-			 od_lr_shape_name(s->schedule), "min_lr", s->min_lr, "total", (json_int_t)s->total);
+			 "weight_decay", s->adamw.weight_decay, "warmup", (json_int_t)s->lr.warmup, "schedule",
+			 od_lr_shape_name(s->lr.shape), "min_lr", s->lr.min_lr, "total", (json_int_t)s->lr.total);
 }
 
 int od_vae_settings_parse(json_t *j, struct od_vae_run_settings *s, const char *label)
@@ -260,18 +259,18 @@ int od_vae_settings_parse(json_t *j, struct od_vae_run_settings *s, const char *
 	 * the schedule existed: those ran at a constant rate */
 	if (!json_is_object(j) ||
 	    json_unpack(j, "{s:s, s:s, s:I, s:I, s:F, s:F, s:I, s:F, s:F, s:F, s:F, s?:I, s?:s, s?:F, s?:I}", "kind", &kind,
-			"loss", &loss, "size", &size, "batch", &batch, "lr", &s->lr, "beta", &s->beta, "seed", &seed,
+			"loss", &loss, "size", &size, "batch", &batch, "lr", &s->lr.lr, "beta", &s->beta, "seed", &seed,
 			"beta1", &s->adamw.beta1, "beta2", &s->adamw.beta2, "eps", &s->adamw.eps, "weight_decay",
-			&s->adamw.weight_decay, "warmup", &warmup, "schedule", &schedule, "min_lr", &s->min_lr, "total",
+			&s->adamw.weight_decay, "warmup", &warmup, "schedule", &schedule, "min_lr", &s->lr.min_lr, "total",
 			&total) ||
 	    strcmp(kind, "vae") || strcmp(loss, "l1") || size < 1 || size > 65536 || batch < 1 || batch > 65536 ||
-	    seed < 0 || !(s->lr >= 0) || !(s->beta >= 0) || !(s->adamw.beta1 >= 0 && s->adamw.beta1 < 1) ||
+	    seed < 0 || !(s->lr.lr >= 0) || !(s->beta >= 0) || !(s->adamw.beta1 >= 0 && s->adamw.beta1 < 1) ||
 	    !(s->adamw.beta2 >= 0 && s->adamw.beta2 < 1) || !(s->adamw.eps > 0) || !(s->adamw.weight_decay >= 0) ||
-	    !isfinite(s->lr) || !isfinite(s->beta) || !isfinite(s->adamw.weight_decay) || warmup < 0 || total < 0 ||
-	    od_lr_shape_parse(schedule) < 0 || !(s->min_lr >= 0) || !isfinite(s->min_lr))
+	    !isfinite(s->lr.lr) || !isfinite(s->beta) || !isfinite(s->adamw.weight_decay) || warmup < 0 || total < 0 ||
+	    od_lr_shape_parse(schedule) < 0 || !(s->lr.min_lr >= 0) || !isfinite(s->lr.min_lr))
 		return od_error(OD_EFORMAT, "'%s': the settings are not those of a VAE run", label);
 	s->size = (int)size, s->batch = (int)batch, s->seed = (uint64_t)seed;
-	s->warmup = warmup, s->total = total, s->schedule = (enum od_lr_shape)od_lr_shape_parse(schedule);
+	s->lr.warmup = warmup, s->lr.total = total, s->lr.shape = (enum od_lr_shape)od_lr_shape_parse(schedule);
 	return OD_OK;
 }
 
@@ -396,12 +395,12 @@ int od_vae_run_resume(struct od_vae_run *r, struct od_ctx *ctx, const char *outd
 	const struct { unsigned bit; const char *name; int same; } cmp[] = {
 		{ OD_VAE_GIVEN_SIZE, "--size", given->size == r->s.size },
 		{ OD_VAE_GIVEN_BATCH, "--batch", given->batch == r->s.batch },
-		{ OD_VAE_GIVEN_LR, "--lr", given->lr == r->s.lr },
+		{ OD_VAE_GIVEN_LR, "--lr", given->lr.lr == r->s.lr.lr },
 		{ OD_VAE_GIVEN_BETA, "--beta", given->beta == r->s.beta },
 		{ OD_VAE_GIVEN_SEED, "--seed", given->seed == r->s.seed },
-		{ OD_VAE_GIVEN_WARMUP, "--warmup", given->warmup == r->s.warmup },
-		{ OD_VAE_GIVEN_SCHEDULE, "--schedule", given->schedule == r->s.schedule },
-		{ OD_VAE_GIVEN_MIN_LR, "--min-lr", given->min_lr == r->s.min_lr },
+		{ OD_VAE_GIVEN_WARMUP, "--warmup", given->lr.warmup == r->s.lr.warmup },
+		{ OD_VAE_GIVEN_SCHEDULE, "--schedule", given->lr.shape == r->s.lr.shape },
+		{ OD_VAE_GIVEN_MIN_LR, "--min-lr", given->lr.min_lr == r->s.lr.min_lr },
 	};
 	for (size_t i = 0; i < sizeof cmp / sizeof cmp[0]; i++)
 		if ((mask & cmp[i].bit) && !cmp[i].same) {
@@ -482,12 +481,6 @@ void od_vae_run_close(struct od_vae_run *r)
 	memset(r, 0, sizeof *r);
 }
 
-double od_vae_run_lr(const struct od_vae_run_settings *s, int64_t k)
-{
-	const struct od_lr_schedule sch = { s->lr, s->min_lr, s->warmup, s->total, s->schedule };
-	return od_lr_at(&sch, k);
-}
-
 int od_vae_run_step(struct od_vae_run *r, struct od_vae_step_info *info)
 {
 	const struct od_vae_params *p = &r->p;
@@ -506,7 +499,7 @@ int od_vae_run_step(struct od_vae_run *r, struct od_vae_step_info *info)
 	if (!isfinite(info->loss.loss) || !isfinite(info->grad_norm))
 		return od_error(OD_EFAIL, "step %" PRId64 ": the loss or its gradient is not finite (loss %g)", k,
 				info->loss.loss);
-	od_adamw_step(&r->opt, p->data, (const float *const *)r->grads, od_vae_run_lr(&r->s, k));
+	od_adamw_step(&r->opt, p->data, (const float *const *)r->grads, od_lr_at(&r->s.lr, k));
 	r->step = k;
 	return OD_OK;
 }

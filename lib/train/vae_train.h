@@ -13,7 +13,7 @@
  *      finite, and ‖g‖ (for the log);
  *   4. AdamW at the step's learning rate: lr, or the schedule of adamw.h
  *      (linear warm-up over `warmup` steps, then constant or a cosine down to
- *      min_lr at step `total`), od_vae_run_lr.
+ *      min_lr at step `total`), od_lr_at on the settings' schedule.
  * A fresh model is initialised from seed (od_vae_params_init_random); the data
  * generator is seeded with seed + 1 and the noise generator with seed + 2. The
  * run is a pure function of its settings, pictures, starting weights and the
@@ -78,11 +78,10 @@ void od_vae_pictures_centre(const struct od_vae_pictures *d, int i, int S, float
 struct od_vae_run_settings {
 	int size;              /* crop side S, a multiple of the VAE's downscale factor */
 	int batch;             /* B */
-	double lr;             /* the (peak) learning rate */
-	int64_t warmup;        /* linear warm-up steps (0: none) */
-	enum od_lr_shape schedule; /* constant (the default) or cosine */
-	double min_lr;         /* the cosine's floor */
-	int64_t total;         /* the step the cosine ends at (the run's first --steps; 0 for constant) */
+	/* the learning rate: peak lr, linear warm-up steps (0: none), shape
+	 * (constant, the default, or cosine), the cosine's floor min_lr and the
+	 * step it ends at, total (the run's first --steps; 0 for constant) */
+	struct od_lr_schedule lr;
 	double beta;           /* KL weight β (default 1e-6) */
 	uint64_t seed;
 	struct od_adamw_opts adamw; /* torch defaults: 0.9, 0.999, 1e-8, weight decay 0.01 */
@@ -134,8 +133,6 @@ struct od_vae_step_info {
 	struct od_vae_loss loss;
 	double grad_norm;
 };
-/* The learning rate of step k (1-based) under the run's settings. */
-double od_vae_run_lr(const struct od_vae_run_settings *s, int64_t k);
 
 /* One step (above). A non-finite loss or gradient is an OD_EFAIL error naming
  * the step; nothing is updated then. */
