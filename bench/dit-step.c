@@ -146,7 +146,7 @@ int main(int argc, char **argv)
 		mean += fabs(out[i]);
 	printf("engine=od size=%d tokens=%.0f precision=%s isa=%s threads=%d seconds=%.4f min=%.4f max=%.4f reps=%d "
 	       "gflops=%.1f first=%.2f peak_rss_mb=%ld mean_abs_out=%.6f\n",
-	       size, M, od_precision_name(ctx->precision), ctx->precision == OD_PRECISION_BF16 && od_cpu_isa() >= OD_ISA_AVX512BF16 ? od_cpu_isa_name(od_cpu_isa()) : "fp32",
+	       size, M, od_precision_name(ctx->precision), od_cpu_isa_name(od_cpu_isa()),
 	       ctx->threads, ts[reps / 2], ts[0], ts[reps - 1], reps, fl / ts[reps / 2] / 1e9, first, ru.ru_maxrss / 1024,
 	       mean / (double)nx);
 	if (dump_path && (rc = dump(dump_path, cf, B, h, emb, mask, x, t, out)))

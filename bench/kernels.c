@@ -4,7 +4,9 @@
  *
  *   kernels [--threads N] [--reps R] [--tokens M]
  *
- * Prints one line per case: the kernel, its shape, median seconds and GFLOP/s.
+ * Prints the precision ($OD_PRECISION, else the CPU's default) and ISA level
+ * ($OD_CPU_ISA lowers it), then one line per case: the kernel, its shape,
+ * median seconds and GFLOP/s.
  * Cases: the NextDiT linear layers at 512² (M = 2048 tokens, CFG batch 2) with
  * F32 and BF16 weights, and self-attention over 1024 and 8192 tokens.
  */
@@ -27,7 +29,7 @@ static float *fill(size_t n, float s)
 {
 	float *p = malloc(n * sizeof *p);
 	for (size_t i = 0; i < n; i++)
-		p[i] = s * (float)((i * 2654435761u) % 2001 - 1000) / 1000.0f;
+		p[i] = s * (float)((long)((i * 2654435761u) % 2001) - 1000) / 1000.0f; /* in [-s, s] */
 	return p;
 }
 
@@ -52,6 +54,8 @@ int main(int argc, char **argv)
 	if (od_ctx_create(&ctx, OD_DEVICE_CPU, threads))
 		od_fail(OD_EFAIL);
 	double *t = malloc(sizeof(double) * (size_t)reps);
+	printf("precision=%s isa=%s threads=%d tokens=%ld\n", od_precision_name(ctx->precision),
+	       od_cpu_isa_name(od_cpu_isa()), ctx->threads, M);
 	struct { long N, K; const char *what; } lin[] = {
 		{ 3840, 3840, "wq/wo" }, { 10240, 3840, "w1/w3" }, { 3840, 10240, "w2" }, { 960, 3840, "wk/wv" },
 	};

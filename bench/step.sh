@@ -30,7 +30,8 @@
 #   OD_BENCH_VENV       the PyTorch virtual environment (default /work/venv-bench;
 #                       created with `python3 -m venv` and `pip install torch` when missing)
 #   STEP_SIZES (256 512), STEP_ROUNDS (3), STEP_REPS (3), BENCH_THREADS (all CPUs),
-#   STEP_SKIP_TORCH=1 (od only), STEP_CONFIGS (the configs of missing models;
+#   STEP_SKIP_TORCH=1 (od only), STEP_SGEMM=1 (also od fp32 with the linear
+#   layers on OpenBLAS, OD_CPU_ISA=avx2: the float32 kernel's before/after), STEP_CONFIGS (the configs of missing models;
 #   default the full-size ones)
 set -eu
 . "$OD_SRCDIR/bench/common.sh"
@@ -57,6 +58,7 @@ f32=${STEP_F32:-1}
 [ "$f32" = 1 ] && transformer_model "$M32" f32
 
 torch=${STEP_SKIP_TORCH:-0}
+sgemm=${STEP_SGEMM:-0}
 if [ "$torch" != 1 ] && [ ! -x "$venv/bin/python" ]; then
 	echo "step: creating $venv with PyTorch from PyPI" >&2
 	python3 -m venv "$venv"
@@ -74,7 +76,9 @@ for size in $sizes; do
 	fi
 	: > "$tmp/res.$size"
 	for r in $(seq "$rounds"); do
-		for c in od:fp32:f32 torch:fp32 od:fp32:bf16 od:bf16:bf16 torch:cast od:bf16:f32 torch:autocast; do
+		contenders="od:fp32:f32 torch:fp32 od:fp32:bf16 od:bf16:bf16 torch:cast od:bf16:f32 torch:autocast"
+		[ "$sgemm" = 1 ] && contenders="$contenders od:fp32-sgemm:f32"
+		for c in $contenders; do
 			eng=${c%%:*} rest=${c#*:}
 			prec=${rest%%:*} wt=${rest#*:}
 			if [ "$eng" = od ]; then
@@ -83,7 +87,10 @@ for size in $sizes; do
 					[ "$f32" = 1 ] || continue
 					m=$M32
 				fi
-				line=$(flock /tmp/od-bench.lock dit-step --precision "$prec" --threads "$threads" --reps "$reps" "$m" "$size")
+				isa=${OD_CPU_ISA:-}
+				[ "$prec" = fp32-sgemm ] && isa=avx2
+				line=$(OD_CPU_ISA=$isa flock /tmp/od-bench.lock dit-step --precision "${prec%-sgemm}" --threads "$threads" \
+					--reps "$reps" "$m" "$size")
 				name="od $prec/${wt}w"
 			else
 				[ "$torch" = 1 ] && continue
@@ -116,6 +123,7 @@ for size in $sizes; do
 			if (tb && s["od bf16/f32w"]) printf "od bf16/f32w vs the faster PyTorch BF16 mode: %.2fx\n", tb / s["od bf16/f32w"]
 			if (s["torch fp32"] && s["od fp32/f32w"]) printf "od fp32/f32w vs PyTorch fp32: %.2fx (target >= 1.0)\n", s["torch fp32"] / s["od fp32/f32w"]
 			if (s["torch fp32"] && s["od fp32/bf16w"]) printf "od fp32/bf16w vs PyTorch fp32: %.2fx\n", s["torch fp32"] / s["od fp32/bf16w"]
+			if (s["od fp32-sgemm/f32w"] && s["od fp32/f32w"]) printf "od fp32/f32w vs od fp32 on OpenBLAS: %.2fx\n", s["od fp32-sgemm/f32w"] / s["od fp32/f32w"]
 			if (s["od fp32/f32w"] && s["od fp32/bf16w"]) printf "od fp32: bf16 weights / f32 weights time: %.3f\n", s["od fp32/bf16w"] / s["od fp32/f32w"]
 		}' "$tmp/res.$size"
 done

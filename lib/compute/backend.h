@@ -258,12 +258,15 @@ enum od_precision od_precision_default(void);
  * arch_prctl(ARCH_REQ_XCOMP_PERM)); the binary itself runs on any x86-64.
  *   AMX         BF16 products on the tile unit (TDPBF16PS), packing in AVX-512
  *   AVX512BF16  BF16 products with VDPBF16PS
- *   AVX2        no native BF16: products in float32 (OpenBLAS)
+ *   AVX512      no native BF16: products in float32; the float32 linear
+ *               layers on od's AVX-512 kernel (cpu_f32.c), at every level
+ *               from here up
+ *   AVX2        products in float32 (OpenBLAS)
  *   GENERIC     not x86-64, or no AVX2: as AVX2
- * $OD_CPU_ISA=amx|avx512bf16|avx2 lowers the level (never raises it), so
- * every path can be exercised on one machine.
+ * $OD_CPU_ISA=amx|avx512bf16|avx512|avx2 lowers the level (never raises it),
+ * so every path can be exercised on one machine.
  */
-enum od_cpu_isa { OD_ISA_GENERIC = 0, OD_ISA_AVX2 = 1, OD_ISA_AVX512BF16 = 2, OD_ISA_AMX = 3 };
+enum od_cpu_isa { OD_ISA_GENERIC = 0, OD_ISA_AVX2 = 1, OD_ISA_AVX512 = 2, OD_ISA_AVX512BF16 = 3, OD_ISA_AMX = 4 };
 /* The level the CPU and the OS support. */
 enum od_cpu_isa od_cpu_isa_supported(void);
 /* The level the kernels use: od_cpu_isa_supported() lowered by $OD_CPU_ISA
@@ -271,7 +274,7 @@ enum od_cpu_isa od_cpu_isa_supported(void);
 enum od_cpu_isa od_cpu_isa(void);
 /* Lower the level for this process (tests); returns the level now in use. */
 enum od_cpu_isa od_cpu_isa_limit(enum od_cpu_isa max);
-/* Parse "amx", "avx512bf16", "avx2" (and "generic"); returns 0 or -1. */
+/* Parse "amx", "avx512bf16", "avx512", "avx2" (and "generic"); returns 0 or -1. */
 int od_cpu_isa_parse(const char *name, enum od_cpu_isa *out);
 const char *od_cpu_isa_name(enum od_cpu_isa i);
 

@@ -352,27 +352,39 @@ static void test_determinism(const char *isa)
 	free((void *)tw.data), free((void *)tf.data), free((void *)tc.data);
 }
 
-/* Without native BF16 the bf16 precision computes the float32 path's bytes. */
+/* Without native BF16 (the AVX512 and AVX2 levels) the bf16 precision
+ * computes the float32 path's bytes. */
 static void test_fallback(void)
 {
-	enum od_cpu_isa was = od_cpu_isa_limit(OD_ISA_AVX2);
-	ok(od_cpu_isa() <= OD_ISA_AVX2 && od_precision_default() == OD_PRECISION_FP32,
-	   "below AVX512-BF16 the default precision is fp32");
-	struct od_ctx *cb = ctx(0, OD_PRECISION_BF16), *cf = ctx(0, OD_PRECISION_FP32);
-	const int M = 50, K = 70, N = 40;
-	float *x = rnd((size_t)M * K, 1), *w = rnd((size_t)N * K, 1);
-	int64_t ws[2] = { N, K };
-	struct od_tensor tw = tensor("w", OD_BF16, 2, ws, w);
-	float *yb = malloc(sizeof(float) * M * N), *yf = malloc(sizeof(float) * M * N);
-	od_linear(cb, yb, x, M, &tw, NULL);
-	od_linear(cf, yf, x, M, &tw, NULL);
-	ok(!memcmp(yb, yf, sizeof(float) * M * N), "avx2 level: bf16 precision falls back to the fp32 bytes");
-	od_ctx_destroy(cb);
-	od_ctx_destroy(cf);
-	free(x), free(w), free(yb), free(yf), free((void *)tw.data);
-	od_cpu_isa_limit(was);
+	const enum od_cpu_isa levels[2] = { OD_ISA_AVX512, OD_ISA_AVX2 };
+	for (int li = 0; li < 2; li++) {
+		const char *name = od_cpu_isa_name(levels[li]);
+		if (od_cpu_isa_supported() < levels[li]) {
+			printf("ok %d # SKIP %s: this CPU offers only %s\n", ++tap_n, name,
+			       od_cpu_isa_name(od_cpu_isa_supported()));
+			continue;
+		}
+		enum od_cpu_isa was = od_cpu_isa_limit(levels[li]);
+		ok(od_cpu_isa() == levels[li] && od_precision_default() == OD_PRECISION_FP32,
+		   "%s level: the default precision is fp32", name);
+		struct od_ctx *cb = ctx(0, OD_PRECISION_BF16), *cf = ctx(0, OD_PRECISION_FP32);
+		const int M = 50, K = 70, N = 40;
+		float *x = rnd((size_t)M * K, 1), *w = rnd((size_t)N * K, 1);
+		int64_t ws[2] = { N, K };
+		struct od_tensor tw = tensor("w", OD_BF16, 2, ws, w);
+		float *yb = malloc(sizeof(float) * M * N), *yf = malloc(sizeof(float) * M * N);
+		od_linear(cb, yb, x, M, &tw, NULL);
+		od_linear(cf, yf, x, M, &tw, NULL);
+		ok(!memcmp(yb, yf, sizeof(float) * M * N), "%s level: bf16 precision falls back to the fp32 bytes", name);
+		od_ctx_destroy(cb);
+		od_ctx_destroy(cf);
+		free(x), free(w), free(yb), free(yf), free((void *)tw.data);
+		od_cpu_isa_limit(was);
+	}
 }
 
+
+/* Names of precisions and levels. */
 static void test_parse(void)
 {
 	enum od_precision p;
@@ -381,9 +393,9 @@ static void test_parse(void)
 		   p == OD_PRECISION_FP32 && od_precision_parse("fp16", &p) && od_precision_parse("", &p),
 	   "precision names: fp32, bf16; others refused");
 	ok(!od_cpu_isa_parse("amx", &i) && i == OD_ISA_AMX && !od_cpu_isa_parse("avx512bf16", &i) &&
-		   i == OD_ISA_AVX512BF16 && !od_cpu_isa_parse("avx2", &i) && i == OD_ISA_AVX2 &&
-		   od_cpu_isa_parse("sse9", &i),
-	   "ISA names: amx, avx512bf16, avx2; others refused");
+		   i == OD_ISA_AVX512BF16 && !od_cpu_isa_parse("avx512", &i) && i == OD_ISA_AVX512 &&
+		   !od_cpu_isa_parse("avx2", &i) && i == OD_ISA_AVX2 && od_cpu_isa_parse("sse9", &i),
+	   "ISA names: amx, avx512bf16, avx512, avx2; others refused");
 	ok(od_cpu_isa() <= od_cpu_isa_supported(), "the level in use (%s) is at most the CPU's (%s)",
 	   od_cpu_isa_name(od_cpu_isa()), od_cpu_isa_name(od_cpu_isa_supported()));
 }

@@ -36,31 +36,70 @@ static struct od_tensor tensor(const char *name, enum od_dtype dt, int ndim, con
 	return t;
 }
 
+/* Every float32 path of the linear layer (the AVX-512 kernel where the CPU
+ * has it, OpenBLAS's sgemm tiles) on
+ * shapes with ragged edges: tokens past one 512-token tile and not a multiple
+ * of 16, weight rows past one 96-row tile and not a multiple of 6, K past one
+ * 256 chunk and not a multiple of 16. */
 static void test_linear(struct od_ctx *c)
 {
-	const int M = 37, K = 53, N = 29;
-	float *x = rnd((size_t)M * K, 1), *w = rnd((size_t)N * K, 0.3f), *b = rnd(N, 0.5f);
+	const struct { int M, K, N; } shapes[] = { { 37, 53, 29 }, { 600, 613, 200 }, { 16, 16, 7 }, { 15, 20, 9 } };
+	const enum od_cpu_isa top = od_cpu_isa();
+	const enum od_cpu_isa levels[2] = { top, OD_ISA_AVX2 };
 	enum od_dtype dts[3] = { OD_F32, OD_BF16, OD_F16 };
-	for (int di = 0; di < 3; di++) {
-		int64_t ws[2] = { N, K }, bs[1] = { N };
-		struct od_tensor tw = tensor("w", dts[di], 2, ws, w), tb = tensor("b", dts[di], 1, bs, b);
-		/* the reference uses the weights as stored (rounded to the dtype) */
-		float *wr = malloc(sizeof(float) * N * K), *br = malloc(sizeof(float) * N);
-		od_to_f32(wr, tw.data, tw.dtype, (size_t)N * K);
-		od_to_f32(br, tb.data, tb.dtype, N);
-		float *y = malloc(sizeof(float) * M * N), *e = malloc(sizeof(float) * M * N);
-		for (int m = 0; m < M; m++)
-			for (int n = 0; n < N; n++) {
-				double s = br[n];
-				for (int k = 0; k < K; k++)
-					s += (double)x[m * K + k] * wr[n * K + k];
-				e[m * N + n] = (float)s;
+	for (int li = 0; li < (top > OD_ISA_AVX2 ? 2 : 1); li++) {
+		od_cpu_isa_limit(levels[li]);
+
+		for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
+			const int M = shapes[si].M, K = shapes[si].K, N = shapes[si].N;
+			const char *path = od_cpu_isa() >= OD_ISA_AVX512 ? "avx512" : "sgemm";
+			float *x = rnd((size_t)M * K, 1), *w = rnd((size_t)N * K, 0.3f), *b = rnd(N, 0.5f);
+			for (int di = 0; di < 3; di++) {
+				int64_t ws[2] = { N, K }, bs[1] = { N };
+				struct od_tensor tw = tensor("w", dts[di], 2, ws, w), tb = tensor("b", dts[di], 1, bs, b);
+				/* the reference uses the weights as stored (rounded to the dtype) */
+				float *wr = malloc(sizeof(float) * N * K), *br = malloc(sizeof(float) * N);
+				od_to_f32(wr, tw.data, tw.dtype, (size_t)N * K);
+				od_to_f32(br, tb.data, tb.dtype, N);
+				float *y = malloc(sizeof(float) * M * N), *e = malloc(sizeof(float) * M * N);
+				for (int m = 0; m < M; m++)
+					for (int n = 0; n < N; n++) {
+						double s = br[n];
+						for (int k = 0; k < K; k++)
+							s += (double)x[(size_t)m * K + k] * wr[(size_t)n * K + k];
+						e[(size_t)m * N + n] = (float)s;
+					}
+				char what[96];
+				snprintf(what, sizeof what, "linear %s weights, %s, M=%d K=%d N=%d", od_dtype_name(dts[di]), path,
+					 M, K, N);
+				ok(od_linear(c, y, x, M, &tw, &tb) == OD_OK, "%s runs", what);
+				ok_close(y, e, (size_t)M * N, 1e-5, 1e-5, what);
+				if (dts[di] != OD_F32) {
+					/* widened weights: the bytes of the same values stored as F32 */
+					struct od_tensor tf = tensor("wf", OD_F32, 2, ws, wr), tbf = tensor("bf", OD_F32, 1, bs, br);
+					float *yf = malloc(sizeof(float) * M * N);
+					od_linear(c, yf, x, M, &tf, &tbf);
+					ok(!memcmp(y, yf, sizeof(float) * M * N), "%s: the bytes of its values stored as F32", what);
+					free((void *)tf.data), free((void *)tbf.data), free(yf);
+				}
+				free((void *)tw.data), free((void *)tb.data), free(wr), free(br), free(y), free(e);
 			}
-		ok(od_linear(c, y, x, M, &tw, &tb) == OD_OK, "linear %s runs", od_dtype_name(dts[di]));
-		ok_close(y, e, (size_t)M * N, 1e-5, 1e-5, dts[di] == OD_F32 ? "linear F32" : dts[di] == OD_BF16 ? "linear BF16" : "linear F16");
-		free((void *)tw.data), free((void *)tb.data), free(wr), free(br), free(y), free(e);
+			free(x), free(w), free(b);
+		}
 	}
-	free(x), free(w), free(b);
+	od_cpu_isa_limit(top);
+	if (top >= OD_ISA_AVX512) {
+		/* a token's bytes do not depend on the tokens beside it (numerics.md §8.6) */
+		const int M = 40, K = 300, N = 50;
+		float *x = rnd((size_t)M * K, 1), *w = rnd((size_t)N * K, 0.3f);
+		int64_t ws[2] = { N, K };
+		struct od_tensor tw = tensor("w", OD_F32, 2, ws, w);
+		float *y = malloc(sizeof(float) * M * N), *y3 = malloc(sizeof(float) * 3 * N);
+		od_linear(c, y, x, M, &tw, NULL);
+		od_linear(c, y3, x + 17 * K, 3, &tw, NULL);
+		ok(!memcmp(y + 17 * N, y3, sizeof(float) * 3 * N), "avx512 linear: tokens 17-19 of 40 alone give the same bytes");
+		free(x), free(w), free((void *)tw.data), free(y), free(y3);
+	}
 }
 
 /* reference attention in double */
@@ -353,13 +392,14 @@ static void test_determinism(void)
 	struct od_ctx *c1, *c2;
 	od_ctx_create(&c1, OD_DEVICE_CPU, 1);
 	c1->precision = OD_PRECISION_FP32;
-	const int M = 300, K = 64, N = 80;
+	/* several tiles of the linear layer along tokens, rows and K */
+	const int M = 600, K = 300, N = 200;
 	float *x = rnd((size_t)M * K, 1), *w = rnd((size_t)N * K, 1);
 	int64_t ws[2] = { N, K };
 	struct od_tensor tw = tensor("w", OD_BF16, 2, ws, w);
 	float *y1 = malloc(sizeof(float) * M * N), *y2 = malloc(sizeof(float) * M * N);
-	float *o1 = malloc(sizeof(float) * M * K), *o2 = malloc(sizeof(float) * M * K);
-	struct od_attention_desc d = { 1, M, M, 4, 2, 16, 64, 64, 64, OD_KV_GROUPED, 0.25f, 30, NULL, NULL };
+	float *o1 = calloc((size_t)M * K, sizeof(float)), *o2 = calloc((size_t)M * K, sizeof(float));
+	struct od_attention_desc d = { 1, M, M, 4, 2, 16, K, K, K, OD_KV_GROUPED, 0.25f, 30, NULL, NULL };
 	od_linear(c1, y1, x, M, &tw, NULL);
 	od_attention(c1, o1, x, x, x, &d);
 	od_ctx_destroy(c1);

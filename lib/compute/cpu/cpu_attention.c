@@ -247,7 +247,7 @@ static void attn_pairs_bf16(void *p, int64_t i0, int64_t i1)
 		for (int q0 = 0; q0 < d->q_len; q0 += qb) {
 			int n = d->q_len - q0 < qb ? d->q_len - q0 : qb;
 			/* S (n, kv_len) = Q·Kᵀ */
-			struct od_bf16_a qa = { Q + (size_t)q0 * d->q_stride, OD_F32, d->q_stride, n, d->head_dim };
+			struct od_gemm_a qa = { Q + (size_t)q0 * d->q_stride, OD_F32, d->q_stride, n, d->head_dim };
 			for (int c0 = 0; c0 < d->kv_len; c0 += KV_CHUNK) {
 				int nc = d->kv_len - c0 < KV_CHUNK ? d->kv_len - c0 : KV_CHUNK;
 				if (od_bf16_gemm(&qa, kp, d->kv_len, 0, n, c0, nc, s, d->kv_len, 0))
@@ -256,7 +256,7 @@ static void attn_pairs_bf16(void *p, int64_t i0, int64_t i1)
 			softmax_rows(s, n, d->kv_len, q0, d, h, b,
 				     j->lse ? j->lse + ((size_t)b * d->q_heads + h) * d->q_len + q0 : NULL);
 			/* O (n, head_dim) = P·V */
-			struct od_bf16_a pa = { s, OD_F32, d->kv_len, n, d->kv_len };
+			struct od_gemm_a pa = { s, OD_F32, d->kv_len, n, d->kv_len };
 			if (od_bf16_gemm(&pa, vp, d->head_dim, 0, n, 0, d->head_dim, O + (size_t)q0 * d->o_stride, d->o_stride,
 					 0))
 				goto oom;

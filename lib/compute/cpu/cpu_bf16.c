@@ -28,7 +28,7 @@
 #include <string.h>
 
 #if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
+#include "compute/cpu/cpu_avx512.h"
 
 #define TGT __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,amx-tile,amx-bf16")))
 
@@ -36,41 +36,10 @@
  * the B blocks stream past (measured against 128, 192, 384 and 512) */
 #define KC 256
 
-/* 16 × 16 transpose of 32-bit elements: r[i] holds row i; afterwards column i. */
-TGT __attribute__((always_inline)) static inline void tr16(__m512i *r)
-{
-	__m512i t[16], u[16];
-	for (int i = 0; i < 8; i++) {
-		t[2 * i] = _mm512_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
-		t[2 * i + 1] = _mm512_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
-	}
-	for (int i = 0; i < 4; i++) {
-		u[4 * i] = _mm512_unpacklo_epi64(t[4 * i], t[4 * i + 2]);
-		u[4 * i + 1] = _mm512_unpackhi_epi64(t[4 * i], t[4 * i + 2]);
-		u[4 * i + 2] = _mm512_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);
-		u[4 * i + 3] = _mm512_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);
-	}
-	/* u[4i + c], 128-bit lane L: column 4L + c of rows 4i..4i+3 */
-	for (int c = 0; c < 4; c++) {
-		__m512i v0 = _mm512_shuffle_i32x4(u[c], u[4 + c], 0x44), v1 = _mm512_shuffle_i32x4(u[c], u[4 + c], 0xee);
-		__m512i v2 = _mm512_shuffle_i32x4(u[8 + c], u[12 + c], 0x44);
-		__m512i v3 = _mm512_shuffle_i32x4(u[8 + c], u[12 + c], 0xee);
-		r[c] = _mm512_shuffle_i32x4(v0, v2, 0x88);
-		r[4 + c] = _mm512_shuffle_i32x4(v0, v2, 0xdd);
-		r[8 + c] = _mm512_shuffle_i32x4(v1, v3, 0x88);
-		r[12 + c] = _mm512_shuffle_i32x4(v1, v3, 0xdd);
-	}
-}
-
-static inline __mmask16 mask16(int64_t n)
-{
-	return n >= 16 ? (__mmask16)0xffff : n <= 0 ? 0 : (__mmask16)((1u << n) - 1);
-}
-
 /* 32 consecutive floats from p (n valid), rounded to BF16 (RNE), as 16 pairs. */
 TGT static inline __m512i bf16x32(const float *p, int64_t n)
 {
-	__m512 lo = _mm512_maskz_loadu_ps(mask16(n), p), hi = _mm512_maskz_loadu_ps(mask16(n - 16), p + 16);
+	__m512 lo = _mm512_maskz_loadu_ps(od_mask16(n), p), hi = _mm512_maskz_loadu_ps(od_mask16(n - 16), p + 16);
 	return (__m512i)_mm512_cvtne2ps_pbh(hi, lo);
 }
 
@@ -84,7 +53,7 @@ TGT void od_bf16_pack_t(uint16_t *dst, const float *src, int64_t ld, int64_t K, 
 			__m512i r[16];
 			for (int c = 0; c < 16; c++)
 				r[c] = c < nv ? bf16x32(src + (jb * 16 + c) * ld + k0, K - k0) : _mm512_setzero_si512();
-			tr16(r);
+			od_tr16(r);
 			for (int w = 0; w < 16; w++)
 				_mm512_storeu_si512(d + (size_t)(k0 / 2 + w) * 32, r[w]);
 		}
@@ -96,7 +65,7 @@ TGT void od_bf16_pack_n(uint16_t *dst, const float *src, int64_t ld, int64_t K, 
 	const int64_t Kp = od_bf16_kpad(K);
 	for (int64_t jb = jb0; jb < jb1; jb++) {
 		uint16_t *d = dst + (size_t)(jb * (Kp / 2)) * 32;
-		const __mmask16 m = mask16(N - jb * 16);
+		const __mmask16 m = od_mask16(N - jb * 16);
 		const float *s = src + jb * 16;
 		for (int64_t r = 0; r < Kp / 2; r++) {
 			__m512 a = 2 * r < K ? _mm512_maskz_loadu_ps(m, s + 2 * r * ld) : _mm512_setzero_ps();
@@ -110,7 +79,7 @@ TGT void od_bf16_pack_n(uint16_t *dst, const float *src, int64_t ld, int64_t K, 
 
 /* A rows [i0, i0 + rows16) × k [k0, k0 + kc) as BF16 into dst (rows kc apart),
  * zero past the matrix. */
-TGT static void stage_a(uint16_t *dst, const struct od_bf16_a *a, int64_t i0, int64_t rows16, int64_t k0, int64_t kc)
+TGT static void stage_a(uint16_t *dst, const struct od_gemm_a *a, int64_t i0, int64_t rows16, int64_t k0, int64_t kc)
 {
 	for (int64_t i = 0; i < rows16; i++) {
 		uint16_t *d = dst + i * kc;
@@ -270,7 +239,7 @@ TGT static void chunk_avx512(float *cb, int64_t ni16, int64_t nj16, const uint16
 			}
 }
 
-TGT int od_bf16_gemm(const struct od_bf16_a *a, const uint16_t *bp, int64_t N, int64_t i0, int64_t ni, int64_t j0,
+TGT int od_bf16_gemm(const struct od_gemm_a *a, const uint16_t *bp, int64_t N, int64_t i0, int64_t ni, int64_t j0,
 		     int64_t nj, float *c, int64_t ldc, int trans)
 {
 	const int64_t K = a->K, Kp = od_bf16_kpad(K), ni16 = (ni + 15) / 16, nj16 = (nj + 15) / 16;
@@ -324,15 +293,15 @@ TGT int od_bf16_gemm(const struct od_bf16_a *a, const uint16_t *bp, int64_t N, i
 			if (ir <= 0 || jr <= 0)
 				continue;
 			if (!trans) {
-				const __mmask16 m = mask16(jr);
+				const __mmask16 m = od_mask16(jr);
 				for (int64_t i = 0; i < 16 && i < ir; i++)
 					_mm512_mask_storeu_ps(c + (i0 + ia * 16 + i) * ldc + j0 + jb * 16, m, _mm512_loadu_ps(t + i * 16));
 			} else {
 				__m512i r[16];
 				for (int i = 0; i < 16; i++)
 					r[i] = _mm512_loadu_si512(t + i * 16);
-				tr16(r);
-				const __mmask16 m = mask16(ir);
+				od_tr16(r);
+				const __mmask16 m = od_mask16(ir);
 				for (int64_t j = 0; j < 16 && j < jr; j++)
 					_mm512_mask_storeu_ps(c + (j0 + jb * 16 + j) * ldc + i0 + ia * 16, m, (__m512)r[j]);
 			}
@@ -350,7 +319,7 @@ void od_bf16_pack_n(uint16_t *dst, const float *src, int64_t ld, int64_t K, int6
 {
 }
 
-int od_bf16_gemm(const struct od_bf16_a *a, const uint16_t *bp, int64_t N, int64_t i0, int64_t ni, int64_t j0,
+int od_bf16_gemm(const struct od_gemm_a *a, const uint16_t *bp, int64_t N, int64_t i0, int64_t ni, int64_t j0,
 		 int64_t nj, float *c, int64_t ldc, int trans)
 {
 	return od_error(OD_EFAIL, "BF16 products need an x86-64 CPU with AVX512-BF16");

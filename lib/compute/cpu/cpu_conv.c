@@ -52,7 +52,7 @@ static int band_bf16(struct conv_job *j, const float *xn, float *yn, int oy0, in
 		im2col(j, xn, col, oy0, rows);
 		od_bf16_pack_n(bp, col, ncol, K, ncol, 0, (ncol + 15) / 16);
 	}
-	const struct od_bf16_a a = { j->wt->data, j->wt->dtype, K, j->Cout, K };
+	const struct od_gemm_a a = { j->wt->data, j->wt->dtype, K, j->Cout, K };
 	for (int c0 = 0; c0 < ncol; c0 += PIX_CHUNK) {
 		int nc = ncol - c0 < PIX_CHUNK ? ncol - c0 : PIX_CHUNK;
 		if (od_bf16_gemm(&a, bp, ncol, 0, j->Cout, c0, nc, yn, plane, 0))

@@ -7,8 +7,8 @@
  * switch (AVX-512 and AMX state are useless if it does not), and Linux hands
  * out the 8 KB AMX tile state only to processes that ask for it
  * (arch_prctl(ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA)); a refusal means the
- * AVX512-BF16 level. The ISA-specific kernels live in cpu_bf16.c, compiled for
- * their instruction sets function by function.
+ * AVX512-BF16 level. The ISA-specific kernels live in cpu_bf16.c and
+ * cpu_f32.c, compiled for their instruction sets function by function.
  */
 #include "compute/cpu/cpu_kernels.h"
 #include "base/error.h"
@@ -57,7 +57,10 @@ static enum od_cpu_isa detect(void)
 		__cpuid_count(7, 1, a, b, c, d);
 		a71 = a;
 	}
-	if (!avx512 || !(a71 >> 5 & 1)) /* AVX512_BF16 */
+	if (!avx512)
+		return lvl;
+	lvl = OD_ISA_AVX512;
+	if (!(a71 >> 5 & 1)) /* AVX512_BF16 */
 		return lvl;
 	lvl = OD_ISA_AVX512BF16;
 	/* AMX-BF16 (edx bit 22), AMX-TILE (bit 24), and the OS saving tile state (XCR0 bits 17, 18) */
@@ -111,11 +114,12 @@ enum od_cpu_isa od_cpu_isa_limit(enum od_cpu_isa max)
 	return now;
 }
 
-static const char *const isa_names[] = { "generic", "avx2", "avx512bf16", "amx" };
+static const char *const isa_names[] = { "generic", "avx2", "avx512", "avx512bf16", "amx" };
+#define N_ISA (int)(sizeof isa_names / sizeof isa_names[0])
 
 int od_cpu_isa_parse(const char *name, enum od_cpu_isa *out)
 {
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < N_ISA; i++)
 		if (!strcmp(name, isa_names[i])) {
 			*out = (enum od_cpu_isa)i;
 			return 0;
@@ -125,7 +129,7 @@ int od_cpu_isa_parse(const char *name, enum od_cpu_isa *out)
 
 const char *od_cpu_isa_name(enum od_cpu_isa i)
 {
-	return (unsigned)i < 4 ? isa_names[i] : "?";
+	return (unsigned)i < N_ISA ? isa_names[i] : "?";
 }
 
 int od_precision_parse(const char *name, enum od_precision *out)
@@ -153,7 +157,7 @@ int od_cpu_env_precision(enum od_precision *out)
 {
 	pthread_once(&once, init);
 	if (env_bad)
-		return od_error(OD_EINVAL, "OD_CPU_ISA: '%s' is not amx, avx512bf16, avx2 or generic", getenv("OD_CPU_ISA"));
+		return od_error(OD_EINVAL, "OD_CPU_ISA: '%s' is not amx, avx512bf16, avx512, avx2 or generic", getenv("OD_CPU_ISA"));
 	const char *e = getenv("OD_PRECISION");
 	if (e && *e) {
 		if (od_precision_parse(e, out))

@@ -15,10 +15,10 @@ enum {
 	OD_SCRATCH_WIDEN = 0,   /* cpu_linear.c: BF16/F16 weights widened for sgemm */
 	OD_SCRATCH_SCORES = 1,  /* cpu_attention.c: a block of scores */
 	OD_SCRATCH_COL = 2,     /* cpu_conv.c: im2col */
-	OD_SCRATCH_PACKED = 3,  /* a packed BF16 operand shared by one call's tiles (the caller's) */
+	OD_SCRATCH_PACKED = 3,  /* a packed operand shared by one call's tiles (the caller's) */
 	OD_SCRATCH_PACKED2 = 4, /* a second one (attention: V) */
-	OD_SCRATCH_ASTAGE = 5,  /* cpu_bf16.c: a staged BF16 A block */
-	OD_SCRATCH_CTILE = 6,   /* cpu_bf16.c: float32 accumulators of a tile */
+	OD_SCRATCH_ASTAGE = 5,  /* cpu_bf16.c, cpu_f32.c: a staged A block */
+	OD_SCRATCH_CTILE = 6,   /* cpu_bf16.c, cpu_f32.c: float32 accumulators of a tile */
 	OD_CPU_SCRATCH_SLOTS = 7
 };
 float *od_cpu_thread_scratch(int slot, size_t n);
@@ -67,7 +67,7 @@ void od_bf16_pack_t(uint16_t *dst, const float *src, int64_t ld, int64_t K, int6
 void od_bf16_pack_n(uint16_t *dst, const float *src, int64_t ld, int64_t K, int64_t N, int64_t jb0, int64_t jb1);
 
 /* The A operand: rows × K of dtype F32, BF16 or F16, row i at data + i·ld elements. */
-struct od_bf16_a {
+struct od_gemm_a {
 	const void *data;
 	enum od_dtype dtype;
 	int64_t ld, rows, K;
@@ -76,8 +76,31 @@ struct od_bf16_a {
  * A·B for B packed with N valid columns; element (i, j) stored at c[i·ldc + j],
  * or at c[j·ldc + i] when trans (x·Wᵀ computed as W·xᵀ), for i < A rows and
  * j < N only. Single-threaded; OD_ENOMEM when scratch fails. */
-int od_bf16_gemm(const struct od_bf16_a *a, const uint16_t *bp, int64_t N, int64_t i0, int64_t ni, int64_t j0,
+int od_bf16_gemm(const struct od_gemm_a *a, const uint16_t *bp, int64_t N, int64_t i0, int64_t ni, int64_t j0,
 		 int64_t nj, float *c, int64_t ldc, int trans);
+
+/*
+ * Float32 matrix products on AVX-512 (cpu_f32.c), the fp32 precision's linear
+ * layers at the AVX512 level and above (od_cpu_isa() >= OD_ISA_AVX512).
+ *
+ * B is packed in panels of 16 columns: element (k, n) at (n/16)·K·16 + k·16 +
+ * n%16, zero for n >= N. A is read as stored (float32 rows in place, BF16/F16
+ * widened a chunk at a time).
+ *
+ * Determinism: each element of C is one fused multiply-add chain over k in
+ * increasing order, whatever the tile, so the result depends on the shapes and
+ * the ISA level, never on the thread count or the tiling.
+ */
+/* floats of a packed B of K × N. */
+static inline size_t od_f32_packed_len(int64_t K, int64_t N) { return (size_t)((N + 15) / 16) * 16 * (size_t)K; }
+/* Pack column blocks [jb0, jb1) of B(k, n) = src[n·ld + k] (activations for x·Wᵀ). */
+void od_f32_pack_t(float *dst, const float *src, int64_t ld, int64_t K, int64_t N, int64_t jb0, int64_t jb1);
+/* x·Wᵀ computed as W·xᵀ: rows [i0, i0 + ni) of A (weight rows, i0 any) ×
+ * columns [j0, j0 + nj) of B packed with N valid columns (j0 a multiple of
+ * 16); element (i, j) plus bias[i] (when bias) stored at c[j·ldc + i], for
+ * i < A rows and j < N only. Single-threaded; OD_ENOMEM when scratch fails. */
+int od_f32_gemm(const struct od_gemm_a *a, const float *bp, int64_t N, int64_t i0, int64_t ni, int64_t j0,
+		int64_t nj, float *c, int64_t ldc, const float *bias);
 
 int od_cpu_linear(struct od_ctx *c, float *y, const float *x, int64_t M, const struct od_tensor *w,
 		  const struct od_tensor *bias);

@@ -1,5 +1,6 @@
 /*
- * cpu_linear.c: y = x·Wᵀ + b over OpenBLAS sgemm.
+ * cpu_linear.c: y = x·Wᵀ + b over OpenBLAS sgemm, od's AVX-512 float32 kernel or
+ * its BF16 kernels.
  *
  * Determinism: OpenBLAS's own threading does not give the same bits for 1 and 2
  * threads, so every sgemm here is single-threaded and the parallelism is ours:
@@ -12,12 +13,16 @@
  * per-thread scratch buffer, so a 2.8B-parameter BF16 checkpoint never needs
  * a float32 copy of itself (11 GB).
  *
+ * Float32 on AVX-512 (od_cpu_isa() >= OD_ISA_AVX512): y = W·xᵀ by
+ * cpu_f32.c, the weights read in place (F32) or widened a chunk at a time
+ * (BF16/F16), x packed once per call, tiles of weight rows × tokens, and
+ * the bias added in float32 afterwards. Below AVX-512, the OpenBLAS tiles.
+ *
  * BF16 precision (backend.h, od_cpu_bf16()): y = W·xᵀ by cpu_bf16.c, the
  * weights as the A operand read as stored (BF16 rows in place; F32 and F16
  * rounded to BF16 a tile at a time), x rounded and packed once per call as
- * the B operand, tiles of TILE_N weight rows × TILE_M tokens fixed by the
- * shape, float32 accumulation in a fixed K order, and the bias added in
- * float32 afterwards.
+ * the B operand, tiles of weight rows × tokens fixed by the shape, float32
+ * accumulation in a fixed K order, and the bias added in float32 afterwards.
  */
 #include "compute/cpu/cpu_kernels.h"
 #include "base/error.h"
@@ -91,62 +96,80 @@ static void linear_tiles(void *p, int64_t t0, int64_t t1)
 	}
 }
 
-/* BF16 tiles: TILE_N weight rows by TILE_M tokens (BF16 weights, read in
- * place: the tile's weight rows stay in L2 across its tokens) or by up to
- * TILE_M_STAGED tokens (weights rounded to BF16 in the tile: as few roundings
- * of each weight per call as memory allows). */
-#define TILE_N 128
-#define TILE_M 512
-#define TILE_M_STAGED 2048
+/* The products on od's own kernels: x packed once per call as the B operand
+ * (BF16 pairs or float32 panels), then tiles of weight rows × tokens.
+ *
+ * BF16 tiles: 128 weight rows by 512 tokens (BF16 weights, read in place: the
+ * tile's weight rows stay in L2 across its tokens) or by up to 2048 tokens
+ * (weights rounded to BF16 in the tile: as few roundings of each weight per
+ * call as memory allows).
+ *
+ * Float32 tiles on AVX-512 (cpu_f32.c): 96 weight rows (a multiple of its
+ * 6-row blocks) × 512 tokens. Every token count takes this path, so a token's
+ * output does not depend on how many tokens share the call (per-frame and
+ * per-token adaLN give the same bytes); below 16 tokens part of a 16-token
+ * panel is computed for nothing, while the weights' reading costs what it
+ * costs on sgemm. */
+#define BF16_TILE_N 128
+#define BF16_TILE_M 512
+#define BF16_TILE_M_STAGED 2048
+#define F32_TILE_N 96
+#define F32_TILE_M 512
 
-struct bf16_job {
+struct packed_job {
 	float *y;
 	const float *x;
-	uint16_t *xp;
-	struct od_bf16_a a;
+	void *xp;
+	struct od_gemm_a a;
 	const float *bias;
-	int64_t M, N, K, mb, mtiles;
-	int failed;
+	int64_t M, N, K, nb, mb, mtiles;
+	int bf16, failed;
 };
 
-static void bf16_pack(void *p, int64_t b0, int64_t b1)
+static void packed_pack(void *p, int64_t b0, int64_t b1)
 {
-	const struct bf16_job *j = p;
-	od_bf16_pack_t(j->xp, j->x, j->K, j->K, j->M, b0, b1);
+	const struct packed_job *j = p;
+	if (j->bf16)
+		od_bf16_pack_t(j->xp, j->x, j->K, j->K, j->M, b0, b1);
+	else
+		od_f32_pack_t(j->xp, j->x, j->K, j->K, j->M, b0, b1);
 }
 
-static void bf16_tiles(void *p, int64_t t0, int64_t t1)
+static void packed_tiles(void *p, int64_t t0, int64_t t1)
 {
-	struct bf16_job *j = p;
+	struct packed_job *j = p;
 	for (int64_t t = t0; t < t1; t++) {
-		int64_t n0 = t / j->mtiles * TILE_N, m0 = t % j->mtiles * j->mb;
-		int64_t nc = j->N - n0 < TILE_N ? j->N - n0 : TILE_N, mc = j->M - m0 < j->mb ? j->M - m0 : j->mb;
-		if (od_bf16_gemm(&j->a, j->xp, j->M, n0, nc, m0, mc, j->y, j->N, 1)) {
+		int64_t n0 = t / j->mtiles * j->nb, m0 = t % j->mtiles * j->mb;
+		int64_t nc = j->N - n0 < j->nb ? j->N - n0 : j->nb, mc = j->M - m0 < j->mb ? j->M - m0 : j->mb;
+		int rc = j->bf16 ? od_bf16_gemm(&j->a, j->xp, j->M, n0, nc, m0, mc, j->y, j->N, 1)
+				 : od_f32_gemm(&j->a, j->xp, j->M, n0, nc, m0, mc, j->y, j->N, j->bias);
+		if (rc) {
 			__atomic_store_n(&j->failed, 1, __ATOMIC_RELAXED);
 			return;
 		}
-		if (j->bias)
+		if (j->bf16 && j->bias)
 			for (int64_t r = m0; r < m0 + mc; r++)
 				for (int64_t col = n0; col < n0 + nc; col++)
 					j->y[r * j->N + col] += j->bias[col];
 	}
 }
 
-static int linear_bf16(float *y, const float *x, int64_t M, const struct od_tensor *w, const float *bias)
+static int linear_packed(float *y, const float *x, int64_t M, const struct od_tensor *w, const float *bias, int bf16)
 {
 	const int64_t N = w->shape[0], K = w->shape[1];
-	struct bf16_job j = { .y = y, .x = x, .bias = bias, .M = M, .N = N, .K = K };
-	j.a = (struct od_bf16_a){ w->data, w->dtype, K, N, K };
-	size_t len = od_bf16_packed_len(K, M);
-	if (!(j.xp = (uint16_t *)od_cpu_thread_scratch(OD_SCRATCH_PACKED, (len + 1) / 2)))
-		return od_error(OD_ENOMEM, "linear: out of memory for %zu bytes of packed activations", len * 2);
-	od_parallel_for((M + 15) / 16, bf16_pack, &j);
+	struct packed_job j = { .y = y, .x = x, .bias = bias, .M = M, .N = N, .K = K, .bf16 = bf16 };
+	j.a = (struct od_gemm_a){ w->data, w->dtype, K, N, K };
+	const size_t bytes = bf16 ? od_bf16_packed_len(K, M) * 2 : od_f32_packed_len(K, M) * 4;
+	if (!(j.xp = od_cpu_thread_scratch(OD_SCRATCH_PACKED, (bytes + 3) / 4)))
+		return od_error(OD_ENOMEM, "linear: out of memory for %zu bytes of packed activations", bytes);
+	od_parallel_for((M + 15) / 16, packed_pack, &j);
 	const int64_t M16 = (M + 15) / 16 * 16;
-	j.mb = w->dtype == OD_BF16 ? TILE_M : M16 < TILE_M_STAGED ? M16 : TILE_M_STAGED;
+	j.nb = bf16 ? BF16_TILE_N : F32_TILE_N;
+	j.mb = !bf16 ? F32_TILE_M : w->dtype == OD_BF16 ? BF16_TILE_M : M16 < BF16_TILE_M_STAGED ? M16 : BF16_TILE_M_STAGED;
 	j.mtiles = (M + j.mb - 1) / j.mb;
-	od_parallel_for(j.mtiles * ((N + TILE_N - 1) / TILE_N), bf16_tiles, &j);
+	od_parallel_for(j.mtiles * ((N + j.nb - 1) / j.nb), packed_tiles, &j);
 	if (j.failed)
-		return od_error(OD_ENOMEM, "linear: out of memory for the BF16 tiles");
+		return od_error(OD_ENOMEM, "linear: out of memory for the %s tiles", bf16 ? "BF16" : "float32");
 	return OD_OK;
 }
 
@@ -166,8 +189,8 @@ int od_cpu_linear(struct od_ctx *c, float *y, const float *x, int64_t M, const s
 	struct linear_job j = { y, x, w, NULL, M, N, K, 0, 0, 0, 0 };
 	if (bias && !(j.bias = od_param(c, bias)))
 		return OD_ENOMEM;
-	if (od_cpu_bf16(c))
-		return linear_bf16(y, x, M, w, j.bias);
+	if (od_cpu_bf16(c) || od_cpu_isa() >= OD_ISA_AVX512)
+		return linear_packed(y, x, M, w, j.bias, od_cpu_bf16(c));
 	tiling(M, N, &j.mb, &j.nb);
 	j.mtiles = (M + j.mb - 1) / j.mb;
 	int64_t tiles = j.mtiles * ((N + j.nb - 1) / j.nb);
