@@ -11,8 +11,10 @@
  * latents uniform in [-2, 2), t = 500, T5 states uniform in [-1, 1) with 40 of
  * 300 positions unmasked. Prints one line of key=value pairs: the median
  * seconds per step over R steps after one untimed step (which also pages the
- * weights in), GFLOP/s by the FLOP count below, the process's peak RSS, and
- * the precision and ISA level used. --dump writes the inputs and the output
+ * weights in), GFLOP/s by the FLOP count below, the process's peak RSS, the
+ * share of the thread pool's time its threads spent waiting for each other
+ * over the timed steps (pool_idle_pct, od_parallel_usage), and the precision
+ * and ISA level used. --dump writes the inputs and the output
  * to a safetensors file (emb, mask, x, t, out) for the PyTorch check.
  *
  * FLOPs per step (multiply-adds count 2), M = B·L token rows, D hidden, KV =
@@ -127,12 +129,15 @@ int main(int argc, char **argv)
 	    (rc = od_nextdit_forward(&m, &txt, 1, h, h, x, t, out, NULL)))
 		od_fail(rc);
 	const double first = od_now() - t0;
+	double wall0, busy0, wall1, busy1;
+	od_parallel_usage(&wall0, &busy0);
 	for (int i = 0; i < reps; i++) {
 		double a = od_now();
 		if ((rc = od_nextdit_forward(&m, &txt, 1, h, h, x, t, out, NULL)))
 			od_fail(rc);
 		ts[i] = od_now() - a;
 	}
+	od_parallel_usage(&wall1, &busy1);
 	qsort(ts, (size_t)reps, sizeof *ts, cmp_double);
 	const double L = (double)(h / cf->patch_h) * (h / cf->patch_w), M = B * L, D = cf->hidden,
 		     KV = (double)cf->kv_heads * cf->head_dim, FF = cf->ffn_hidden;
@@ -145,10 +150,10 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < nx; i++)
 		mean += fabs(out[i]);
 	printf("engine=od size=%d tokens=%.0f precision=%s isa=%s threads=%d seconds=%.4f min=%.4f max=%.4f reps=%d "
-	       "gflops=%.1f first=%.2f peak_rss_mb=%ld mean_abs_out=%.6f\n",
+	       "gflops=%.1f first=%.2f peak_rss_mb=%ld pool_idle_pct=%.1f mean_abs_out=%.6f\n",
 	       size, M, od_precision_name(ctx->precision), od_cpu_isa_name(od_cpu_isa()),
 	       ctx->threads, ts[reps / 2], ts[0], ts[reps - 1], reps, fl / ts[reps / 2] / 1e9, first, ru.ru_maxrss / 1024,
-	       mean / (double)nx);
+	       wall1 > wall0 ? 100 * (1 - (busy1 - busy0) / (wall1 - wall0)) : 0.0, mean / (double)nx);
 	if (dump_path && (rc = dump(dump_path, cf, B, h, emb, mask, x, t, out)))
 		od_fail(rc);
 	od_nextdit_text_free(&m, &txt);

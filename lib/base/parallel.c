@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_THREADS 256
@@ -20,8 +21,12 @@ static struct {
 	void (*fn)(void *, int64_t, int64_t);
 	void *arg;
 	int64_t n;
-	int parts;
+	int parts;   /* [0, n) cut into this many contiguous parts */
+	int next;    /* the next part to take */
+	int takers;  /* threads taking parts: the caller and workers 1 .. takers-1 */
+	double busy; /* seconds the threads spent in fn (under lock when added) */
 } job;
+static double usage_wall, usage_busy;
 static _Thread_local int in_pool;
 
 int od_cpu_count(void)
@@ -36,11 +41,24 @@ int od_cpu_count(void)
 	return n > 0 ? (int)n : 1;
 }
 
-static void run_part(int part)
+static double now(void)
 {
-	int64_t b = job.n * part / job.parts, e = job.n * (part + 1) / job.parts;
-	if (b < e)
-		job.fn(job.arg, b, e);
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+/* Take parts until none is left; returns the seconds spent in fn. A part's
+ * bounds depend on n and parts alone, never on the thread that takes it. */
+static double run_parts(void)
+{
+	const double t0 = now();
+	for (int p; (p = __atomic_fetch_add(&job.next, 1, __ATOMIC_RELAXED)) < job.parts;) {
+		int64_t b = job.n * p / job.parts, e = job.n * (p + 1) / job.parts;
+		if (b < e)
+			job.fn(job.arg, b, e);
+	}
+	return now() - t0;
 }
 
 static void *worker(void *p)
@@ -53,13 +71,15 @@ static void *worker(void *p)
 		while (generation == seen)
 			pthread_cond_wait(&wake, &lock);
 		seen = generation;
-		int parts = job.parts;
+		const int takes = id < job.takers;
 		pthread_mutex_unlock(&lock);
-		if (id < parts)
-			run_part(id);
+		const double busy = takes ? run_parts() : 0;
 		pthread_mutex_lock(&lock);
-		if (id < parts && --pending == 0)
-			pthread_cond_signal(&done);
+		if (takes) {
+			job.busy += busy;
+			if (--pending == 0)
+				pthread_cond_signal(&done);
+		}
 	}
 	return NULL;
 }
@@ -114,17 +134,31 @@ void od_parallel_for(int64_t n, void (*fn)(void *arg, int64_t begin, int64_t end
 	job.fn = fn;
 	job.arg = arg;
 	job.n = n;
-	job.parts = (int)(n < t ? n : t);
-	pending = job.parts - 1;
+	job.takers = (int)(n < t ? n : t);
+	job.parts = (int)(n < (int64_t)t * OD_PARALLEL_PARTS ? n : (int64_t)t * OD_PARALLEL_PARTS);
+	job.next = 0;
+	job.busy = 0;
+	pending = job.takers - 1;
+	const double t0 = now(); /* before any worker can start: busy <= wall */
 	generation++;
 	pthread_cond_broadcast(&wake);
 	pthread_mutex_unlock(&lock);
 	in_pool = 1;
-	run_part(0);
+	const double busy = run_parts();
 	in_pool = 0;
 	pthread_mutex_lock(&lock);
 	while (pending > 0)
 		pthread_cond_wait(&done, &lock);
+	usage_wall += (now() - t0) * job.takers;
+	usage_busy += busy + job.busy;
 	pthread_mutex_unlock(&lock);
 	pthread_mutex_unlock(&call_lock);
+}
+
+void od_parallel_usage(double *wall, double *busy)
+{
+	pthread_mutex_lock(&lock);
+	*wall = usage_wall;
+	*busy = usage_busy;
+	pthread_mutex_unlock(&lock);
 }
