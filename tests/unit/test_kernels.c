@@ -4,6 +4,7 @@
  * contract; and bitwise determinism across thread counts.
  */
 #include "od.h"
+#include "compute/cpu/cpu_kernels.h"
 #include "tap.h"
 
 #include <math.h>
@@ -285,6 +286,30 @@ static void test_elementwise(struct od_ctx *c)
 		od_act_mul(c, y, a, b, n, acts[i]);
 		ok_close(y, e, n, 2e-6, 1e-5, "act_mul");
 	}
+	/* SiLU's eight-lane path gives the bits of the scalar formula (od_silu_f), also
+	 * at the clamp (|x| near 88 and beyond), for infinities and in a ragged tail. */
+	const float edge[] = { 0.0f, -0.0f, 88.0f, -88.0f, 88.5f, -88.5f, 150.0f, -150.0f, 1e30f, -1e30f, INFINITY, 1e-30f, -3.5f };
+	const int ne = (int)(sizeof edge / sizeof *edge), ns = 1003;
+	float *xs = malloc(sizeof(float) * ns);
+	for (int j = 0; j < ns; j++)
+		xs[j] = j < ne ? edge[j] : a[j];
+	od_act(c, y, xs, ns, OD_ACT_SILU);
+	int same = 1, worst = -1;
+	for (int j = 0; j < ns && same; j++)
+		if (memcmp(&y[j], &(float){ od_silu_f(xs[j]) }, sizeof(float)))
+			same = 0, worst = j;
+	ok(same, "silu: the eight-lane path gives the scalar formula's bits");
+	if (!same)
+		printf("# element %d: x %.9g, got %.9g, scalar %.9g\n", worst, xs[worst], y[worst], od_silu_f(xs[worst]));
+	od_act_mul(c, y, xs, b, ns, OD_ACT_SILU);
+	same = 1;
+	for (int j = 0; j < ns && same; j++)
+		if (memcmp(&y[j], &(float){ od_silu_f(xs[j]) * b[j] }, sizeof(float)))
+			same = 0, worst = j;
+	ok(same, "silu·b: the eight-lane path gives the scalar formula's bits");
+	if (!same)
+		printf("# element %d: x %.9g b %.9g, got %.9g\n", worst, xs[worst], b[worst], y[worst]);
+	free(xs);
 	for (int j = 0; j < n; j++)
 		e[j] = a[j] + b[j];
 	od_binary(c, y, a, b, n, OD_OP_ADD);

@@ -3,6 +3,7 @@
 #include "compute/cpu/cpu_kernels.h"
 #include "base/error.h"
 #include "base/parallel.h"
+#include "compute/cpu/cpu_simd.h"
 
 #include <math.h>
 #include <string.h>
@@ -31,17 +32,50 @@ struct ew_job {
 	float alpha, beta;
 };
 
+#ifdef HAVE_AVX2_PATH
+/* SiLU over [i0, i1) eight at a time, times b[i] when b is given: the
+ * operations of od_silu_f, in its order and without fused multiply-adds, so
+ * the bits are the scalar tail's; returns where the tail starts. */
+__attribute__((target("avx2,fma"))) static int64_t silu8(float *y, const float *a, const float *b, int64_t i0,
+							 int64_t i1)
+{
+	const __m256 one = _mm256_set1_ps(1.0f), cap = _mm256_set1_ps(88.0f), neg = _mm256_set1_ps(-0.0f);
+	int64_t i = i0;
+	for (; i + 8 <= i1; i += 8) {
+		const __m256 x = _mm256_loadu_ps(a + i);
+		const __m256 e = exp8(_mm256_min_ps(_mm256_xor_ps(x, neg), cap));
+		__m256 v = _mm256_mul_ps(x, _mm256_div_ps(one, _mm256_add_ps(one, e)));
+		if (b)
+			v = _mm256_mul_ps(v, _mm256_loadu_ps(b + i));
+		_mm256_storeu_ps(y + i, v);
+	}
+	return i;
+}
+#endif
+
+/* SiLU, the activation of the NextDiT's feed-forward and of the VAE, goes
+ * eight lanes at a time where the CPU has AVX2 (libm's expf one element at a
+ * time was 1.6% of a NextDiT step). */
+static int64_t act_simd(const struct ew_job *j, int64_t i0, int64_t i1, const float *b)
+{
+#ifdef HAVE_AVX2_PATH
+	if (j->act == OD_ACT_SILU && have_avx2())
+		return silu8(j->y, j->a, b, i0, i1);
+#endif
+	return i0;
+}
+
 static void act_range(void *p, int64_t i0, int64_t i1)
 {
 	const struct ew_job *j = p;
-	for (int64_t i = i0; i < i1; i++)
+	for (int64_t i = act_simd(j, i0, i1, NULL); i < i1; i++)
 		j->y[i] = od_act_f(j->a[i], j->act);
 }
 
 static void act_mul_range(void *p, int64_t i0, int64_t i1)
 {
 	const struct ew_job *j = p;
-	for (int64_t i = i0; i < i1; i++)
+	for (int64_t i = act_simd(j, i0, i1, j->b); i < i1; i++)
 		j->y[i] = od_act_f(j->a[i], j->act) * j->b[i];
 }
 

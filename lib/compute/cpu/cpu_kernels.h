@@ -7,6 +7,7 @@
 #define OD_CPU_KERNELS_H
 
 #include "compute/backend.h"
+#include "base/fastmath.h"
 
 /* The calling thread's scratch buffer number slot of at least n floats, kept
  * for reuse by later calls on the same thread; NULL on OOM. Kernels run tiles
@@ -169,8 +170,15 @@ int od_cpu_act_backward(struct od_ctx *c, float *dx, const float *dy, const floa
 int od_cpu_act_mul_backward(struct od_ctx *c, float *da, float *db, float *y, const float *dy, const float *a,
 			    const float *b, int64_t n, enum od_act act);
 
-/* Scalar activations, shared with tests. */
-static inline float od_silu_f(float x) { return x / (1.0f + __builtin_expf(-x)); }
+/* Scalar activations, shared with tests. SiLU(x) = x·σ(x), σ = 1/(1 + exp(−x))
+ * with od_expf and its argument clamped at 88 (numerics.md §8.1): the
+ * operations of the AVX2 path (cpu_elementwise.c) and of the SwiGLU backward
+ * (cpu_elementwise_backward.c), so all three give the same bits. */
+static inline float od_silu_f(float x)
+{
+	const float e = od_expf(-x < 88.0f ? -x : 88.0f);
+	return x * (1.0f / (1.0f + e));
+}
 float od_act_f(float x, enum od_act a);
 /* d act(x) / dx (cpu_elementwise_backward.c) */
 float od_act_grad_f(float x, enum od_act a);
