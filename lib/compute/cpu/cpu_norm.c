@@ -2,16 +2,24 @@
  * cpu_norm.c: RMSNorm, LayerNorm and GroupNorm, and the NextDiT variants that
  * fuse them with adaLN modulation and tanh gates (numerics.md §2.4, §2.7, §4.1).
  *
- * Statistics are accumulated in double and the normalised value is formed in
+ * Row statistics are accumulated in double (cpu_row_stats.h: eight lanes, an
+ * order fixed by the width) and the normalised value is formed in
  * float32 in the order upstream uses: (x·rsqrt(ms + eps))·w, then ·(1 + scale).
  */
 #include "compute/cpu/cpu_kernels.h"
 #include "compute/cpu/cpu_group_stats.h"
+#include "compute/cpu/cpu_row_stats.h"
 #include "base/error.h"
 #include "base/parallel.h"
 
 #include <math.h>
 #include <stdlib.h>
+
+/* The row loops go eight lanes at a time (GCC vector extensions), each lane the
+ * scalar tail's operations in its order, so the bits do not depend on where a
+ * column falls. */
+#define V(p) (*(od_v8f *)(p))
+#define CV(p) (*(const od_v8f *)(p))
 
 struct norm_job {
 	float *y;
@@ -21,23 +29,18 @@ struct norm_job {
 	float eps;
 };
 
-static inline float rms_factor(const float *x, int D, float eps)
-{
-	double ss = 0;
-	for (int d = 0; d < D; d++)
-		ss += (double)x[d] * x[d];
-	return 1.0f / sqrtf((float)(ss / D) + eps);
-}
-
 static void rms_rows(void *p, int64_t r0, int64_t r1)
 {
 	const struct norm_job *j = p;
 	for (int64_t r = r0; r < r1; r++) {
 		const float *x = j->x + r * j->D;
 		float *y = j->y + r * j->D;
-		float f = rms_factor(x, j->D, j->eps);
-		for (int d = 0; d < j->D; d++)
-			y[d] = j->w ? (x[d] * f) * j->w[d] : x[d] * f;
+		const float f = od_row_rms_factor(x, j->D, j->eps), *w = j->w;
+		int d = 0;
+		for (; d + 8 <= j->D; d += 8)
+			V(y + d) = w ? (CV(x + d) * f) * CV(w + d) : CV(x + d) * f;
+		for (; d < j->D; d++)
+			y[d] = w ? (x[d] * f) * w[d] : x[d] * f;
 	}
 }
 
@@ -48,20 +51,6 @@ int od_cpu_rmsnorm(struct od_ctx *c, float *y, const float *x, int64_t M, int D,
 	return OD_OK;
 }
 
-static inline void mean_rstd(const float *x, int D, float eps, float *mean, float *rstd)
-{
-	double s = 0, ss = 0;
-	for (int d = 0; d < D; d++)
-		s += x[d];
-	double m = s / D;
-	for (int d = 0; d < D; d++) {
-		double t = x[d] - m;
-		ss += t * t;
-	}
-	*mean = (float)m;
-	*rstd = (float)(1.0 / sqrt(ss / D + eps));
-}
-
 static void ln_rows(void *p, int64_t r0, int64_t r1)
 {
 	const struct norm_job *j = p;
@@ -69,8 +58,17 @@ static void ln_rows(void *p, int64_t r0, int64_t r1)
 		const float *x = j->x + r * j->D;
 		float *y = j->y + r * j->D;
 		float m, rs;
-		mean_rstd(x, j->D, j->eps, &m, &rs);
-		for (int d = 0; d < j->D; d++) {
+		od_row_mean_rstd(x, j->D, j->eps, &m, &rs);
+		int d = 0;
+		for (; d + 8 <= j->D; d += 8) {
+			od_v8f v = (CV(x + d) - m) * rs;
+			if (j->w)
+				v *= CV(j->w + d);
+			if (j->b)
+				v += CV(j->b + d);
+			V(y + d) = v;
+		}
+		for (; d < j->D; d++) {
 			float v = (x[d] - m) * rs;
 			if (j->w)
 				v *= j->w[d];
@@ -138,8 +136,11 @@ static void rms_mod_rows(void *p, int64_t r0, int64_t r1)
 	for (int64_t r = r0; r < r1; r++) {
 		const float *x = j->x + r * j->D, *s = j->scale + (r / j->group) * j->ld;
 		float *y = j->y + r * j->D;
-		float f = rms_factor(x, j->D, j->eps);
-		for (int d = 0; d < j->D; d++)
+		const float f = od_row_rms_factor(x, j->D, j->eps);
+		int d = 0;
+		for (; d + 8 <= j->D; d += 8)
+			V(y + d) = ((CV(x + d) * f) * CV(j->w + d)) * (1.0f + CV(s + d));
+		for (; d < j->D; d++)
 			y[d] = ((x[d] * f) * j->w[d]) * (1.0f + s[d]);
 	}
 }
@@ -159,8 +160,11 @@ static void ln_mod_rows(void *p, int64_t r0, int64_t r1)
 		const float *x = j->x + r * j->D, *s = j->scale + (r / j->group) * j->ld;
 		float *y = j->y + r * j->D;
 		float m, rs;
-		mean_rstd(x, j->D, j->eps, &m, &rs);
-		for (int d = 0; d < j->D; d++)
+		od_row_mean_rstd(x, j->D, j->eps, &m, &rs);
+		int d = 0;
+		for (; d + 8 <= j->D; d += 8)
+			V(y + d) = ((CV(x + d) - m) * rs) * (1.0f + CV(s + d));
+		for (; d < j->D; d++)
 			y[d] = ((x[d] - m) * rs) * (1.0f + s[d]);
 	}
 }
@@ -190,8 +194,11 @@ static void rms_gate_rows(void *p, int64_t r0, int64_t r1)
 	for (int64_t r = r0; r < r1; r++) {
 		const float *a = j->x + r * j->D, *tg = j->scale + r / j->group * j->D;
 		float *x = j->y + r * j->D;
-		float f = rms_factor(a, j->D, j->eps);
-		for (int d = 0; d < j->D; d++)
+		const float f = od_row_rms_factor(a, j->D, j->eps);
+		int d = 0;
+		for (; d + 8 <= j->D; d += 8)
+			V(x + d) += CV(tg + d) * ((CV(a + d) * f) * CV(j->w + d));
+		for (; d < j->D; d++)
 			x[d] += tg[d] * ((a[d] * f) * j->w[d]);
 	}
 }

@@ -16,10 +16,12 @@
  * (a frame, for the per-frame modulation); each tile sums its rows in order into
  * its own partial vectors, then the partials are added tile by tile in order (in
  * double). The tiling depends on M, D and the group only, never on the threads.
- * The row statistics are the forward's (double sums), taken in 8 lanes.
+ * The row statistics are the forward's, the same sums in the same order
+ * (cpu_row_stats.h).
  */
 #include "compute/cpu/cpu_kernels.h"
 #include "compute/cpu/cpu_simd.h"
+#include "compute/cpu/cpu_row_stats.h"
 #include "base/error.h"
 #include "base/parallel.h"
 
@@ -48,69 +50,28 @@ struct nb_job {
  * One row, in 8-lane vectors (GCC vector extensions): the same code is compiled
  * for the baseline and, when the CPU has it, for AVX2 (nb_rows_avx2), and each
  * lane does the same IEEE operations either way, so both give the same bits.
- * The row statistics are accumulated in double in 8 lanes (then added in a
- * fixed order), as are Σ g and Σ g·x̂ (in float lanes).
+ * The row statistics are the forward's (cpu_row_stats.h); Σ g and Σ g·x̂ are
+ * accumulated in 8 float lanes, then added in a fixed order.
  */
 typedef float v8f __attribute__((vector_size(32), aligned(4), may_alias));
 typedef float v4f __attribute__((vector_size(16), aligned(4), may_alias));
-typedef double v4d __attribute__((vector_size(32), aligned(8), may_alias));
-
-static inline __attribute__((always_inline)) double lanes_sum(v4d a, v4d b)
-{
-	return ((a[0] + b[0]) + (a[1] + b[1])) + ((a[2] + b[2]) + (a[3] + b[3]));
-}
-
-static inline __attribute__((always_inline)) void acc_d(v4d *lo, v4d *hi, v8f v, int square)
-{
-	v4d a = __builtin_convertvector(__builtin_shufflevector(v, v, 0, 1, 2, 3), v4d);
-	v4d b = __builtin_convertvector(__builtin_shufflevector(v, v, 4, 5, 6, 7), v4d);
-	if (square)
-		a *= a, b *= b;
-	*lo += a;
-	*hi += b;
-}
-
 static inline __attribute__((always_inline)) void nb_row(const struct nb_job *j, int64_t r, const float *f,
 							   const float *wv, const float *fw, float *xh, float *pw,
 							   float *pb, float *pm)
 {
 	const int D = j->D, D8 = D & ~7;
 	const float *x = j->x + r * D, *dy = j->dy + r * D;
-	v4d a0 = { 0 }, a1 = { 0 };
-	double tail = 0;
 	float mean = 0, rs;
 	int d;
-	/* the forward's statistics (cpu_norm.c: double sums), summed in lanes */
+	/* the forward's statistics, the same sums (cpu_row_stats.h) */
 	if (j->kind == NB_RMS) {
-		for (d = 0; d < D8; d += 8) {
-			acc_d(&a0, &a1, *(const v8f *)(x + d), 1);
-		}
-		for (; d < D; d++)
-			tail += (double)x[d] * x[d];
-		rs = 1.0f / sqrtf((float)((lanes_sum(a0, a1) + tail) / D) + j->eps);
+		rs = od_row_rms_factor(x, D, j->eps);
 		for (d = 0; d < D8; d += 8)
 			*(v8f *)(xh + d) = *(const v8f *)(x + d) * rs;
 		for (; d < D; d++)
 			xh[d] = x[d] * rs;
 	} else {
-		for (d = 0; d < D8; d += 8)
-			acc_d(&a0, &a1, *(const v8f *)(x + d), 0);
-		for (; d < D; d++)
-			tail += x[d];
-		const double m = (lanes_sum(a0, a1) + tail) / D;
-		v4d b0 = { 0 }, b1 = { 0 };
-		double t2 = 0;
-		const v4d mv = { m, m, m, m };
-		for (d = 0; d < D8; d += 8) {
-			v8f v = *(const v8f *)(x + d);
-			v4d lo = __builtin_convertvector(__builtin_shufflevector(v, v, 0, 1, 2, 3), v4d) - mv;
-			v4d hi = __builtin_convertvector(__builtin_shufflevector(v, v, 4, 5, 6, 7), v4d) - mv;
-			b0 += lo * lo, b1 += hi * hi;
-		}
-		for (; d < D; d++)
-			t2 += (x[d] - m) * (x[d] - m);
-		mean = (float)m;
-		rs = (float)(1.0 / sqrt((lanes_sum(b0, b1) + t2) / D + j->eps));
+		od_row_mean_rstd(x, D, j->eps, &mean, &rs);
 		for (d = 0; d < D8; d += 8)
 			*(v8f *)(xh + d) = (*(const v8f *)(x + d) - mean) * rs;
 		for (; d < D; d++)
