@@ -53,7 +53,7 @@ struct nb_job {
  * The row statistics are the forward's (cpu_row_stats.h); Σ g and Σ g·x̂ are
  * accumulated in 8 float lanes, then added in a fixed order.
  */
-typedef float v8f __attribute__((vector_size(32), aligned(4), may_alias));
+typedef od_v8f v8f;
 typedef float v4f __attribute__((vector_size(16), aligned(4), may_alias));
 static inline __attribute__((always_inline)) void nb_row(const struct nb_job *j, int64_t r, const float *f,
 							   const float *wv, const float *fw, float *xh, float *pw,
