@@ -231,7 +231,7 @@ install: all
 	$(INSTALL) -m 644 od.pc $(DESTDIR)$(libdir)/pkgconfig
 	$(INSTALL) -m 644 $(MAN1) $(DESTDIR)$(mandir)/man1
 	$(INSTALL) -m 644 $(MAN5) $(DESTDIR)$(mandir)/man5
-	cp -R share/tiny-onediffusion $(DESTDIR)$(datadir)/od/
+	cp -R share/tiny-onediffusion share/scene-onediffusion $(DESTDIR)$(datadir)/od/
 	$(if $(CUDA_PLUGIN),$(INSTALL) -d $(DESTDIR)$(libdir)/od && $(INSTALL) -m 755 $(CUDA_PLUGIN) $(DESTDIR)$(libdir)/od)
 
 uninstall:

@@ -536,8 +536,11 @@ const char *od_default_model(void)
 		}
 	}
 	snprintf(datadirs[n++], PATH_MAX, "%s", OD_DATADIR);
-	static const char *const names[] = { "od/OneDiffusion", "od/tiny-onediffusion" };
-	for (int k = 0; k < 2; k++)
+	/* the released checkpoint when a user put it there, else the trained
+	 * scene model, else the random-weight one the golden tests use */
+	static const char *const names[] = { "od/OneDiffusion", "od/scene-onediffusion",
+					     "od/tiny-onediffusion" };
+	for (size_t k = 0; k < sizeof names / sizeof *names; k++)
 		for (int i = 0; i < n; i++) {
 			snprintf(buf, sizeof buf, "%s/%s", datadirs[i], names[k]);
 			if (od_is_dir(buf))

@@ -38,7 +38,12 @@ bin=$(dirname "$(find "$D" -type f -name od-tag -path '*/bin/*' | head -1)")
 t_ok "the porcelain is installed" test -x "$bin/od"
 t_ok "an installed tool runs without OD_MODEL" sh -c \
 	"env -u OD_MODEL XDG_DATA_HOME=$T_TMP/nothing '$bin/od-tag' -v 'a cat' 2> '$T_TMP/inst.err' > '$T_TMP/inst.odf'"
-t_grep "model '$D.*/share/od/tiny-onediffusion'" "$T_TMP/inst.err" "... on the installed model"
+t_grep "model '$D.*/share/od/scene-onediffusion'" "$T_TMP/inst.err" "... on the installed trained model"
+m=$(find "$D" -type d -path '*/share/od/scene-onediffusion' | head -1)
+t_ok "its text encoder, tokenizer and scheduler link to the installed tiny model's" sh -c '
+	for c in text_encoder tokenizer scheduler; do
+		[ -L "$1/$c" ] && [ "$(readlink "$1/$c")" = "../tiny-onediffusion/$c" ] && [ -n "$(ls "$1/$c/")" ] || exit 1
+	done' sh "$m"
 t_ok "the porcelain too" sh -c \
 	"cd '$T_TMP' && env -u OD_MODEL XDG_DATA_HOME=$T_TMP/nothing '$bin/od' text2image x -S 16x16 -n 1 -o inst.png && test -s inst.png"
 flags=$(PKG_CONFIG_PATH=$T_TMP pkg-config --cflags --libs --static od 2>"$T_ERR")
