@@ -111,6 +111,19 @@ recipe "$T_TMP/b" -s default > /dev/null 2>&1
 t_result $? "back to the first VAE_FULL_LR"
 t_ok "... the model is the uninterrupted run's again" cmp "$T_TMP/a/model/transformer/diffusion_pytorch_model.safetensors" \
 	"$T_TMP/b/model/transformer/diffusion_pytorch_model.safetensors"
+# VAE_FROM: the NextDiT trained on a finished model's VAE instead of a new one;
+# given the VAE this recipe made, the same model comes out
+t_ok "VAE_FROM=the model: make default" recipe "$T_TMP/c" VAE_FROM="$M" default
+t_ok "... trains no VAE" test ! -e "$T_TMP/c/vae-run" -a ! -e "$T_TMP/c/vae-full"
+t_ok "... and makes the same bytes as the run that trained it" sh -c '
+	for f in vae/diffusion_pytorch_model.safetensors vae/config.json transformer/diffusion_pytorch_model.safetensors; do
+		cmp "$1/$f" "$2/$f" || exit 1
+	done' sh "$M" "$T_TMP/c/model"
+t_ok "... with the VAE's logs of that model" cmp "$M/vae-train.csv" "$T_TMP/c/model/vae-train.csv"
+t_grep "Taken as it was from model (VAE_FROM)" "$T_TMP/c/model/TRAINING.md" "... and TRAINING.md says whose VAE it is"
+recipe "$T_TMP/c" VAE_FROM="$T_TMP/nothing" default > /dev/null 2> vae-from.err
+t_result $(($? == 0)) "VAE_FROM without a model there: make fails"
+t_grep "nothing/vae/config.json" vae-from.err "... naming the missing file"
 # the ablations: three trainings from the same initialisation, stopped at the same
 # step of the model's schedule, scored on multiview; "all" is the model's own run
 # at that step, copied

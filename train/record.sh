@@ -4,7 +4,8 @@
 # machine, the time and steps of each training, and the losses along the way
 # (the full logs are OUT/vae-run/train.csv, OUT/vae-full/train.csv and
 # OUT/dit/log.csv, copied next to the model as vae-train.csv,
-# vae-full-train.csv and dit-train.csv).
+# vae-full-train.csv and dit-train.csv; a run given VAE_FROM names that
+# model's VAE instead of the VAE's trainings).
 set -eu
 out=$1
 cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/^[^:]*: *//')
@@ -41,12 +42,18 @@ summary() {
 			}
 		}' "$1"
 }
-summary "$out/vae-run/train.csv" "The VAE on crops (reconstruction + KL)" loss
-echo
-echo "![the VAE's loss on crops](vae-loss.svg) (every step: vae-train.csv)"
-summary "$out/vae-full/train.csv" "The VAE on whole pictures (reconstruction + KL)" loss
-echo
-echo "![the VAE's loss on whole pictures](vae-full-loss.svg) (every step: vae-full-train.csv)"
+vae_from=$(cat "$out/.vae-from" 2>/dev/null || echo 'trained here')
+if [ "$vae_from" = 'trained here' ]; then
+	summary "$out/vae-run/train.csv" "The VAE on crops (reconstruction + KL)" loss
+	echo
+	echo "![the VAE's loss on crops](vae-loss.svg) (every step: vae-train.csv)"
+	summary "$out/vae-full/train.csv" "The VAE on whole pictures (reconstruction + KL)" loss
+	echo
+	echo "![the VAE's loss on whole pictures](vae-full-loss.svg) (every step: vae-full-train.csv)"
+else
+	printf '\n## The VAE\n\nTaken as it was from %s (VAE_FROM), not trained in this run: its\n' "$(basename "$vae_from")"
+	echo "training is in that model's TRAINING.md (its logs, where it had them, are copied here)."
+fi
 if [ -f "$out/vae-check.md" ]; then
 	printf '\n## The VAE'"'"'s reconstructions\n\n'
 	echo "Of view 0 of $(ls -d "$out"/vae-check/scenes/[0-9]* | wc -l) held-out scenes (od-scene seed 9101), encoded (the"
