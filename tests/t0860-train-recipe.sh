@@ -137,6 +137,12 @@ rm -rf "$T_TMP/b/dit/step-0000002"
 t_ok "without the model's checkpoint, every task is trained" recipe "$T_TMP/b" ABL_STEPS=2 "$T_TMP/b/abl-all/dit/done"
 t_ok "... to the same bytes as the copy" cmp "$T_TMP/a/abl-all/dit/step-0000002/transformer/diffusion_pytorch_model.safetensors" \
 	"$T_TMP/b/abl-all/dit/step-0000002/transformer/diffusion_pytorch_model.safetensors"
+recipe "$T_TMP/a" ABL_STEPS=2 ABL_N=2 ABL_SAMPLER_STEPS=2 -s status > status-abl.txt
+t_grep "^ablations: all scored; norays scored; mvonly scored: $T_TMP/a/ablations.md\$" status-abl.txt \
+	"make status: the ablations, scored, and their table"
+recipe "$T_TMP/b" ABL_STEPS=2 -s status > status-abl-b.txt
+t_grep "^ablations: all trained; norays step 0 of 2; mvonly step 0 of 2\$" status-abl-b.txt \
+	"... and how far each has come"
 t_ok "ablations.md: three trainings and the baseline, with numbers" awk -F'|' '
 	/^\| (every task|multiview alone)/ { n++; if ($5 !~ /[0-9]/ || $6 !~ /[0-9]/ || $4 + 0 != 0) bad++ }
 	/^\| baseline: view 0 copied/ { b++ }
