@@ -123,7 +123,33 @@ t_ok "... with the VAE's logs of that model" cmp "$M/vae-train.csv" "$T_TMP/c/mo
 t_grep "Taken as it was from model (VAE_FROM)" "$T_TMP/c/model/TRAINING.md" "... and TRAINING.md says whose VAE it is"
 recipe "$T_TMP/c" VAE_FROM="$T_TMP/nothing" default > /dev/null 2> vae-from.err
 t_result $(($? == 0)) "VAE_FROM without a model there: make fails"
-t_grep "nothing/vae/config.json" vae-from.err "... naming the missing file"
+t_grep "VAE_FROM: $T_TMP/nothing/vae/config.json: no such file" vae-from.err "... naming the missing file"
+# DIT_FROM: a model trained further, as over sittings: its NextDiT is the start
+cp -r "$M" m2
+t_ok "VAE_FROM=DIT_FROM=the model, DIT_STEPS=2: make default" recipe "$T_TMP/d" VAE_FROM=m2 DIT_FROM=m2 DIT_STEPS=2 default
+t_ok "... starts from that model's NextDiT" cmp m2/transformer/diffusion_pytorch_model.safetensors \
+	"$T_TMP/d/init/transformer/diffusion_pytorch_model.safetensors"
+t_ok "... trains it 2 steps further" sh -c '
+	[ "$(tail -n +2 "$1/dit/log.csv" | cut -d, -f1 | tr "\n" " ")" = "1 2 " ] &&
+	! cmp -s "$1/model/transformer/diffusion_pytorch_model.safetensors" m2/transformer/diffusion_pytorch_model.safetensors' \
+	sh "$T_TMP/d"
+t_ok "... its log: the 4 steps before, then 2 counted on from them" sh -c '
+	[ "$(tail -n +2 "$1/model/dit-train.csv" | cut -d, -f1 | tr "\n" " ")" = "1 2 3 4 5 6 " ] &&
+	[ "$(sed -n 5p "$1/model/dit-train.csv")" = "$(tail -n 1 m2/dit-train.csv)" ]' sh "$T_TMP/d"
+t_grep "^The NextDiT of m2 (DIT_FROM; its record closes this one) trained further by" "$T_TMP/d/model/TRAINING.md" \
+	"... TRAINING.md says what it continued"
+t_grep "^With the runs before it: 6 NextDiT steps" "$T_TMP/d/model/TRAINING.md" "... how many steps in all"
+t_grep "^## Before this run: m2$" "$T_TMP/d/model/TRAINING.md" "... and holds that model's record"
+t_grep "^### The NextDiT (flow matching, every task)$" "$T_TMP/d/model/TRAINING.md" "... one level down"
+t_ok "... its figures named, not shown" sh -c '! sed -n "/^## Before this run/,\$p" "$1" | grep -q "^!\["' \
+	sh "$T_TMP/d/model/TRAINING.md"
+# the model it continued replaced by the new one (as make share does): the run is
+# up to date, not started again
+rm -rf m2/transformer && cp -r "$T_TMP/d/model/transformer" m2/
+t_ok "... that model replaced by the new one: still up to date (make -q)" \
+	recipe "$T_TMP/d" VAE_FROM=m2 DIT_FROM=m2 DIT_STEPS=2 -q default
+recipe "$T_TMP/d" -s status > /dev/null
+t_ok "make status does not touch the run's parameters" recipe "$T_TMP/d" VAE_FROM=m2 DIT_FROM=m2 DIT_STEPS=2 -q default
 # the ablations: three trainings from the same initialisation, stopped at the same
 # step of the model's schedule, scored on multiview; "all" is the model's own run
 # at that step, copied

@@ -5,14 +5,27 @@
 # (the full logs are OUT/vae-run/train.csv, OUT/vae-full/train.csv and
 # OUT/dit/log.csv, copied next to the model as vae-train.csv,
 # vae-full-train.csv and dit-train.csv; a run given VAE_FROM names that
-# model's VAE instead of the VAE's trainings).
+# model's VAE instead of the VAE's trainings; one given DIT_FROM says
+# whose NextDiT it continued and ends with that model's record).
 set -eu
 out=$1
 cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/^[^:]*: *//')
+vae_from=$(cat "$out/.vae-from" 2>/dev/null || echo 'trained here')
+dit_from=$(cat "$out/.dit-from" 2>/dev/null || echo 'a seed')
+if [ "$dit_from" = 'a seed' ]; then
+	how='Trained from a seed'
+else
+	how="The NextDiT of $(basename "$dit_from") (DIT_FROM; its record closes this one) trained further"
+fi
+if [ "$vae_from" = 'trained here' ]; then
+	trained='the VAE and the NextDiT were trained here'
+else
+	trained="the VAE is $(basename "$vae_from")'s, the NextDiT was trained here"
+fi
 cat <<EOT
 # How this model was made
 
-Trained from a seed by \`make -C train default\` (train/Makefile in od's source
+$how by \`make -C train default\` (train/Makefile in od's source
 tree) with od's own tools on this machine: $cpu, $(nproc) CPU threads.
 The recipe's parameters (train/Makefile variables):
 
@@ -20,7 +33,7 @@ The recipe's parameters (train/Makefile variables):
 $(cat "$out/.scenes" "$out/.vae" "$out/.vae-full" "$out/.dit")
 \`\`\`
 
-Components: the VAE and the NextDiT were trained here; the text encoder and
+Components: $trained; the text encoder and
 tokenizer are share/tiny-onediffusion's, a frozen T5 with random weights and the
 real 32,128-token vocabulary, used as a fixed text featuriser; the scheduler is
 upstream's.
@@ -42,7 +55,6 @@ summary() {
 			}
 		}' "$1"
 }
-vae_from=$(cat "$out/.vae-from" 2>/dev/null || echo 'trained here')
 if [ "$vae_from" = 'trained here' ]; then
 	summary "$out/vae-run/train.csv" "The VAE on crops (reconstruction + KL)" loss
 	echo
@@ -73,3 +85,14 @@ fi
 secs=$(awk -F, 'NR > 1 { s = $NF } END { printf "%.0f", s }' "$out/dit/log.csv")
 echo
 echo "NextDiT training time (as logged, all sittings): $secs s."
+if [ "$dit_from" != 'a seed' ]; then
+	# the model's dit-train.csv: every step of every run
+	awk -F, 'NR > 1 { n = $1; s = $NF } END { printf "\nWith the runs before it: %d NextDiT steps, %.0f s.\n", n, s }' \
+		"$out/model/dit-train.csv"
+	if [ -f "$out/dit-from/TRAINING.md" ]; then
+		printf '\n## Before this run: %s\n\n' "$(basename "$dit_from")"
+		# its figures were that run's files: named, not shown
+		sed -e 's/^#/##/' -e 's/^!\[\([^]]*\)\]([^)]*)/(\1: a figure of that run, not kept here)/' \
+			"$out/dit-from/TRAINING.md"
+	fi
+fi
