@@ -169,6 +169,7 @@ t_grep "^ablations: all scored; norays scored; mvonly scored: $T_TMP/a/ablations
 recipe "$T_TMP/b" ABL_STEPS=2 -s status > status-abl-b.txt
 t_grep "^ablations: all trained; norays step 0 of 2; mvonly step 0 of 2\$" status-abl-b.txt \
 	"... and how far each has come"
+t_grep "^2 steps three ways, then scored on held-out scenes: 2 " "$T_TMP/a/ablations.md" "ablations.md: the step they stopped at"
 t_ok "ablations.md: three trainings and the baseline, with numbers" awk -F'|' '
 	/^\| (every task|multiview alone)/ { n++; if ($5 !~ /[0-9]/ || $6 !~ /[0-9]/ || $4 + 0 != 0) bad++ }
 	/^\| baseline: view 0 copied/ { b++ }

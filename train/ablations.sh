@@ -11,7 +11,10 @@ row() { # NAME: the model row of the multiview table, "items|failed|psnr|ssim"
 }
 base=$(awk -F'|' '/^## multiview/ { on = 1 } on && /^\| baseline/ { gsub(/ /, "", $5); gsub(/ /, "", $6); print $5 "|" $6; exit }' \
 	"$out/abl-all/eval/results.md")
-steps=$(sed -n 's/^steps=\([0-9]*\) .*/\1/p' "$out/.abl")
+# the step they stopped at: ABL_STEPS (.abl), or the schedule's end (.dit) before it
+until=$(sed -n 's/^until=\([0-9]*\)$/\1/p' "$out/.abl")
+total=$(sed -n 's/^steps=\([0-9]*\) .*/\1/p' "$out/.dit")
+steps=$((until < total ? until : total))
 scenes=$(sed -n 's/^- scenes: //p' "$out/abl-all/eval/results.md")
 sampler=$(sed -n 's/^- sampler: //p' "$out/abl-all/eval/results.md")
 cat <<EOT
