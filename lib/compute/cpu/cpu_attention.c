@@ -26,7 +26,11 @@
 /*
  * The softmax row: scale, soft-cap, bias, key mask, max, exp, sum, normalise.
  * It dominates the attention's non-sgemm time (a 512² step of the released
- * model evaluates ~10⁹ of them), so it has an AVX2+FMA version. Determinism:
+ * model evaluates ~10⁹ of them), so it has an AVX2+FMA version, and an AVX-512
+ * one of the same operations on 16 lanes where od_cpu_isa() is AVX512 or
+ * above (half the instructions: even on an AMD Zen 4, which splits 512-bit
+ * operations in two, the full model's self-attention over 2 × 2048 tokens
+ * took 0.51-0.54 s instead of 0.64-0.69 s, 2 threads, BF16). Determinism:
  * exp and tanh are our own polynomials with explicit fused multiply-adds, and
  * the scalar path evaluates exactly the same operations with fmaf(), so both
  * paths give the same bits; the sum is accumulated in double in a fixed lane
@@ -114,7 +118,83 @@ __attribute__((target("avx2,fma"))) static double exp_sum_avx2(float *row, int L
 	return sum;
 }
 
+
+/* logits_avx2 on 16 lanes (CPUs with AVX-512): the 16-lane blocks here, the
+ * rest by logits_avx2; every logit is the same operations, and a max does not
+ * depend on the order it is taken in. */
+__attribute__((target("avx512f,avx512bw,avx2,fma"))) static float logits_avx512(float *row, int L,
+										   const struct od_attention_desc *d,
+										   float capmul, const float *bias,
+										   const uint8_t *mask)
+{
+	const __m512 vscale = _mm512_set1_ps(d->scale), vcap = _mm512_set1_ps(d->softcap), vcm = _mm512_set1_ps(capmul);
+	const __m512 ninf = _mm512_set1_ps(-INFINITY);
+	__m512 vmx = ninf;
+	int i = 0;
+	for (; i + 16 <= L; i += 16) {
+		__m512 s = _mm512_loadu_ps(row + i), v;
+		if (d->softcap > 0)
+			v = _mm512_mul_ps(vcap, tanh16(_mm512_mul_ps(s, vcm)));
+		else
+			v = _mm512_mul_ps(s, vscale);
+		if (bias)
+			v = _mm512_add_ps(v, _mm512_loadu_ps(bias + i));
+		if (mask) {
+			__mmask16 zero = _mm512_cmpeq_epi32_mask(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(mask + i))),
+								 _mm512_setzero_si512());
+			v = _mm512_mask_blend_ps(zero, v, ninf);
+		}
+		_mm512_storeu_ps(row + i, v);
+		vmx = _mm512_max_ps(vmx, v);
+	}
+	float mx = _mm512_reduce_max_ps(vmx);
+	if (i < L) {
+		float t = logits_avx2(row + i, L - i, d, capmul, bias ? bias + i : NULL, mask ? mask + i : NULL);
+		mx = t > mx ? t : mx;
+	}
+	return mx;
+}
+
+/* exp_sum_avx2 on 16 lanes: the same exp, and the same double sums in the
+ * same order (the low and high 4 lanes of every 8 into the two halves of
+ * acc, 8 after 8), then the same tail. */
+__attribute__((target("avx512f,avx2,fma"))) static double exp_sum_avx512(float *row, int L, float mx)
+{
+	const __m512 vmx = _mm512_set1_ps(mx);
+	__m512d acc = _mm512_setzero_pd();
+	int i = 0;
+	for (; i + 16 <= L; i += 16) {
+		__m512 e = exp16(_mm512_sub_ps(_mm512_loadu_ps(row + i), vmx));
+		_mm512_storeu_ps(row + i, e);
+		acc = _mm512_add_pd(acc, _mm512_cvtps_pd(_mm512_castps512_ps256(e)));
+		acc = _mm512_add_pd(acc, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(e), 1))));
+	}
+	if (i + 8 <= L) {
+		__m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(row + i), _mm256_set1_ps(mx)));
+		_mm256_storeu_ps(row + i, e);
+		acc = _mm512_add_pd(acc, _mm512_cvtps_pd(e));
+		i += 8;
+	}
+	double a[8];
+	_mm512_storeu_pd(a, acc);
+	double sum = ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
+	for (; i < L; i++) {
+		row[i] = od_expf(row[i] - mx);
+		sum += row[i];
+	}
+	return sum;
+}
 #endif
+
+/* row ·= inv, 16 lanes at a time (the tail masked) */
+__attribute__((target("avx512f"))) static void scale_avx512(float *row, int L, float inv)
+{
+	const __m512 v = _mm512_set1_ps(inv);
+	for (int i = 0; i < L; i += 16) {
+		__mmask16 m = L - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (L - i)) - 1);
+		_mm512_mask_storeu_ps(row + i, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, row + i), v));
+	}
+}
 
 /* The scalar twin of exp_sum_avx2: the same values and the same summation order. */
 static double exp_sum_scalar(float *row, int L, float mx)
@@ -142,7 +222,8 @@ static void softmax_rows(float *s, int rows, int L, int64_t q0, const struct od_
 	/* soft-capped logits: softcap·tanh(s·(scale/softcap)), flash-attn's form (numerics.md §2.6) */
 	const float capmul = d->softcap > 0 ? d->scale / d->softcap : 0;
 #ifdef HAVE_AVX2_PATH
-	const int vec = have_avx2();
+	/* 1: AVX2, 2: AVX-512 (16 lanes: the same bits, fewer instructions) */
+	const int vec = have_avx2() ? od_cpu_isa() >= OD_ISA_AVX512 ? 2 : 1 : 0;
 #endif
 	for (int r = 0; r < rows; r++) {
 		float *row = s + (size_t)r * L;
@@ -151,7 +232,7 @@ static void softmax_rows(float *s, int rows, int L, int64_t q0, const struct od_
 		double sum;
 #ifdef HAVE_AVX2_PATH
 		if (vec) {
-			mx = logits_avx2(row, L, d, capmul, bias, mask);
+			mx = vec == 2 ? logits_avx512(row, L, d, capmul, bias, mask) : logits_avx2(row, L, d, capmul, bias, mask);
 		} else
 #endif
 		{
@@ -168,15 +249,20 @@ static void softmax_rows(float *s, int rows, int L, int64_t q0, const struct od_
 		}
 #ifdef HAVE_AVX2_PATH
 		if (vec)
-			sum = exp_sum_avx2(row, L, mx);
+			sum = vec == 2 ? exp_sum_avx512(row, L, mx) : exp_sum_avx2(row, L, mx);
 		else
 #endif
 			sum = exp_sum_scalar(row, L, mx);
 		if (lse) /* the row statistic the backward recomputes the probabilities from (§11.10) */
 			lse[r] = (float)((double)mx + log(sum));
 		float inv = (float)(1.0 / sum);
-		for (int i = 0; i < L; i++)
-			row[i] *= inv;
+#ifdef HAVE_AVX2_PATH
+		if (vec == 2)
+			scale_avx512(row, L, inv);
+		else
+#endif
+			for (int i = 0; i < L; i++)
+				row[i] *= inv;
 	}
 }
 
