@@ -432,7 +432,8 @@ static int cmd_train(int argc, char **argv, const struct od_command *cmd)
 	/* settings a resumed run compares: unset (NAN, -1, 0) until given */
 	int64_t steps = 0, save_every = 0, keep_every = 0, until = 0, sample_every = 0, seed = -1, warmup = -1, sample_seed = 0;
 	int keep = 1, batch = 0, schedule = -1, nocap = 0, sample_steps = SAMPLE_STEPS, sample_size[2] = { 0, 0 };
-	double min_lr = NAN, clip = NAN, ema = NAN, dropout = NAN, sample_guidance = SAMPLE_GUIDANCE;
+	double min_lr = NAN, clip = NAN, ema = NAN, dropout = NAN, clean = NAN, clean_t = NAN,
+	       sample_guidance = SAMPLE_GUIDANCE;
 	char h_batch[64], h_dropout[96], h_guidance[64];
 	const struct od_option opts[] = {
 		OD_OPT_COMMON_SOME(&common, OD_COMMON_MODEL | OD_COMMON_THREADS | OD_COMMON_PROGRESS),
@@ -451,6 +452,12 @@ static int cmd_train(int argc, char **argv, const struct od_command *cmd)
 			   with_default(h_dropout, sizeof h_dropout,
 					"replace a prompt by the empty one with probability P (default %g)", s.cfg_dropout),
 			   0, 1),
+		OD_OPT_NUM(0, "clean-frames", &clean, "P",
+			   "with probability P keep a random part of a job's frames clean, as conditions, out of the loss "
+			   "(default 0)",
+			   0, 1),
+		OD_OPT_NUM(0, "clean-t", &clean_t, "T", "the clean frames' timesteps, uniform below T (default 100)", 0,
+			   1000),
 		OD_OPT_STRING(0, "empty-text", &empty, "FILE",
 			      "the empty prompt's frame (od-tag --raw ''); default: encoded with the model's text encoder"),
 		OD_OPT_BOOL(0, "no-softcap", &nocap, "self-attention without the soft-cap"),
@@ -502,6 +509,10 @@ static int cmd_train(int argc, char **argv, const struct od_command *cmd)
 		s.ema = ema, given |= OD_TRAIN_GIVEN_EMA;
 	if (!isnan(dropout))
 		s.cfg_dropout = dropout, given |= OD_TRAIN_GIVEN_DROPOUT;
+	if (!isnan(clean))
+		s.clean_frames = clean, given |= OD_TRAIN_GIVEN_CLEAN;
+	if (!isnan(clean_t))
+		s.clean_t = clean_t, given |= OD_TRAIN_GIVEN_CLEAN_T;
 	if (seed >= 0)
 		s.seed = (uint64_t)seed, given |= OD_TRAIN_GIVEN_SEED;
 	if (nocap)

@@ -8,7 +8,8 @@
 #    byte for byte (weights and training state), with clipping, an EMA, caption
 #    dropout and a cosine schedule, and on 1 thread then 2;
 #  - samples, the EMA export, a fresh model from a config (init), and the empty
-#    prompt from a file (od-tag --raw '') equal to the computed one.
+#    prompt from a file (od-tag --raw '') equal to the computed one;
+#  - clean conditions (--clean-frames) resume byte for byte and change the run.
 . "$OD_SRCDIR/tests/lib.sh"
 cd "$T_TMP"
 
@@ -111,6 +112,30 @@ t_ok "... give the same weights" cmp E1/latest/transformer/diffusion_pytorch_mod
 t_ok "... without dropout" od-train train -o E3 --steps 6 --batch 2 --cfg-dropout 0 --progress=none toy.odf
 t_ok "... the weights differ (dropout happened)" sh -c '! cmp -s E3/latest/transformer/diffusion_pytorch_model.safetensors \
 	E2/latest/transformer/diffusion_pytorch_model.safetensors'
+
+# ---- clean conditions (--clean-frames): two-frame jobs (a picture and its pattern's neighbour)
+t_ok "a toy set of two-frame jobs" sh -c '
+	set -- red green blue hstripes vstripes checker disc gradient red
+	while [ $# -gt 1 ]; do
+		od-tag "a pair: $1" && od-encode -S 64x64 --role target $1.png $2.png || exit 1
+		shift
+	done > pairs.odf'
+C="--steps 12 --batch 3 --lr 1e-3 --clean-frames 0.7 --clean-t 80 --seed 5 --progress=none"
+t_ok "--clean-frames 0.7: 12 steps in one go" od-train train -o C1 $C pairs.odf
+t_ok "... 5 (--until), then resumed" sh -c "od-train train -o C2 $C --until 5 pairs.odf && \
+	od-train train --resume C2 --progress=none"
+t_ok "... byte for byte the same weights and state" sh -c 'cmp C1/latest/transformer/diffusion_pytorch_model.safetensors \
+	C2/latest/transformer/diffusion_pytorch_model.safetensors && cmp C1/latest/train_state.safetensors \
+	C2/latest/train_state.safetensors'
+t_ok "... without clean frames (--clean-frames 0)" od-train train -o C3 $C --clean-frames 0 pairs.odf
+t_ok "... the weights differ (frames were kept clean)" sh -c '! cmp -s C1/latest/transformer/diffusion_pytorch_model.safetensors \
+	C3/latest/transformer/diffusion_pytorch_model.safetensors'
+t_fails 2 "--resume with another --clean-frames" od-train train --resume C1 --steps 14 --clean-frames 0.5
+t_grep "the run was started with --clean-frames 0.7, not 0.5" "$T_ERR" "... message"
+t_fails 2 "--resume with another --clean-t" od-train train --resume C1 --steps 14 --clean-t 50
+t_grep "the run was started with --clean-t 80, not 50" "$T_ERR" "... message"
+t_fails 2 "--clean-frames 1.5: refused" od-train train -o C4 --steps 2 --clean-frames 1.5 pairs.odf
+t_ok "... and no run folder" test ! -e C4
 
 # ---- a fresh model from a config
 t_ok "od-train init from the tiny config" od-train init --config "$OD_MODEL/transformer/config.json" -s 3 -o fresh

@@ -150,6 +150,17 @@ t_ok "... that model replaced by the new one: still up to date (make -q)" \
 	recipe "$T_TMP/d" VAE_FROM=m2 DIT_FROM=m2 DIT_STEPS=2 -q default
 recipe "$T_TMP/d" -s status > /dev/null
 t_ok "make status does not touch the run's parameters" recipe "$T_TMP/d" VAE_FROM=m2 DIT_FROM=m2 DIT_STEPS=2 -q default
+# CLEAN: clean conditions (od-train --clean-frames), recorded with the run's parameters
+t_ok "CLEAN=0.5 CLEAN_T=80, DIT_FROM, 2 steps: make default" recipe "$T_TMP/e" VAE_FROM=m2 DIT_FROM=m2 DIT_STEPS=2 \
+	CLEAN=0.5 CLEAN_T=80 default
+t_ok "... the run's settings: --clean-frames 0.5 --clean-t 80" sh -c '
+	head -c 65536 "$1/dit/latest/train_state.safetensors" | grep -a -q -F "\\\"clean_frames\\\":0.5," &&
+	head -c 65536 "$1/dit/latest/train_state.safetensors" | grep -a -q -F "\\\"clean_t\\\":80.0"' sh "$T_TMP/e"
+t_grep '^steps=2 batch=2 lr=0.0003 warmup=1 ema=0.999 seed=1 clean=0.5 clean_t=80$' "$T_TMP/e/model/TRAINING.md" \
+	"... TRAINING.md: the parameters with CLEAN and CLEAN_T"
+t_grep "^Trained with clean conditions (CLEAN, od-train --clean-frames)" "$T_TMP/e/model/TRAINING.md" \
+	"... and what its loss means"
+t_ok "... a run without CLEAN keeps the stamp it had (no clean= in it)" sh -c '! grep -q clean "$1/.dit"' sh "$T_TMP/d"
 # the ablations: three trainings from the same initialisation, stopped at the same
 # step of the model's schedule, scored on multiview; "all" is the model's own run
 # at that step, copied

@@ -74,6 +74,11 @@ if [ -f "$out/vae-check.md" ]; then
 	cat "$out/vae-check.md"
 fi
 summary "$out/dit/log.csv" "The NextDiT (flow matching, every task)" loss
+if grep -q ' clean=' "$out/.dit"; then
+	echo
+	echo "Trained with clean conditions (CLEAN, od-train --clean-frames): the loss is the mean over"
+	echo "the frames still noised, so it is not comparable with a run's without them."
+fi
 echo
 echo "![the NextDiT's loss](dit-loss.svg) (every step: dit-train.csv)"
 if [ -f "$out/model/samples.png" ]; then

@@ -95,7 +95,7 @@ int od_nextdit_case_from_st(struct od_nextdit_case *cs, const struct od_safetens
 		return rc;
 	}
 	struct od_nextdit_batch b = { (int)B, (int)F, (int)h, (int)w, (int)S, cs->x, cs->t, cs->target, cs->text,
-				      cs->mask };
+				      cs->mask, NULL };
 	cs->b = b;
 	return OD_OK;
 }

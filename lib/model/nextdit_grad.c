@@ -691,14 +691,28 @@ int od_nextdit_loss_grad_ex(struct od_nextdit *m, const struct od_nextdit_batch 
 		memcpy(out, dout, no * sizeof *out);
 
 	/* ---- the loss (§11.1) and its gradient, as torch's mse_loss forms them */
+	/* with in_loss, the mean over the frames it marks: the others' gradient is 0 (§11.1a) */
+	const size_t per_frame = no / (size_t)Gf;
+	size_t counted = no;
+	if (bt->in_loss) {
+		counted = 0;
+		for (int64_t f = 0; f < Gf; f++)
+			counted += bt->in_loss[f] ? per_frame : 0;
+		if (!counted) {
+			rc = od_error(OD_EINVAL, "training batch: no frame is in the loss");
+			goto out;
+		}
+	}
 	double sum = 0;
-	const float k2n = (float)(2.0 / (double)no);
+	const float k2n = (float)(2.0 / (double)counted);
 	for (size_t i = 0; i < no; i++) {
 		float d = dout[i] - bt->target[i];
+		if (bt->in_loss && !bt->in_loss[i / per_frame])
+			d = 0;
 		sum += (double)d * d;
 		dout[i] = d * k2n;
 	}
-	*loss = (float)(sum / (double)no);
+	*loss = (float)(sum / (double)counted);
 	if (opts->trace && opts->trace->fn) {
 		int64_t sh[5] = { s.B, s.F, Co, bt->h, bt->w };
 		opts->trace->fn(opts->trace->user, "dL.model_output", dout, 5, sh);

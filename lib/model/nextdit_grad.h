@@ -38,9 +38,12 @@ struct od_nextdit_batch {
 	const float *target;    /* (B,F,C,h,w) the velocity ε − x0 */
 	const float *text;      /* (B,S,caption_channels) text states */
 	const uint8_t *mask;    /* (B,S) 1 = real token */
+	const uint8_t *in_loss; /* (B,F) 1 = the frame is in the loss; NULL: every frame (clean conditions,
+				 * numerics.md §11.1a, are not) */
 };
 
-/* loss = mean over all B·F·C·h·w elements of (NextDiT(x, t, text) − target)²  (numerics.md §11.1);
+/* loss = mean over all B·F·C·h·w elements of (NextDiT(x, t, text) − target)²  (numerics.md §11.1), or
+ * with in_loss over the elements of the frames it marks (at least one; §11.1a);
  * grads[i] (numel[i] floats each, caller-allocated) += ∂loss/∂θ_i (the caller zeroes them, so several
  * batches can accumulate). out (optional, (B,F,C,h,w)) receives the model output. Honors m->softcap.
  * The result bytes do not depend on the thread count. */

@@ -126,3 +126,35 @@ void od_train_draw(struct od_train_rng *g, int B, int F, size_t fsz, double p_dr
 	od_train_randn(g, frames * fsz, eps);
 	od_train_noise(frames, fsz, n, sigma, t, x0, eps, x_sigma, target);
 }
+
+void od_train_clean(struct od_train_rng *g, int B, int F, size_t fsz, double p_clean, double t_max, const float *x0,
+		    float *sigma, float *t, float *x_sigma, uint8_t *in_loss)
+{
+	memset(in_loss, 1, (size_t)B * (size_t)F);
+	if (p_clean <= 0 || F < 2)
+		return;
+	for (int b = 0; b < B; b++) {
+		if ((double)od_train_rand(g) >= p_clean)
+			continue;
+		/* a uniform non-empty proper subset: a fair coin per frame, drawn
+		 * again while the coins say all or none */
+		uint8_t *clean = in_loss + (size_t)b * F;
+		int n_clean;
+		do {
+			n_clean = 0;
+			for (int f = 0; f < F; f++)
+				n_clean += clean[f] = od_train_rand(g) < 0.5f;
+		} while (n_clean == 0 || n_clean == F);
+		for (int f = 0; f < F; f++) {
+			const size_t i = (size_t)b * F + f;
+			if (!clean[f]) {
+				clean[f] = 1; /* in the loss */
+				continue;
+			}
+			sigma[i] = 0;
+			t[i] = (float)((double)od_train_rand(g) * t_max);
+			memcpy(x_sigma + i * fsz, x0 + i * fsz, fsz * sizeof *x_sigma);
+			clean[f] = 0;
+		}
+	}
+}

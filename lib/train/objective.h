@@ -23,7 +23,11 @@
  *   1. caption dropout: B uniforms u = (word & 0xffffff)·2⁻²⁴ (torch.rand), the
  *      sample's prompt is dropped when u < p;
  *   2. n: torch.randn(B·F);
- *   3. ε: torch.randn(B·F·C·h·w).
+ *   3. ε: torch.randn(B·F·C·h·w);
+ *   4. with clean conditions (od_train_clean, off by default), per job of more
+ *      than one frame: a uniform u (torch.rand); when u < p, F uniforms (one
+ *      coin per frame, c = v < 0.5), drawn F at a time again while every coin
+ *      or none is set, then one uniform per clean frame, in frame order.
  *
  * torch's generator keeps the second value of a Box-Muller pair drawn by its
  * scalar path (tensors of fewer than 16 values) for the next scalar draw;
@@ -77,5 +81,19 @@ void od_train_noise(size_t n_frames, size_t fsz, const float *n, float *sigma, f
  * x_sigma, target: (B·F·fsz). */
 void od_train_draw(struct od_train_rng *g, int B, int F, size_t fsz, double p_drop, const float *x0, uint8_t *drop,
 		   float *n, float *sigma, float *t, float *eps, float *x_sigma, float *target);
+
+/* Clean conditions (numerics.md §11.1a): with probability p_clean, a job of
+ * F >= 2 frames keeps a uniformly drawn non-empty proper subset of its frames
+ * clean, as od-denoise gives conditions: x_sigma = x0 exactly, sigma = 0, and
+ * t drawn uniformly in [0, t_max) (od-denoise gives its conditions the
+ * schedule's last timestep, about 30 to 80 for 20 to 50 steps at 128²:
+ * numerics.md §5.4). Such frames are not in the loss (in_loss[b·F + f] = 0;
+ * their target, ε − x0, is noise they give no evidence of); every other frame
+ * is as od_train_draw made it (in_loss 1). All 2^F − 2 subsets are equally
+ * likely, so every direction a job can be read in (depth → image and image →
+ * depth, any view from any others, poses from pictures) is trained. Draws step 4 above; p_clean <= 0 draws nothing and marks every
+ * frame in the loss. */
+void od_train_clean(struct od_train_rng *g, int B, int F, size_t fsz, double p_clean, double t_max, const float *x0,
+		    float *sigma, float *t, float *x_sigma, uint8_t *in_loss);
 
 #endif

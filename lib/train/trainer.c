@@ -36,6 +36,7 @@ void od_train_settings_default(struct od_train_settings *s)
 	s->schedule = OD_LR_CONSTANT;
 	s->adamw = (struct od_adamw_opts){ .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .weight_decay = 0.01 };
 	s->cfg_dropout = 0.1;
+	s->clean_t = 100;
 	s->softcap = 1;
 }
 
@@ -69,6 +70,8 @@ json_t *od_train_settings_json(const struct od_train_settings *s)
 	json_object_set_new(j, "clip", json_real(s->clip));
 	json_object_set_new(j, "ema", json_real(s->ema));
 	json_object_set_new(j, "cfg_dropout", json_real(s->cfg_dropout));
+	json_object_set_new(j, "clean_frames", json_real(s->clean_frames));
+	json_object_set_new(j, "clean_t", json_real(s->clean_t));
 	json_object_set_new(j, "seed", json_integer((json_int_t)s->seed));
 	json_object_set_new(j, "softcap", json_boolean(s->softcap));
 	json_object_set_new(j, "base", str_or_null(s->base));
@@ -127,6 +130,11 @@ int od_train_settings_from_json(json_t *j, struct od_train_settings *s, const ch
 	    (rc = get_num(j, "clip", 0, 1e30, &s->clip, label)) || (rc = get_num(j, "ema", 0, 1, &s->ema, label)) ||
 	    (rc = get_num(j, "cfg_dropout", 0, 1, &s->cfg_dropout, label)))
 		return rc;
+	/* runs begun before clean conditions existed have neither key: they had none */
+	if (json_object_get(j, "clean_frames") &&
+	    ((rc = get_num(j, "clean_frames", 0, 1, &s->clean_frames, label)) ||
+	     (rc = get_num(j, "clean_t", 0, 1000, &s->clean_t, label))))
+		return rc;
 	json_t *seed = json_object_get(j, "seed");
 	if (!json_is_integer(seed) || json_integer_value(seed) < 0)
 		return od_error(OD_EFORMAT, "'%s': settings: 'seed' is not a non-negative integer", label);
@@ -172,6 +180,9 @@ static int compare_given(const struct od_train_settings *run, const struct od_tr
 	DIFF(OD_TRAIN_GIVEN_EMA, run->ema != g->ema, "--ema %g, not %g", run->ema, g->ema)
 	DIFF(OD_TRAIN_GIVEN_DROPOUT, run->cfg_dropout != g->cfg_dropout, "--cfg-dropout %g, not %g", run->cfg_dropout,
 	     g->cfg_dropout)
+	DIFF(OD_TRAIN_GIVEN_CLEAN, run->clean_frames != g->clean_frames, "--clean-frames %g, not %g", run->clean_frames,
+	     g->clean_frames)
+	DIFF(OD_TRAIN_GIVEN_CLEAN_T, run->clean_t != g->clean_t, "--clean-t %g, not %g", run->clean_t, g->clean_t)
 	DIFF(OD_TRAIN_GIVEN_SEED, run->seed != g->seed, "--seed %llu, not %llu", (unsigned long long)run->seed,
 	     (unsigned long long)g->seed)
 	DIFF(OD_TRAIN_GIVEN_SOFTCAP, run->softcap != g->softcap, "%s, not %s", run->softcap ? "the soft-cap" : "--no-softcap",
@@ -617,6 +628,7 @@ void od_trainer_close(struct od_trainer *tr)
 	free(tr->empty);
 	free(tr->empty_mask);
 	free(tr->n), free(tr->sigma), free(tr->t), free(tr->eps), free(tr->xs), free(tr->target), free(tr->drop);
+	free(tr->in_loss);
 	free(tr->model_dir);
 	free(tr->config_text);
 	od_train_settings_free(&tr->s);
@@ -636,7 +648,10 @@ static int buffers(struct od_trainer *tr, int B, size_t frames, size_t nx)
 		float *c = b ? realloc(tr->t, frames * sizeof *c) : NULL;
 		if (c)
 			tr->t = c;
-		if (!a || !b || !c)
+		uint8_t *l = c ? realloc(tr->in_loss, frames) : NULL;
+		if (l)
+			tr->in_loss = l;
+		if (!a || !b || !c || !l)
 			return od_error(OD_ENOMEM, "out of memory");
 		tr->cap_frames = frames;
 	}
@@ -673,6 +688,8 @@ int od_trainer_step(struct od_trainer *tr, struct od_train_step_info *info)
 		return rc;
 	od_train_draw(&tr->noise, b->B, b->F, fsz, tr->s.cfg_dropout, b->x0, tr->drop, tr->n, tr->sigma, tr->t, tr->eps,
 		      tr->xs, tr->target);
+	od_train_clean(&tr->noise, b->B, b->F, fsz, tr->s.clean_frames, tr->s.clean_t, b->x0, tr->sigma, tr->t, tr->xs,
+		       tr->in_loss);
 	if (tr->s.cfg_dropout > 0 &&
 	    (rc = od_train_batch_drop_text(b, tr->drop, tr->empty, tr->empty_mask, tr->empty_S)))
 		return rc;
@@ -680,7 +697,8 @@ int od_trainer_step(struct od_trainer *tr, struct od_train_step_info *info)
 	for (int i = 0; i < tr->p.n; i++)
 		memset(tr->grads[i], 0, (size_t)tr->p.numel[i] * sizeof(float));
 	struct od_nextdit_batch nb = { .B = b->B, .F = b->F, .h = b->h, .w = b->w, .S = b->S, .x = tr->xs, .t = tr->t,
-				       .target = tr->target, .text = b->text, .mask = b->mask };
+				       .target = tr->target, .text = b->text, .mask = b->mask,
+				       .in_loss = tr->s.clean_frames > 0 ? tr->in_loss : NULL };
 	float loss = 0;
 	if ((rc = od_nextdit_loss_grad(&tr->m, &nb, &loss, tr->grads, NULL)))
 		return od_error_prefix(rc, "step %lld", (long long)k);

@@ -8,7 +8,8 @@
  * One step k (1-based):
  *   1. a batch of B jobs of one shape from the data generator (data.h);
  *   2. from the noise generator: caption dropout, n and ε (objective.h), and
- *      x_σ, t, target; dropped prompts become the empty prompt's states;
+ *      x_σ, t, target; then the clean conditions when asked for; dropped
+ *      prompts become the empty prompt's states;
  *   3. loss and gradients (od_nextdit_loss_grad), the loss checked finite;
  *   4. ‖g‖ in double; clipping when --clip is set;
  *   5. AdamW at lr_k = the schedule's value at k; the EMA when kept.
@@ -39,6 +40,8 @@ struct od_train_settings {
 	double clip;           /* max gradient norm; 0 = no clipping */
 	double ema;            /* EMA decay; 0 = no EMA */
 	double cfg_dropout;    /* caption dropout probability */
+	double clean_frames;   /* probability of a job's clean conditions (objective.h od_train_clean); 0: none */
+	double clean_t;        /* their timesteps are uniform in [0, clean_t) */
 	uint64_t seed;
 	int softcap;           /* 1: the released soft-capped self-attention; 0: none */
 	char *base;            /* resolved folder of the other components, or NULL */
@@ -47,7 +50,8 @@ struct od_train_settings {
 };
 
 /* The defaults od-train documents (lr 1e-4, AdamW betas 0.9/0.999, eps 1e-8,
- * weight decay 0.01, batch 1, dropout 0.1, seed 0, soft-cap on). */
+ * weight decay 0.01, batch 1, dropout 0.1, no clean conditions (their
+ * timesteps below 100 when asked for), seed 0, soft-cap on). */
 void od_train_settings_default(struct od_train_settings *s);
 void od_train_settings_free(struct od_train_settings *s);
 json_t *od_train_settings_json(const struct od_train_settings *s);
@@ -77,7 +81,7 @@ struct od_trainer {
 	int64_t step;               /* steps done */
 	/* step buffers */
 	float *n, *sigma, *t, *eps, *xs, *target;
-	uint8_t *drop;
+	uint8_t *drop, *in_loss;
 	size_t cap_frames, cap_x;
 	struct od_train_batch batch;
 };
@@ -98,7 +102,8 @@ enum {
 	OD_TRAIN_GIVEN_WARMUP = 1 << 3, OD_TRAIN_GIVEN_SCHEDULE = 1 << 4, OD_TRAIN_GIVEN_ADAMW = 1 << 5,
 	OD_TRAIN_GIVEN_CLIP = 1 << 6, OD_TRAIN_GIVEN_EMA = 1 << 7, OD_TRAIN_GIVEN_DROPOUT = 1 << 8,
 	OD_TRAIN_GIVEN_SEED = 1 << 9, OD_TRAIN_GIVEN_SOFTCAP = 1 << 10, OD_TRAIN_GIVEN_BASE = 1 << 11,
-	OD_TRAIN_GIVEN_CONFIG = 1 << 12, OD_TRAIN_GIVEN_EMPTY = 1 << 13,
+	OD_TRAIN_GIVEN_CONFIG = 1 << 12, OD_TRAIN_GIVEN_EMPTY = 1 << 13, OD_TRAIN_GIVEN_CLEAN = 1 << 14,
+	OD_TRAIN_GIVEN_CLEAN_T = 1 << 15,
 };
 int od_trainer_resume(struct od_trainer *tr, struct od_ctx *ctx, const char *ckpt, const struct od_train_settings *s_given,
 		      unsigned given, int64_t steps, char *const *data, int n_data);

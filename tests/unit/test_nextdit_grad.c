@@ -286,7 +286,7 @@ static void test_fd(struct od_ctx *c, const char *tmp)
 		r = r * 6364136223846793005ull + 1442695040888963407ull;
 		text[i] = (float)((double)(r >> 11) * 0x1p-53 * 4 - 2);
 	}
-	struct od_nextdit_batch b = { B, F, h, w, S, x, t, tg, text, mask };
+	struct od_nextdit_batch b = { B, F, h, w, S, x, t, tg, text, mask, NULL };
 	float **g = alloc_grads(&p2), loss;
 	ok(od_nextdit_loss_grad(&m, &b, &loss, g, NULL) == OD_OK, "loss and gradients of the small model");
 	/* per tensor, its largest-gradient element against (L(θ+h) − L(θ−h))/2h */
@@ -337,7 +337,7 @@ static void test_fd(struct od_ctx *c, const char *tmp)
 			for (int j = 0; j < Dc; j++)
 				tp[((size_t)k * Sp + s) * Dc + j] = s < S ? text[((size_t)k * S + s) * Dc + j] : 7.5f - s - j;
 		}
-	struct od_nextdit_batch bp = { B, F, h, w, Sp, x, t, tg, tp, mp };
+	struct od_nextdit_batch bp = { B, F, h, w, Sp, x, t, tg, tp, mp, NULL };
 	float **gp = alloc_grads(&p2), lossp = NAN;
 	int rcp = od_nextdit_loss_grad(&m, &bp, &lossp, gp, NULL);
 	ok(rcp == OD_OK && lossp == loss,
@@ -355,6 +355,41 @@ static void test_fd(struct od_ctx *c, const char *tmp)
 	od_train_batch_trim_text(&tb);
 	ok(tb.S == S && !memcmp(tp, text, sizeof(float) * B * S * Dc) && !memcmp(mp, mask, (size_t)B * S),
 	   "the trim gives back the 5-row texts and masks (S %d)", tb.S);
+
+	/* frames out of the loss (clean conditions, numerics.md §11.1a): the loss and gradients are those of the
+	 * whole batch with those frames' targets set to the model's output (their error 0), scaled by the
+	 * elements over the elements still in the loss; every frame in: the plain loss, bit for bit */
+	const uint8_t in_loss[4] = { 1, 0, 0, 1 }, all_in[4] = { 1, 1, 1, 1 }, none_in[4] = { 0 };
+	float *o = malloc(nx * sizeof *o), *tg2 = malloc(nx * sizeof *tg2), lz, lmask, lall;
+	float **gz = alloc_grads(&p2), **gm = alloc_grads(&p2), **gall = alloc_grads(&p2);
+	od_nextdit_loss_grad(&m, &b, &lz, gz, o);
+	const size_t per_frame = nx / (size_t)(B * F);
+	for (size_t i = 0; i < nx; i++)
+		tg2[i] = in_loss[i / per_frame] ? tg[i] : o[i];
+	free_grads(&p2, gz);
+	gz = alloc_grads(&p2);
+	struct od_nextdit_batch bz = { B, F, h, w, S, x, t, tg2, text, mask, NULL };
+	struct od_nextdit_batch bm = { B, F, h, w, S, x, t, tg, text, mask, in_loss };
+	struct od_nextdit_batch ball = { B, F, h, w, S, x, t, tg, text, mask, all_in };
+	struct od_nextdit_batch bnone = { B, F, h, w, S, x, t, tg, text, mask, none_in };
+	ok(od_nextdit_loss_grad(&m, &bz, &lz, gz, NULL) == OD_OK && od_nextdit_loss_grad(&m, &bm, &lmask, gm, NULL) == OD_OK,
+	   "loss and gradients with two of four frames out of the loss");
+	ok(fabsf(lmask - 2 * lz) <= 1e-6f * lmask, "its loss is the mean over the two frames' elements (%.9g, 2 x %.9g)",
+	   lmask, lz);
+	for (int i = 0, at = 0; i < p2.n; at += (int)p2.numel[i], i++)
+		for (int64_t k = 0; k < p2.numel[i]; k++)
+			ga[at + k] = gm[i][k], gb[at + k] = 2 * gz[i][k];
+	ok_close(ga, gb, (size_t)total, 1e-7, 1e-5, "its gradients: twice those of the batch with the others' error 0");
+	int rc_all = od_nextdit_loss_grad(&m, &ball, &lall, gall, NULL);
+	ok(rc_all == OD_OK && lall == loss, "every frame marked in: the plain loss (%.9g, %.9g)", lall, loss);
+	int same = 1;
+	for (int i = 0; i < p2.n; i++)
+		same &= !memcmp(gall[i], g[i], sizeof(float) * p2.numel[i]);
+	ok(same, "every frame marked in: the plain gradients, bit for bit");
+	ok(od_nextdit_loss_grad(&m, &bnone, &lall, gall, NULL) == OD_EINVAL, "no frame in the loss is refused: %s",
+	   od_errmsg());
+	free_grads(&p2, gz), free_grads(&p2, gm), free_grads(&p2, gall);
+	free(o), free(tg2);
 	free(ga), free(gb), free(tp);
 	free_grads(&p2, gp);
 	free(a), free(e), free(x), free(tg), free(text);

@@ -171,6 +171,83 @@ static void draws(void)
 	ok(!drop[0] && !drop[1] && !memcmp(n, nn, sizeof n), "without caption dropout no uniform is drawn");
 }
 
+/* Clean conditions (objective.h od_train_clean): which frames, their values,
+ * timesteps and loss marks, the draws' order, and nothing drawn when off. */
+static void clean_conditions(void)
+{
+	enum { B = 400, F = 3, FS = 8 };
+	static float x0[B * F * FS], sg[B * F], t[B * F], xs[B * F * FS], sg0[B * F], t0[B * F], xs0[B * F * FS];
+	static uint8_t in[B * F];
+	for (int i = 0; i < B * F * FS; i++)
+		x0[i] = (float)(i % 11) * 0.25f - 1.0f, xs0[i] = 7.0f + (float)(i % 5);
+	for (int i = 0; i < B * F; i++)
+		sg0[i] = 0.5f + (float)(i % 3) * 0.125f, t0[i] = sg0[i] * 1000.0f;
+	memcpy(sg, sg0, sizeof sg), memcpy(t, t0, sizeof t), memcpy(xs, xs0, sizeof xs);
+	struct od_train_rng a, b;
+	od_train_rng_seed(&a, 5);
+	od_train_clean(&a, B, F, FS, 0.5, 100, x0, sg, t, xs, in);
+	int jobs_clean = 0, bad = 0, subsets[8] = { 0 };
+	for (int j = 0; j < B; j++) {
+		int n_in = 0, mask = 0;
+		for (int f = 0; f < F; f++) {
+			const int i = j * F + f;
+			n_in += in[i];
+			if (in[i]) { /* untouched */
+				bad += sg[i] != sg0[i] || t[i] != t0[i] || memcmp(xs + i * FS, xs0 + i * FS, sizeof(float) * FS);
+			} else { /* clean: x0 itself, σ 0, t in [0, 100) */
+				mask |= 1 << f;
+				bad += sg[i] != 0 || !(t[i] >= 0 && t[i] < 100) ||
+				       memcmp(xs + i * FS, x0 + i * FS, sizeof(float) * FS);
+			}
+		}
+		bad += n_in == 0; /* at least one frame is learnt from */
+		if (n_in < F)
+			jobs_clean++, subsets[mask]++;
+	}
+	ok(!bad, "clean frames are x0 with σ 0 and t below 100, out of the loss; the others untouched; never all clean");
+	ok(jobs_clean > 160 && jobs_clean < 240, "p 0.5: %d of %d jobs have clean conditions", jobs_clean, B);
+	int all_seen = 1;
+	for (int m = 1; m < 7; m++)
+		all_seen &= subsets[m] > 15;
+	ok(all_seen && !subsets[0] && !subsets[7], "all 6 non-empty proper subsets of 3 frames drawn (%d %d %d %d %d %d)",
+	   subsets[1], subsets[2], subsets[3], subsets[4], subsets[5], subsets[6]);
+
+	/* the draws, by hand: u per job; when u < p a coin per frame, again while all or none; a uniform per clean frame */
+	od_train_rng_seed(&b, 5);
+	int same = 1;
+	for (int j = 0; j < B && same; j++) {
+		if (od_train_rand(&b) >= 0.5f) {
+			for (int f = 0; f < F; f++)
+				same &= in[j * F + f] == 1;
+			continue;
+		}
+		int c[F], n_c;
+		do {
+			n_c = 0;
+			for (int f = 0; f < F; f++)
+				n_c += c[f] = od_train_rand(&b) < 0.5f;
+		} while (n_c == 0 || n_c == F);
+		for (int f = 0; f < F; f++) {
+			same &= in[j * F + f] == !c[f];
+			if (c[f])
+				same &= t[j * F + f] == (float)((double)od_train_rand(&b) * 100);
+		}
+	}
+	ok(same && od_mt_next(&a.mt) == od_mt_next(&b.mt), "the documented draws, in their order");
+
+	/* off, or a job of one frame: nothing drawn, every frame in the loss */
+	od_train_rng_seed(&a, 5);
+	od_train_rng_seed(&b, 5);
+	memcpy(xs, xs0, sizeof xs);
+	od_train_clean(&a, B, F, FS, 0, 100, x0, sg, t, xs, in);
+	od_train_clean(&a, B * F, 1, FS, 1, 100, x0, sg, t, xs, in);
+	int all_in = 1;
+	for (int i = 0; i < B * F; i++)
+		all_in &= in[i] == 1;
+	ok(all_in && !memcmp(xs, xs0, sizeof xs) && od_mt_next(&a.mt) == od_mt_next(&b.mt),
+	   "p 0 or one frame a job: no draw, no frame changed, every frame in the loss");
+}
+
 int main(void)
 {
 	const char *golden = getenv("OD_GOLDEN");
@@ -182,5 +259,6 @@ int main(void)
 	one_case(golden, "b_b1_f4_mv_8x8");
 	one_case(golden, "c_b2_f1_8x12");
 	draws();
+	clean_conditions();
 	return tap_done();
 }
