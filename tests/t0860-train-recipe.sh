@@ -1,6 +1,6 @@
 #!/bin/sh
 # t0860: the default model's recipe (train/Makefile) end to end at a toy size:
-# scenes, VAE training (crops, then whole pictures) and scaling, every task's training stream, NextDiT
+# scenes, VAE training (crops, then whole pictures), scaling and check, every task's training stream, NextDiT
 # initialisation, training and EMA export, TRAINING.md; the model it makes
 # runs the README's main job. Then what the recipe promises: a run stopped on
 # purpose (UNTIL) and made again ends with the same bytes as an uninterrupted
@@ -51,6 +51,10 @@ t_ok "TRAINING.md: the VAE's reconstructions of 2 held-out scenes, PSNR and SSIM
 	grep -q "^Of view 0 of 2 held-out scenes" "$1" &&
 	[ "$(grep -c "^| \(image\|depth\|semantic\|canny\) | [0-9.]* | [0-9.]* |\$" "$1")" -eq 4 ] &&
 	[ "$(ls "$2"/vae-check/image/*.png | wc -l)" -eq 2 ]' sh "$M/TRAINING.md" "$T_TMP/a"
+t_ok "TRAINING.md: the objects od-eval t2i finds in the pictures and in their reconstructions" sh -c '
+	grep -q "^| objects found (od-eval t2i) in | presence | count | colour | position | mean |\$" "$1" &&
+	grep -q "^| the pictures | [0-9.]* | [0-9.]* | [0-9.]* | [-0-9.]* | [0-9.]* |\$" "$1" &&
+	grep -q "^| the reconstructions | [0-9.]* | [0-9.]* | [0-9.]* | [-0-9.]* | [0-9.]* |\$" "$1"' sh "$M/TRAINING.md"
 t_ok "the loss curves: an SVG polyline of every step (runs this short)" sh -c '
 	for f in vae-loss.svg:3 vae-full-loss.svg:2 dit-loss.svg:4; do
 		n=$(sed -n "s/.*<polyline[^>]*points=\"\([^\"]*\)\".*/\1/p" "$1/${f%:*}" | wc -w)
@@ -161,6 +165,45 @@ t_grep '^steps=2 batch=2 lr=0.0003 warmup=1 ema=0.999 seed=1 clean=0.5 clean_t=8
 t_grep "^Trained with clean conditions (CLEAN, od-train --clean-frames)" "$T_TMP/e/model/TRAINING.md" \
 	"... and what its loss means"
 t_ok "... a run without CLEAN keeps the stamp it had (no clean= in it)" sh -c '! grep -q clean "$1/.dit"' sh "$T_TMP/d"
+# VAE_TUNE: a finished model's VAE trained further on whole pictures (no crop
+# run), scaled again; the NextDiT then continued on its latents
+t_ok "VAE_TUNE=DIT_FROM=the model, VAE_FULL_STEPS=3, DIT_STEPS=2: make default" recipe "$T_TMP/f" VAE_TUNE=m2 \
+	DIT_FROM=m2 VAE_FULL_STEPS=3 DIT_STEPS=2 default
+t_ok "... no crop run" test ! -e "$T_TMP/f/vae-run"
+od-train vae --threads 1 --progress none --model m2 -o vae-tuned --size 64 --steps 3 --batch 1 --lr 0.0001 \
+	--warmup 100 --schedule cosine --seed 1 $(cat "$T_TMP/f/pictures-full.list") 2> /dev/null
+t_ok "... the whole-picture run is od-train vae --model (that model) for 3 steps" \
+	cmp vae-tuned/vae/diffusion_pytorch_model.safetensors "$T_TMP/f/vae-full/vae/diffusion_pytorch_model.safetensors"
+t_ok "... a new VAE, with its own scaling factor" sh -c '
+	! cmp -s "$1/vae/diffusion_pytorch_model.safetensors" m2/vae/diffusion_pytorch_model.safetensors &&
+	! cmp -s "$1/vae/config.json" m2/vae/config.json' sh "$T_TMP/f/model"
+t_ok "... the model's crop log as it was" cmp m2/vae-train.csv "$T_TMP/f/model/vae-train.csv"
+t_ok "... its whole-picture log: the 2 steps before, then 3 counted on from them" sh -c '
+	[ "$(tail -n +2 "$1/vae-full-train.csv" | cut -d, -f1 | tr "\n" " ")" = "1 2 3 4 5 " ] &&
+	[ "$(sed -n 3p "$1/vae-full-train.csv")" = "$(tail -n 1 m2/vae-full-train.csv)" ] &&
+	[ "$(sed -n 4p "$1/vae-full-train.csv" | cut -d, -f2-)" = "$(sed -n 2p "$2/vae-full/train.csv" | cut -d, -f2-)" ]' \
+	sh "$T_TMP/f/model" "$T_TMP/f"
+t_ok "... its curve: every step of both" sh -c '
+	[ "$(sed -n "s/.*<polyline[^>]*points=\"\([^\"]*\)\".*/\1/p" "$1" | wc -w)" -eq 5 ]' sh "$T_TMP/f/model/vae-full-loss.svg"
+t_grep "^Components: the VAE is m2's trained further here (VAE_TUNE)" "$T_TMP/f/model/TRAINING.md" \
+	"... TRAINING.md says whose VAE it trained further"
+t_grep "^## The VAE on whole pictures, trained further (reconstruction + KL)" "$T_TMP/f/model/TRAINING.md" \
+	"... and shows that run"
+t_ok "... the parameters: the whole-picture run's (from the model), not the crop run's" sh -c '
+	sed "/^## Before this run/q" "$1" > this-run.md &&
+	grep -q "^steps=3 batch=1 lr=0.0001 warmup=100 images=3 from=$2/m2\$" this-run.md &&
+	! grep -q "^steps=3 batch=2 crop=32" this-run.md && grep -q "^steps=3 batch=2 crop=32" "$1"' \
+	sh "$T_TMP/f/model/TRAINING.md" "$T_TMP"
+recipe "$T_TMP/f" VAE_TUNE=m2 DIT_FROM=m2 VAE_FULL_STEPS=3 DIT_STEPS=2 -s status > status-f.txt
+t_grep "^vae:     m2's (VAE_TUNE), whole pictures 3 of 3, scaled\$" status-f.txt "... make status says so"
+t_ok "... up to date afterwards (make -q)" recipe "$T_TMP/f" VAE_TUNE=m2 DIT_FROM=m2 VAE_FULL_STEPS=3 DIT_STEPS=2 -q default
+recipe "$T_TMP/g" VAE_TUNE=m2 VAE_FROM=m2 default > /dev/null 2> tune-from.err
+t_result $(($? == 0)) "VAE_TUNE with VAE_FROM: refused"
+t_grep "VAE_FROM and VAE_TUNE: give one" tune-from.err "... saying why"
+t_ok "... before anything is made" test ! -e "$T_TMP/g/scenes"
+recipe "$T_TMP/g" VAE_TUNE="$T_TMP/nothing" VAE_FULL_STEPS=3 "$T_TMP/g/vae-tune/vae/config.json" > /dev/null 2> vae-tune.err
+t_result $(($? == 0)) "VAE_TUNE without a model there: make fails"
+t_grep "VAE_TUNE: $T_TMP/nothing/vae/config.json: no such file" vae-tune.err "... naming the missing file"
 # the ablations: three trainings from the same initialisation, stopped at the same
 # step of the model's schedule, scored on multiview; "all" is the model's own run
 # at that step, copied

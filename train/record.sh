@@ -5,19 +5,31 @@
 # (the full logs are OUT/vae-run/train.csv, OUT/vae-full/train.csv and
 # OUT/dit/log.csv, copied next to the model as vae-train.csv,
 # vae-full-train.csv and dit-train.csv; a run given VAE_FROM names that
-# model's VAE instead of the VAE's trainings; one given DIT_FROM says
-# whose NextDiT it continued and ends with that model's record).
+# model's VAE instead of the VAE's trainings; one given VAE_TUNE names the
+# model whose VAE it trained further and shows that training alone; one given
+# DIT_FROM says whose NextDiT it continued and ends with that model's record).
 set -eu
 out=$1
 cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/^[^:]*: *//')
 vae_from=$(cat "$out/.vae-from" 2>/dev/null || echo 'trained here')
 dit_from=$(cat "$out/.dit-from" 2>/dev/null || echo 'a seed')
+# VAE_TUNE: named in the whole-picture run's stamp (train/Makefile)
+vae_tune=$(sed -n 's/.* from=//p' "$out/.vae-full")
+# the parameters of the stages this run trained (as the arguments)
+set -- "$out/.scenes"
+if [ "$vae_from" = 'trained here' ]; then
+	[ -n "$vae_tune" ] || set -- "$@" "$out/.vae"
+	set -- "$@" "$out/.vae-full"
+fi
+set -- "$@" "$out/.dit"
 if [ "$dit_from" = 'a seed' ]; then
 	how='Trained from a seed'
 else
 	how="The NextDiT of $(basename "$dit_from") (DIT_FROM; its record closes this one) trained further"
 fi
-if [ "$vae_from" = 'trained here' ]; then
+if [ -n "$vae_tune" ]; then
+	trained="the VAE is $(basename "$vae_tune")'s trained further here (VAE_TUNE), the NextDiT was trained here"
+elif [ "$vae_from" = 'trained here' ]; then
 	trained='the VAE and the NextDiT were trained here'
 else
 	trained="the VAE is $(basename "$vae_from")'s, the NextDiT was trained here"
@@ -30,7 +42,7 @@ tree) with od's own tools on this machine: $cpu, $(nproc) CPU threads.
 The recipe's parameters (train/Makefile variables):
 
 \`\`\`
-$(cat "$out/.scenes" "$out/.vae" "$out/.vae-full" "$out/.dit")
+$(cat "$@")
 \`\`\`
 
 Components: $trained; the text encoder and
@@ -55,7 +67,14 @@ summary() {
 			}
 		}' "$1"
 }
-if [ "$vae_from" = 'trained here' ]; then
+if [ -n "$vae_tune" ]; then
+	printf '\n## The VAE\n\nThe VAE of %s (VAE_TUNE), trained further here on whole pictures: its\n' "$(basename "$vae_tune")"
+	echo "earlier training is in that model's TRAINING.md (its logs are copied here, and this run's"
+	echo "steps follow its whole-picture run's in vae-full-train.csv)."
+	summary "$out/vae-full/train.csv" "The VAE on whole pictures, trained further (reconstruction + KL)" loss
+	echo
+	echo "![the VAE's loss on whole pictures](vae-full-loss.svg) (every step of both runs: vae-full-train.csv)"
+elif [ "$vae_from" = 'trained here' ]; then
 	summary "$out/vae-run/train.csv" "The VAE on crops (reconstruction + KL)" loss
 	echo
 	echo "![the VAE's loss on crops](vae-loss.svg) (every step: vae-train.csv)"
@@ -69,7 +88,9 @@ fi
 if [ -f "$out/vae-check.md" ]; then
 	printf '\n## The VAE'"'"'s reconstructions\n\n'
 	echo "Of view 0 of $(ls -d "$out"/vae-check/scenes/[0-9]* | wc -l) held-out scenes (od-scene seed 9101), encoded (the"
-	echo "posterior's mean) and decoded at the training size; mean PSNR and SSIM (od-eval image):"
+	echo "posterior's mean) and decoded at the training size; mean PSNR and SSIM (od-eval image),"
+	echo "then the scenes' objects found (od-eval t2i) in the reconstructed pictures beside those"
+	echo "found in the pictures themselves: the most text → image can score through this VAE:"
 	echo
 	cat "$out/vae-check.md"
 fi

@@ -3,7 +3,8 @@
 # pictures and maps of the scenes in DIR/scenes (view 0 of each), as a Markdown
 # table on standard output: for each kind, the mean PSNR and SSIM (od-eval
 # image) of encode (the posterior's mean, od-encode --mode) then decode at
-# SIZE×SIZE. The reconstructions are kept in DIR/KIND/.
+# SIZE×SIZE. The reconstructions are kept in DIR/KIND/; then a second table
+# (below).
 set -eu
 model=$1 dir=$2 size=$3
 echo "| kind | PSNR (dB) | SSIM |"
@@ -19,5 +20,24 @@ for kind in image depth semantic canny; do
 	done
 	od-eval image --list "$dir/$kind.pairs" | awk -F, -v kind="$kind" '
 		$1 == "mean" { printf "| %s | %.2f | %.3f |\n", kind, $3, $4; found = 1 }
+		END { exit !found }'
+done
+# Then the objects of each scene (its scene.json) found by od-eval t2i in the
+# reconstructed pictures, beside those found in the pictures themselves (the
+# scorer's ceiling): what text → image can score at best through this VAE. A
+# VAE that loses colours loses them here, however good its PSNR.
+echo
+echo "| objects found (od-eval t2i) in | presence | count | colour | position | mean |"
+echo "|---|---|---|---|---|---|"
+for what in pictures reconstructions; do
+	: > "$dir/t2i-$what.pairs"
+	for scene in "$dir"/scenes/[0-9]*/; do
+		id=$(basename "$scene")
+		if [ "$what" = pictures ]; then pred=$scene/view0/image.png; else pred=$dir/image/$id.png; fi
+		echo "$pred $scene/scene.json" >> "$dir/t2i-$what.pairs"
+	done
+	od-eval t2i --list "$dir/t2i-$what.pairs" | awk -F, -v what="$what" '
+		function f(x) { return x == "" ? "-" : sprintf("%.3f", x) }
+		$1 == "mean" { printf "| the %s | %s | %s | %s | %s | %s |\n", what, f($3), f($4), f($5), f($6), f($7); found = 1 }
 		END { exit !found }'
 done
