@@ -55,6 +55,8 @@ t_ok "TRAINING.md: the objects od-eval t2i finds in the pictures and in their re
 	grep -q "^| objects found (od-eval t2i) in | presence | count | colour | position | mean |\$" "$1" &&
 	grep -q "^| the pictures | [0-9.]* | [0-9.]* | [0-9.]* | [-0-9.]* | [0-9.]* |\$" "$1" &&
 	grep -q "^| the reconstructions | [0-9.]* | [0-9.]* | [0-9.]* | [-0-9.]* | [0-9.]* |\$" "$1"' sh "$M/TRAINING.md"
+t_grep "^| the reconstructed semantic maps | [0-9.]* | [0-9.]* | [0-9.]* |\$" "$M/TRAINING.md" \
+	"TRAINING.md: the reconstructed semantic maps read as segmentations"
 t_ok "the loss curves: an SVG polyline of every step (runs this short)" sh -c '
 	for f in vae-loss.svg:3 vae-full-loss.svg:2 dit-loss.svg:4; do
 		n=$(sed -n "s/.*<polyline[^>]*points=\"\([^\"]*\)\".*/\1/p" "$1/${f%:*}" | wc -w)

@@ -3,8 +3,9 @@
 # pictures and maps of the scenes in DIR/scenes (view 0 of each), as a Markdown
 # table on standard output: for each kind, the mean PSNR and SSIM (od-eval
 # image) of encode (the posterior's mean, od-encode --mode) then decode at
-# SIZE×SIZE. The reconstructions are kept in DIR/KIND/; then a second table
-# (below).
+# SIZE×SIZE. The reconstructions are kept in DIR/KIND/; then two more tables
+# (below): what text → image and image → segmentation can score at best
+# through this VAE.
 set -eu
 model=$1 dir=$2 size=$3
 echo "| kind | PSNR (dB) | SSIM |"
@@ -41,3 +42,12 @@ for what in pictures reconstructions; do
 		$1 == "mean" { printf "| the %s | %s | %s | %s | %s | %s |\n", what, f($3), f($4), f($5), f($6), f($7); found = 1 }
 		END { exit !found }'
 done
+# Last, the reconstructed semantic maps read as segmentations (od-eval seg,
+# against the maps themselves): the most image → segmentation can score
+# through this VAE.
+echo
+echo "| segmentation (od-eval seg) of | mIoU | objects' mIoU | pixel accuracy |"
+echo "|---|---|---|---|"
+od-eval seg --list "$dir/semantic.pairs" | awk -F, '
+	$1 == "mean" { printf "| the reconstructed semantic maps | %.3f | %.3f | %.3f |\n", $3, $4, $5; found = 1 }
+	END { exit !found }'
