@@ -1140,7 +1140,9 @@ static int cmd_vae(int argc, char **argv, const struct od_command *cmd)
 	const int64_t step0 = r.step;
 	int64_t saved = r.step > 0 ? r.step : -1;
 	const int64_t stop = until ? until : steps;
-	while (r.step < stop) {
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	while (r.step < stop && !interrupted) {
 		struct od_vae_step_info info;
 		if ((rc = od_vae_run_step(&r, &info)) || (rc = od_vae_log_row(log, logpath, &info, od_lr_at(&r.s.lr, r.step))))
 			break;
@@ -1161,6 +1163,9 @@ static int cmd_vae(int argc, char **argv, const struct od_command *cmd)
 		rc = od_error(OD_EIO, "'%s': cannot write: %s", logpath, strerror(errno));
 	if (rc)
 		od_fail(rc);
+	if (interrupted)
+		od_die(OD_EFAIL, "interrupted at step %lld; the checkpoint of that step is saved (continue with --resume %s)",
+		       (long long)r.step, outdir);
 	free(logpath);
 	od_vae_run_close(&r);
 	od_ctx_destroy(ctx);

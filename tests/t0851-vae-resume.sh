@@ -3,6 +3,7 @@
 # bytes of 24 steps in one go (weights, optimiser state, generators, log),
 # whatever the thread counts of the sessions; a checkpoint every 5 steps on
 # the way changes nothing. Resuming checks the run's settings and pictures.
+# An interrupt (SIGINT, SIGTERM) writes the checkpoint of its step.
 . "$OD_SRCDIR/tests/lib.sh"
 cd "$T_TMP"
 mkdir pics
@@ -53,4 +54,27 @@ t_grep "'chalf': --schedule differs from the run's" "$T_ERR" "... names the opti
 t_fails 2 "resume with another warm-up" od-train vae --resume chalf --steps 24 --warmup 5
 t_fails 2 "--until past --steps" od-train vae "$@" -o late --steps 10 --until 11 pics
 t_ok "... and leaves no folder" test ! -e late
+
+# an interrupt: the step in progress ends and its checkpoint is written; resumed
+# from it, the run gives the bytes of one that was never interrupted
+# (env --default-signal: the signals' default actions, whatever this script inherited)
+set -- --config tiny.json --size 16 --batch 3 --lr 2e-3 --beta 0.01 --seed 7
+env --default-signal od-train vae "$@" -o int --steps 1000000 --progress=none pics 2> int.err &
+pid=$!
+i=0
+while [ ! -s int/train.csv ] || [ "$(wc -l < int/train.csv)" -lt 3 ]; do
+	sleep 0.1; i=$((i + 1)); [ $i -gt 600 ] && break
+done
+kill -INT $pid
+wait $pid
+st=$?
+t_result "$([ $st -eq 1 ] && [ "$(wc -l < int.err)" -eq 1 ] && echo 0 || echo 1)" "an interrupt: exit 1, one line ($st)"
+t_grep "interrupted at step [0-9]*; the checkpoint of that step is saved (continue with --resume int)" int.err \
+	"... naming the step and how to go on"
+n=$(tail -n 1 int/train.csv | cut -d, -f1)
+t_ok "... the checkpoint of that step ($n) is written" test "$(readlink int/latest)" = "$(printf 'step-%07d' "$n")"
+t_ok "... the run resumes, 2 steps further" od-train vae --resume int --steps $((n + 2)) --progress=none
+t_ok "... $((n + 2)) steps in one go" od-train vae "$@" -o nonstop --steps $((n + 2)) --progress=none pics
+t_ok "... the same weights" cmp int/vae/diffusion_pytorch_model.safetensors nonstop/vae/diffusion_pytorch_model.safetensors
+t_ok "... and the same log" cmp int/train.csv nonstop/train.csv
 t_done
