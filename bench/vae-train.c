@@ -112,7 +112,7 @@ int main(int argc, char **argv)
 	struct od_adamw_opts ao = { 0.9, 0.999, 1e-8, 0.01 };
 	if (od_adamw_init(&opt, &ao, p.n, p.numel))
 		od_fail(OD_ENOMEM);
-	struct od_vae_batch b = { B, S, S, x, eps, NULL, NULL };
+	struct od_vae_batch b = { B, S, S, x, eps, NULL, NULL, 0 };
 	double *t = malloc((size_t)(reps + 1) * sizeof *t);
 	for (int r = 0; r <= reps; r++) { /* r = 0: warm-up */
 		double t0 = od_now();

@@ -1023,7 +1023,7 @@ static int cmd_vae(int argc, char **argv, const struct od_command *cmd)
 	int size = 0, batch = 0;
 	double lr = NAN, beta = NAN, min_lr = NAN;
 	int64_t steps = -1, save_every = 0, seed = -1, warmup = -1, until = 0;
-	int schedule = -1;
+	int schedule = -1, decoder_only = 0;
 	char h_batch[64], h_lr[64], h_beta[64];
 	const struct od_option opts[] = {
 		OD_OPT_STRING(0, "config", &config, "FILE",
@@ -1047,6 +1047,8 @@ static int cmd_vae(int argc, char **argv, const struct od_command *cmd)
 		OD_OPT_NUM(0, "beta", &beta, "B",
 			   with_default(h_beta, sizeof h_beta, "weight of the KL term (default %g)", s.beta), 0, 1e6),
 		OD_OPT_INT64('s', "seed", &seed, "N", "initialisation, crops and noise (default 0)", 0, (int64_t)1 << 53),
+		OD_OPT_BOOL(0, "decoder-only", &decoder_only,
+			    "train the decoder alone: the encoder, so the latents, stay as they are (with --model)"),
 		OD_OPT_INT64(0, "save-every", &save_every, "K", "a checkpoint every K steps (default: only at the end)", 1,
 			     (int64_t)1 << 40),
 		OD_OPT_INT64(0, "until", &until, "STEP", "stop after STEP (a checkpoint; resume later)", 1,
@@ -1072,6 +1074,8 @@ static int cmd_vae(int argc, char **argv, const struct od_command *cmd)
 		s.lr.shape = (enum od_lr_shape)schedule, given |= OD_VAE_GIVEN_SCHEDULE;
 	if (!isnan(min_lr))
 		s.lr.min_lr = min_lr, given |= OD_VAE_GIVEN_MIN_LR;
+	if (decoder_only)
+		s.decoder_only = 1, given |= OD_VAE_GIVEN_DECODER_ONLY;
 	/* a cosine's end is part of the run; a constant rate has none, so a run
 	 * continued past its first --steps is the run made in one go */
 	s.lr.total = s.lr.shape == OD_LR_COSINE ? steps : 0;
@@ -1090,6 +1094,8 @@ static int cmd_vae(int argc, char **argv, const struct od_command *cmd)
 	} else {
 		if (!config == !model)
 			od_usage_error("give one of --config CONFIG.json or --model BASE");
+		if (decoder_only && !model)
+			od_usage_error("--decoder-only trains a model's decoder: give --model BASE");
 		if (!outdir)
 			od_usage_error("give the output folder with -o OUTDIR");
 		if (!n_inputs)

@@ -3,6 +3,7 @@
 # bytes of 24 steps in one go (weights, optimiser state, generators, log),
 # whatever the thread counts of the sessions; a checkpoint every 5 steps on
 # the way changes nothing. Resuming checks the run's settings and pictures.
+# --decoder-only leaves the encoder, and so the latents, as they were.
 # An interrupt (SIGINT, SIGTERM) writes the checkpoint of its step.
 . "$OD_SRCDIR/tests/lib.sh"
 cd "$T_TMP"
@@ -54,6 +55,27 @@ t_grep "'chalf': --schedule differs from the run's" "$T_ERR" "... names the opti
 t_fails 2 "resume with another warm-up" od-train vae --resume chalf --steps 24 --warmup 5
 t_fails 2 "--until past --steps" od-train vae "$@" -o late --steps 10 --until 11 pics
 t_ok "... and leaves no folder" test ! -e late
+
+# the decoder alone (--decoder-only): the encoder keeps its bytes, so od-encode
+# gives the latents of the model it started from, which the tuned decoder draws
+# otherwise; it resumes bit for bit like a whole-VAE run
+set -- --size 16 --batch 3 --lr 2e-3 --seed 7 --decoder-only
+t_ok "the decoder alone, 3 steps from the 24-step run" od-train vae --model whole "$@" -o dec --steps 3 pics
+t_ok "... resumed to 6" od-train vae --resume dec --steps 6 --decoder-only
+t_ok "... 6 steps in one go" od-train vae --model whole "$@" -o dec6 --steps 6 pics
+t_ok "... the same weights" cmp dec/vae/diffusion_pytorch_model.safetensors dec6/vae/diffusion_pytorch_model.safetensors
+t_ok "... the same optimiser state" cmp dec/latest/train_state.safetensors dec6/latest/train_state.safetensors
+t_ok "... od-encode gives the latents of the model it started from" sh -c '
+	od-encode --model whole -S 32x32 pics/p1.png pics/p2.png > base.odf &&
+	od-encode --model dec -S 32x32 pics/p1.png pics/p2.png > dec.odf && cmp base.odf dec.odf'
+t_ok "... od-decode draws them otherwise" sh -c '
+	od-decode --model whole -o base_%d.png < base.odf && od-decode --model dec -o dec_%d.png < base.odf &&
+	test -s base_0.png && test -s dec_0.png && ! cmp -s base_0.png dec_0.png'
+t_fails 2 "a whole-VAE run resumed with --decoder-only" od-train vae --resume whole --steps 30 --decoder-only
+t_grep "'whole': --decoder-only differs from the run's" "$T_ERR" "... names the option"
+t_fails 2 "--decoder-only on a fresh model" od-train vae --config tiny.json "$@" -o fresh --steps 3 pics
+t_grep "give --model BASE" "$T_ERR" "... says it needs a model"
+t_ok "... and leaves no folder" test ! -e fresh
 
 # an interrupt: the step in progress ends and its checkpoint is written; resumed
 # from it, the run gives the bytes of one that was never interrupted

@@ -235,6 +235,7 @@ struct st {
 	const struct od_vae_params *p;
 	float **g;       /* gradients (NULL: forward only) */
 	int save;
+	int decoder_only; /* the batch's decoder_only: nothing flows back into z */
 	struct rec *r;
 	int nr, cap;
 	float *zeros;    /* host zeros for clearing device buffers */
@@ -551,8 +552,11 @@ static int f_decoder(struct st *s, struct act *a)
 	const int n = cf->n_blocks;
 	char p[160];
 	int rc;
-	if ((cf->post_quant_conv && (rc = f_conv(s, a, "post_quant_conv", 1, PAD0, 1))) ||
-	    (rc = f_conv(s, a, "decoder.conv_in", 1, PAD1, 1)) || (rc = f_mid(s, a, "decoder.mid_block")))
+	/* the decoder's first layer passes a gradient back to z only when the encoder learns */
+	const int dz = !s->decoder_only;
+	if ((cf->post_quant_conv && (rc = f_conv(s, a, "post_quant_conv", 1, PAD0, dz))) ||
+	    (rc = f_conv(s, a, "decoder.conv_in", 1, PAD1, cf->post_quant_conv || dz)) ||
+	    (rc = f_mid(s, a, "decoder.mid_block")))
 		return rc;
 	for (int i = 0; i < n; i++) {
 		for (int j = 0; j < cf->layers_per_block + 1; j++) {
@@ -762,7 +766,9 @@ int od_vae_loss_grad(struct od_ctx *c, const struct od_vae_params *p, const stru
 	const size_t npix = (size_t)C * b->H * b->W, nlat = (size_t)L * h * w;
 	/* per element: ∂recon/∂x̂ = sign(x̂ − x)/(B·C·H·W) (torch's sign(0) = 0); the KL weight β/(B·L·h·w) */
 	const float inv = (float)(1.0 / ((double)b->B * (double)npix)), kappa = (float)(beta / ((double)b->B * nlat));
-	struct st s = { .c = c, .p = p, .g = grads, .save = grads != NULL };
+	/* decoder_only: the encoder's forward keeps nothing, as it is not walked back */
+	const int learn_encoder = grads && !b->decoder_only;
+	struct st s = { .c = c, .p = p, .g = grads, .save = learn_encoder, .decoder_only = b->decoder_only };
 	float *hx = malloc(npix * sizeof *hx), *hk = malloc(nlat * sizeof *hk);
 	float *mom = NULL, *eps = NULL, *kl = NULL, *dmom = NULL;
 	struct act a = { 0 };
@@ -796,6 +802,7 @@ int od_vae_loss_grad(struct od_ctx *c, const struct od_vae_params *p, const stru
 		for (size_t i = 0; i < nlat; i++)
 			ksum += hk[i];
 		/* decoder and the reconstruction loss */
+		s.save = grads != NULL;
 		if ((rc = f_decoder(&s, &a)) || (rc = od_download(c, hx, a.d, npix * sizeof(float))))
 			break;
 		if (b->recon)
@@ -814,6 +821,10 @@ int od_vae_loss_grad(struct od_ctx *c, const struct od_vae_params *p, const stru
 				dfree(&s, &dy);
 				break;
 			}
+			if (!learn_encoder) {
+				dfree(&s, &dy); /* NULL: the decoder's first layer returned no dz */
+				goto next;
+			}
 			rc = OD_ENOMEM;
 			if (!(dmom = dalloc(&s, 2 * nlat))) {
 				dfree(&s, &dy);
@@ -825,6 +836,8 @@ int od_vae_loss_grad(struct od_ctx *c, const struct od_vae_params *p, const stru
 				break;
 			dfree(&s, &dmom); /* the encoder's conv_in returns no dx: NULL already */
 		}
+	next:
+		s.save = learn_encoder;
 		dfree(&s, &a.d), dfree(&s, &mom), dfree(&s, &eps), dfree(&s, &kl);
 		st_release(&s);
 	}
@@ -841,6 +854,11 @@ out:
 	free(hx);
 	free(hk);
 	return rc;
+}
+
+int od_vae_param_is_decoder(const char *name)
+{
+	return !strncmp(name, "decoder.", 8) || !strncmp(name, "post_quant_conv.", 16);
 }
 
 int od_vae_params_encode(struct od_ctx *c, const struct od_vae_params *p, const float *x, int H, int W,

@@ -81,6 +81,10 @@ struct od_vae_batch {
 	const float *eps;   /* (B, L, H/ds, W/ds) host, the posterior noise ε */
 	float *moments;     /* optional out (B, 2L, H/ds, W/ds): the encoder's output */
 	float *recon;       /* optional out (B, 3, H, W): the decoder's output x̂ */
+	int decoder_only;   /* gradients of the decoder's weights alone (od_vae_param_is_decoder):
+	                     * the encoder is frozen, its forward keeps no activations and
+	                     * nothing is walked back into it; grads[i] of the other
+	                     * tensors are not touched and may be NULL */
 };
 
 struct od_vae_loss {
@@ -93,6 +97,10 @@ struct od_vae_loss {
  * (numel[i] floats each, caller-allocated and zeroed) += ∂loss/∂θ_i. */
 int od_vae_loss_grad(struct od_ctx *c, const struct od_vae_params *p, const struct od_vae_batch *b, double beta,
 		     struct od_vae_loss *out, float **grads);
+
+/* Whether the tensor of that name belongs to the decoder's half (decoder.*,
+ * post_quant_conv.*): the weights a decoder_only batch trains. */
+int od_vae_param_is_decoder(const char *name);
 
 /* The encoder alone: x host (3, H, W) -> moments host (2L, H/ds, W/ds), the
  * bytes od_vae_encode gives with the same weights. */

@@ -107,6 +107,8 @@ void od_adamw_step(struct od_adamw *a, float *const *params, const float *const 
 	a->step++;
 	od_adamw_scalars(&a->o, a->step, lr, &s);
 	for (int i = 0; i < a->n; i++) {
+		if (!grads[i])
+			continue; /* frozen */
 		struct step_job j = { .s = &s, .p = params[i], .m = a->m[i], .v = a->v[i], .g = grads[i] };
 		if (a->numel[i] < 65536)
 			step_range(&j, 0, a->numel[i]);
@@ -142,6 +144,8 @@ double od_grad_norm(int n, const int64_t *numel, const float *const *grads)
 {
 	double total = 0;
 	for (int i = 0; i < n; i++) {
+		if (!grads[i])
+			continue; /* frozen */
 		int64_t chunks = (numel[i] + NORM_CHUNK - 1) / NORM_CHUNK;
 		double *part = chunks > 1 ? malloc((size_t)chunks * sizeof *part) : NULL;
 		struct norm_job j = { .g = grads[i], .n = numel[i], .part = part };
@@ -186,6 +190,8 @@ float od_grad_clip(int n, const int64_t *numel, float *const *grads, double norm
 	if (f >= 1.0f)
 		return 1.0f;
 	for (int i = 0; i < n; i++) {
+		if (!grads[i])
+			continue; /* frozen */
 		struct scale_job j = { .g = grads[i], .f = f };
 		if (numel[i] < 65536)
 			scale_range(&j, 0, numel[i]);

@@ -55,7 +55,8 @@ int od_adamw_init(struct od_adamw *a, const struct od_adamw_opts *o, int n, cons
 void od_adamw_free(struct od_adamw *a);
 
 /* One step at learning rate lr: params[i] (numel[i] floats) updated in place
- * from grads[i]; a->step becomes k. Runs on od_parallel_for threads; the bytes
+ * from grads[i]; a->step becomes k. A tensor whose grads[i] is NULL is frozen:
+ * neither it nor its moments change (not even by the weight decay). Runs on od_parallel_for threads; the bytes
  * do not depend on their number. */
 void od_adamw_step(struct od_adamw *a, float *const *params, const float *const *grads, double lr);
 
@@ -71,7 +72,7 @@ void od_adamw_scalars(const struct od_adamw_opts *o, int64_t k, double lr, struc
 /* The update of one element (the formula above), for tests and references. */
 void od_adamw_element(const struct od_adamw_scalars *s, float *p, float *m, float *v, float g);
 
-/* ‖g‖ over n tensors (double, fixed order). */
+/* ‖g‖ over n tensors (double, fixed order); NULL grads[i] (frozen) count as 0. */
 double od_grad_norm(int n, const int64_t *numel, const float *const *grads);
 /* Scale the gradients when norm > max_norm (max_norm <= 0: never). Returns the
  * factor applied (1 when none). */

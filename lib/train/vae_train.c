@@ -243,11 +243,17 @@ void od_vae_run_settings_default(struct od_vae_run_settings *s)
 
 static json_t *settings_json(const struct od_vae_run_settings *s)
 {
-	return json_pack("{s:s, s:s, s:i, s:i, s:f, s:f, s:I, s:f, s:f, s:f, s:f, s:I, s:s, s:f, s:I}", "kind", "vae",
+	json_t *j = json_pack("{s:s, s:s, s:i, s:i, s:f, s:f, s:I, s:f, s:f, s:f, s:f, s:I, s:s, s:f, s:I}", "kind", "vae",
 			 "loss", "l1", "size", s->size, "batch", s->batch, "lr", s->lr.lr, "beta", s->beta, "seed",
 			 (json_int_t)s->seed, "beta1", s->adamw.beta1, "beta2", s->adamw.beta2, "eps", s->adamw.eps,
 			 "weight_decay", s->adamw.weight_decay, "warmup", (json_int_t)s->lr.warmup, "schedule",
 			 od_lr_shape_name(s->lr.shape), "min_lr", s->lr.min_lr, "total", (json_int_t)s->lr.total);
+	/* recorded only when set, so the states of whole-VAE runs keep their bytes */
+	if (j && s->decoder_only && json_object_set_new(j, "decoder_only", json_true())) {
+		json_decref(j);
+		j = NULL;
+	}
+	return j;
 }
 
 int od_vae_settings_parse(json_t *j, struct od_vae_run_settings *s, const char *label)
@@ -255,14 +261,15 @@ int od_vae_settings_parse(json_t *j, struct od_vae_run_settings *s, const char *
 	od_vae_run_settings_default(s);
 	json_int_t size, batch, seed, warmup = 0, total = 0;
 	const char *kind = NULL, *loss = NULL, *schedule = "constant";
+	int decoder_only = 0;
 	/* warmup, schedule, min_lr and total are absent from runs recorded before
 	 * the schedule existed: those ran at a constant rate */
 	if (!json_is_object(j) ||
-	    json_unpack(j, "{s:s, s:s, s:I, s:I, s:F, s:F, s:I, s:F, s:F, s:F, s:F, s?:I, s?:s, s?:F, s?:I}", "kind", &kind,
+	    json_unpack(j, "{s:s, s:s, s:I, s:I, s:F, s:F, s:I, s:F, s:F, s:F, s:F, s?:I, s?:s, s?:F, s?:I, s?:b}", "kind", &kind,
 			"loss", &loss, "size", &size, "batch", &batch, "lr", &s->lr.lr, "beta", &s->beta, "seed", &seed,
 			"beta1", &s->adamw.beta1, "beta2", &s->adamw.beta2, "eps", &s->adamw.eps, "weight_decay",
 			&s->adamw.weight_decay, "warmup", &warmup, "schedule", &schedule, "min_lr", &s->lr.min_lr, "total",
-			&total) ||
+			&total, "decoder_only", &decoder_only) ||
 	    strcmp(kind, "vae") || strcmp(loss, "l1") || size < 1 || size > 65536 || batch < 1 || batch > 65536 ||
 	    seed < 0 || !(s->lr.lr >= 0) || !(s->beta >= 0) || !(s->adamw.beta1 >= 0 && s->adamw.beta1 < 1) ||
 	    !(s->adamw.beta2 >= 0 && s->adamw.beta2 < 1) || !(s->adamw.eps > 0) || !(s->adamw.weight_decay >= 0) ||
@@ -271,6 +278,7 @@ int od_vae_settings_parse(json_t *j, struct od_vae_run_settings *s, const char *
 		return od_error(OD_EFORMAT, "'%s': the settings are not those of a VAE run", label);
 	s->size = (int)size, s->batch = (int)batch, s->seed = (uint64_t)seed;
 	s->lr.warmup = warmup, s->lr.total = total, s->lr.shape = (enum od_lr_shape)od_lr_shape_parse(schedule);
+	s->decoder_only = decoder_only;
 	return OD_OK;
 }
 
@@ -297,7 +305,8 @@ static int run_setup(struct od_vae_run *r)
 	if (!(r->grads = calloc((size_t)p->n, sizeof *r->grads)))
 		return od_error(OD_ENOMEM, "out of memory");
 	for (int i = 0; i < p->n; i++)
-		if (!(r->grads[i] = malloc((size_t)(p->numel[i] ? p->numel[i] : 1) * sizeof(float))))
+		if ((!r->s.decoder_only || od_vae_param_is_decoder(p->names[i])) &&
+		    !(r->grads[i] = malloc((size_t)(p->numel[i] ? p->numel[i] : 1) * sizeof(float))))
 			return od_error(OD_ENOMEM, "out of memory for the gradients");
 	int rc = od_adamw_init(&r->opt, &r->s.adamw, p->n, p->numel);
 	if (rc)
@@ -331,6 +340,10 @@ int od_vae_run_open(struct od_vae_run *r, struct od_ctx *ctx, json_t *config, co
 	r->s = *s;
 	r->ctx = ctx;
 	int rc;
+	if (s->decoder_only && !model_dir) {
+		json_decref(config);
+		return od_error(OD_EINVAL, "training the decoder alone needs a model to start from (its encoder)");
+	}
 	if (model_dir) {
 		json_decref(config);
 		if ((rc = load_model(r, model_dir)))
@@ -401,6 +414,7 @@ int od_vae_run_resume(struct od_vae_run *r, struct od_ctx *ctx, const char *outd
 		{ OD_VAE_GIVEN_WARMUP, "--warmup", given->lr.warmup == r->s.lr.warmup },
 		{ OD_VAE_GIVEN_SCHEDULE, "--schedule", given->lr.shape == r->s.lr.shape },
 		{ OD_VAE_GIVEN_MIN_LR, "--min-lr", given->lr.min_lr == r->s.lr.min_lr },
+		{ OD_VAE_GIVEN_DECODER_ONLY, "--decoder-only", given->decoder_only == r->s.decoder_only },
 	};
 	for (size_t i = 0; i < sizeof cmp / sizeof cmp[0]; i++)
 		if ((mask & cmp[i].bit) && !cmp[i].same) {
@@ -489,8 +503,9 @@ int od_vae_run_step(struct od_vae_run *r, struct od_vae_step_info *info)
 	od_vae_pictures_batch(&r->pics, &r->data, B, S, r->x);
 	od_train_randn(&r->noise, (size_t)B * p->cfg.latent_channels * h * h, r->eps);
 	for (int i = 0; i < p->n; i++)
-		memset(r->grads[i], 0, (size_t)p->numel[i] * sizeof(float));
-	struct od_vae_batch b = { B, S, S, r->x, r->eps, NULL, NULL };
+		if (r->grads[i])
+			memset(r->grads[i], 0, (size_t)p->numel[i] * sizeof(float));
+	struct od_vae_batch b = { B, S, S, r->x, r->eps, NULL, NULL, r->s.decoder_only };
 	int rc = od_vae_loss_grad(r->ctx, p, &b, r->s.beta, &info->loss, r->grads);
 	if (rc)
 		return rc;

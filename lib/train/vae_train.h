@@ -14,6 +14,11 @@
  *   4. AdamW at the step's learning rate: lr, or the schedule of adamw.h
  *      (linear warm-up over `warmup` steps, then constant or a cosine down to
  *      min_lr at step `total`), od_lr_at on the settings' schedule.
+ * A decoder_only run takes the same steps with the encoder frozen: its
+ * weights keep their bytes, so the latents of every picture, the scaling
+ * factor and a NextDiT trained on them stay valid, while the decoder learns
+ * to draw those latents better (numerics.md §12.12.5). Its loss keeps the KL
+ * term, a constant to it.
  * A fresh model is initialised from seed (od_vae_params_init_random); the data
  * generator is seeded with seed + 1 and the noise generator with seed + 2. The
  * run is a pure function of its settings, pictures, starting weights and the
@@ -83,6 +88,9 @@ struct od_vae_run_settings {
 	 * step it ends at, total (the run's first --steps; 0 for constant) */
 	struct od_lr_schedule lr;
 	double beta;           /* KL weight β (default 1e-6) */
+	int decoder_only;      /* train the decoder alone (od_vae_param_is_decoder): the
+	                        * encoder, and so the latents and a NextDiT trained on
+	                        * them, stay as they are; only with a model to start from */
 	uint64_t seed;
 	struct od_adamw_opts adamw; /* torch defaults: 0.9, 0.999, 1e-8, weight decay 0.01 */
 };
@@ -98,7 +106,7 @@ struct od_vae_run {
 	struct od_vae_params p;
 	json_t *config;        /* vae/config.json as written into checkpoints */
 	struct od_train_tensors tt;
-	float **grads;
+	float **grads;         /* NULL for the tensors a decoder_only run leaves frozen */
 	struct od_adamw opt;
 	struct od_train_rng data, noise;
 	struct od_vae_pictures pics;
@@ -109,7 +117,7 @@ struct od_vae_run {
 /* Start a run: a fresh model of configuration `config` (a diffusers
  * AutoencoderKL config; taken over) initialised from s->seed, or, with
  * model_dir, that model's vae/ (its weights widened to float32; config NULL).
- * OD_EMODEL for a configuration that cannot reconstruct pictures (in_channels
+ * OD_EINVAL for decoder_only without model_dir (a random encoder frozen). OD_EMODEL for a configuration that cannot reconstruct pictures (in_channels
  * or out_channels other than 3); OD_EINVAL when its downscale
  * factor does not divide the crop size. */
 int od_vae_run_open(struct od_vae_run *r, struct od_ctx *ctx, json_t *config, const char *model_dir,
@@ -122,7 +130,7 @@ int od_vae_run_open(struct od_vae_run *r, struct od_ctx *ctx, json_t *config, co
 enum {
 	OD_VAE_GIVEN_SIZE = 1 << 0, OD_VAE_GIVEN_BATCH = 1 << 1, OD_VAE_GIVEN_LR = 1 << 2,
 	OD_VAE_GIVEN_BETA = 1 << 3, OD_VAE_GIVEN_SEED = 1 << 4, OD_VAE_GIVEN_WARMUP = 1 << 5,
-	OD_VAE_GIVEN_SCHEDULE = 1 << 6, OD_VAE_GIVEN_MIN_LR = 1 << 7,
+	OD_VAE_GIVEN_SCHEDULE = 1 << 6, OD_VAE_GIVEN_MIN_LR = 1 << 7, OD_VAE_GIVEN_DECODER_ONLY = 1 << 8,
 };
 int od_vae_run_resume(struct od_vae_run *r, struct od_ctx *ctx, const char *outdir,
 		      const struct od_vae_run_settings *given, unsigned mask, char *const *inputs, int n_inputs);

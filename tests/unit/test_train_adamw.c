@@ -246,6 +246,34 @@ int main(void)
 	ok(f < 1 && fabs(after - n2 / 4) < 1e-5 * n2, "clipping to a quarter: factor %g, norm %g -> %g", f, n2, after);
 	ok(od_grad_clip(1, &big_n, (float *const *)&big, after, after * 2) == 1.0f, "a norm under the limit is kept");
 	ok(od_grad_clip(1, &big_n, (float *const *)&big, after, 0) == 1.0f, "max_norm 0 never clips");
+
+	/* ---- frozen tensors (NULL gradients): untouched, weight decay included, and out of the norm */
+	{
+		int64_t fn[2] = { 5, 3 };
+		float w0[5] = { 1, -2, 3, -4, 5 }, w1[3] = { 0.5f, 0.25f, -1 }, g1[3] = { 0.1f, -0.2f, 0.3f };
+		float k0[5], k1[3];
+		memcpy(k0, w0, sizeof w0), memcpy(k1, w1, sizeof w1);
+		struct od_adamw fa;
+		const struct od_adamw_opts fo = { 0.9, 0.999, 1e-8, 0.01 };
+		od_adamw_init(&fa, &fo, 2, fn);
+		float *fp[2] = { w0, w1 };
+		const float *fg[2] = { NULL, g1 };
+		od_adamw_step(&fa, fp, fg, 1e-2);
+		int frozen = !memcmp(w0, k0, sizeof w0), moved = 1, zero_m = 1;
+		for (int e = 0; e < 3; e++) {
+			float rp = k1[e], rm = 0, rv = 0;
+			struct od_adamw_scalars sc;
+			od_adamw_scalars(&fo, 1, 1e-2, &sc);
+			od_adamw_element(&sc, &rp, &rm, &rv, g1[e]);
+			moved &= w1[e] == rp;
+		}
+		for (int e = 0; e < 5; e++)
+			zero_m &= fa.m[0][e] == 0 && fa.v[0][e] == 0;
+		ok(frozen && zero_m && moved, "a NULL gradient freezes its tensor (weights and moments), the others step");
+		double fnorm = od_grad_norm(2, fn, fg), g1n = sqrt(0.1 * 0.1 + 0.2 * 0.2 + 0.3 * 0.3);
+		ok(fabs(fnorm - g1n) < 1e-7, "... and the norm counts the others alone (%.9g)", fnorm);
+		od_adamw_free(&fa);
+	}
 	free(big);
 
 	/* ---- schedule */

@@ -26,6 +26,9 @@
  *     |x̂| < 0.3: no |x̂ − x| comes near L1's kink under the perturbations.
  *  3. Gradients accumulate (+=), and their bytes are the same with 1 and 2
  *     threads.
+ *  4. decoder_only (the encoder frozen): the same loss, the decoder's
+ *     gradients equal the whole step's byte for byte, and the encoder's
+ *     buffers are left alone (NULL allowed), with and without quant convs.
  */
 #include "od.h"
 #include "model/vae_grad.h"
@@ -79,7 +82,7 @@ static void check_forward(struct od_ctx *c, struct od_vae *v, const struct od_va
 	od_randn(7, 0, 2 * nlat, eps);
 	float *mom = malloc(2 * 2 * nlat * sizeof *mom), *rec = malloc(2 * npix * sizeof *rec);
 	float *m2 = malloc(2 * nlat * sizeof *m2), *z = malloc(nlat * sizeof *z), *dec = malloc(npix * sizeof *dec);
-	struct od_vae_batch b = { 2, H, W, x, eps, mom, rec };
+	struct od_vae_batch b = { 2, H, W, x, eps, mom, rec, 0 };
 	struct od_vae_loss loss;
 	float **g = calloc((size_t)p->n, sizeof *g);
 	for (int i = 0; i < p->n; i++)
@@ -191,6 +194,51 @@ static double eval_loss(struct od_ctx *c, const struct od_vae_params *p, const s
 	return l.loss;
 }
 
+/* 4: decoder_only gives the decoder's gradients of the whole-VAE step g, byte
+ * for byte, and the same loss; the encoder's buffers are not touched (NULL
+ * ones, or ones that keep a sentinel). */
+static void check_decoder_only(struct od_ctx *c, const struct od_vae_params *p, const struct od_vae_batch *b,
+			       double beta, const struct od_vae_loss *whole, float *const *g, int quant)
+{
+	float **gn = calloc((size_t)p->n, sizeof *gn), **gs = calloc((size_t)p->n, sizeof *gs);
+	int n_dec = 0, n_enc = 0;
+	for (int i = 0; i < p->n; i++) {
+		const int dec = od_vae_param_is_decoder(p->names[i]);
+		n_dec += dec, n_enc += !dec;
+		gn[i] = dec ? calloc((size_t)p->numel[i], sizeof(float)) : NULL;
+		gs[i] = malloc((size_t)p->numel[i] * sizeof(float));
+		for (int64_t k = 0; k < p->numel[i]; k++)
+			gs[i][k] = dec ? 0.0f : 7.0f;
+	}
+	struct od_vae_batch bd = *b;
+	bd.decoder_only = 1;
+	struct od_vae_loss ln, ls;
+	int rc = od_vae_loss_grad(c, p, &bd, beta, &ln, gn) | od_vae_loss_grad(c, p, &bd, beta, &ls, gs);
+	int same_dec = 1, untouched = 1, halves = 1;
+	for (int i = 0; i < p->n; i++) {
+		const size_t nb = (size_t)p->numel[i] * sizeof(float);
+		if (od_vae_param_is_decoder(p->names[i])) {
+			same_dec &= !memcmp(gn[i], g[i], nb) && !memcmp(gs[i], g[i], nb);
+			halves &= !strncmp(p->names[i], "decoder.", 8) || !strncmp(p->names[i], "post_quant_conv.", 16);
+		} else {
+			for (int64_t k = 0; k < p->numel[i]; k++)
+				untouched &= gs[i][k] == 7.0f;
+			halves &= !strncmp(p->names[i], "encoder.", 8) || !strncmp(p->names[i], "quant_conv.", 11);
+		}
+	}
+	ok(!rc && halves && n_dec > 0 && n_enc > 0, "decoder_only%s: %d decoder and %d encoder tensors, split by name",
+	   quant ? " (with quant convs)" : "", n_dec, n_enc);
+	ok(!rc && ln.loss == whole->loss && ls.loss == whole->loss && ln.kl == whole->kl,
+	   "decoder_only%s: the same loss (%.6f) as the whole VAE's step", quant ? " (with quant convs)" : "", ln.loss);
+	ok(!rc && same_dec, "decoder_only%s: the decoder's gradients are the whole step's, byte for byte",
+	   quant ? " (with quant convs)" : "");
+	ok(!rc && untouched, "decoder_only%s: the encoder's gradient buffers are not touched (NULL ones are allowed)",
+	   quant ? " (with quant convs)" : "");
+	for (int i = 0; i < p->n; i++)
+		free(gn[i]), free(gs[i]);
+	free(gn), free(gs);
+}
+
 static void test_gradient(int quant)
 {
 	const int blocks[2] = { 8, 16 };
@@ -218,7 +266,7 @@ static void test_gradient(int quant)
 	for (size_t i = 0; i < B * npix; i++)
 		x[i] = 0.6f + 0.4f * frand();
 	od_randn(3, 0, B * nlat, eps);
-	struct od_vae_batch b = { B, H, W, x, eps, NULL, rec };
+	struct od_vae_batch b = { B, H, W, x, eps, NULL, rec, 0 };
 	const double beta = 0.5;
 	struct od_ctx *c1, *c2;
 	od_ctx_create(&c1, OD_DEVICE_CPU, 1);
@@ -251,6 +299,7 @@ static void test_gradient(int quant)
 	ok(!rc && acc, "gradients are accumulated (+=) into the caller's buffers");
 	ok(!rc && bits, "1 and 2 threads give the same loss and gradient bytes");
 	od_ctx_destroy(c2);
+	check_decoder_only(c1, &p, &b, beta, &l1, g, quant);
 	/* finite differences, three elements of every tensor */
 	const double h = 2e-3;
 	int bad = 0, checked = 0;

@@ -91,7 +91,7 @@ int main(void)
 	float **g = calloc((size_t)p.n, sizeof *g), *mom = malloc(nm * sizeof *mom), *rec = malloc(nr * sizeof *rec);
 	for (int i = 0; i < p.n; i++)
 		g[i] = calloc((size_t)p.numel[i], sizeof(float));
-	struct od_vae_batch b = { B, H, W, x, eps, mom, rec };
+	struct od_vae_batch b = { B, H, W, x, eps, mom, rec, 0 };
 	struct od_vae_loss l;
 	int rc = od_vae_loss_grad(c, &p, &b, 0.5, &l, g);
 	ok(!rc, "loss and gradients of the fixture's batch: %s", rc ? od_errmsg() : "");
