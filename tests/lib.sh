@@ -7,6 +7,8 @@
 #   t_grep PATTERN FILE "what"      passes when FILE matches PATTERN
 #   t_done                          plan line; exit status
 #   t_need PROGRAM...               skip the whole file (a 1..0 plan) when one is missing
+#   t_wait_lines FILE N             wait until FILE has N lines (a background run's
+#                                   log; gives up after 60 s, the check that follows fails)
 #
 # Environment from `make check`: OD_BIN (tools), OD_TESTBIN (test programs),
 # OD_SRCDIR, OD_MODEL (the tiny checkpoint), OD_GOLDEN (tests/golden).
@@ -77,6 +79,14 @@ t_grep() {
 		echo "# '$1' not found in:"
 		sed 's/^/# /' "$2" | head -10
 	fi
+}
+
+t_wait_lines() {
+	_i=0
+	while [ ! -s "$1" ] || [ "$(wc -l < "$1")" -lt "$2" ]; do
+		sleep 0.1; _i=$((_i + 1)); [ $_i -gt 600 ] && break
+	done
+	:
 }
 
 t_done() {

@@ -97,10 +97,7 @@ t_ok "... to step 8" test "$(readlink full/latest)" = step-0000008
 # inherited; a script run under nohup ignores SIGHUP, and its children would)
 env --default-signal od-train train -o int --steps 1000000 --progress=none toy.odf 2> int.err &
 pid=$!
-i=0
-while [ ! -s int/log.csv ] || [ "$(wc -l < int/log.csv)" -lt 3 ]; do
-	sleep 0.2; i=$((i + 1)); [ $i -gt 300 ] && break
-done
+t_wait_lines int/log.csv 3
 kill -INT $pid
 wait $pid
 st=$?
@@ -117,10 +114,7 @@ hup() { # RUN LINES [OPTION...]: start a long run into RUN, send SIGHUP once its
 	shift 2
 	env --default-signal od-train train -o "$run" --steps 1000000 --progress=none "$@" toy.odf 2> /dev/null &
 	pid=$!
-	i=0
-	while [ ! -s "$run/log.csv" ] || [ "$(wc -l < "$run/log.csv")" -lt "$lines" ]; do
-		sleep 0.1; i=$((i + 1)); [ $i -gt 600 ] && break
-	done
+	t_wait_lines "$run/log.csv" "$lines"
 	kill -HUP $pid
 	{ wait $pid; } 2> /dev/null
 }

@@ -83,10 +83,7 @@ t_ok "... and leaves no folder" test ! -e fresh
 set -- --config tiny.json --size 16 --batch 3 --lr 2e-3 --beta 0.01 --seed 7
 env --default-signal od-train vae "$@" -o int --steps 1000000 --progress=none pics 2> int.err &
 pid=$!
-i=0
-while [ ! -s int/train.csv ] || [ "$(wc -l < int/train.csv)" -lt 3 ]; do
-	sleep 0.1; i=$((i + 1)); [ $i -gt 600 ] && break
-done
+t_wait_lines int/train.csv 3
 kill -INT $pid
 wait $pid
 st=$?

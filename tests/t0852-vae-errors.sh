@@ -46,10 +46,7 @@ t_fails 2 "vae-scale: a size the VAE cannot take" od-train vae-scale -m "$OD_MOD
 env --default-signal od-train vae --config tiny.json -o sig --size 16 --steps 100000000 --progress=none pics \
 	2> /dev/null &
 pid=$!
-i=0
-while [ ! -s sig/train.csv ] || [ "$(wc -l < sig/train.csv)" -lt 3 ]; do
-	sleep 0.1; i=$((i + 1)); [ $i -gt 600 ] && break
-done
+t_wait_lines sig/train.csv 3
 kill -HUP $pid
 { wait $pid; } 2> /dev/null
 st=$?
