@@ -206,6 +206,47 @@ t_ok "... before anything is made" test ! -e "$T_TMP/g/scenes"
 recipe "$T_TMP/g" VAE_TUNE="$T_TMP/nothing" VAE_FULL_STEPS=3 "$T_TMP/g/vae-tune/vae/config.json" > /dev/null 2> vae-tune.err
 t_result $(($? == 0)) "VAE_TUNE without a model there: make fails"
 t_grep "VAE_TUNE: $T_TMP/nothing/vae/config.json: no such file" vae-tune.err "... naming the missing file"
+# DECODER_STEPS: the finished run d's VAE decoder trained further alone, its
+# encoder frozen: the streams and the NextDiT stay as they were, the model ships
+# the new decoder, and the VAE check measures it
+D="$T_TMP/d"
+set -- VAE_FROM=m2 DIT_FROM=m2 DIT_STEPS=2
+cp "$D/model/vae/diffusion_pytorch_model.safetensors" vae-before.safetensors
+cp "$D/model/transformer/diffusion_pytorch_model.safetensors" dit-before.safetensors
+touch -d '1 second ago' marker
+t_ok "DECODER_STEPS=3 on a finished run: make default" recipe "$D" "$@" DECODER_STEPS=3 default
+t_ok "... no stream encoded again, no NextDiT step taken" sh -c '
+	[ -z "$(find "$1/streams" "$1/dit" "$1/base" -newer marker)" ] &&
+	[ "$(tail -n +2 "$1/dit/log.csv" | wc -l)" -eq 2 ]' sh "$D"
+t_ok "... the model's NextDiT as it was" cmp dit-before.safetensors "$D/model/transformer/diffusion_pytorch_model.safetensors"
+od-train vae --threads 1 --progress none --model "$D/base" --decoder-only -o dec-hand --size 64 --steps 3 --batch 1 \
+	--lr 0.0002 --warmup 100 --schedule cosine --seed 1 $(cat "$D/pictures-full.list") 2> /dev/null
+t_ok "... the decoder run is od-train vae --decoder-only --model (the base) for 3 steps" \
+	cmp dec-hand/vae/diffusion_pytorch_model.safetensors "$D/decoder/vae/diffusion_pytorch_model.safetensors"
+t_ok "... the model ships that VAE" cmp dec-hand/vae/diffusion_pytorch_model.safetensors \
+	"$D/model/vae/diffusion_pytorch_model.safetensors"
+t_ok "... a new decoder, the same encoder: od-encode gives the base's latents, od-decode other pictures" sh -c '
+	! cmp -s vae-before.safetensors "$1/model/vae/diffusion_pytorch_model.safetensors" &&
+	pic=$(grep -m1 /image.png "$1/pictures.list") &&
+	od-encode --model "$1/base" -S 64x64 "$pic" > lat-base.odf && od-encode --model "$1/model" -S 64x64 "$pic" > lat-model.odf &&
+	cmp lat-base.odf lat-model.odf && cmp "$1/base/vae/config.json" "$1/model/vae/config.json" &&
+	od-decode --model "$1/base" -o dec-base.png < lat-base.odf && od-decode --model "$1/model" -o dec-model.png < lat-base.odf &&
+	! cmp -s dec-base.png dec-model.png' sh "$D"
+t_ok "... the VAE check measured it again" test "$D/vae-check.md" -nt marker
+t_ok "... its log: 3 steps, and their curve" sh -c '
+	[ "$(tail -n +2 "$1/vae-decoder-train.csv" | cut -d, -f1 | tr "\n" " ")" = "1 2 3 " ] &&
+	[ "$(sed -n "s/.*<polyline[^>]*points=\"\([^\"]*\)\".*/\1/p" "$1/vae-decoder-loss.svg" | wc -w)" -eq 3 ]' sh "$D/model"
+t_grep "then the VAE's decoder was trained further alone, its encoder frozen (DECODER_STEPS)" "$D/model/TRAINING.md" \
+	"... TRAINING.md names it among the components"
+t_grep "^## The VAE's decoder alone, the encoder frozen (reconstruction)" "$D/model/TRAINING.md" "... shows its training"
+t_grep "^steps=3 lr=0.0002 batch=1 warmup=100 images=3 seed=1\$" "$D/model/TRAINING.md" "... and its parameters"
+recipe "$D" "$@" DECODER_STEPS=3 -s status > status-d.txt
+t_grep "^decoder: step 3 of 3 (the encoder frozen)\$" status-d.txt "... make status says how far it has come"
+t_ok "... up to date afterwards (make -q)" recipe "$D" "$@" DECODER_STEPS=3 -q default
+t_ok "DECODER_STEPS=0 again: make default" recipe "$D" "$@" default
+t_ok "... the model ships the base's VAE again" sh -c '
+	cmp vae-before.safetensors "$1/model/vae/diffusion_pytorch_model.safetensors" &&
+	! grep -q "decoder alone" "$1/model/TRAINING.md"' sh "$D"
 # the ablations: three trainings from the same initialisation, stopped at the same
 # step of the model's schedule, scored on multiview; "all" is the model's own run
 # at that step, copied

@@ -7,6 +7,7 @@
 # vae-full-train.csv and dit-train.csv; a run given VAE_FROM names that
 # model's VAE instead of the VAE's trainings; one given VAE_TUNE names the
 # model whose VAE it trained further and shows that training alone; one given
+# DECODER_STEPS shows the decoder's training with the encoder frozen; one given
 # DIT_FROM says whose NextDiT it continued and ends with that model's record).
 set -eu
 out=$1
@@ -15,12 +16,16 @@ vae_from=$(cat "$out/.vae-from" 2>/dev/null || echo 'trained here')
 dit_from=$(cat "$out/.dit-from" 2>/dev/null || echo 'a seed')
 # VAE_TUNE: named in the whole-picture run's stamp (train/Makefile)
 vae_tune=$(sed -n 's/.* from=//p' "$out/.vae-full")
+# DECODER_STEPS: the VAE the model ships is OUT/decoder's (train/Makefile)
+decoder=
+[ "$(cat "$out/.vae-final" 2>/dev/null)" != 'the decoder trained further' ] || decoder=yes
 # the parameters of the stages this run trained (as the arguments)
 set -- "$out/.scenes"
 if [ "$vae_from" = 'trained here' ]; then
 	[ -n "$vae_tune" ] || set -- "$@" "$out/.vae"
 	set -- "$@" "$out/.vae-full"
 fi
+[ -z "$decoder" ] || set -- "$@" "$out/.decoder"
 set -- "$@" "$out/.dit"
 if [ "$dit_from" = 'a seed' ]; then
 	how='Trained from a seed'
@@ -34,6 +39,7 @@ elif [ "$vae_from" = 'trained here' ]; then
 else
 	trained="the VAE is $(basename "$vae_from")'s, the NextDiT was trained here"
 fi
+[ -z "$decoder" ] || trained="$trained; then the VAE's decoder was trained further alone, its encoder frozen (DECODER_STEPS)"
 cat <<EOT
 # How this model was made
 
@@ -84,6 +90,15 @@ elif [ "$vae_from" = 'trained here' ]; then
 else
 	printf '\n## The VAE\n\nTaken as it was from %s (VAE_FROM), not trained in this run: its\n' "$(basename "$vae_from")"
 	echo "training is in that model's TRAINING.md (its logs, where it had them, are copied here)."
+fi
+if [ -n "$decoder" ]; then
+	summary "$out/decoder/train.csv" "The VAE's decoder alone, the encoder frozen (reconstruction)" recon
+	echo
+	echo "od-train vae --decoder-only: the encoder keeps its bytes, so the latents the streams hold"
+	echo "and the NextDiT learnt from are the VAE's above; the decoder learnt to draw them better."
+	echo "The loss is the reconstruction's alone (the KL term is the frozen encoder's, a constant)."
+	echo
+	echo "![the decoder's loss](vae-decoder-loss.svg) (every step: vae-decoder-train.csv)"
 fi
 if [ -f "$out/vae-check.md" ]; then
 	printf '\n## The VAE'"'"'s reconstructions\n\n'
