@@ -242,6 +242,7 @@ t_grep "^## The VAE's decoder alone, the encoder frozen (reconstruction)" "$D/mo
 t_grep "^steps=3 lr=0.0002 batch=1 warmup=100 images=3 seed=1\$" "$D/model/TRAINING.md" "... and its parameters"
 recipe "$D" "$@" DECODER_STEPS=3 -s status > status-d.txt
 t_grep "^decoder: step 3 of 3 (the encoder frozen)\$" status-d.txt "... make status says how far it has come"
+t_grep "^vae:     m2's as it is (VAE_FROM), copied\$" status-d.txt "... and whose VAE it took"
 t_ok "... up to date afterwards (make -q)" recipe "$D" "$@" DECODER_STEPS=3 -q default
 t_ok "DECODER_STEPS=0 again: make default" recipe "$D" "$@" default
 t_ok "... the model ships the base's VAE again" sh -c '
