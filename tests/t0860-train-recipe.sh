@@ -267,6 +267,14 @@ t_grep "^ablations: all scored; norays scored; mvonly scored: $T_TMP/a/ablations
 recipe "$T_TMP/b" ABL_STEPS=2 -s status > status-abl-b.txt
 t_grep "^ablations: all trained; norays step 0 of 2; mvonly step 0 of 2\$" status-abl-b.txt \
 	"... and how far each has come"
+# an ablation's run is resumed where it is, as the model's own: not started over
+t_ok "one ablation trained alone (norays)" recipe "$T_TMP/b" ABL_STEPS=2 "$T_TMP/b/abl-norays/dit/done"
+touch "$T_TMP/b/abl-norays/dit/kept"
+rm "$T_TMP/b/abl-norays/dit/done"
+t_ok "... made again (its run at its last step)" recipe "$T_TMP/b" ABL_STEPS=2 "$T_TMP/b/abl-norays/dit/done"
+t_ok "... resumed, not started over: its folder kept, its log the same 2 steps" sh -c '
+	[ -e "$1/kept" ] && [ "$(tail -n +2 "$1/log.csv" | cut -d, -f1 | tr "\n" " ")" = "1 2 " ]' \
+	sh "$T_TMP/b/abl-norays/dit"
 t_grep "^2 steps three ways, then scored on held-out scenes: 2 " "$T_TMP/a/ablations.md" "ablations.md: the step they stopped at"
 t_ok "ablations.md: three trainings and the baseline, with numbers" awk -F'|' '
 	/^\| (every task|multiview alone)/ { n++; if ($5 !~ /[0-9]/ || $6 !~ /[0-9]/ || $4 + 0 != 0) bad++ }
