@@ -284,6 +284,13 @@ t_ok "ablations.md: three trainings and the baseline, with numbers" awk -F'|' '
 	/^\| (every task|multiview alone)/ { n++; if ($5 !~ /[0-9]/ || $6 !~ /[0-9]/ || $4 + 0 != 0) bad++ }
 	/^\| baseline: view 0 copied/ { b++ }
 	END { exit !(n == 3 && b == 1 && !bad) }' "$T_TMP/a/ablations.md"
+# "vs every task" pairs the scenes: its mean is the difference of the two PSNRs
+t_ok "ablations.md: each row's difference from every task's, paired by scene" awk -F'|' '
+	/^\| every task, multiview with Pl/ { all = $5 }
+	/^\| (every task, multiview without|multiview alone|baseline)/ {
+		if (split($7, v, " ± ") != 2 || v[2] !~ /^[0-9.]+ *$/) bad++; d[++n] = v[1] - $5 }
+	END { for (i = 1; i <= n; i++) if (d[i] + all > 0.015 || d[i] + all < -0.015) bad++
+		exit !(n == 3 && all != "" && !bad) }' "$T_TMP/a/ablations.md"
 t_ok "the no-rays multiview jobs have pictures only" sh -c '
 	[ "$(od-frame show "$1" | grep -c " rays ")" -eq 0 ] && [ "$(od-frame show "$1" | grep -c " latent ")" -eq 12 ]' \
 	sh "$T_TMP/a/streams/multiview-norays.odf"
