@@ -22,14 +22,18 @@ typedef double od_v4d __attribute__((vector_size(32), aligned(8), may_alias));
 
 #define OD_ROW_INLINE static inline __attribute__((always_inline))
 
-OD_ROW_INLINE double od_row_lanes(od_v4d a, od_v4d b)
+/* The helpers take vectors by pointer: a 32-byte vector passed by value has
+ * another ABI with AVX than without (clang's -Wpsabi, in the baseline build). */
+OD_ROW_INLINE double od_row_lanes(const od_v4d *a, const od_v4d *b)
 {
-	return ((a[0] + b[0]) + (a[1] + b[1])) + ((a[2] + b[2]) + (a[3] + b[3]));
+	const od_v4d x = *a, y = *b;
+	return ((x[0] + y[0]) + (x[1] + y[1])) + ((x[2] + y[2]) + (x[3] + y[3]));
 }
 
-/* v's eight floats as two 4-double halves, minus m */
-OD_ROW_INLINE void od_row_widen(od_v8f v, double m, od_v4d *lo, od_v4d *hi)
+/* the eight floats at p as two 4-double halves, minus m */
+OD_ROW_INLINE void od_row_widen(const float *p, double m, od_v4d *lo, od_v4d *hi)
 {
+	const od_v8f v = *(const od_v8f *)p;
 	const od_v4d mv = { m, m, m, m };
 	*lo = __builtin_convertvector(__builtin_shufflevector(v, v, 0, 1, 2, 3), od_v4d) - mv;
 	*hi = __builtin_convertvector(__builtin_shufflevector(v, v, 4, 5, 6, 7), od_v4d) - mv;
@@ -42,12 +46,12 @@ OD_ROW_INLINE double od_row_sum(const float *x, int D)
 	double tail = 0;
 	int d = 0;
 	for (; d + 8 <= D; d += 8) {
-		od_row_widen(*(const od_v8f *)(x + d), 0, &lo, &hi);
+		od_row_widen(x + d, 0, &lo, &hi);
 		a += lo, b += hi;
 	}
 	for (; d < D; d++)
 		tail += x[d];
-	return od_row_lanes(a, b) + tail;
+	return od_row_lanes(&a, &b) + tail;
 }
 
 /* Σ (x[d] − m)²; with m = 0, Σ x[d]² exactly (x − 0 is x) */
@@ -57,12 +61,12 @@ OD_ROW_INLINE double od_row_sum_sq_dev(const float *x, int D, double m)
 	double tail = 0;
 	int d = 0;
 	for (; d + 8 <= D; d += 8) {
-		od_row_widen(*(const od_v8f *)(x + d), m, &lo, &hi);
+		od_row_widen(x + d, m, &lo, &hi);
 		a += lo * lo, b += hi * hi;
 	}
 	for (; d < D; d++)
 		tail += (x[d] - m) * (x[d] - m);
-	return od_row_lanes(a, b) + tail;
+	return od_row_lanes(&a, &b) + tail;
 }
 
 /* RMSNorm's 1/√(mean(x²) + ε) */
