@@ -55,6 +55,12 @@ t_ok "TRAINING.md: the objects od-eval t2i finds in the pictures and in their re
 	grep -q "^| objects found (od-eval t2i) in | presence | count | colour | position | mean |\$" "$1" &&
 	grep -q "^| the pictures | [0-9.]* | [0-9.]* | [0-9.]* | [-0-9.]* | [0-9.]* |\$" "$1" &&
 	grep -q "^| the reconstructions | [0-9.]* | [0-9.]* | [0-9.]* | [-0-9.]* | [0-9.]* |\$" "$1"' sh "$M/TRAINING.md"
+t_ok "TRAINING.md: the same in 2 held-out scenes of one object each (its position: none to score)" sh -c '
+	grep -q "^| the one-object pictures | [0-9.]* | [0-9.]* | [0-9.]* | - | [0-9.]* |\$" "$1" &&
+	grep -q "^| the one-object reconstructions | [0-9.]* | [0-9.]* | [0-9.]* | - | [0-9.]* |\$" "$1" &&
+	[ "$(ls "$2"/vae-check/object/*.png | wc -l)" -eq 2 ] &&
+	for f in "$2"/vae-check/objects/*/scene.json; do [ "$(grep -c "^ *{\"id\": " "$f")" -eq 1 ] || exit 1; done' \
+	sh "$M/TRAINING.md" "$T_TMP/a"
 t_grep "^| the reconstructed semantic maps | [0-9.]* | [0-9.]* | [0-9.]* |\$" "$M/TRAINING.md" \
 	"TRAINING.md: the reconstructed semantic maps read as segmentations"
 t_ok "the loss curves: an SVG polyline of every step (runs this short)" sh -c '

@@ -105,9 +105,10 @@ if [ -f "$out/vae-check.md" ]; then
 	echo "Of view 0 of $(ls -d "$out"/vae-check/scenes/[0-9]* | wc -l) held-out scenes (od-scene seed 9101), encoded (the"
 	echo "posterior's mean) and decoded at the training size; mean PSNR and SSIM (od-eval image),"
 	echo "then the scenes' objects found (od-eval t2i) in the reconstructed pictures beside those"
-	echo "found in the pictures themselves, and the reconstructed semantic maps read as"
-	echo "segmentations (od-eval seg): the most text → image and image → segmentation can"
-	echo "score through this VAE:"
+	echo "found in the pictures themselves, the same for as many scenes of one object each"
+	echo "(od-scene --objects 1, seed 9101), and the reconstructed semantic maps read as"
+	echo "segmentations (od-eval seg): the most text → image, text → one object and"
+	echo "image → segmentation can score through this VAE:"
 	echo
 	cat "$out/vae-check.md"
 fi

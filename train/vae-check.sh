@@ -4,8 +4,8 @@
 # table on standard output: for each kind, the mean PSNR and SSIM (od-eval
 # image) of encode (the posterior's mean, od-encode --mode) then decode at
 # SIZE×SIZE. The reconstructions are kept in DIR/KIND/; then two more tables
-# (below): what text → image and image → segmentation can score at best
-# through this VAE.
+# (below): what text → image, text → one object (the scenes of one object each
+# in DIR/objects) and image → segmentation can score at best through this VAE.
 set -eu
 model=$1 dir=$2 size=$3
 echo "| kind | PSNR (dB) | SSIM |"
@@ -25,20 +25,29 @@ for kind in image depth semantic canny; do
 done
 # Then the objects of each scene (its scene.json) found by od-eval t2i in the
 # reconstructed pictures, beside those found in the pictures themselves (the
-# scorer's ceiling): what text → image can score at best through this VAE. A
+# scorer's ceiling): what text → image can score at best through this VAE; and
+# the same for the scenes of one object each in DIR/objects (view 0 of each,
+# reconstructed into DIR/object/): what text → one object can score at best. A
 # VAE that loses colours loses them here, however good its PSNR.
+for scene in "$dir"/objects/[0-9]*/; do
+	mkdir -p "$dir/object"
+	od-encode --model "$model" --size "${size}x$size" --mode "$scene/view0/image.png" |
+		od-decode --model "$model" -o "$dir/object/$(basename "$scene").png"
+done
 echo
 echo "| objects found (od-eval t2i) in | presence | count | colour | position | mean |"
 echo "|---|---|---|---|---|---|"
-for what in pictures reconstructions; do
+for what in pictures reconstructions one-object-pictures one-object-reconstructions; do
 	: > "$dir/t2i-$what.pairs"
-	for scene in "$dir"/scenes/[0-9]*/; do
+	case $what in one-object-*) scenes=objects recon=object ;; *) scenes=scenes recon=image ;; esac
+	for scene in "$dir/$scenes"/[0-9]*/; do
 		id=$(basename "$scene")
-		if [ "$what" = pictures ]; then pred=$scene/view0/image.png; else pred=$dir/image/$id.png; fi
+		case $what in *pictures) pred=$scene/view0/image.png ;; *) pred=$dir/$recon/$id.png ;; esac
 		echo "$pred $scene/scene.json" >> "$dir/t2i-$what.pairs"
 	done
 	od-eval t2i --list "$dir/t2i-$what.pairs" | awk -F, -v what="$what" '
 		function f(x) { return x == "" ? "-" : sprintf("%.3f", x) }
+		BEGIN { sub(/^one-object-/, "one-object ", what) }
 		$1 == "mean" { printf "| the %s | %s | %s | %s | %s | %s |\n", what, f($3), f($4), f($5), f($6), f($7); found = 1 }
 		END { exit !found }'
 done
