@@ -250,6 +250,14 @@ recipe "$D" "$@" DECODER_STEPS=3 -s status > status-d.txt
 t_grep "^decoder: step 3 of 3 (the encoder frozen)\$" status-d.txt "... make status says how far it has come"
 t_grep "^vae:     m2's as it is (VAE_FROM), copied\$" status-d.txt "... and whose VAE it took"
 t_ok "... up to date afterwards (make -q)" recipe "$D" "$@" DECODER_STEPS=3 -q default
+# VAE_TUNE of a model whose decoder was trained alone: its decoder's log goes on
+# with the VAE
+rm -rf m3 && cp -r "$D/model" m3
+t_ok "VAE_TUNE=DIT_FROM=that model, VAE_FULL_STEPS=1, DIT_STEPS=1: make default" recipe "$T_TMP/h" VAE_TUNE=m3 \
+	DIT_FROM=m3 VAE_FULL_STEPS=1 DIT_STEPS=1 default
+t_ok "... the model carries the tuned VAE's decoder log and curve as they were" sh -c '
+	cmp m3/vae-decoder-train.csv "$1/vae-decoder-train.csv" && cmp m3/vae-decoder-loss.svg "$1/vae-decoder-loss.svg"' \
+	sh "$T_TMP/h/model"
 t_ok "DECODER_STEPS=0 again: make default" recipe "$D" "$@" default
 t_ok "... the model ships the base's VAE again" sh -c '
 	cmp vae-before.safetensors "$1/model/vae/diffusion_pytorch_model.safetensors" &&
